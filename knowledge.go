@@ -1,0 +1,110 @@
+package kefu
+
+// Document types. A document's type decides how it is chunked, how it is
+// cited, and which questions may retrieve it.
+const (
+	TypePolicy  = "policy"
+	TypeProduct = "product"
+	TypeFAQ     = "faq"
+	TypeOrder   = "order"
+)
+
+// DocTypes lists the valid document types.
+var DocTypes = []string{TypePolicy, TypeProduct, TypeFAQ, TypeOrder}
+
+// Document is one unit of the shop's knowledge as loaded from a source: a
+// policy page, a product record, an FAQ entry, an order. ID is stable across
+// re-ingests (derived from the source and the record id), and Hash is the
+// hash of everything that goes into its chunks, so an unchanged document can
+// be skipped and a changed one replaced whole.
+type Document struct {
+	ID         string            `json:"id"`
+	Type       string            `json:"type"`
+	Title      string            `json:"title"`
+	Source     string            `json:"source"`
+	Locale     string            `json:"locale,omitempty"`      // "en", "zh" or "" when mixed or unknown
+	CustomerID string            `json:"customer_id,omitempty"` // owner of a private document (an order); "" for public knowledge
+	Text       string            `json:"text"`
+	Meta       map[string]string `json:"meta,omitempty"`
+	Hash       string            `json:"hash"`
+}
+
+// Chunk is a retrievable piece of a document. It repeats the document fields
+// that search filters on and that citations show, so that a hit is
+// self-contained.
+type Chunk struct {
+	ID         string            `json:"id"` // DocID + "#" + Ordinal
+	DocID      string            `json:"doc_id"`
+	Ordinal    int               `json:"ordinal"`
+	Type       string            `json:"type"`
+	Title      string            `json:"title"`
+	Source     string            `json:"source"`
+	Locale     string            `json:"locale,omitempty"`
+	CustomerID string            `json:"customer_id,omitempty"`
+	Heading    string            `json:"heading,omitempty"` // heading path, "Returns > Opened items"
+	Text       string            `json:"text"`
+	Tokens     int               `json:"tokens"`
+	Meta       map[string]string `json:"meta,omitempty"`
+	Vector     []float32         `json:"-"`
+}
+
+// Filter restricts a search. The customer rule is not optional: a chunk that
+// belongs to a customer matches only a filter with that same CustomerID, and
+// an empty CustomerID (an anonymous shopper) matches public chunks only.
+// Every store applies it inside the store, before ranking.
+type Filter struct {
+	Types      []string // document types to keep; empty keeps all
+	CustomerID string   // the authenticated shopper, "" when anonymous
+	// OnlyCustomer keeps the customer's own chunks only (no public ones),
+	// for questions about "my orders".
+	OnlyCustomer bool
+}
+
+// Allows reports whether a chunk passes the filter. Stores that filter in
+// memory call it; stores that filter remotely must express the same rule.
+func (f Filter) Allows(c *Chunk) bool {
+	if c.CustomerID != "" && c.CustomerID != f.CustomerID {
+		return false
+	}
+	if f.OnlyCustomer && (f.CustomerID == "" || c.CustomerID != f.CustomerID) {
+		return false
+	}
+	if len(f.Types) == 0 {
+		return true
+	}
+	for _, t := range f.Types {
+		if t == c.Type {
+			return true
+		}
+	}
+	return false
+}
+
+// Query is one hybrid search: Text drives the lexical side, Vector (the
+// embedding of Text) the dense side.
+type Query struct {
+	Text   string
+	Vector []float32
+	Filter Filter
+	TopK   int
+}
+
+// Hit is a search result. Score is the fused score used for ranking (higher
+// is better); Lexical and Dense are the raw scores of each side (0 when that
+// side did not find the chunk), kept so callers can judge relevance.
+type Hit struct {
+	Chunk   Chunk
+	Score   float64
+	Lexical float64
+	Dense   float64
+}
+
+// DocumentInfo is what a store remembers of an ingested document, enough to
+// skip it when unchanged and to prune it when its source is gone.
+type DocumentInfo struct {
+	ID     string `json:"id"`
+	Type   string `json:"type"`
+	Source string `json:"source"`
+	Hash   string `json:"hash"`
+	Chunks int    `json:"chunks"`
+}

@@ -1,0 +1,229 @@
+package embedded
+
+import (
+	"container/heap"
+	"context"
+	"math"
+	"sort"
+
+	"github.com/kefuhq/kefu"
+	"github.com/kefuhq/kefu/tokenize"
+)
+
+// DefaultTopK is the number of hits Search returns when the query asks for none.
+const DefaultTopK = 10
+
+type scores struct {
+	lex, dense []float32
+	touched    []int32
+}
+
+// Search runs a hybrid query: BM25 over the query's terms and an exact
+// dot-product scan over the query vector (the stored vectors are unit length,
+// so the dot product is the cosine), each restricted by q.Filter, fused with
+// reciprocal rank fusion. Hits come best first. Hit.Lexical is the BM25 score
+// divided by the sum of the query terms' IDF (about 1 when a chunk holds every
+// query term once, 0 when it holds none) and Hit.Dense the cosine.
+func (s *Store) Search(ctx context.Context, q kefu.Query) ([]kefu.Hit, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if q.Vector != nil && len(q.Vector) != s.dims {
+		return nil, kefu.Errorf(kefu.EInvalid, "query vector has %d dims, the store holds %d", len(q.Vector), s.dims)
+	}
+	k := q.TopK
+	if k <= 0 {
+		k = DefaultTopK
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+
+	n := len(s.slots)
+	sc := s.getScores(n)
+	defer s.putScores(sc)
+
+	idfSum := s.scoreLexical(q.Text, sc)
+	lexTop := topSlots(sc.touched, sc.lex, fuseDepth, func(slot int32) bool {
+		return s.slots[slot] != nil && q.Filter.Allows(s.slots[slot])
+	})
+	var denseTop []int32
+	if q.Vector != nil {
+		s.scoreDense(q.Vector, sc.dense)
+		denseTop = topAll(sc.dense, fuseDepth, func(slot int32) bool {
+			return s.slots[slot] != nil && q.Filter.Allows(s.slots[slot])
+		})
+	}
+
+	fused := map[int32]float64{}
+	for r, slot := range lexTop {
+		fused[slot] += 1 / float64(rrfK+r+1)
+	}
+	for r, slot := range denseTop {
+		fused[slot] += 1 / float64(rrfK+r+1)
+	}
+	hits := make([]kefu.Hit, 0, len(fused))
+	for slot, f := range fused {
+		lex := 0.0
+		if idfSum > 0 {
+			lex = math.Min(1, float64(sc.lex[slot])/idfSum)
+		}
+		hits = append(hits, kefu.Hit{Chunk: *s.slots[slot], Score: f, Lexical: lex, Dense: float64(sc.dense[slot])})
+	}
+	sort.Slice(hits, func(i, j int) bool {
+		if hits[i].Score != hits[j].Score {
+			return hits[i].Score > hits[j].Score
+		}
+		return hits[i].Chunk.ID < hits[j].Chunk.ID
+	})
+	if len(hits) > k {
+		hits = hits[:k]
+	}
+	return hits, nil
+}
+
+// scoreLexical fills sc.lex with BM25 scores for the slots that hold a query
+// term, recording them in sc.touched, and returns the sum of the query terms'
+// IDF, the normaliser of Hit.Lexical.
+func (s *Store) scoreLexical(text string, sc *scores) float64 {
+	live := len(s.slots) - s.dead
+	if live == 0 {
+		return 0
+	}
+	avgdl := float64(s.total) / float64(live)
+	if avgdl == 0 {
+		avgdl = 1
+	}
+	seen := map[string]bool{}
+	var idfSum float64
+	for _, term := range tokenize.Terms(text) {
+		if seen[term] {
+			continue
+		}
+		seen[term] = true
+		ps := s.post[term]
+		df := len(ps)
+		idf := math.Log(1 + (float64(live)-float64(df)+0.5)/(float64(df)+0.5))
+		if idf < 0 {
+			idf = 0
+		}
+		idfSum += idf
+		for _, p := range ps {
+			if s.slots[p.slot] == nil {
+				continue
+			}
+			tf := float64(p.tf)
+			dl := float64(s.docLen[p.slot])
+			w := idf * tf * (bm25K1 + 1) / (tf + bm25K1*(1-bm25B+bm25B*dl/avgdl))
+			if sc.lex[p.slot] == 0 {
+				sc.touched = append(sc.touched, p.slot)
+			}
+			sc.lex[p.slot] += float32(w)
+		}
+	}
+	return idfSum
+}
+
+// scoreDense adds q·v for every stored vector into dense. It walks only the
+// columns where q is non-zero, which for hashed sparse query vectors is a
+// small share of the matrix.
+func (s *Store) scoreDense(q []float32, dense []float32) {
+	for d, x := range q {
+		if x == 0 {
+			continue
+		}
+		col := s.cols[d][:len(dense)]
+		for i, y := range col {
+			dense[i] += x * y
+		}
+	}
+}
+
+func (s *Store) getScores(n int) *scores {
+	if v := s.scratch.Get(); v != nil {
+		sc := v.(*scores)
+		if cap(sc.lex) >= n {
+			sc.lex, sc.dense = sc.lex[:n], sc.dense[:n]
+			return sc
+		}
+	}
+	return &scores{lex: make([]float32, n), dense: make([]float32, n)}
+}
+
+func (s *Store) putScores(sc *scores) {
+	for _, slot := range sc.touched {
+		sc.lex[slot] = 0
+	}
+	clear(sc.dense)
+	sc.touched = sc.touched[:0]
+	s.scratch.Put(sc)
+}
+
+// slotHeap is a min-heap of slots by score, for top-k selection.
+type slotHeap struct {
+	slots  []int32
+	scores []float32
+}
+
+func (h *slotHeap) Len() int { return len(h.slots) }
+func (h *slotHeap) Less(i, j int) bool {
+	a, b := h.scores[h.slots[i]], h.scores[h.slots[j]]
+	if a != b {
+		return a < b
+	}
+	return h.slots[i] > h.slots[j]
+}
+func (h *slotHeap) Swap(i, j int) { h.slots[i], h.slots[j] = h.slots[j], h.slots[i] }
+func (h *slotHeap) Push(x any)    { h.slots = append(h.slots, x.(int32)) }
+func (h *slotHeap) Pop() any {
+	x := h.slots[len(h.slots)-1]
+	h.slots = h.slots[:len(h.slots)-1]
+	return x
+}
+
+// topSlots returns up to k of the candidate slots with positive scores that
+// keep allows, best first.
+func topSlots(candidates []int32, score []float32, k int, keep func(int32) bool) []int32 {
+	h := &slotHeap{scores: score}
+	for _, slot := range candidates {
+		if score[slot] <= 0 {
+			continue
+		}
+		pushTop(h, slot, k, keep)
+	}
+	return drain(h)
+}
+
+// topAll is topSlots over every slot.
+func topAll(score []float32, k int, keep func(int32) bool) []int32 {
+	h := &slotHeap{scores: score}
+	for slot, x := range score {
+		if x <= 0 {
+			continue
+		}
+		pushTop(h, int32(slot), k, keep)
+	}
+	return drain(h)
+}
+
+func pushTop(h *slotHeap, slot int32, k int, keep func(int32) bool) {
+	if h.Len() == k {
+		if score := h.scores[slot]; score < h.scores[h.slots[0]] || (score == h.scores[h.slots[0]] && slot > h.slots[0]) {
+			return
+		}
+	}
+	if !keep(slot) {
+		return
+	}
+	if h.Len() == k {
+		heap.Pop(h)
+	}
+	heap.Push(h, slot)
+}
+
+func drain(h *slotHeap) []int32 {
+	out := make([]int32, h.Len())
+	for i := len(out) - 1; i >= 0; i-- {
+		out[i] = heap.Pop(h).(int32)
+	}
+	return out
+}

@@ -1,0 +1,190 @@
+// Package vectordbtest is the conformance suite that every chunk store
+// passes: the same documents, filters and expectations for the embedded
+// store and for Qdrant, so that moving between them changes nothing a
+// shopper can see.
+package vectordbtest
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/kefuhq/kefu"
+	"github.com/kefuhq/kefu/embedding"
+)
+
+// Store is what the suite exercises.
+type Store interface {
+	Search(ctx context.Context, q kefu.Query) ([]kefu.Hit, error)
+	Replace(ctx context.Context, doc kefu.Document, chunks []kefu.Chunk) error
+	Delete(ctx context.Context, docID string) error
+	Documents(ctx context.Context) ([]kefu.DocumentInfo, error)
+}
+
+// Dims is the vector size the suite's documents use; open the store with it.
+const Dims = 256
+
+var emb = embedding.NewLocal(Dims)
+
+// Doc builds a one-chunk-per-paragraph document embedded with the local
+// embedder. Paragraphs are separated by blank lines.
+func Doc(id, typ, customer, text string) (kefu.Document, []kefu.Chunk) {
+	doc := kefu.Document{ID: id, Type: typ, Title: id, Source: "test/" + id, CustomerID: customer, Text: text, Hash: fmt.Sprintf("%x", len(text))}
+	var chunks []kefu.Chunk
+	for i, p := range strings.Split(text, "\n\n") {
+		chunks = append(chunks, kefu.Chunk{
+			ID: fmt.Sprintf("%s#%d", id, i), DocID: id, Ordinal: i, Type: typ, Title: id, Source: doc.Source,
+			CustomerID: customer, Text: p, Tokens: len(strings.Fields(p)), Vector: emb.Vector(p),
+		})
+	}
+	return doc, chunks
+}
+
+// Query builds a query for text with the suite's embedder.
+func Query(text string, f kefu.Filter, k int) kefu.Query {
+	return kefu.Query{Text: text, Vector: emb.Vector(text), Filter: f, TopK: k}
+}
+
+// Run runs the suite; open returns a new, empty store each time it is called.
+func Run(t *testing.T, open func(t *testing.T) Store) {
+	ctx := context.Background()
+	put := func(t *testing.T, s Store, id, typ, customer, text string) {
+		t.Helper()
+		doc, chunks := Doc(id, typ, customer, text)
+		if err := s.Replace(ctx, doc, chunks); err != nil {
+			t.Fatalf("Replace(%s): %v", id, err)
+		}
+	}
+	search := func(t *testing.T, s Store, q kefu.Query) []kefu.Hit {
+		t.Helper()
+		hits, err := s.Search(ctx, q)
+		if err != nil {
+			t.Fatalf("Search(%q): %v", q.Text, err)
+		}
+		return hits
+	}
+	seed := func(t *testing.T, s Store) {
+		put(t, s, "returns", kefu.TypePolicy, "", "You can return most items within 30 days of delivery.\n\nRefunds reach Alipay in 3-5 business days.")
+		put(t, s, "returns-zh", kefu.TypePolicy, "", "大部分商品签收后30天内可以退货。\n\n退款3-5个工作日退回支付宝。")
+		put(t, s, "kettle", kefu.TypeProduct, "", "Lumi electric kettle, 1.7 L, 1800 W, stainless steel, price 199.")
+		put(t, s, "order-a", kefu.TypeOrder, "C1", "Order W1 for customer C1: kettle, shipped, tracking SF111.")
+		put(t, s, "order-b", kefu.TypeOrder, "C2", "Order W2 for customer C2: kettle, shipped, tracking SF222.")
+	}
+
+	t.Run("finds the relevant chunk first in both languages", func(t *testing.T) {
+		s := open(t)
+		seed(t, s)
+		for _, tc := range []struct{ q, want string }{
+			{"how many days to return an item", "returns#0"},
+			{"when will my refund reach alipay", "returns#1"},
+			{"退货期限多少天", "returns-zh#0"},
+			{"退款几天到账", "returns-zh#1"},
+			{"kettle wattage", "kettle#0"},
+		} {
+			hits := search(t, s, Query(tc.q, kefu.Filter{}, 3))
+			if len(hits) == 0 || hits[0].Chunk.ID != tc.want {
+				t.Errorf("%q: top hit %v, want %s", tc.q, ids(hits), tc.want)
+			}
+		}
+	})
+
+	t.Run("customer filter is enforced inside the store", func(t *testing.T) {
+		s := open(t)
+		seed(t, s)
+		for _, q := range []string{"order W2 tracking SF222", "customer C2 kettle shipped", "order tracking", "W1 W2"} {
+			for _, f := range []kefu.Filter{{}, {CustomerID: "C1"}, {CustomerID: "C1", Types: []string{kefu.TypeOrder}}, {CustomerID: "C1", OnlyCustomer: true}} {
+				for _, h := range search(t, s, Query(q, f, 50)) {
+					if h.Chunk.CustomerID != "" && h.Chunk.CustomerID != f.CustomerID {
+						t.Fatalf("query %q with filter %+v returned %s owned by %s", q, f, h.Chunk.ID, h.Chunk.CustomerID)
+					}
+					if f.OnlyCustomer && h.Chunk.CustomerID != f.CustomerID {
+						t.Fatalf("OnlyCustomer returned public chunk %s", h.Chunk.ID)
+					}
+				}
+			}
+		}
+		hits := search(t, s, Query("order tracking", kefu.Filter{CustomerID: "C1", OnlyCustomer: true}, 10))
+		if len(hits) != 1 || hits[0].Chunk.ID != "order-a#0" {
+			t.Fatalf("C1's own orders: got %v, want [order-a#0]", ids(hits))
+		}
+	})
+
+	t.Run("type filter", func(t *testing.T) {
+		s := open(t)
+		seed(t, s)
+		for _, h := range search(t, s, Query("kettle", kefu.Filter{Types: []string{kefu.TypePolicy}}, 10)) {
+			if h.Chunk.Type != kefu.TypePolicy {
+				t.Fatalf("type filter policy returned %s (%s)", h.Chunk.ID, h.Chunk.Type)
+			}
+		}
+	})
+
+	t.Run("replace leaves no stale chunks and delete removes all", func(t *testing.T) {
+		s := open(t)
+		seed(t, s)
+		put(t, s, "returns", kefu.TypePolicy, "", "Returns are accepted within 14 days.")
+		hits := search(t, s, Query("return refund alipay days", kefu.Filter{}, 10))
+		for _, h := range hits {
+			if h.Chunk.DocID == "returns" && h.Chunk.ID != "returns#0" {
+				t.Fatalf("stale chunk %s after replace", h.Chunk.ID)
+			}
+			if strings.Contains(h.Chunk.Text, "30 days") {
+				t.Fatalf("old text still retrievable: %q", h.Chunk.Text)
+			}
+		}
+		if err := s.Delete(ctx, "returns"); err != nil {
+			t.Fatal(err)
+		}
+		for _, h := range search(t, s, Query("returns accepted 14 days", kefu.Filter{}, 10)) {
+			if h.Chunk.DocID == "returns" {
+				t.Fatalf("deleted document still retrievable: %s", h.Chunk.ID)
+			}
+		}
+		docs, err := s.Documents(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(docs) != 4 {
+			t.Fatalf("Documents() = %d docs, want 4", len(docs))
+		}
+		if err := s.Delete(ctx, "never-existed"); err != nil {
+			t.Fatalf("deleting a missing document: %v", err)
+		}
+	})
+
+	t.Run("scores are ordered and bounded", func(t *testing.T) {
+		s := open(t)
+		seed(t, s)
+		hits := search(t, s, Query("return items within 30 days", kefu.Filter{}, 10))
+		for i, h := range hits {
+			if i > 0 && h.Score > hits[i-1].Score {
+				t.Fatalf("hits not ordered by score: %v", hits)
+			}
+			if h.Lexical < 0 || h.Lexical > 1 || h.Dense < -1.0001 || h.Dense > 1.0001 {
+				t.Fatalf("hit %s has out-of-range scores lexical=%v dense=%v", h.Chunk.ID, h.Lexical, h.Dense)
+			}
+		}
+		if len(hits) == 0 || hits[0].Lexical < 0.5 {
+			t.Fatalf("exact match should have a high lexical score: %v", hits)
+		}
+		if none := search(t, s, Query("zzzz qqqq", kefu.Filter{}, 10)); len(none) != 0 && none[0].Lexical > 0 {
+			t.Fatalf("nonsense query matched lexically: %v", ids(none))
+		}
+	})
+
+	t.Run("empty store", func(t *testing.T) {
+		s := open(t)
+		if hits := search(t, s, Query("anything", kefu.Filter{}, 5)); len(hits) != 0 {
+			t.Fatalf("empty store returned %v", ids(hits))
+		}
+	})
+}
+
+func ids(hits []kefu.Hit) []string {
+	out := make([]string, len(hits))
+	for i, h := range hits {
+		out[i] = h.Chunk.ID
+	}
+	return out
+}
