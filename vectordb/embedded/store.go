@@ -45,10 +45,10 @@ type Store struct {
 	db *bolt.DB
 
 	mu     sync.RWMutex
-	slots  []*kefu.Chunk       // slot -> chunk; nil once deleted
-	byDoc  map[string][]int32  // doc id -> slots
+	slots  []*kefu.Chunk      // slot -> chunk; nil once deleted
+	byDoc  map[string][]int32 // doc id -> slots
 	docs   map[string]kefu.DocumentInfo
-	dead   int                 // deleted slots not yet compacted
+	dead   int                  // deleted slots not yet compacted
 	post   map[string][]posting // term -> postings, slot order
 	docLen []int32
 	total  int64 // sum of docLen over live slots
