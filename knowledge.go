@@ -108,3 +108,30 @@ type DocumentInfo struct {
 	Hash   string `json:"hash"`
 	Chunks int    `json:"chunks"`
 }
+
+// Message is one turn of a conversation as the answering pipeline sees it.
+type Message struct {
+	Role    string `json:"role"` // "user", "assistant", "agent" (a human agent) or "system"
+	Content string `json:"content"`
+}
+
+// Message roles.
+const (
+	RoleUser      = "user"
+	RoleAssistant = "assistant"
+	RoleAgent     = "agent"
+	RoleSystem    = "system"
+)
+
+// GenerateRequest is what an answer generator receives: the standalone
+// question, the shopper's language, and the retrieved passages, numbered from
+// 1 in the order given, which an answer cites as [n]. System and Messages are
+// the rendered prompt for language-model backends; the extractive answerer
+// reads Question, Locale and Context.
+type GenerateRequest struct {
+	Question string
+	Locale   string
+	Context  []Hit
+	System   string
+	Messages []Message
+}

@@ -1,0 +1,120 @@
+package eval
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/kefuhq/kefu"
+)
+
+// Expectations a case can have.
+const (
+	ExpectAnswer   = "answer"
+	ExpectEscalate = "escalate"
+	ExpectRefuse   = "refuse"
+)
+
+// Case is one golden-set line. Only ID and Question are required; Expect
+// defaults to "answer".
+type Case struct {
+	ID             string         `json:"id"`
+	Question       string         `json:"question"`
+	Locale         string         `json:"locale,omitempty"`
+	CustomerID     string         `json:"customer_id,omitempty"`
+	History        []kefu.Message `json:"history,omitempty"`
+	Evidence       []string       `json:"evidence,omitempty"`
+	AnswerIncludes []string       `json:"answer_includes,omitempty"`
+	Forbidden      []string       `json:"forbidden,omitempty"`
+	Expect         string         `json:"expect,omitempty"`
+}
+
+// LoadFile reads a golden set from a JSONL file.
+func LoadFile(path string) ([]Case, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, kefu.WrapError(kefu.EInvalid, fmt.Sprintf("cannot open golden set %s", path), err)
+	}
+	defer f.Close()
+	cases, err := Load(f)
+	if err != nil {
+		return nil, fmt.Errorf("golden set %s: %w", path, err)
+	}
+	return cases, nil
+}
+
+// Load reads a golden set, one JSON object per line; blank lines are
+// skipped. Every bad line is reported (line number and reason) in one error,
+// so a broken set is fixed in one pass.
+func Load(r io.Reader) ([]Case, error) {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 0, 64*1024), 4*1024*1024)
+	var cases []Case
+	var problems []string
+	ids := map[string]int{}
+	for line := 1; sc.Scan(); line++ {
+		raw := bytes.TrimSpace(sc.Bytes())
+		if len(raw) == 0 {
+			continue
+		}
+		var c Case
+		dec := json.NewDecoder(bytes.NewReader(raw))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&c); err != nil {
+			problems = append(problems, fmt.Sprintf("line %d: %v", line, err))
+			continue
+		}
+		if err := c.validate(); err != nil {
+			problems = append(problems, fmt.Sprintf("line %d: %v", line, err))
+			continue
+		}
+		if first, dup := ids[c.ID]; dup {
+			problems = append(problems, fmt.Sprintf("line %d: id %q already used on line %d", line, c.ID, first))
+			continue
+		}
+		ids[c.ID] = line
+		cases = append(cases, c)
+	}
+	if err := sc.Err(); err != nil {
+		return nil, kefu.WrapError(kefu.EInvalid, "cannot read golden set", err)
+	}
+	if len(problems) > 0 {
+		return nil, kefu.Errorf(kefu.EInvalid, "%d bad lines:\n  %s", len(problems), strings.Join(problems, "\n  "))
+	}
+	if len(cases) == 0 {
+		return nil, kefu.Errorf(kefu.EInvalid, "golden set has no cases")
+	}
+	return cases, nil
+}
+
+func (c *Case) validate() error {
+	switch {
+	case strings.TrimSpace(c.ID) == "":
+		return fmt.Errorf("missing id")
+	case strings.TrimSpace(c.Question) == "":
+		return fmt.Errorf("case %s: missing question", c.ID)
+	}
+	if c.Expect == "" {
+		c.Expect = ExpectAnswer
+	}
+	switch c.Expect {
+	case ExpectAnswer, ExpectEscalate, ExpectRefuse:
+	default:
+		return fmt.Errorf("case %s: expect %q is not one of answer, escalate, refuse", c.ID, c.Expect)
+	}
+	switch c.Locale {
+	case "", "en", "zh", "auto":
+	default:
+		return fmt.Errorf("case %s: locale %q is not en or zh", c.ID, c.Locale)
+	}
+	for _, m := range c.History {
+		if m.Role != kefu.RoleUser && m.Role != kefu.RoleAssistant && m.Role != kefu.RoleAgent {
+			return fmt.Errorf("case %s: history role %q is not user, assistant or agent", c.ID, m.Role)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,310 @@
+package llm
+
+import (
+	"context"
+	"iter"
+	"sort"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/kefuhq/kefu"
+	"github.com/kefuhq/kefu/tokenize"
+)
+
+// Extractive answers by quoting. From the request's context passages it
+// picks the sentences (or, in records, the lines) that share the most
+// weighted terms with the question, keeps them in their source order, and
+// marks each passage it quotes with [n]. It never writes a fact of its own,
+// so its answers are as true as the shop's documents; it cannot combine
+// facts or answer what no single sentence says.
+type Extractive struct {
+	// MaxSentences caps the quoted sentences (default 3).
+	MaxSentences int
+	// MaxRunes caps the answer's length before citations (default 600).
+	MaxRunes int
+}
+
+// Name is the backend name reported with answers.
+func (Extractive) Name() string { return "extractive" }
+
+// Generate composes the answer and yields it one sentence at a time. It
+// fails only when ctx is done. With no context it yields nothing.
+func (e Extractive) Generate(ctx context.Context, req kefu.GenerateRequest) iter.Seq2[string, error] {
+	return func(yield func(string, error) bool) {
+		for i, piece := range e.compose(req) {
+			if err := ctx.Err(); err != nil {
+				yield("", err)
+				return
+			}
+			if i > 0 {
+				piece = sep(req.Locale) + piece
+			}
+			if !yield(piece, nil) {
+				return
+			}
+		}
+	}
+}
+
+func sep(locale string) string {
+	if locale == "zh" {
+		return ""
+	}
+	return " "
+}
+
+type sentence struct {
+	passage int // 0-based passage index
+	pos     int // position within the passage
+	text    string
+	score   float64
+}
+
+// compose returns the answer's pieces: each quoted passage's sentences,
+// followed by its [n] marker.
+func (e Extractive) compose(req kefu.GenerateRequest) []string {
+	maxS := e.MaxSentences
+	if maxS <= 0 {
+		maxS = 3
+	}
+	maxR := e.MaxRunes
+	if maxR <= 0 {
+		maxR = 600
+	}
+	q := questionTerms(req.Question)
+	var cands []sentence
+	for pi, h := range req.Context {
+		headingBoost := 0.0
+		if overlap(q, h.Chunk.Title+" "+h.Chunk.Heading) > 0 {
+			headingBoost = 0.15
+		}
+		record := h.Chunk.Type == kefu.TypeProduct || h.Chunk.Type == kefu.TypeOrder || h.Chunk.Type == kefu.TypeFAQ
+		for si, s := range splitSentences(h.Chunk.Text, record) {
+			score := overlap(q, s) + cueScore(req.Question, s)
+			if score == 0 {
+				continue
+			}
+			// Prefer the best-ranked passage and the start of a section.
+			score += headingBoost - 0.08*float64(pi) - 0.01*float64(si)
+			cands = append(cands, sentence{passage: pi, pos: si, text: s, score: score})
+		}
+	}
+	if len(cands) == 0 && len(req.Context) > 0 {
+		// Retrieval judged the passage relevant, but no sentence shares a term:
+		// quote the passage's opening rather than nothing.
+		for si, s := range splitSentences(req.Context[0].Chunk.Text, false) {
+			if si == 2 {
+				break
+			}
+			cands = append(cands, sentence{passage: 0, pos: si, text: s, score: 1 - float64(si)})
+		}
+	}
+	sort.SliceStable(cands, func(i, j int) bool { return cands[i].score > cands[j].score })
+
+	var picked []sentence
+	runes := 0
+	for _, c := range cands {
+		if len(picked) == maxS {
+			break
+		}
+		if len(picked) > 0 && c.score < 0.5*picked[0].score {
+			break
+		}
+		n := utf8.RuneCountInString(c.text)
+		if len(picked) > 0 && runes+n > maxR {
+			continue
+		}
+		// One passage at a time reads better: quote a second passage only
+		// when it scores nearly as well as the first.
+		if len(picked) > 0 && c.passage != picked[0].passage && c.score < 0.8*picked[0].score {
+			continue
+		}
+		picked = append(picked, c)
+		runes += n
+	}
+	// Product and order records need their name line for the quote to make sense.
+	picked = withRecordTitles(picked, req.Context)
+	sort.SliceStable(picked, func(i, j int) bool {
+		if picked[i].passage != picked[j].passage {
+			return passageRank(picked, picked[i].passage) < passageRank(picked, picked[j].passage)
+		}
+		return picked[i].pos < picked[j].pos
+	})
+
+	var pieces []string
+	for i, s := range picked {
+		text := s.text
+		if i == len(picked)-1 || picked[i+1].passage != s.passage {
+			text += " [" + strconv.Itoa(s.passage+1) + "]"
+		}
+		pieces = append(pieces, text)
+	}
+	return pieces
+}
+
+// passageRank orders passages by their best picked sentence.
+func passageRank(picked []sentence, passage int) int {
+	for i, s := range picked {
+		if s.passage == passage {
+			return i
+		}
+	}
+	return len(picked)
+}
+
+// withRecordTitles adds the first line of each quoted product or order
+// record (its name or id) when it was not quoted already.
+func withRecordTitles(picked []sentence, ctx []kefu.Hit) []sentence {
+	seen := map[int]bool{}
+	out := picked
+	for _, s := range picked {
+		if seen[s.passage] {
+			continue
+		}
+		seen[s.passage] = true
+		c := ctx[s.passage].Chunk
+		if c.Type != kefu.TypeProduct && c.Type != kefu.TypeOrder {
+			continue
+		}
+		lines := splitSentences(c.Text, true)
+		if len(lines) == 0 || s.pos == 0 || hasPos(picked, s.passage, 0) {
+			continue
+		}
+		out = append(out, sentence{passage: s.passage, pos: 0, text: lines[0]})
+	}
+	return out
+}
+
+func hasPos(ss []sentence, passage, pos int) bool {
+	for _, s := range ss {
+		if s.passage == passage && s.pos == pos {
+			return true
+		}
+	}
+	return false
+}
+
+// splitSentences splits prose into sentences (English . ! ? followed by a
+// space, Chinese 。！？；) and records into lines. Markdown heading lines and
+// fragments too short to say anything are dropped.
+func splitSentences(text string, record bool) []string {
+	var out []string
+	for _, line := range strings.Split(text, "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		if record {
+			out = append(out, line)
+			continue
+		}
+		start := 0
+		runes := []rune(line)
+		for i, r := range runes {
+			end := false
+			switch r {
+			case '。', '！', '？', '；':
+				end = true
+			case '.', '!', '?':
+				end = i+1 == len(runes) || runes[i+1] == ' '
+				// "e.g. " and "approx. " are not sentence ends.
+				if end && r == '.' && i >= 3 && (strings.HasSuffix(string(runes[:i]), "e.g") || strings.HasSuffix(string(runes[:i]), "i.e")) {
+					end = false
+				}
+			}
+			if end {
+				out = appendSentence(out, string(runes[start:i+1]))
+				start = i + 1
+			}
+		}
+		out = appendSentence(out, string(runes[start:]))
+	}
+	return out
+}
+
+func appendSentence(out []string, s string) []string {
+	s = strings.TrimSpace(s)
+	if utf8.RuneCountInString(s) < 4 {
+		return out
+	}
+	return append(out, s)
+}
+
+// questionTerms weights the question's terms: words and Chinese bigrams
+// carry meaning, single Chinese characters little.
+func questionTerms(q string) map[string]float64 {
+	out := map[string]float64{}
+	for _, t := range tokenize.Tokens(q) {
+		w := 1.0
+		if t.Kind == tokenize.Unigram {
+			w = 0.25
+		}
+		out[t.Text] = w
+	}
+	return out
+}
+
+// overlap is the weighted share of the question's terms that s contains.
+func overlap(q map[string]float64, s string) float64 {
+	if len(q) == 0 {
+		return 0
+	}
+	var total, hit float64
+	for _, w := range q {
+		total += w
+	}
+	seen := map[string]bool{}
+	for _, t := range tokenize.Terms(s) {
+		if w, ok := q[t]; ok && !seen[t] {
+			seen[t] = true
+			hit += w
+		}
+	}
+	return hit / total
+}
+
+// cues map the ways shoppers ask for a product attribute to the words its
+// record line uses, so "how much is it" finds "Price: 599".
+var cues = []struct{ asks, line []string }{
+	{[]string{"how much", "price", "cost", "cheap", "expensive", "多少钱", "价格", "价钱", "几块", "贵"}, []string{"price", "价格"}},
+	{[]string{"in stock", "available", "availability", "sold out", "stock", "有货", "库存", "现货", "还有吗", "卖完"}, []string{"stock", "库存"}},
+	{[]string{"battery", "last", "charge", "电池", "续航", "充电"}, []string{"battery", "电池", "续航"}},
+	{[]string{"colour", "color", "colors", "颜色", "什么色"}, []string{"color", "colour", "颜色"}},
+	{[]string{"warranty", "guarantee", "保修", "质保"}, []string{"warranty", "保修"}},
+	{[]string{"weight", "heavy", "weigh", "重量", "多重"}, []string{"weight", "重量"}},
+	{[]string{"capacity", "how big", "litre", "liter", "容量", "多大"}, []string{"capacity", "容量"}},
+	{[]string{"power", "watt", "wattage", "功率"}, []string{"power", "watt", "功率"}},
+	{[]string{"status", "where is", "shipped", "到哪", "状态", "发货"}, []string{"status", "tracking", "状态"}},
+	{[]string{"tracking", "单号", "运单"}, []string{"tracking"}},
+}
+
+// cueScore rewards a line that holds the attribute the question asks for.
+func cueScore(question, line string) float64 {
+	q := tokenize.Normalize(question)
+	l := tokenize.Normalize(line)
+	key, _, isField := strings.Cut(l, ":")
+	score := 0.0
+	for _, c := range cues {
+		if !containsAny(q, c.asks) {
+			continue
+		}
+		target := l
+		if isField {
+			target = key
+		}
+		if containsAny(target, c.line) {
+			score += 0.5
+		}
+	}
+	return score
+}
+
+func containsAny(s string, subs []string) bool {
+	for _, x := range subs {
+		if strings.Contains(s, x) {
+			return true
+		}
+	}
+	return false
+}

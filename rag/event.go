@@ -1,0 +1,122 @@
+package rag
+
+import (
+	"iter"
+	"strings"
+
+	"github.com/kefuhq/kefu"
+)
+
+// Turn is one shopper message to answer. CustomerID is the authenticated
+// shopper ("" when anonymous); it comes from a verified token, never from
+// the message body. History holds the earlier messages of the conversation,
+// oldest first.
+type Turn struct {
+	ConversationID string
+	CustomerID     string
+	Message        string
+	Locale         string // "en", "zh", or "" to detect
+	Channel        string
+	History        []kefu.Message
+}
+
+// Decisions the pipeline takes for a turn.
+const (
+	DecideAnswer   = "answer"   // answered from retrieved knowledge
+	DecideClarify  = "clarify"  // asked the shopper for something (sign in, an order id)
+	DecideEscalate = "escalate" // handed (or offered) to a human
+	DecideRefuse   = "refuse"   // politely declined: out of scope or manipulation
+)
+
+// Event types, in the order a turn emits them: one meta, deltas, one
+// citations, at most one escalation, then done. EventError names the SSE
+// event that the API writes when the stream ends with an error.
+const (
+	EventMeta       = "meta"
+	EventDelta      = "delta"
+	EventCitations  = "citations"
+	EventEscalation = "escalation"
+	EventDone       = "done"
+	EventError      = "error"
+)
+
+// Event is one item of a turn's stream. Exactly the field that matches Type
+// is set.
+type Event struct {
+	Type       string
+	Meta       *Meta
+	Delta      string
+	Citations  []Citation
+	Escalation *Escalation
+	Done       *Done
+}
+
+// Meta is what the pipeline understood and decided, sent before the answer.
+type Meta struct {
+	Intent    string `json:"intent"`
+	Locale    string `json:"locale"`
+	Sentiment string `json:"sentiment"` // "positive", "neutral", "negative", "angry"
+	Decision  string `json:"decision"`
+	Query     string `json:"query"`   // the standalone query used for retrieval
+	Backend   string `json:"backend"` // the generator that writes the answer
+	// Retrieved is every hit retrieval returned, best first (for evaluation
+	// and debugging; the API does not send it to shoppers).
+	Retrieved []kefu.Hit `json:"-"`
+}
+
+// Citation is a source an answer quotes; N is the [n] marker in the answer.
+type Citation struct {
+	N       int     `json:"n"`
+	DocID   string  `json:"doc_id"`
+	Title   string  `json:"title"`
+	Source  string  `json:"source"`
+	Snippet string  `json:"snippet"`
+	Score   float64 `json:"score"`
+}
+
+// Escalation tells that the turn is handed, or offered, to a human agent.
+type Escalation struct {
+	Reason string `json:"reason"` // a reason code: "requested", "anger", "legal", "no_knowledge", ...
+	Team   string `json:"team,omitempty"`
+}
+
+// Done closes a successful turn with the whole answer text.
+type Done struct {
+	Answer string `json:"answer"`
+}
+
+// Result is a whole turn gathered from its events.
+type Result struct {
+	Meta       Meta
+	Answer     string
+	Citations  []Citation
+	Escalation *Escalation
+}
+
+// Collect drains a turn's event stream into a Result. It returns the
+// stream's error, with the part of the result gathered before it.
+func Collect(events iter.Seq2[Event, error]) (Result, error) {
+	var r Result
+	var b strings.Builder
+	for ev, err := range events {
+		if err != nil {
+			r.Answer = b.String()
+			return r, err
+		}
+		switch ev.Type {
+		case EventMeta:
+			r.Meta = *ev.Meta
+		case EventDelta:
+			b.WriteString(ev.Delta)
+		case EventCitations:
+			r.Citations = ev.Citations
+		case EventEscalation:
+			r.Escalation = ev.Escalation
+		case EventDone:
+			r.Answer = ev.Done.Answer
+			return r, nil
+		}
+	}
+	r.Answer = b.String()
+	return r, nil
+}

@@ -1,0 +1,285 @@
+package rag
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"iter"
+
+	"github.com/kefuhq/kefu"
+	"github.com/kefuhq/kefu/prompts"
+)
+
+// Searcher runs a hybrid search over the shop's chunks. Implementations
+// apply q.Filter, the customer rule above all, inside the store.
+type Searcher interface {
+	Search(ctx context.Context, q kefu.Query) ([]kefu.Hit, error)
+}
+
+// Embedder embeds texts, one vector per text, in order.
+type Embedder interface {
+	Embed(ctx context.Context, texts []string) ([][]float32, error)
+}
+
+// Generator writes an answer from a request's question and numbered
+// context, streaming it as text pieces. A non-nil error ends the stream.
+type Generator interface {
+	Generate(ctx context.Context, req kefu.GenerateRequest) iter.Seq2[string, error]
+}
+
+// Shop is what the fixed replies say about the shop, per locale.
+type Shop struct {
+	Name  map[string]string // locale -> shop name
+	Hours map[string]string // locale -> human service hours
+}
+
+type options struct {
+	topK       int
+	contextK   int
+	minLexical float64
+	minDense   float64
+	backend    string
+	shop       Shop
+}
+
+// Option tunes a Pipeline.
+type Option func(*options)
+
+// WithTopK sets how many hits retrieval returns (default 10).
+func WithTopK(k int) Option { return func(o *options) { o.topK = k } }
+
+// WithContextK sets how many of the best hits the generator sees (default 4).
+func WithContextK(k int) Option { return func(o *options) { o.contextK = k } }
+
+// WithRelevance sets the bar below which retrieval counts as having found
+// nothing: the best hit must reach minLexical (share of the query's IDF
+// mass it contains) or minDense (cosine). Defaults 0.45 and 0.45.
+func WithRelevance(minLexical, minDense float64) Option {
+	return func(o *options) { o.minLexical, o.minDense = minLexical, minDense }
+}
+
+// WithBackend names the generator in events (default "extractive").
+func WithBackend(name string) Option { return func(o *options) { o.backend = name } }
+
+// WithShop sets the shop's name and hours used in fixed replies.
+func WithShop(s Shop) Option { return func(o *options) { o.shop = s } }
+
+// Pipeline answers shopper turns. It is safe for concurrent use.
+type Pipeline struct {
+	search  Searcher
+	embed   Embedder
+	gen     Generator
+	prompts *prompts.Set
+	opts    options
+}
+
+// New returns a pipeline over the given store, embedder and generator.
+func New(s Searcher, e Embedder, g Generator, p *prompts.Set, opts ...Option) *Pipeline {
+	o := options{
+		topK: 10, contextK: 4, minLexical: 0.45, minDense: 0.45, backend: "extractive",
+		shop: Shop{
+			Name:  map[string]string{"en": "our shop", "zh": "本店"},
+			Hours: map[string]string{"en": "9:00-21:00 every day", "zh": "每天 9:00-21:00"},
+		},
+	}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	return &Pipeline{search: s, embed: e, gen: g, prompts: p, opts: o}
+}
+
+// replyData is what the fixed-reply templates can use.
+type replyData struct {
+	Shop, Hours, OrderID, Reason string
+	Count                        int
+}
+
+// ErrEmptyMessage is returned for a turn without text.
+var ErrEmptyMessage = kefu.Errorf(kefu.EInvalid, "message is empty")
+
+// Stream answers one turn. The events come in the order documented on the
+// Event types; the stream stops early when ctx is done or a backend fails,
+// yielding the error last.
+func (p *Pipeline) Stream(ctx context.Context, t Turn) iter.Seq2[Event, error] {
+	return func(yield func(Event, error) bool) {
+		if len(t.Message) == 0 {
+			yield(Event{}, ErrEmptyMessage)
+			return
+		}
+		u := Understand(t.Message, t.Locale, t.History)
+		meta := &Meta{Intent: u.Intent, Locale: u.Locale, Sentiment: u.Sentiment, Query: u.Query, Backend: "rules"}
+		plan, err := p.plan(ctx, t, u, meta)
+		if err != nil {
+			yield(Event{}, err)
+			return
+		}
+		meta.Decision = plan.decision
+		if !yield(Event{Type: EventMeta, Meta: meta}, nil) {
+			return
+		}
+		answer := plan.text
+		if plan.generate != nil {
+			var text []byte
+			for piece, err := range p.gen.Generate(ctx, *plan.generate) {
+				if err != nil {
+					yield(Event{}, fmt.Errorf("generate answer: %w", err))
+					return
+				}
+				text = append(text, piece...)
+				if !yield(Event{Type: EventDelta, Delta: piece}, nil) {
+					return
+				}
+			}
+			answer = string(text)
+		} else if !yield(Event{Type: EventDelta, Delta: answer}, nil) {
+			return
+		}
+		if !yield(Event{Type: EventCitations, Citations: plan.citations(answer)}, nil) {
+			return
+		}
+		if plan.escalation != nil && !yield(Event{Type: EventEscalation, Escalation: plan.escalation}, nil) {
+			return
+		}
+		yield(Event{Type: EventDone, Done: &Done{Answer: answer}}, nil)
+	}
+}
+
+// plan is what a turn will do: either a fixed text or a generation request,
+// with the hits it may cite.
+type plan struct {
+	decision   string
+	text       string
+	generate   *kefu.GenerateRequest
+	context    []kefu.Hit
+	escalation *Escalation
+}
+
+// citations lists the context passages the answer cites with [n]; when a
+// fixed text cites nothing explicitly, every passage it was built from.
+func (pl *plan) citations(answer string) []Citation {
+	out := []Citation{}
+	cited := citedNumbers(answer)
+	for i, h := range pl.context {
+		n := i + 1
+		if len(cited) > 0 && !cited[n] {
+			continue
+		}
+		out = append(out, Citation{
+			N: n, DocID: h.Chunk.DocID, Title: h.Chunk.Title, Source: h.Chunk.Source,
+			Snippet: snippet(h.Chunk.Text, 200), Score: round3(h.Score),
+		})
+	}
+	return out
+}
+
+func (p *Pipeline) plan(ctx context.Context, t Turn, u Understanding, meta *Meta) (*plan, error) {
+	switch {
+	case u.Injection:
+		return p.fixed(DecideRefuse, u.Locale, "refuse_injection", replyData{})
+	case u.Intent == IntentHuman:
+		return p.escalate(u.Locale, "requested")
+	case u.Legal:
+		return p.escalate(u.Locale, "legal")
+	case u.Sentiment == SentimentAngry:
+		return p.escalate(u.Locale, "anger")
+	case u.Intent == IntentOutOfScope:
+		return p.fixed(DecideRefuse, u.Locale, "refuse", replyData{})
+	case u.Intent == IntentChitChat:
+		name := "greeting"
+		if u.Sentiment == SentimentPositive {
+			name = "thanks"
+		}
+		return p.fixed(DecideAnswer, u.Locale, name, replyData{})
+	case u.MyOrders:
+		if t.CustomerID == "" {
+			return p.fixed(DecideClarify, u.Locale, "sign_in", replyData{})
+		}
+		return p.orders(ctx, t, u, meta)
+	}
+
+	hits, err := p.retrieve(ctx, u.Query, kefu.Filter{CustomerID: t.CustomerID}, p.opts.topK)
+	if err != nil {
+		return nil, err
+	}
+	meta.Retrieved = hits
+	if len(hits) == 0 || !p.relevant(hits[0]) {
+		pl, err := p.escalate(u.Locale, "no_knowledge")
+		if err != nil {
+			return nil, err
+		}
+		pl.text, err = p.reply(u.Locale, "unknown", replyData{})
+		return pl, err
+	}
+	ctxHits := p.contextHits(hits)
+	meta.Backend = p.opts.backend
+	return &plan{
+		decision: DecideAnswer,
+		context:  ctxHits,
+		generate: &kefu.GenerateRequest{Question: t.Message, Locale: u.Locale, Context: ctxHits, Messages: t.History},
+	}, nil
+}
+
+// relevant reports whether a hit clears the bar for answering from it.
+func (p *Pipeline) relevant(h kefu.Hit) bool {
+	return h.Lexical >= p.opts.minLexical || h.Dense >= p.opts.minDense
+}
+
+// contextHits keeps the best hits that are themselves relevant, at most contextK.
+func (p *Pipeline) contextHits(hits []kefu.Hit) []kefu.Hit {
+	var out []kefu.Hit
+	for i, h := range hits {
+		if len(out) == p.opts.contextK {
+			break
+		}
+		if i == 0 || p.relevant(h) {
+			out = append(out, h)
+		}
+	}
+	return out
+}
+
+func (p *Pipeline) retrieve(ctx context.Context, query string, f kefu.Filter, k int) ([]kefu.Hit, error) {
+	vecs, err := p.embed.Embed(ctx, []string{query})
+	if err != nil {
+		return nil, kefu.WrapError(kefu.EUnavailable, "the embedding service is unavailable", fmt.Errorf("embed query: %w", err))
+	}
+	hits, err := p.search.Search(ctx, kefu.Query{Text: query, Vector: vecs[0], Filter: f, TopK: k})
+	if err != nil {
+		var ke *kefu.Error
+		if errors.As(err, &ke) {
+			return nil, err
+		}
+		return nil, kefu.WrapError(kefu.EUnavailable, "the knowledge store is unavailable", fmt.Errorf("search: %w", err))
+	}
+	return hits, nil
+}
+
+func (p *Pipeline) reply(locale, name string, d replyData) (string, error) {
+	d.Shop = localized(p.opts.shop.Name, locale)
+	d.Hours = localized(p.opts.shop.Hours, locale)
+	return p.prompts.Render(locale, name, d)
+}
+
+func (p *Pipeline) fixed(decision, locale, name string, d replyData) (*plan, error) {
+	text, err := p.reply(locale, name, d)
+	if err != nil {
+		return nil, err
+	}
+	return &plan{decision: decision, text: text}, nil
+}
+
+func (p *Pipeline) escalate(locale, reason string) (*plan, error) {
+	pl, err := p.fixed(DecideEscalate, locale, "escalate", replyData{Reason: reason})
+	if err != nil {
+		return nil, err
+	}
+	pl.escalation = &Escalation{Reason: reason}
+	return pl, nil
+}
+
+func localized(m map[string]string, locale string) string {
+	if v, ok := m[locale]; ok {
+		return v
+	}
+	return m[prompts.DefaultLocale]
+}
