@@ -323,7 +323,7 @@ func DetectLocale(s string) string {
 		}
 	}
 	// One Chinese character carries about as much as a short English word.
-	if cjk > 0 && cjk*3 >= latin {
+	if cjk > 0 && cjk*4 >= latin {
 		return "zh"
 	}
 	return "en"

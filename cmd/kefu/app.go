@@ -1,0 +1,144 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/kefuhq/kefu/embedding"
+	"github.com/kefuhq/kefu/ingest"
+	"github.com/kefuhq/kefu/llm"
+	"github.com/kefuhq/kefu/prompts"
+	"github.com/kefuhq/kefu/rag"
+	"github.com/kefuhq/kefu/vectordb/embedded"
+)
+
+// app is the wired default stack: the embedded store, the local embedder
+// and the extractive answerer.
+type app struct {
+	cfg      Config
+	log      *slog.Logger
+	store    *embedded.Store
+	embedder *embedding.Local
+	pipeline *rag.Pipeline
+}
+
+func openApp(cfg Config, logOut io.Writer) (*app, error) {
+	log, err := newLogger(cfg.Log, logOut)
+	if err != nil {
+		return nil, err
+	}
+	emb := embedding.NewLocal(cfg.Embedding.Dims)
+	store, err := embedded.Open(filepath.Join(cfg.DataDir, "chunks"), embedded.EmbedderInfo{Name: emb.Name(), Dims: emb.Dims()})
+	if err != nil {
+		return nil, err
+	}
+	ps, err := prompts.Load()
+	if err != nil {
+		store.Close()
+		return nil, err
+	}
+	gen := llm.Extractive{}
+	opts := []rag.Option{rag.WithBackend(gen.Name())}
+	if cfg.Retrieval.TopK > 0 {
+		opts = append(opts, rag.WithTopK(cfg.Retrieval.TopK))
+	}
+	if cfg.Retrieval.ContextK > 0 {
+		opts = append(opts, rag.WithContextK(cfg.Retrieval.ContextK))
+	}
+	if cfg.Retrieval.MinLexical > 0 || cfg.Retrieval.MinDense > 0 {
+		opts = append(opts, rag.WithRelevance(cfg.Retrieval.MinLexical, cfg.Retrieval.MinDense))
+	}
+	if len(cfg.Shop.Name) > 0 || len(cfg.Shop.Hours) > 0 {
+		shop := rag.Shop{Name: cfg.Shop.Name, Hours: cfg.Shop.Hours}
+		opts = append(opts, rag.WithShop(shop))
+	}
+	p := rag.New(store, emb, gen, ps, opts...)
+	return &app{cfg: cfg, log: log, store: store, embedder: emb, pipeline: p}, nil
+}
+
+func (a *app) Close() error { return a.store.Close() }
+
+func newLogger(cfg LogConfig, w io.Writer) (*slog.Logger, error) {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(cfg.Level)); err != nil {
+		return nil, fmt.Errorf("log.level: %w", err)
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	if cfg.Format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return slog.New(slog.NewTextHandler(w, opts)), nil
+}
+
+// ingester returns the ingest pipeline over the app's store and embedder.
+func (a *app) ingester(opts ingest.Options) *ingest.Ingester {
+	return ingest.New(a.store, a.embedder, opts)
+}
+
+// storeIsEmpty reports whether nothing has been ingested yet.
+func (a *app) storeIsEmpty(ctx context.Context) (bool, error) {
+	docs, err := a.store.Documents(ctx)
+	return len(docs) == 0, err
+}
+
+// tokenSecret returns the configured shopper-token secret, or the one
+// generated into the data dir on first use, so that `kefu serve` and
+// `kefu token` agree without configuration while no secret ever ships in
+// the repository.
+func tokenSecret(cfg Config) ([]byte, error) {
+	if cfg.Auth.TokenSecret != "" {
+		return []byte(cfg.Auth.TokenSecret), nil
+	}
+	if cfg.Auth.TokenSecretFile != "" {
+		raw, err := os.ReadFile(cfg.Auth.TokenSecretFile)
+		if err != nil {
+			return nil, fmt.Errorf("auth.token_secret_file: %w", err)
+		}
+		s := strings.TrimSpace(string(raw))
+		if len(s) < 16 {
+			return nil, fmt.Errorf("auth.token_secret_file %s holds fewer than 16 bytes", cfg.Auth.TokenSecretFile)
+		}
+		return []byte(s), nil
+	}
+	path := filepath.Join(cfg.DataDir, "token.secret")
+	raw, err := os.ReadFile(path)
+	if err == nil && len(strings.TrimSpace(string(raw))) >= 16 {
+		return []byte(strings.TrimSpace(string(raw))), nil
+	}
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("read token secret: %w", err)
+	}
+	buf := make([]byte, 32)
+	if _, err := rand.Read(buf); err != nil {
+		return nil, err
+	}
+	secret := hex.EncodeToString(buf)
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("create data dir: %w", err)
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if errors.Is(err, fs.ErrExist) { // another process created it first
+		return tokenSecret(cfg)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("write token secret: %w", err)
+	}
+	defer f.Close()
+	if _, err := f.WriteString(secret + "\n"); err != nil {
+		return nil, fmt.Errorf("write token secret: %w", err)
+	}
+	return []byte(secret), nil
+}
+
+var _ rag.Searcher = (*embedded.Store)(nil)
+var _ ingest.Store = (*embedded.Store)(nil)
+var _ rag.Generator = llm.Extractive{}

@@ -1,0 +1,231 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/kefuhq/kefu"
+	"github.com/kefuhq/kefu/auth"
+	"github.com/kefuhq/kefu/eval"
+	"github.com/kefuhq/kefu/ingest"
+	"github.com/kefuhq/kefu/rag"
+)
+
+func ingestCmd(g *globals) *cobra.Command {
+	var opts ingest.Options
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "ingest [flags] PATH...",
+		Short: "Load documents (md, txt, html, pdf, csv, json, jsonl) into the knowledge store, incrementally",
+		Args:  cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cfg, err := g.config()
+			if err != nil {
+				return err
+			}
+			a, err := openApp(cfg, g.stderr)
+			if err != nil {
+				return err
+			}
+			defer a.Close()
+			sum, err := a.ingester(opts).Run(cmd.Context(), args...)
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				enc := json.NewEncoder(g.stdout)
+				enc.SetIndent("", "  ")
+				if err := enc.Encode(sum); err != nil {
+					return err
+				}
+			} else {
+				fmt.Fprintln(g.stdout, sum.String())
+			}
+			if len(sum.Failed) > 0 {
+				return exitError{fmt.Sprintf("%d files or records failed", len(sum.Failed))}
+			}
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&opts.Type, "type", "auto", "document type: product, policy, faq, order or auto")
+	f.StringVar(&opts.IDField, "id-field", "", "record field holding the document id (structured files)")
+	f.StringVar(&opts.TitleField, "title-field", "", "record field holding the title")
+	f.StringVar(&opts.CustomerField, "customer-field", "", "record field holding the owning customer id (orders)")
+	f.BoolVar(&opts.Prune, "prune", false, "delete documents whose source no longer yields them")
+	f.BoolVar(&asJSON, "json", false, "print the summary as JSON")
+	return cmd
+}
+
+func evalCmd(g *globals) *cobra.Command {
+	var golden, gatePath string
+	var asJSON bool
+	var k int
+	cmd := &cobra.Command{
+		Use:   "eval --golden FILE.jsonl [--json] [--k 10] [--gate FILE]",
+		Short: "Score the answering pipeline on a golden set against the data dir",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if golden == "" {
+				return kefu.Errorf(kefu.EInvalid, "--golden FILE.jsonl is required")
+			}
+			cases, err := eval.LoadFile(golden)
+			if err != nil {
+				return err
+			}
+			var gate *eval.Gate
+			if gatePath != "" {
+				gt, err := eval.LoadGate(gatePath)
+				if err != nil {
+					return err
+				}
+				gate = &gt
+			}
+			cfg, err := g.config()
+			if err != nil {
+				return err
+			}
+			a, err := openApp(cfg, g.stderr)
+			if err != nil {
+				return err
+			}
+			defer a.Close()
+			if empty, err := a.storeIsEmpty(cmd.Context()); err != nil {
+				return err
+			} else if empty {
+				return kefu.Errorf(kefu.EInvalid, "the data dir %s holds no documents: run kefu ingest first", cfg.DataDir)
+			}
+			report, err := eval.Run(cmd.Context(), a.pipeline, cases, k)
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				if err := json.NewEncoder(g.stdout).Encode(report); err != nil {
+					return err
+				}
+			} else {
+				printReport(g, report)
+			}
+			if gate != nil {
+				if bad := gate.Check(report); len(bad) > 0 {
+					fmt.Fprintf(g.stderr, "eval gate %s FAILED:\n  %s\n", gatePath, strings.Join(bad, "\n  "))
+					return exitError{"eval gate failed"}
+				}
+				fmt.Fprintf(g.stderr, "eval gate %s passed\n", gatePath)
+			}
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&golden, "golden", "", "golden set (JSONL)")
+	f.BoolVar(&asJSON, "json", false, "print one JSON object with every metric")
+	f.IntVar(&k, "k", 10, "retrieval depth for hit@k")
+	f.StringVar(&gatePath, "gate", "", "regression gate (JSON min/max thresholds); exit 1 when violated")
+	return cmd
+}
+
+func printReport(g *globals, r eval.Report) {
+	w := g.stdout
+	fmt.Fprintf(w, "cases                 %d (%d with evidence)\n", r.Cases, r.RetrievalCases)
+	fmt.Fprintf(w, "hit@1 / @5 / @10      %.3f / %.3f / %.3f\n", r.HitAt1, r.HitAt5, r.HitAt10)
+	fmt.Fprintf(w, "mrr@10                %.3f\n", r.MRRAt10)
+	fmt.Fprintf(w, "answer includes       %.3f\n", r.AnswerIncludesRate)
+	fmt.Fprintf(w, "expect accuracy       %.3f\n", r.ExpectAccuracy)
+	fmt.Fprintf(w, "escalation P / R      %.3f / %.3f\n", r.EscalationPrecision, r.EscalationRecall)
+	fmt.Fprintf(w, "refusal accuracy      %.3f (false refusals %d)\n", r.RefusalAccuracy, r.FalseRefusals)
+	fmt.Fprintf(w, "forbidden hits        %d\n", r.ForbiddenHits)
+	fmt.Fprintf(w, "latency p50 / p95     %.2f ms / %.2f ms\n", r.LatencyMsP50, r.LatencyMsP95)
+	if len(r.Failures) > 0 {
+		fmt.Fprintf(w, "failures (%d):\n", len(r.Failures))
+		for _, f := range r.Failures {
+			fmt.Fprintf(w, "  %s: %s\n", f.ID, strings.Join(f.Reasons, "; "))
+		}
+	}
+}
+
+func askCmd(g *globals) *cobra.Command {
+	var customer, locale string
+	cmd := &cobra.Command{
+		Use:   `ask [--customer ID] "question"`,
+		Short: "Answer one question from the terminal, with citations",
+		Args:  cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			question := strings.TrimSpace(strings.Join(args, " "))
+			if question == "" {
+				return kefu.Errorf(kefu.EInvalid, "the question is empty")
+			}
+			if customer != "" && !auth.ValidCustomerID(customer) {
+				return kefu.Errorf(kefu.EInvalid, "customer id %q has characters outside A-Z a-z 0-9 _ . @ -", customer)
+			}
+			cfg, err := g.config()
+			if err != nil {
+				return err
+			}
+			a, err := openApp(cfg, g.stderr)
+			if err != nil {
+				return err
+			}
+			defer a.Close()
+			res, err := rag.Collect(a.pipeline.Stream(cmd.Context(), rag.Turn{CustomerID: customer, Message: question, Locale: locale, Channel: "cli"}))
+			if err != nil {
+				return err
+			}
+			w := g.stdout
+			fmt.Fprintln(w, res.Answer)
+			if len(res.Citations) > 0 {
+				fmt.Fprintln(w)
+				for _, c := range res.Citations {
+					fmt.Fprintf(w, "[%d] %s (%s)\n", c.N, c.Title, c.Source)
+				}
+			}
+			fmt.Fprintf(g.stderr, "\nintent=%s locale=%s decision=%s backend=%s", res.Meta.Intent, res.Meta.Locale, res.Meta.Decision, res.Meta.Backend)
+			if res.Escalation != nil {
+				fmt.Fprintf(g.stderr, " escalation=%s", res.Escalation.Reason)
+			}
+			fmt.Fprintln(g.stderr)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&customer, "customer", "", "ask as this authenticated shopper (customer id)")
+	cmd.Flags().StringVar(&locale, "locale", "", "en or zh (default: detected)")
+	return cmd
+}
+
+func tokenCmd(g *globals) *cobra.Command {
+	var customer string
+	var ttl time.Duration
+	cmd := &cobra.Command{
+		Use:   "token --customer ID [--ttl 24h]",
+		Short: "Mint a shopper token signed with the configured secret (for demos and tests)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if customer == "" {
+				return kefu.Errorf(kefu.EInvalid, "--customer ID is required")
+			}
+			if ttl <= 0 {
+				return kefu.Errorf(kefu.EInvalid, "--ttl must be positive")
+			}
+			cfg, err := g.config()
+			if err != nil {
+				return err
+			}
+			secret, err := tokenSecret(cfg)
+			if err != nil {
+				return err
+			}
+			tok, err := auth.Mint(secret, customer, ttl, time.Now())
+			if err != nil {
+				return err
+			}
+			fmt.Fprintln(g.stdout, tok)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&customer, "customer", "", "customer id the token asserts")
+	cmd.Flags().DurationVar(&ttl, "ttl", 24*time.Hour, "how long the token is valid")
+	return cmd
+}

@@ -1,0 +1,231 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Config is everything kefu reads at start-up: kefu.yaml first, then KEFU_*
+// environment variables over it. The zero value of a field means its
+// documented default.
+type Config struct {
+	DataDir   string          `yaml:"data_dir"`
+	Server    ServerConfig    `yaml:"server"`
+	Auth      AuthConfig      `yaml:"auth"`
+	Shop      ShopConfig      `yaml:"shop"`
+	Retrieval RetrievalConfig `yaml:"retrieval"`
+	Embedding EmbeddingConfig `yaml:"embedding"`
+	LLM       LLMConfig       `yaml:"llm"`
+	Log       LogConfig       `yaml:"log"`
+}
+
+type ServerConfig struct {
+	Addr            string        `yaml:"addr"`
+	MaxMessageBytes int           `yaml:"max_message_bytes"`
+	MaxBodyBytes    int           `yaml:"max_body_bytes"`
+	Heartbeat       time.Duration `yaml:"heartbeat"`
+}
+
+type AuthConfig struct {
+	TokenSecret     string      `yaml:"token_secret"`
+	TokenSecretFile string      `yaml:"token_secret_file"`
+	APIKeys         []APIKeyCfg `yaml:"api_keys"`
+}
+
+type APIKeyCfg struct {
+	Name string `yaml:"name"`
+	Role string `yaml:"role"`
+	Hash string `yaml:"hash"`
+}
+
+type ShopConfig struct {
+	Name  map[string]string `yaml:"name"`
+	Hours map[string]string `yaml:"hours"`
+}
+
+type RetrievalConfig struct {
+	TopK       int     `yaml:"top_k"`
+	ContextK   int     `yaml:"context_k"`
+	MinLexical float64 `yaml:"min_lexical"`
+	MinDense   float64 `yaml:"min_dense"`
+}
+
+type EmbeddingConfig struct {
+	Provider string `yaml:"provider"`
+	Dims     int    `yaml:"dims"`
+}
+
+type LLMConfig struct {
+	Provider string `yaml:"provider"`
+}
+
+type LogConfig struct {
+	Level  string `yaml:"level"`
+	Format string `yaml:"format"`
+}
+
+// configKey documents one setting: its kefu.yaml path, its environment
+// variable, its default, and how to apply a string value. The README's
+// configuration table and `kefu serve --help` come from this list.
+type configKey struct {
+	Path, Env, Default, Doc string
+	set                     func(c *Config, v string) error
+}
+
+var configKeys = []configKey{
+	{"data_dir", "KEFU_DATA_DIR", "data", "directory for the chunk store, conversations and the generated token secret", func(c *Config, v string) error { c.DataDir = v; return nil }},
+	{"server.addr", "KEFU_ADDR", ":8080", "HTTP listen address", func(c *Config, v string) error { c.Server.Addr = v; return nil }},
+	{"server.max_message_bytes", "KEFU_MAX_MESSAGE_BYTES", "4000", "longest accepted chat message, in bytes", intSetter(func(c *Config) *int { return &c.Server.MaxMessageBytes })},
+	{"server.max_body_bytes", "KEFU_MAX_BODY_BYTES", "65536", "largest accepted request body, in bytes", intSetter(func(c *Config) *int { return &c.Server.MaxBodyBytes })},
+	{"server.heartbeat", "KEFU_HEARTBEAT", "15s", "interval of SSE keep-alive comments", func(c *Config, v string) error {
+		d, err := time.ParseDuration(v)
+		c.Server.Heartbeat = d
+		return err
+	}},
+	{"auth.token_secret", "KEFU_TOKEN_SECRET", "(generated)", "HMAC secret for shopper tokens; when unset, a random one is generated into <data_dir>/token.secret", func(c *Config, v string) error { c.Auth.TokenSecret = v; return nil }},
+	{"auth.token_secret_file", "KEFU_TOKEN_SECRET_FILE", "", "file holding the token secret (preferred over putting it in kefu.yaml)", func(c *Config, v string) error { c.Auth.TokenSecretFile = v; return nil }},
+	{"auth.api_keys", "KEFU_API_KEYS", "(none: open API)", "API keys as name:role:sha256-hex,... (roles widget, agent, admin); in kefu.yaml a list of {name, role, hash}", func(c *Config, v string) error {
+		for _, entry := range strings.Split(v, ",") {
+			parts := strings.SplitN(strings.TrimSpace(entry), ":", 3)
+			if len(parts) != 3 {
+				return fmt.Errorf("want name:role:hash, got %q", entry)
+			}
+			c.Auth.APIKeys = append(c.Auth.APIKeys, APIKeyCfg{Name: parts[0], Role: parts[1], Hash: parts[2]})
+		}
+		return nil
+	}},
+	{"shop.name", "KEFU_SHOP_NAME", "our shop / 本店", "shop name used in replies; in kefu.yaml a map by locale (en, zh)", func(c *Config, v string) error { c.Shop.Name = map[string]string{"en": v, "zh": v}; return nil }},
+	{"shop.hours", "KEFU_SHOP_HOURS", "9:00-21:00 every day", "human service hours used in replies; in kefu.yaml a map by locale", func(c *Config, v string) error { c.Shop.Hours = map[string]string{"en": v, "zh": v}; return nil }},
+	{"retrieval.top_k", "KEFU_TOP_K", "10", "hits retrieved per question", intSetter(func(c *Config) *int { return &c.Retrieval.TopK })},
+	{"retrieval.context_k", "KEFU_CONTEXT_K", "4", "best hits given to the answer generator", intSetter(func(c *Config) *int { return &c.Retrieval.ContextK })},
+	{"retrieval.min_lexical", "KEFU_MIN_LEXICAL", "0.45", "relevance bar: share of the question's weighted terms the best hit must contain...", floatSetter(func(c *Config) *float64 { return &c.Retrieval.MinLexical })},
+	{"retrieval.min_dense", "KEFU_MIN_DENSE", "0.45", "...or the cosine it must reach; below both, kefu says it does not know and offers a human", floatSetter(func(c *Config) *float64 { return &c.Retrieval.MinDense })},
+	{"embedding.provider", "KEFU_EMBEDDING_PROVIDER", "local", "embedder: local (offline feature hashing)", func(c *Config, v string) error { c.Embedding.Provider = v; return nil }},
+	{"embedding.dims", "KEFU_EMBEDDING_DIMS", "512", "vector size of the local embedder (changing it needs a re-ingest)", intSetter(func(c *Config) *int { return &c.Embedding.Dims })},
+	{"llm.provider", "KEFU_LLM_PROVIDER", "extractive", "answer generator: extractive (offline, quotes the sources)", func(c *Config, v string) error { c.LLM.Provider = v; return nil }},
+	{"log.level", "KEFU_LOG_LEVEL", "info", "debug, info, warn or error", func(c *Config, v string) error { c.Log.Level = v; return nil }},
+	{"log.format", "KEFU_LOG_FORMAT", "text", "text or json", func(c *Config, v string) error { c.Log.Format = v; return nil }},
+}
+
+func intSetter(field func(*Config) *int) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			return fmt.Errorf("not a whole number: %q", v)
+		}
+		*field(c) = n
+		return nil
+	}
+}
+
+func floatSetter(field func(*Config) *float64) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		f, err := strconv.ParseFloat(v, 64)
+		if err != nil {
+			return fmt.Errorf("not a number: %q", v)
+		}
+		*field(c) = f
+		return nil
+	}
+}
+
+// LoadConfig reads path (when not empty) and then the environment given by
+// getenv, and fills defaults. Unknown keys in the file are errors, so a typo
+// does not silently fall back to a default.
+func LoadConfig(path string, getenv func(string) string) (Config, error) {
+	var c Config
+	if path != "" {
+		raw, err := os.ReadFile(path)
+		if err != nil {
+			return c, fmt.Errorf("read config: %w", err)
+		}
+		dec := yaml.NewDecoder(strings.NewReader(string(raw)))
+		dec.KnownFields(true)
+		if err := dec.Decode(&c); err != nil && err.Error() != "EOF" {
+			return c, fmt.Errorf("config %s: %w", path, err)
+		}
+	}
+	for _, k := range configKeys {
+		if v := getenv(k.Env); v != "" {
+			if err := k.set(&c, v); err != nil {
+				return c, fmt.Errorf("environment %s: %w", k.Env, err)
+			}
+		}
+	}
+	c.fillDefaults()
+	return c, c.validate()
+}
+
+func (c *Config) fillDefaults() {
+	def := func(s *string, v string) {
+		if *s == "" {
+			*s = v
+		}
+	}
+	def(&c.DataDir, "data")
+	def(&c.Server.Addr, ":8080")
+	def(&c.Embedding.Provider, "local")
+	def(&c.LLM.Provider, "extractive")
+	def(&c.Log.Level, "info")
+	def(&c.Log.Format, "text")
+	if c.Embedding.Dims == 0 {
+		c.Embedding.Dims = 512
+	}
+}
+
+func (c *Config) validate() error {
+	var problems []string
+	if c.Embedding.Provider != "local" {
+		problems = append(problems, fmt.Sprintf("embedding.provider %q is not supported (supported: local)", c.Embedding.Provider))
+	}
+	if c.LLM.Provider != "extractive" {
+		problems = append(problems, fmt.Sprintf("llm.provider %q is not supported (supported: extractive)", c.LLM.Provider))
+	}
+	if c.Embedding.Dims < 16 || c.Embedding.Dims > 8192 {
+		problems = append(problems, fmt.Sprintf("embedding.dims %d is outside 16..8192", c.Embedding.Dims))
+	}
+	for name, v := range map[string]float64{"retrieval.min_lexical": c.Retrieval.MinLexical, "retrieval.min_dense": c.Retrieval.MinDense} {
+		if v < 0 || v > 1 {
+			problems = append(problems, fmt.Sprintf("%s %v is outside 0..1", name, v))
+		}
+	}
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		problems = append(problems, fmt.Sprintf("log.level %q is not debug, info, warn or error", c.Log.Level))
+	}
+	switch c.Log.Format {
+	case "text", "json":
+	default:
+		problems = append(problems, fmt.Sprintf("log.format %q is not text or json", c.Log.Format))
+	}
+	for i, k := range c.Auth.APIKeys {
+		if k.Name == "" || k.Hash == "" {
+			problems = append(problems, fmt.Sprintf("auth.api_keys[%d] needs a name and a hash", i))
+		}
+	}
+	if c.Auth.TokenSecret != "" && len(c.Auth.TokenSecret) < 16 {
+		problems = append(problems, "auth.token_secret is shorter than 16 bytes")
+	}
+	if len(problems) > 0 {
+		sort.Strings(problems)
+		return fmt.Errorf("invalid configuration:\n  %s", strings.Join(problems, "\n  "))
+	}
+	return nil
+}
+
+// configHelp renders configKeys as the table shown by `kefu serve --help`.
+func configHelp() string {
+	var b strings.Builder
+	b.WriteString("Configuration (kefu.yaml key / environment variable / default):\n")
+	for _, k := range configKeys {
+		fmt.Fprintf(&b, "  %-26s %-24s %-14s %s\n", k.Path, k.Env, k.Default, k.Doc)
+	}
+	return b.String()
+}

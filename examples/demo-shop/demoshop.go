@@ -1,0 +1,14 @@
+// Package demoshop embeds the demo shop's documents, so that
+// `kefu serve --demo` has a shop to answer from in any directory.
+package demoshop
+
+import "embed"
+
+// Files holds the documents that --demo ingests (the golden set is not
+// among them: it evaluates the shop, it is not knowledge).
+//
+//go:embed faq.jsonl orders.jsonl products.json policies
+var Files embed.FS
+
+// Dir is where the demo shop lives in the source tree.
+const Dir = "examples/demo-shop"
