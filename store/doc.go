@@ -1,0 +1,11 @@
+// Package store keeps conversations and their messages. The types here
+// (Conversation, Message) are what every implementation stores and returns;
+// Bolt is the embedded implementation, one bbolt file in the data
+// directory, used when no database server is configured. Consumers declare
+// the few methods they need as their own interface, and package storetest
+// holds the conformance suite that every implementation passes.
+//
+// A user message is appended before the answer is generated and the answer
+// after, so what a shopper said is kept even when answering fails; an
+// answer cut short by a failure is kept with Partial set.
+package store

@@ -1,0 +1,46 @@
+package store
+
+import (
+	"crypto/rand"
+	"encoding/json"
+	"time"
+)
+
+// Conversation is one chat between a shopper and the shop. CustomerID is the
+// authenticated shopper who owns it, "" for an anonymous one; a
+// conversation is only ever continued by the same identity that started it.
+type Conversation struct {
+	ID         string    `json:"id"`
+	CustomerID string    `json:"customer_id,omitempty"`
+	Channel    string    `json:"channel"`
+	CreatedAt  time.Time `json:"created_at"`
+	UpdatedAt  time.Time `json:"updated_at"` // time of the last message, or CreatedAt
+}
+
+// Message is one message of a conversation. Role is one of kefu.RoleUser,
+// kefu.RoleAssistant, kefu.RoleAgent and kefu.RoleSystem. Intent, Decision,
+// Escalated and Citations describe an assistant answer (as the pipeline
+// reported it) and are empty on other messages. Partial marks an answer cut
+// short by a failure: Content holds what was produced before it.
+type Message struct {
+	ID             string          `json:"id"`
+	ConversationID string          `json:"conversation_id"`
+	Role           string          `json:"role"`
+	Content        string          `json:"content"`
+	CreatedAt      time.Time       `json:"created_at"`
+	Intent         string          `json:"intent,omitempty"`
+	Decision       string          `json:"decision,omitempty"`
+	Escalated      bool            `json:"escalated,omitempty"`
+	Citations      json.RawMessage `json:"citations,omitempty"` // the citations as sent to the client, a JSON array
+	Partial        bool            `json:"partial,omitempty"`
+}
+
+// ID prefixes.
+const (
+	conversationPrefix = "c_"
+	messagePrefix      = "m_"
+)
+
+// newID returns prefix followed by 128 random bits in unpadded base32
+// (26 characters of A-Z and 2-7), safe in URLs and file names.
+func newID(prefix string) string { return prefix + rand.Text() }
