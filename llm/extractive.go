@@ -3,6 +3,7 @@ package llm
 import (
 	"context"
 	"iter"
+	"math"
 	"sort"
 	"strconv"
 	"strings"
@@ -32,13 +33,10 @@ func (Extractive) Name() string { return "extractive" }
 // fails only when ctx is done. With no context it yields nothing.
 func (e Extractive) Generate(ctx context.Context, req kefu.GenerateRequest) iter.Seq2[string, error] {
 	return func(yield func(string, error) bool) {
-		for i, piece := range e.compose(req) {
+		for _, piece := range e.compose(req) {
 			if err := ctx.Err(); err != nil {
 				yield("", err)
 				return
-			}
-			if i > 0 {
-				piece = sep(req.Locale) + piece
 			}
 			if !yield(piece, nil) {
 				return
@@ -47,11 +45,10 @@ func (e Extractive) Generate(ctx context.Context, req kefu.GenerateRequest) iter
 	}
 }
 
-func sep(locale string) string {
-	if locale == "zh" {
-		return ""
-	}
-	return " "
+// isRecord reports whether a chunk is a structured record, quoted line by
+// line rather than sentence by sentence.
+func isRecord(c kefu.Chunk) bool {
+	return c.Type == kefu.TypeProduct || c.Type == kefu.TypeOrder || c.Type == kefu.TypeFAQ
 }
 
 type sentence struct {
@@ -62,7 +59,8 @@ type sentence struct {
 }
 
 // compose returns the answer's pieces: each quoted passage's sentences,
-// followed by its [n] marker.
+// followed by its [n] marker. Record lines and passages start on a new
+// line; English sentences are joined by a space, Chinese ones directly.
 func (e Extractive) compose(req kefu.GenerateRequest) []string {
 	maxS := e.MaxSentences
 	if maxS <= 0 {
@@ -72,23 +70,34 @@ func (e Extractive) compose(req kefu.GenerateRequest) []string {
 	if maxR <= 0 {
 		maxR = 600
 	}
-	q := questionTerms(req.Question)
-	var cands []sentence
+	type unit struct {
+		passage, pos int
+		text         string
+	}
+	var units []unit
 	for pi, h := range req.Context {
-		headingBoost := 0.0
-		if overlap(q, h.Chunk.Title+" "+h.Chunk.Heading) > 0 {
-			headingBoost = 0.15
+		for si, s := range splitSentences(h.Chunk.Text, isRecord(h.Chunk)) {
+			units = append(units, unit{passage: pi, pos: si, text: s})
 		}
-		record := h.Chunk.Type == kefu.TypeProduct || h.Chunk.Type == kefu.TypeOrder || h.Chunk.Type == kefu.TypeFAQ
-		for si, s := range splitSentences(h.Chunk.Text, record) {
-			score := overlap(q, s) + cueScore(req.Question, s)
-			if score == 0 {
-				continue
-			}
-			// Prefer the best-ranked passage and the start of a section.
-			score += headingBoost - 0.08*float64(pi) - 0.01*float64(si)
-			cands = append(cands, sentence{passage: pi, pos: si, text: s, score: score})
+	}
+	texts := make([]string, len(units))
+	for i, u := range units {
+		texts[i] = u.text
+	}
+	q := questionTerms(req.Question, texts)
+	quantity := asksQuantity(req.Question)
+	var cands []sentence
+	for _, u := range units {
+		score := overlap(q, u.text) + cueScore(req.Question, u.text)
+		if score == 0 {
+			continue
 		}
+		if quantity && hasDigit(u.text) {
+			score += 0.25
+		}
+		// Prefer the best-ranked passage and, slightly, earlier sentences.
+		score -= 0.06*float64(u.passage) + 0.005*float64(u.pos)
+		cands = append(cands, sentence{passage: u.passage, pos: u.pos, text: u.text, score: score})
 	}
 	if len(cands) == 0 && len(req.Context) > 0 {
 		// Retrieval judged the passage relevant, but no sentence shares a term:
@@ -135,6 +144,14 @@ func (e Extractive) compose(req kefu.GenerateRequest) []string {
 	var pieces []string
 	for i, s := range picked {
 		text := s.text
+		if i > 0 {
+			switch {
+			case isRecord(req.Context[s.passage].Chunk) || picked[i-1].passage != s.passage:
+				text = "\n" + text
+			case req.Locale != "zh":
+				text = " " + text
+			}
+		}
 		if i == len(picked)-1 || picked[i+1].passage != s.passage {
 			text += " [" + strconv.Itoa(s.passage+1) + "]"
 		}
@@ -231,16 +248,31 @@ func appendSentence(out []string, s string) []string {
 	return append(out, s)
 }
 
-// questionTerms weights the question's terms: words and Chinese bigrams
-// carry meaning, single Chinese characters little.
-func questionTerms(q string) map[string]float64 {
+// questionTerms weights the question's terms by how rare they are among
+// the candidate sentences (a local IDF): in a returns passage "return" is
+// everywhere and "earbuds" in one sentence, so "earbuds" decides. Single
+// Chinese characters count a quarter of a word or bigram. Misspelt words
+// match the sentence words one edit away through character trigrams, which
+// overlap also checks.
+func questionTerms(q string, sentences []string) map[string]float64 {
+	df := map[string]int{}
+	for _, s := range sentences {
+		seen := map[string]bool{}
+		for _, t := range tokenize.Terms(s) {
+			if !seen[t] {
+				seen[t] = true
+				df[t]++
+			}
+		}
+	}
+	n := float64(len(sentences))
 	out := map[string]float64{}
 	for _, t := range tokenize.Tokens(q) {
 		w := 1.0
 		if t.Kind == tokenize.Unigram {
 			w = 0.25
 		}
-		out[t.Text] = w
+		out[t.Text] = w * math.Log(1+(n+1)/(float64(df[t.Text])+0.5))
 	}
 	return out
 }
@@ -263,6 +295,15 @@ func overlap(q map[string]float64, s string) float64 {
 	}
 	return hit / total
 }
+
+// quantityCues mark questions whose answer is a number: a duration, a
+// price, an amount.
+var quantityCues = []string{"how long", "how many", "how much", "when", "what time", "how soon", "how fast", "minimum", "maximum",
+	"多久", "几天", "多少", "几个", "几点", "什么时候", "多长时间", "多快", "多大", "最低", "最多"}
+
+func asksQuantity(q string) bool { return containsAny(tokenize.Normalize(q), quantityCues) }
+
+func hasDigit(s string) bool { return strings.ContainsAny(s, "0123456789") }
 
 // cues map the ways shoppers ask for a product attribute to the words its
 // record line uses, so "how much is it" finds "Price: 599".

@@ -56,7 +56,7 @@ var (
 	humanCues = []string{
 		"human", "real person", "live agent", "an agent", "to agent", "representative", "operator", "talk to someone",
 		"speak to someone", "speak with someone", "talk to a person", "speak to a person", "connect me", "transfer me",
-		"customer service rep", "live chat", "real people",
+		"customer service rep", "live chat", "real people", "manager", "supervisor", "someone real",
 		"转人工", "人工客服", "人工服务", "找人工", "要人工", "接人工", "转接人工", "真人", "人工", "客服专员", "找客服", "叫客服",
 	}
 	angerCues = []string{

@@ -149,6 +149,7 @@ func printReport(g *globals, r eval.Report) {
 
 func askCmd(g *globals) *cobra.Command {
 	var customer, locale string
+	var explain bool
 	cmd := &cobra.Command{
 		Use:   `ask [--customer ID] "question"`,
 		Short: "Answer one question from the terminal, with citations",
@@ -187,9 +188,16 @@ func askCmd(g *globals) *cobra.Command {
 				fmt.Fprintf(g.stderr, " escalation=%s", res.Escalation.Reason)
 			}
 			fmt.Fprintln(g.stderr)
+			if explain {
+				fmt.Fprintf(g.stderr, "query: %s\n", res.Meta.Query)
+				for i, h := range res.Meta.Retrieved {
+					fmt.Fprintf(g.stderr, "%2d. %-40s fused=%.4f lexical=%.3f dense=%.3f  %s\n", i+1, h.Chunk.ID, h.Score, h.Lexical, h.Dense, snippet(h.Chunk.Text, 70))
+				}
+			}
 			return nil
 		},
 	}
+	cmd.Flags().BoolVar(&explain, "explain", false, "also print the retrieved chunks with their scores")
 	cmd.Flags().StringVar(&customer, "customer", "", "ask as this authenticated shopper (customer id)")
 	cmd.Flags().StringVar(&locale, "locale", "", "en or zh (default: detected)")
 	return cmd
@@ -228,4 +236,12 @@ func tokenCmd(g *globals) *cobra.Command {
 	cmd.Flags().StringVar(&customer, "customer", "", "customer id the token asserts")
 	cmd.Flags().DurationVar(&ttl, "ttl", 24*time.Hour, "how long the token is valid")
 	return cmd
+}
+
+func snippet(s string, n int) string {
+	r := []rune(strings.Join(strings.Fields(s), " "))
+	if len(r) > n {
+		return string(r[:n]) + "…"
+	}
+	return string(r)
 }

@@ -83,7 +83,10 @@ func (s *Store) Search(ctx context.Context, q kefu.Query) ([]kefu.Hit, error) {
 
 // scoreLexical fills sc.lex with BM25 scores for the slots that hold a query
 // term, recording them in sc.touched, and returns the sum of the query terms'
-// IDF, the normaliser of Hit.Lexical.
+// IDF, the normaliser of Hit.Lexical. A misspelt word counts as the known
+// term one edit away; a Chinese bigram that no chunk contains is left out,
+// since it usually spans two words. Other unknown terms stay in the sum:
+// a question about something the shop never mentions should score low.
 func (s *Store) scoreLexical(text string, sc *scores) float64 {
 	live := len(s.slots) - s.dead
 	if live == 0 {
@@ -95,12 +98,25 @@ func (s *Store) scoreLexical(text string, sc *scores) float64 {
 	}
 	seen := map[string]bool{}
 	var idfSum float64
-	for _, term := range tokenize.Terms(text) {
+	for _, tok := range tokenize.Tokens(text) {
+		term := tok.Text
+		ps := s.post[term]
+		if len(ps) == 0 {
+			switch tok.Kind {
+			case tokenize.Bigram:
+				// Two characters across a word boundary ("要几" in 退货要几天):
+				// the unigrams already carry them.
+				continue
+			case tokenize.Word:
+				if fixed := s.correct(term); fixed != "" {
+					term, ps = fixed, s.post[fixed]
+				}
+			}
+		}
 		if seen[term] {
 			continue
 		}
 		seen[term] = true
-		ps := s.post[term]
 		df := len(ps)
 		idf := math.Log(1 + (float64(live)-float64(df)+0.5)/(float64(df)+0.5))
 		if idf < 0 {

@@ -50,6 +50,7 @@ type Store struct {
 	docs   map[string]kefu.DocumentInfo
 	dead   int                  // deleted slots not yet compacted
 	post   map[string][]posting // term -> postings, slot order
+	typos  map[string][]string  // one-letter deletion of a Latin term -> the terms it came from
 	docLen []int32
 	total  int64 // sum of docLen over live slots
 	dims   int
@@ -162,6 +163,7 @@ func (s *Store) reset() {
 	s.docs = map[string]kefu.DocumentInfo{}
 	s.dead = 0
 	s.post = map[string][]posting{}
+	s.typos = map[string][]string{}
 	s.docLen = nil
 	s.total = 0
 	s.cols = make([][]float32, s.dims)
@@ -178,6 +180,9 @@ func (s *Store) index(c *kefu.Chunk) {
 		tf[t]++
 	}
 	for t, n := range tf {
+		if _, known := s.post[t]; !known {
+			s.addTypoKeys(t)
+		}
 		s.post[t] = append(s.post[t], posting{slot: slot, tf: uint16(min(n, math.MaxUint16))})
 	}
 	s.docLen = append(s.docLen, int32(len(terms)))
