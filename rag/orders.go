@@ -2,6 +2,7 @@ package rag
 
 import (
 	"context"
+	"fmt"
 	"regexp"
 	"sort"
 	"strings"
@@ -10,8 +11,12 @@ import (
 	"github.com/kefuhq/kefu/tokenize"
 )
 
-// maxOrdersShown caps how many orders one answer lists.
-const maxOrdersShown = 3
+// maxOrdersShown caps how many orders one answer lists; maxOrdersListed
+// how many of a shopper's orders are considered at all.
+const (
+	maxOrdersShown  = 3
+	maxOrdersListed = 200
+)
 
 // genericOrderTerms are the words every order question shares; what is left
 // ("air fryer", "kettle") picks the orders the shopper means.
@@ -30,10 +35,12 @@ func init() {
 // an order number the shopper names that is not theirs is "not found",
 // exactly like one that does not exist.
 func (p *Pipeline) orders(ctx context.Context, t Turn, u Understanding, meta *Meta) (*plan, error) {
+	// All of the shopper's orders (a query with no text lists them); which
+	// ones the question means is decided below, on the shopper's words.
 	f := kefu.Filter{CustomerID: t.CustomerID, OnlyCustomer: true, Types: []string{kefu.TypeOrder}}
-	hits, err := p.retrieve(ctx, u.Query, f, 50)
+	hits, err := p.search.Search(ctx, kefu.Query{Filter: f, TopK: maxOrdersListed})
 	if err != nil {
-		return nil, err
+		return nil, kefu.WrapError(kefu.EUnavailable, "the knowledge store is unavailable", fmt.Errorf("list orders: %w", err))
 	}
 	meta.Retrieved = hits
 	if len(hits) == 0 {
@@ -56,6 +63,7 @@ func (p *Pipeline) orders(ctx context.Context, t Turn, u Understanding, meta *Me
 	} else {
 		chosen = matchOrders(hits, u.Query)
 	}
+	meta.Retrieved = append(append([]kefu.Hit(nil), chosen...), without(hits, chosen)...)
 	if len(chosen) > maxOrdersShown {
 		chosen = chosen[:maxOrdersShown]
 	}
@@ -74,6 +82,17 @@ func (p *Pipeline) orders(ctx context.Context, t Turn, u Understanding, meta *Me
 		b.WriteString("]")
 	}
 	return &plan{decision: DecideAnswer, text: b.String(), context: chosen}, nil
+}
+
+// without returns the hits of all that are not in some, in order.
+func without(all, some []kefu.Hit) []kefu.Hit {
+	var out []kefu.Hit
+	for _, h := range all {
+		if !containsHit(some, h) {
+			out = append(out, h)
+		}
+	}
+	return out
 }
 
 func containsHit(hs []kefu.Hit, h kefu.Hit) bool {

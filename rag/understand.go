@@ -91,8 +91,8 @@ var (
 	}
 	orderStatusCues = []string{
 		"where is my", "where's my", "wheres my", "where my", "track", "tracking", "status of my", "my order", "my orders",
-		"my package", "my parcel", "my delivery", "shipped yet", "has my", "did my", "when will my", "when does my", "arrive",
-		"我的订单", "我的快递", "我的包裹", "订单状态", "到哪", "物流", "单号", "发货了吗", "发了吗", "到了吗", "什么时候到", "啥时候到", "几时到", "我买的", "我的货",
+		"my package", "my parcel", "my delivery", "my refund", "my return", "refund for my", "go through", "went through", "shipped yet", "has my", "did my", "when will my", "when does my", "arrive",
+		"我的订单", "我的快递", "我的包裹", "订单状态", "到哪", "物流", "单号", "发货了吗", "发了吗", "到了吗", "什么时候到", "啥时候到", "几时到", "我买的", "我的货", "那个订单", "这个订单", "的订单", "那单", "啥情况", "什么情况", "进度", "付款了没", "到账了没", "退款到了吗",
 	}
 	// policyCues mark a question about the rules rather than about one's own
 	// orders: "can I cancel my order" asks for the cancellation policy.

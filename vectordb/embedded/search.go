@@ -23,7 +23,9 @@ type scores struct {
 // so the dot product is the cosine), each restricted by q.Filter, fused with
 // reciprocal rank fusion. Hits come best first. Hit.Lexical is the BM25 score
 // divided by the sum of the query terms' IDF (about 1 when a chunk holds every
-// query term once, 0 when it holds none) and Hit.Dense the cosine.
+// query term once, 0 when it holds none) and Hit.Dense the cosine. A query
+// with neither text nor vector lists the chunks the filter allows (up to
+// TopK, in document order): "all my orders".
 func (s *Store) Search(ctx context.Context, q kefu.Query) ([]kefu.Hit, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -37,6 +39,9 @@ func (s *Store) Search(ctx context.Context, q kefu.Query) ([]kefu.Hit, error) {
 	}
 	s.mu.RLock()
 	defer s.mu.RUnlock()
+	if q.Text == "" && q.Vector == nil {
+		return s.list(q.Filter, k), nil
+	}
 
 	n := len(s.slots)
 	sc := s.getScores(n)
@@ -79,6 +84,28 @@ func (s *Store) Search(ctx context.Context, q kefu.Query) ([]kefu.Hit, error) {
 		hits = hits[:k]
 	}
 	return hits, nil
+}
+
+// list returns up to k chunks that f allows, in document and chunk order,
+// with zero scores: Search's answer to a query with neither text nor vector.
+func (s *Store) list(f kefu.Filter, k int) []kefu.Hit {
+	var hits []kefu.Hit
+	for _, c := range s.slots {
+		if c != nil && f.Allows(c) {
+			hits = append(hits, kefu.Hit{Chunk: *c})
+		}
+	}
+	sort.Slice(hits, func(i, j int) bool {
+		a, b := hits[i].Chunk, hits[j].Chunk
+		if a.DocID != b.DocID {
+			return a.DocID < b.DocID
+		}
+		return a.Ordinal < b.Ordinal
+	})
+	if len(hits) > k {
+		hits = hits[:k]
+	}
+	return hits
 }
 
 // scoreLexical fills sc.lex with BM25 scores for the slots that hold a query

@@ -110,6 +110,18 @@ func Run(t *testing.T, open func(t *testing.T) Store) {
 		}
 	})
 
+	t.Run("a query without text or vector lists what the filter allows", func(t *testing.T) {
+		s := open(t)
+		seed(t, s)
+		hits := search(t, s, kefu.Query{Filter: kefu.Filter{CustomerID: "C2", OnlyCustomer: true}, TopK: 10})
+		if len(hits) != 1 || hits[0].Chunk.ID != "order-b#0" {
+			t.Fatalf("listing C2's chunks: got %v, want [order-b#0]", ids(hits))
+		}
+		if all := search(t, s, kefu.Query{TopK: 100}); len(all) != 5 {
+			t.Fatalf("anonymous listing returned %v, want the 5 public chunks", ids(all))
+		}
+	})
+
 	t.Run("type filter", func(t *testing.T) {
 		s := open(t)
 		seed(t, s)
