@@ -1,7 +1,117 @@
 package main
 
-import "github.com/spf13/cobra"
+import (
+	"context"
+	"fmt"
+	"net"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/spf13/cobra"
+
+	"github.com/kefuhq/kefu/api"
+	"github.com/kefuhq/kefu/auth"
+	"github.com/kefuhq/kefu/store"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
 
 func serveCmd(g *globals) *cobra.Command {
-	return &cobra.Command{Use: "serve", RunE: func(*cobra.Command, []string) error { return nil }}
+	var addr string
+	var demo bool
+	cmd := &cobra.Command{
+		Use:   "serve [--addr :8080] [--demo]",
+		Short: "Run the HTTP API (chat, health, metrics)",
+		Long:  "Run the HTTP API.\n\n" + configHelp(),
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cfg, err := g.config()
+			if err != nil {
+				return err
+			}
+			if addr != "" {
+				cfg.Server.Addr = addr
+			}
+			return serve(cmd.Context(), g, cfg, demo, nil)
+		},
+	}
+	cmd.Flags().StringVar(&addr, "addr", "", "listen address (default server.addr, :8080)")
+	cmd.Flags().BoolVar(&demo, "demo", false, "ingest the bundled demo shop into the data dir if it is empty")
+	return cmd
+}
+
+// serve runs the API until ctx ends. ready, when not nil, receives the
+// listening address once the server accepts connections (tests use it).
+func serve(ctx context.Context, g *globals, cfg Config, demo bool, ready func(addr string)) error {
+	start := time.Now()
+	a, err := openApp(cfg, g.stderr)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	log := a.log
+
+	if demo {
+		sum, loaded, err := a.loadDemo(ctx)
+		if err != nil {
+			return fmt.Errorf("load demo shop: %w", err)
+		}
+		if loaded {
+			log.Info("demo shop ingested", "documents", sum.Documents, "chunks", sum.Chunks, "failed", len(sum.Failed), "elapsed", sum.Elapsed.Round(time.Millisecond))
+		}
+	}
+	if empty, err := a.storeIsEmpty(ctx); err == nil && empty {
+		log.Warn("the knowledge store is empty: every question will be handed to a human; run kefu ingest, or serve --demo")
+	}
+
+	convs, err := store.Open(cfg.DataDir)
+	if err != nil {
+		return err
+	}
+	defer convs.Close()
+
+	secret, err := tokenSecret(cfg)
+	if err != nil {
+		return err
+	}
+	keyCfg := make([]auth.KeyConfig, len(cfg.Auth.APIKeys))
+	for i, k := range cfg.Auth.APIKeys {
+		keyCfg[i] = auth.KeyConfig{Name: k.Name, Role: auth.Role(k.Role), Hash: k.Hash}
+	}
+	keys, err := auth.NewKeys(keyCfg)
+	if err != nil {
+		return fmt.Errorf("auth.api_keys: %w", err)
+	}
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	srv := api.New(api.Config{
+		MaxMessageBytes:   cfg.Server.MaxMessageBytes,
+		MaxBodyBytes:      int64(cfg.Server.MaxBodyBytes),
+		HeartbeatInterval: cfg.Server.Heartbeat,
+		Version:           version,
+	}, api.Deps{
+		Answerer:      a.pipeline,
+		Conversations: convs,
+		TokenSecret:   secret,
+		Keys:          keys,
+		Readiness: map[string]api.Check{
+			"knowledge_store": a.store.Ping,
+			"conversations":   convs.Ping,
+		},
+		Logger:   log,
+		Registry: reg,
+	})
+	var lc net.ListenConfig
+	ln, err := lc.Listen(ctx, "tcp", cfg.Server.Addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.Server.Addr, err)
+	}
+	log.Info("kefu is ready", "addr", ln.Addr().String(), "data_dir", cfg.DataDir, "startup", time.Since(start).Round(time.Millisecond), "version", version)
+	if ready != nil {
+		ready(ln.Addr().String())
+	}
+	return srv.Serve(ctx, ln)
 }
