@@ -1,0 +1,329 @@
+package ingest
+
+import (
+	"fmt"
+	"maps"
+	"strings"
+	"sync"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/kefuhq/kefu"
+	"github.com/pkoukk/tiktoken-go"
+	tiktoken_loader "github.com/pkoukk/tiktoken-go-loader"
+)
+
+// encodingName is the tokenizer chunks are measured with.
+const encodingName = "cl100k_base"
+
+// cl100k is built on first use and shared: building it parses the embedded
+// BPE ranks, which takes tens of milliseconds and about 11 MiB of heap.
+var cl100k struct {
+	once sync.Once
+	enc  *tiktoken.Tiktoken
+	err  error
+}
+
+func encoding() (*tiktoken.Tiktoken, error) {
+	cl100k.once.Do(func() {
+		// The offline loader reads the ranks compiled into the binary
+		// instead of downloading them.
+		tiktoken.SetBpeLoader(tiktoken_loader.NewOfflineLoader())
+		cl100k.enc, cl100k.err = tiktoken.GetEncoding(encodingName)
+		if cl100k.err != nil {
+			cl100k.err = fmt.Errorf("load tokenizer %s: %w", encodingName, cl100k.err)
+		}
+	})
+	return cl100k.enc, cl100k.err
+}
+
+// section is a run of text that chunks never cross: a Markdown section, a
+// whole plain-text file, a record.
+type section struct {
+	path  []string // heading path, outermost first; empty when none
+	lead  string   // line every chunk of the section starts with: its heading
+	carry string   // line every chunk but the first starts with: a record's title
+	body  string
+}
+
+// chunker cuts sections into chunks of at most max tokens.
+type chunker struct {
+	enc *tiktoken.Tiktoken
+	max int
+}
+
+func newChunker(max int) (*chunker, error) {
+	enc, err := encoding()
+	if err != nil {
+		return nil, err
+	}
+	return &chunker{enc: enc, max: max}, nil
+}
+
+// version names the chunking rules; it is part of every document hash so
+// that changing the chunk size re-chunks everything.
+func (c *chunker) version() string {
+	return fmt.Sprintf("chunk/1 %s max=%d", encodingName, c.max)
+}
+
+func (c *chunker) count(s string) int {
+	if s == "" {
+		return 0
+	}
+	return len(c.enc.EncodeOrdinary(s))
+}
+
+// chunks cuts a document's sections into chunks numbered from 0. Sections
+// with no body (a heading directly followed by a sub-heading) yield none;
+// their heading lives on in the path of the sections below.
+func (c *chunker) chunks(doc *kefu.Document, secs []section) []kefu.Chunk {
+	var out []kefu.Chunk
+	emit := func(heading string, texts []string) {
+		for _, t := range texts {
+			out = append(out, kefu.Chunk{
+				ID:         fmt.Sprintf("%s#%d", doc.ID, len(out)),
+				DocID:      doc.ID,
+				Ordinal:    len(out),
+				Type:       doc.Type,
+				Title:      doc.Title,
+				Source:     doc.Source,
+				Locale:     doc.Locale,
+				CustomerID: doc.CustomerID,
+				Heading:    heading,
+				Text:       t,
+				Tokens:     c.count(t),
+				Meta:       maps.Clone(doc.Meta),
+			})
+		}
+	}
+	for _, s := range secs {
+		if strings.TrimSpace(s.body) == "" {
+			continue
+		}
+		emit(strings.Join(s.path, " > "), c.split(s))
+	}
+	if len(out) == 0 && strings.TrimSpace(doc.Text) != "" {
+		// Headings only: index them as text.
+		emit("", c.split(section{body: doc.Text}))
+	}
+	return out
+}
+
+// split cuts one section into chunk texts of at most c.max tokens.
+func (c *chunker) split(s section) []string {
+	body := strings.TrimSpace(s.body)
+	if body == "" {
+		return nil
+	}
+	lead := strings.TrimSpace(s.lead)
+	if lead != "" {
+		lead += "\n\n"
+	}
+	leadTok := c.count(lead)
+	if leadTok > c.max/2 {
+		lead, leadTok = "", 0
+	}
+	budget := c.max - leadTok
+	if s.carry == "" || c.count(body) <= budget {
+		parts := c.pack(c.pieces(body, budget, levelParagraph, "", nil), budget)
+		for i := range parts {
+			parts[i] = lead + parts[i]
+		}
+		return parts
+	}
+	// A record: the first chunk starts with the record's own first lines,
+	// the others repeat its title so each says what it belongs to.
+	carry := strings.TrimSpace(s.carry) + "\n"
+	carryTok := c.count(carry)
+	if carryTok > budget/2 {
+		carry, carryTok = "", 0
+	}
+	budget -= carryTok
+	parts := c.pack(c.pieces(body, budget, levelParagraph, "", nil), budget)
+	for i := range parts {
+		if i > 0 {
+			parts[i] = carry + parts[i]
+		}
+		parts[i] = lead + parts[i]
+	}
+	return parts
+}
+
+// Split levels, coarsest first.
+const (
+	levelParagraph = iota
+	levelLine
+	levelSentence
+	levelWord
+	levelRune
+)
+
+// piece is a unit of text no longer than the budget, with the separator
+// that stood before it in the source.
+type piece struct {
+	sep    string
+	text   string
+	tokens int
+}
+
+// pieces splits text into pieces of at most budget tokens, at the coarsest
+// level that works: paragraphs, then lines, sentences, words, and as a last
+// resort between characters (never inside one).
+func (c *chunker) pieces(text string, budget, level int, sep string, out []piece) []piece {
+	n := c.count(text)
+	if n <= budget {
+		return append(out, piece{sep, text, n})
+	}
+	for ; level < levelRune; level++ {
+		parts := splitLevel(text, level)
+		if len(parts) < 2 {
+			continue
+		}
+		for i, p := range parts {
+			if i == 0 {
+				p.sep = sep
+			}
+			out = c.pieces(p.text, budget, level+1, p.sep, out)
+		}
+		return out
+	}
+	return c.hardSplit(text, budget, sep, out)
+}
+
+// hardSplit cuts text between characters into the longest prefixes that
+// fit the budget.
+func (c *chunker) hardSplit(text string, budget int, sep string, out []piece) []piece {
+	for text != "" {
+		// Offsets of rune starts, bounded: no token is longer than a few
+		// dozen characters, so budget*32 runes always hold budget tokens.
+		var offs []int
+		for i := range text {
+			if len(offs) > budget*32 {
+				break
+			}
+			offs = append(offs, i)
+		}
+		offs = append(offs, len(text))
+		if len(offs) > budget*32+1 {
+			offs = offs[:budget*32+1]
+		}
+		// Largest k with count(text[:offs[k]]) <= budget; k = 1 always
+		// makes progress.
+		lo, hi := 1, len(offs)-1
+		for lo < hi {
+			mid := (lo + hi + 1) / 2
+			if c.count(text[:offs[mid]]) <= budget {
+				lo = mid
+			} else {
+				hi = mid - 1
+			}
+		}
+		head := text[:offs[lo]]
+		out = append(out, piece{sep, head, c.count(head)})
+		text, sep = text[offs[lo]:], ""
+	}
+	return out
+}
+
+// splitLevel splits text at one level, keeping the separators.
+func splitLevel(text string, level int) []piece {
+	var out []piece
+	switch level {
+	case levelParagraph, levelLine:
+		sep := "\n"
+		if level == levelParagraph {
+			sep = "\n\n"
+		}
+		for i, p := range strings.Split(text, sep) {
+			if strings.TrimSpace(p) == "" {
+				continue
+			}
+			s := sep
+			if i == 0 || len(out) == 0 {
+				s = ""
+			}
+			out = append(out, piece{sep: s, text: p})
+		}
+	case levelSentence:
+		return splitSentences(text)
+	case levelWord:
+		for _, w := range strings.Fields(text) {
+			s := " "
+			if len(out) == 0 {
+				s = ""
+			}
+			out = append(out, piece{sep: s, text: w})
+		}
+	}
+	return out
+}
+
+// splitSentences splits after . ! ? followed by a space, and after the
+// Chinese 。！？；, keeping closing quotes and brackets with their sentence.
+func splitSentences(text string) []piece {
+	var out []piece
+	start, sep := 0, ""
+	i := 0
+	for i < len(text) {
+		r, n := utf8.DecodeRuneInString(text[i:])
+		i += n
+		cjk := strings.ContainsRune("。！？；", r)
+		if !cjk && !strings.ContainsRune(".!?", r) {
+			continue
+		}
+		// Take closing punctuation and repeated marks ("?!", "。」").
+		for i < len(text) {
+			r2, n2 := utf8.DecodeRuneInString(text[i:])
+			if !strings.ContainsRune(".!?。！？；\"'”’」』）)》】", r2) {
+				break
+			}
+			i += n2
+		}
+		end := i
+		for i < len(text) {
+			r2, n2 := utf8.DecodeRuneInString(text[i:])
+			if !unicode.IsSpace(r2) {
+				break
+			}
+			i += n2
+		}
+		if !cjk && i == end && i < len(text) {
+			continue // "5.3", "e.g.x": not a sentence end
+		}
+		out = append(out, piece{sep: sep, text: text[start:end]})
+		sep = text[end:i]
+		start = i
+	}
+	if start < len(text) {
+		out = append(out, piece{sep: sep, text: text[start:]})
+	}
+	return out
+}
+
+// pack joins consecutive pieces, with their separators, into texts of at
+// most budget tokens.
+func (c *chunker) pack(ps []piece, budget int) []string {
+	var out []string
+	cur, curTok := "", 0
+	for _, p := range ps {
+		if cur == "" {
+			cur, curTok = p.text, p.tokens
+			continue
+		}
+		// Token counts are nearly additive; count exactly only when the
+		// sum says the piece may fit.
+		if curTok+p.tokens <= budget+2 {
+			cand := cur + p.sep + p.text
+			if n := c.count(cand); n <= budget {
+				cur, curTok = cand, n
+				continue
+			}
+		}
+		out = append(out, strings.TrimSpace(cur))
+		cur, curTok = p.text, p.tokens
+	}
+	if strings.TrimSpace(cur) != "" {
+		out = append(out, strings.TrimSpace(cur))
+	}
+	return out
+}

@@ -1,0 +1,204 @@
+package ingest
+
+import (
+	"context"
+	"fmt"
+	"io/fs"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/kefuhq/kefu"
+)
+
+// Store is where ingested documents go.
+type Store interface {
+	// Documents lists every ingested document.
+	Documents(ctx context.Context) ([]kefu.DocumentInfo, error)
+	// Replace atomically replaces every chunk of doc.ID with chunks.
+	Replace(ctx context.Context, doc kefu.Document, chunks []kefu.Chunk) error
+	// Delete removes a document and its chunks.
+	Delete(ctx context.Context, docID string) error
+}
+
+// Embedder turns texts into vectors, one per text, in order.
+type Embedder interface {
+	Embed(ctx context.Context, texts []string) ([][]float32, error)
+}
+
+// EmbedFunc adapts a function to Embedder.
+type EmbedFunc func(ctx context.Context, texts []string) ([][]float32, error)
+
+// Embed calls f.
+func (f EmbedFunc) Embed(ctx context.Context, texts []string) ([][]float32, error) {
+	return f(ctx, texts)
+}
+
+var _ Embedder = EmbedFunc(nil)
+
+// Defaults used when the Options fields are zero.
+const (
+	DefaultMaxChunkTokens = 350
+	DefaultBatchSize      = 64
+
+	// minChunkTokens keeps a chunk large enough to hold a heading line and
+	// some text.
+	minChunkTokens = 32
+)
+
+// Options tune a run. The zero value detects types and uses the defaults.
+type Options struct {
+	// Type is the document type of every file, one of kefu.DocTypes; "" or
+	// "auto" detects it per file and per record.
+	Type string
+	// IDField, TitleField and CustomerField name the record fields holding
+	// the record id, the title and the owning customer, overriding
+	// detection. A record missing a named IDField or CustomerField fails.
+	IDField, TitleField, CustomerField string
+	// Prune deletes stored documents whose source lies in the walked paths
+	// but that no file yields any more. Sources that reported a failure in
+	// this run are never pruned, so a broken file does not erase what was
+	// ingested from it before.
+	Prune bool
+	// MaxChunkTokens bounds a chunk in cl100k_base tokens (default 350,
+	// at least 32).
+	MaxChunkTokens int
+	// BatchSize is the number of texts per Embed call (default 64).
+	BatchSize int
+}
+
+// Ingester loads files into a Store. It is safe to run sequentially many
+// times; each Run reads the store's document list afresh.
+type Ingester struct {
+	store Store
+	emb   Embedder
+	opts  Options
+}
+
+// New returns an Ingester writing to store and embedding with emb. Options
+// are checked by Run.
+func New(store Store, emb Embedder, opts Options) *Ingester {
+	return &Ingester{store: store, emb: emb, opts: opts}
+}
+
+// FileError is a file, or one record of it, that could not be ingested.
+type FileError struct {
+	File   string `json:"file"`             // the path as walked
+	Line   int    `json:"line,omitempty"`   // 1-based line (CSV, JSONL, JSON syntax errors), 0 if n/a
+	Record int    `json:"record,omitempty"` // 1-based record of a JSON file, 0 if n/a
+	Reason string `json:"reason"`
+}
+
+// String formats the failure as "file:line: reason".
+func (e FileError) String() string {
+	switch {
+	case e.Line > 0 && e.Record > 0:
+		return fmt.Sprintf("%s:%d (record %d): %s", e.File, e.Line, e.Record, e.Reason)
+	case e.Line > 0:
+		return fmt.Sprintf("%s:%d: %s", e.File, e.Line, e.Reason)
+	case e.Record > 0:
+		return fmt.Sprintf("%s (record %d): %s", e.File, e.Record, e.Reason)
+	}
+	return fmt.Sprintf("%s: %s", e.File, e.Reason)
+}
+
+// Summary reports what a Run did.
+type Summary struct {
+	Files     int           `json:"files"`      // files read, including those that failed
+	Documents int           `json:"documents"`  // documents written (new or changed)
+	Chunks    int           `json:"chunks"`     // chunks written
+	Unchanged int           `json:"unchanged"`  // documents skipped because their hash matched
+	Pruned    int           `json:"pruned"`     // documents deleted by Options.Prune
+	Failed    []FileError   `json:"failed"`     // per-file and per-record failures, in walk order
+	Elapsed   time.Duration `json:"elapsed_ns"` // wall time of the run
+}
+
+// String renders the summary for people, one failure per line.
+func (s Summary) String() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "files:     %d\n", s.Files)
+	fmt.Fprintf(&b, "documents: %d written (%d chunks), %d unchanged\n", s.Documents, s.Chunks, s.Unchanged)
+	if s.Pruned > 0 {
+		fmt.Fprintf(&b, "pruned:    %d\n", s.Pruned)
+	}
+	fmt.Fprintf(&b, "elapsed:   %s\n", s.Elapsed.Round(time.Millisecond))
+	if len(s.Failed) == 0 {
+		b.WriteString("failed:    0\n")
+		return b.String()
+	}
+	fmt.Fprintf(&b, "failed:    %d\n", len(s.Failed))
+	for _, f := range s.Failed {
+		b.WriteString("  ")
+		b.WriteString(f.String())
+		b.WriteByte('\n')
+	}
+	return b.String()
+}
+
+// Run ingests the files and folders at paths. Folders are walked
+// recursively in name order, skipping hidden entries, README files, files
+// whose name starts with "golden" (evaluation sets kept beside the data)
+// and files of unknown formats; a file named directly is always read, and
+// fails if its format is unknown.
+//
+// Problems with a file or a record go to Summary.Failed and do not stop the
+// run. Run returns an error only when nothing more can be done: invalid
+// options, a cancelled ctx, or a failing store or embedder. The Summary
+// then counts the work done so far.
+func (in *Ingester) Run(ctx context.Context, paths ...string) (Summary, error) {
+	return in.run(ctx, osFS{}, osTargets(paths))
+}
+
+// RunFS is Run over a file system, such as an embedded copy of a shop's
+// documents. paths are slash-separated names in fsys ("." for all of it)
+// and are used as sources as they are.
+func (in *Ingester) RunFS(ctx context.Context, fsys fs.FS, paths ...string) (Summary, error) {
+	return in.run(ctx, fsys, fsTargets(paths))
+}
+
+func (in *Ingester) run(ctx context.Context, fsys fs.FS, targets []target) (Summary, error) {
+	start := time.Now()
+	r := &run{in: in, ctx: ctx, fsys: fsys, sum: Summary{Failed: []FileError{}}}
+	err := r.run(targets)
+	r.sum.Elapsed = time.Since(start)
+	return r.sum, err
+}
+
+func (in *Ingester) check() error {
+	o := in.opts
+	if in.store == nil || in.emb == nil {
+		return kefu.Errorf(kefu.EInvalid, "ingest needs a store and an embedder")
+	}
+	if o.Type != "" && o.Type != "auto" && !slices.Contains(kefu.DocTypes, o.Type) {
+		return kefu.Errorf(kefu.EInvalid, "unknown document type %q (want %s or auto)", o.Type, strings.Join(kefu.DocTypes, ", "))
+	}
+	if o.MaxChunkTokens != 0 && o.MaxChunkTokens < minChunkTokens {
+		return kefu.Errorf(kefu.EInvalid, "chunk size %d is too small (at least %d tokens)", o.MaxChunkTokens, minChunkTokens)
+	}
+	if o.BatchSize < 0 {
+		return kefu.Errorf(kefu.EInvalid, "batch size %d is negative", o.BatchSize)
+	}
+	return nil
+}
+
+func (in *Ingester) maxTokens() int {
+	if in.opts.MaxChunkTokens == 0 {
+		return DefaultMaxChunkTokens
+	}
+	return in.opts.MaxChunkTokens
+}
+
+func (in *Ingester) batchSize() int {
+	if in.opts.BatchSize == 0 {
+		return DefaultBatchSize
+	}
+	return in.opts.BatchSize
+}
+
+// forcedType is the type set by Options, or "" to detect.
+func (in *Ingester) forcedType() string {
+	if in.opts.Type == "auto" {
+		return ""
+	}
+	return in.opts.Type
+}

@@ -1,0 +1,475 @@
+package ingest
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"sort"
+	"strings"
+)
+
+// A JSON value decoded in source order: object, array, string, json.Number,
+// bool or nil.
+type (
+	object []field
+	array  []elem
+	field  struct {
+		key string
+		val any
+		off int64 // byte offset of the key in the input
+	}
+	elem struct {
+		val any
+		off int64 // byte offset of the value in the input
+	}
+)
+
+// maxDepth bounds the nesting of JSON values.
+const maxDepth = 64
+
+// maxLineBytes bounds one line of a JSONL file.
+const maxLineBytes = 16 << 20
+
+// record is one structured record, before it becomes a document.
+type record struct {
+	fields object
+	line   int    // 1-based line it starts on, 0 if unknown
+	index  int    // 1-based position in a JSON file, 0 for line-based formats
+	key    string // its key, in a JSON object of records keyed by id
+	hint   string // document type suggested by a wrapping key ("orders")
+	kind   string // what the value is when it is not an object ("a string")
+}
+
+// decodeValue reads the next JSON value, keeping object keys in order.
+func decodeValue(dec *json.Decoder, depth int) (any, error) {
+	tok, err := dec.Token()
+	if err != nil {
+		return nil, err
+	}
+	return decodeFrom(dec, tok, depth)
+}
+
+func decodeFrom(dec *json.Decoder, tok json.Token, depth int) (any, error) {
+	d, ok := tok.(json.Delim)
+	if !ok {
+		return tok, nil
+	}
+	if depth >= maxDepth {
+		return nil, fmt.Errorf("values nested more than %d deep", maxDepth)
+	}
+	switch d {
+	case '{':
+		obj := object{}
+		for dec.More() {
+			off := dec.InputOffset()
+			kt, err := dec.Token()
+			if err != nil {
+				return nil, err
+			}
+			k, ok := kt.(string)
+			if !ok {
+				return nil, fmt.Errorf("object key is not a string")
+			}
+			v, err := decodeValue(dec, depth+1)
+			if err != nil {
+				return nil, err
+			}
+			obj = append(obj, field{k, v, off})
+		}
+		_, err := dec.Token() // '}'
+		return obj, err
+	case '[':
+		arr := array{}
+		for dec.More() {
+			off := dec.InputOffset()
+			v, err := decodeValue(dec, depth+1)
+			if err != nil {
+				return nil, err
+			}
+			arr = append(arr, elem{v, off})
+		}
+		_, err := dec.Token() // ']'
+		return arr, err
+	}
+	return nil, fmt.Errorf("unexpected %q", d)
+}
+
+// lines maps byte offsets to 1-based line numbers.
+type lines []int // offsets of '\n'
+
+func newLines(text string) lines {
+	var ls lines
+	for i := range len(text) {
+		if text[i] == '\n' {
+			ls = append(ls, i)
+		}
+	}
+	return ls
+}
+
+// at returns the line of the first value character at or after off,
+// skipping white space and commas.
+func (ls lines) at(text string, off int64) int {
+	o := int(off)
+	for o < len(text) && strings.IndexByte(" \t\r\n,:", text[o]) >= 0 {
+		o++
+	}
+	return sort.SearchInts(ls, o) + 1
+}
+
+// jsonError describes a decoding error and the line it happened on.
+func jsonError(err error, dec *json.Decoder, text string, ls lines) (int, string) {
+	off := dec.InputOffset()
+	var se *json.SyntaxError
+	if errors.As(err, &se) {
+		off = se.Offset
+	}
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		return ls.at(text, int64(len(text))), "invalid JSON: unexpected end of file"
+	}
+	return ls.at(text, max(off-1, 0)), "invalid JSON: " + err.Error()
+}
+
+// loadJSON reads a JSON file: an array of records, an object of records
+// keyed by id (optionally wrapped in one key, {"orders": {...}}), or a
+// single record.
+func (in *Ingester) loadJSON(ctx context.Context, f file, text string, s sink) error {
+	ls := newLines(text)
+	dec := json.NewDecoder(strings.NewReader(text))
+	dec.UseNumber()
+	tok, err := dec.Token()
+	if err == io.EOF {
+		s.fail(0, 0, "empty file")
+		return nil
+	}
+	if err != nil {
+		line, reason := jsonError(err, dec, text, ls)
+		s.fail(line, 0, reason)
+		return nil
+	}
+	var recs []record
+	switch tok {
+	case json.Delim('['):
+		// Stream the array: records before a syntax error still count.
+		idx := 0
+		for dec.More() {
+			if err := ctx.Err(); err != nil {
+				return fmt.Errorf("ingest: %w", err)
+			}
+			idx++
+			off := dec.InputOffset()
+			v, err := decodeValue(dec, 1)
+			if err != nil {
+				line, reason := jsonError(err, dec, text, ls)
+				s.fail(line, idx, reason)
+				return nil
+			}
+			if err := in.emitRecord(f, recordOf(v, record{line: ls.at(text, off), index: idx}), s); err != nil {
+				return err
+			}
+		}
+		if _, err := dec.Token(); err != nil {
+			line, reason := jsonError(err, dec, text, ls)
+			s.fail(line, 0, reason)
+			return nil
+		}
+	case json.Delim('{'):
+		v, err := decodeFrom(dec, tok, 0)
+		if err != nil {
+			line, reason := jsonError(err, dec, text, ls)
+			s.fail(line, 0, reason)
+			return nil
+		}
+		recs = recordsOf(v.(object), text, ls)
+	default:
+		s.fail(1, 0, "want a JSON array or object of records")
+		return nil
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		s.fail(ls.at(text, dec.InputOffset()), 0, "unexpected data after the JSON value")
+		// The value itself was read whole; keep its records.
+	}
+	for _, rec := range recs {
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("ingest: %w", err)
+		}
+		if err := in.emitRecord(f, rec, s); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// recordOf fills rec with v, an object or a value that fails as a record.
+func recordOf(v any, rec record) record {
+	if obj, ok := v.(object); ok {
+		rec.fields = obj
+	} else {
+		rec.kind = kindOf(v)
+	}
+	return rec
+}
+
+// emitRecord passes a record's document to s, or its failure.
+func (in *Ingester) emitRecord(f file, rec record, s sink) error {
+	if rec.kind != "" {
+		s.fail(rec.line, rec.index, fmt.Sprintf("record is %s, not an object", rec.kind))
+		return nil
+	}
+	u, reason := in.recordUnit(f, rec)
+	if reason != "" {
+		s.fail(rec.line, rec.index, reason)
+		return nil
+	}
+	return s.emit(u)
+}
+
+// recordsOf splits a top-level JSON object into records.
+func recordsOf(obj object, text string, ls lines) []record {
+	hint := ""
+	if len(obj) == 1 {
+		switch v := obj[0].val.(type) {
+		case array:
+			if hasObject(v) {
+				hint = typeOfName(obj[0].key)
+				recs := make([]record, 0, len(v))
+				for i, e := range v {
+					recs = append(recs, recordOf(e.val, record{line: ls.at(text, e.off), index: i + 1, hint: hint}))
+				}
+				return recs
+			}
+		case object:
+			hint = typeOfName(obj[0].key)
+			if !allObjects(v) {
+				return []record{{fields: v, line: ls.at(text, obj[0].off), index: 1, hint: hint}}
+			}
+			obj = v
+		}
+	}
+	if !allObjects(obj) {
+		return []record{{fields: obj, line: 1, index: 1}}
+	}
+	recs := make([]record, 0, len(obj))
+	for i, fl := range obj {
+		recs = append(recs, record{fields: fl.val.(object), line: ls.at(text, fl.off), index: i + 1, key: fl.key, hint: hint})
+	}
+	return recs
+}
+
+func hasObject(a array) bool {
+	for _, e := range a {
+		if _, ok := e.val.(object); ok {
+			return true
+		}
+	}
+	return false
+}
+
+func allObjects(o object) bool {
+	if len(o) == 0 {
+		return false
+	}
+	for _, f := range o {
+		if _, ok := f.val.(object); !ok {
+			return false
+		}
+	}
+	return true
+}
+
+func kindOf(v any) string {
+	switch v.(type) {
+	case object:
+		return "an object"
+	case array:
+		return "an array"
+	case string:
+		return "a string"
+	case json.Number:
+		return "a number"
+	case bool:
+		return "a boolean"
+	case nil:
+		return "null"
+	}
+	return fmt.Sprintf("%T", v)
+}
+
+// loadJSONL reads one JSON object per line. A bad line fails alone.
+func (in *Ingester) loadJSONL(ctx context.Context, fsys fs.FS, f file, s sink) error {
+	fh, err := fsys.Open(f.name)
+	if err != nil {
+		s.fail(0, 0, "open: "+statReason(err))
+		return nil
+	}
+	defer fh.Close()
+	return in.readJSONL(ctx, f, fh, s)
+}
+
+func (in *Ingester) readJSONL(ctx context.Context, f file, rd io.Reader, s sink) error {
+	br := bufio.NewReaderSize(rd, 64<<10)
+	for n := 1; ; n++ {
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("ingest: %w", err)
+		}
+		line, tooLong, err := readLine(br)
+		if err != nil && err != io.EOF {
+			s.fail(n, 0, "read: "+err.Error())
+			return nil
+		}
+		if err == io.EOF && len(line) == 0 && !tooLong {
+			return nil
+		}
+		if tooLong {
+			s.fail(n, 0, fmt.Sprintf("line longer than %d MiB", maxLineBytes>>20))
+		} else if err := in.jsonLine(f, n, line, s); err != nil {
+			return err
+		}
+		if err == io.EOF {
+			return nil
+		}
+	}
+}
+
+// jsonLine handles one JSONL line.
+func (in *Ingester) jsonLine(f file, n int, line []byte, s sink) error {
+	if n == 1 {
+		line = bytes.TrimPrefix(line, []byte{0xEF, 0xBB, 0xBF})
+	}
+	text, err := decodeText(line)
+	if err != nil {
+		s.fail(n, 0, err.Error())
+		return nil
+	}
+	text = strings.TrimSpace(text)
+	if text == "" {
+		return nil
+	}
+	dec := json.NewDecoder(strings.NewReader(text))
+	dec.UseNumber()
+	v, err := decodeValue(dec, 0)
+	if err != nil {
+		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+			s.fail(n, 0, "invalid JSON: unexpected end of line")
+		} else {
+			s.fail(n, 0, "invalid JSON: "+err.Error())
+		}
+		return nil
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		s.fail(n, 0, "invalid JSON: more than one value on the line")
+		return nil
+	}
+	obj, ok := v.(object)
+	if !ok {
+		s.fail(n, 0, fmt.Sprintf("line is %s, not a JSON object", kindOf(v)))
+		return nil
+	}
+	return in.emitRecord(f, record{fields: obj, line: n}, s)
+}
+
+// readLine reads one line without its line break. A line longer than
+// maxLineBytes is skipped and reported with tooLong.
+func readLine(br *bufio.Reader) (line []byte, tooLong bool, err error) {
+	for {
+		part, err := br.ReadSlice('\n')
+		if !tooLong {
+			if len(line)+len(part) > maxLineBytes {
+				tooLong, line = true, nil
+			} else {
+				line = append(line, part...)
+			}
+		}
+		if err == bufio.ErrBufferFull {
+			continue
+		}
+		return bytes.TrimRight(line, "\r\n"), tooLong, err
+	}
+}
+
+// loadCSV reads a CSV file with a header row; each further row is a
+// record. Commas, semicolons and tabs are recognised as separators.
+func (in *Ingester) loadCSV(ctx context.Context, f file, text string, s sink) error {
+	r := csv.NewReader(strings.NewReader(text))
+	r.Comma = csvComma(text)
+	r.FieldsPerRecord = -1
+	r.LazyQuotes = true
+	r.TrimLeadingSpace = true
+	header, err := r.Read()
+	if err == io.EOF {
+		s.fail(0, 0, "empty file")
+		return nil
+	}
+	if err != nil {
+		s.fail(1, 0, "invalid CSV header: "+csvReason(err))
+		return nil
+	}
+	keys := make([]string, len(header))
+	for i, h := range header {
+		if keys[i] = strings.TrimSpace(h); keys[i] == "" {
+			keys[i] = fmt.Sprintf("column %d", i+1)
+		}
+	}
+	for {
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("ingest: %w", err)
+		}
+		row, err := r.Read()
+		if err == io.EOF {
+			return nil
+		}
+		line, _ := r.FieldPos(0)
+		if err != nil {
+			var pe *csv.ParseError
+			if errors.As(err, &pe) {
+				line = pe.StartLine
+			}
+			s.fail(line, 0, "invalid CSV: "+csvReason(err))
+			continue
+		}
+		if len(row) > len(keys) {
+			s.fail(line, 0, fmt.Sprintf("row has %d fields, the header %d", len(row), len(keys)))
+			continue
+		}
+		obj := make(object, 0, len(row))
+		empty := true
+		for i, v := range row {
+			if v = strings.TrimSpace(v); v != "" {
+				empty = false
+			}
+			obj = append(obj, field{key: keys[i], val: v})
+		}
+		if empty {
+			continue // a row of empty cells, like a blank line
+		}
+		if err := in.emitRecord(f, record{fields: obj, line: line}, s); err != nil {
+			return err
+		}
+	}
+}
+
+func csvReason(err error) string {
+	var pe *csv.ParseError
+	if errors.As(err, &pe) {
+		return pe.Err.Error()
+	}
+	return err.Error()
+}
+
+// csvComma picks the separator that splits the header line most.
+func csvComma(text string) rune {
+	header, _, _ := strings.Cut(text, "\n")
+	best, n := ',', strings.Count(header, ",")
+	for _, c := range []rune{';', '\t'} {
+		if k := strings.Count(header, string(c)); k > n {
+			best, n = c, k
+		}
+	}
+	return best
+}

@@ -1,0 +1,209 @@
+package ingest
+
+import (
+	"context"
+	"fmt"
+	"io/fs"
+	"strings"
+
+	"github.com/kefuhq/kefu"
+)
+
+// run is the state of one Ingester.Run.
+type run struct {
+	in   *Ingester
+	ctx  context.Context
+	fsys fs.FS
+	sum  Summary
+
+	chunker  *chunker
+	existing map[string]kefu.DocumentInfo
+	// seen maps each document id produced in this run to where it came from,
+	// to catch duplicate record ids and to know what not to prune.
+	seen map[string]string
+	// failed holds the sources that reported a failure in this run.
+	failed map[string]bool
+
+	// pending documents wait for their chunks' vectors; queue lists those
+	// chunks in order, so that each Embed call gets a full batch.
+	pending []*pendingDoc
+	queue   []chunkRef
+}
+
+type pendingDoc struct {
+	doc    kefu.Document
+	chunks []kefu.Chunk
+	left   int // chunks still without a vector
+}
+
+type chunkRef struct {
+	doc *pendingDoc
+	i   int
+}
+
+func (r *run) run(targets []target) error {
+	if err := r.in.check(); err != nil {
+		return err
+	}
+	if len(targets) == 0 {
+		return kefu.Errorf(kefu.EInvalid, "no paths to ingest")
+	}
+	ch, err := newChunker(r.in.maxTokens())
+	if err != nil {
+		return fmt.Errorf("ingest: %w", err)
+	}
+	r.chunker = ch
+	if err := r.ctx.Err(); err != nil {
+		return fmt.Errorf("ingest: %w", err)
+	}
+	infos, err := r.in.store.Documents(r.ctx)
+	if err != nil {
+		return fmt.Errorf("ingest: list documents: %w", err)
+	}
+	r.existing = make(map[string]kefu.DocumentInfo, len(infos))
+	for _, d := range infos {
+		r.existing[d.ID] = d
+	}
+	r.seen = map[string]string{}
+	r.failed = map[string]bool{}
+
+	files, roots, fails := collect(r.fsys, targets)
+	for _, f := range fails {
+		r.fail(f.source, f.err)
+	}
+	for _, f := range files {
+		if err := r.ctx.Err(); err != nil {
+			return fmt.Errorf("ingest: %w", err)
+		}
+		r.sum.Files++
+		if err := r.in.loadTo(r.ctx, r.fsys, f, &fileSink{r: r, f: f}); err != nil {
+			return err
+		}
+	}
+	if err := r.flush(true); err != nil {
+		return err
+	}
+	if r.in.opts.Prune {
+		return r.prune(infos, roots)
+	}
+	return nil
+}
+
+// fail records a failure of the file, or of one of its records.
+func (r *run) fail(source string, e FileError) {
+	r.failed[source] = true
+	r.sum.Failed = append(r.sum.Failed, e)
+}
+
+// add takes one loaded document: skips it when unchanged, else chunks it
+// and queues it for embedding. where names its origin for duplicate
+// reports. The returned error stops the run.
+func (r *run) add(u unit, where string) (string, error) {
+	doc := u.doc
+	if first, dup := r.seen[doc.ID]; dup {
+		return fmt.Sprintf("duplicate document id %q (first at %s)", doc.ID, first), nil
+	}
+	if doc.Type == kefu.TypeOrder && doc.CustomerID == "" {
+		return "order has no customer id; orders are private, so each needs the customer it belongs to", nil
+	}
+	if strings.TrimSpace(doc.Text) == "" {
+		return "no text", nil
+	}
+	r.seen[doc.ID] = where
+	doc.Hash = hashDocument(&doc, r.chunker.version())
+	if old, ok := r.existing[doc.ID]; ok && old.Hash == doc.Hash && old.Chunks > 0 {
+		r.sum.Unchanged++
+		return "", nil
+	}
+	chunks := r.chunker.chunks(&doc, u.sections)
+	if len(chunks) == 0 {
+		return "no text", nil
+	}
+	p := &pendingDoc{doc: doc, chunks: chunks, left: len(chunks)}
+	r.pending = append(r.pending, p)
+	for i := range chunks {
+		r.queue = append(r.queue, chunkRef{p, i})
+	}
+	return "", r.flush(false)
+}
+
+// flush embeds queued chunks in full batches (and the remainder when final)
+// and writes every document whose chunks all have vectors.
+func (r *run) flush(final bool) error {
+	batch := r.in.batchSize()
+	for len(r.queue) >= batch || (final && len(r.queue) > 0) {
+		if err := r.ctx.Err(); err != nil {
+			return fmt.Errorf("ingest: %w", err)
+		}
+		n := min(batch, len(r.queue))
+		refs := r.queue[:n]
+		texts := make([]string, n)
+		for i, ref := range refs {
+			texts[i] = embedText(&ref.doc.chunks[ref.i])
+		}
+		vecs, err := r.in.emb.Embed(r.ctx, texts)
+		if err != nil {
+			return fmt.Errorf("ingest: embed %d chunks of %s: %w", n, refs[0].doc.doc.ID, err)
+		}
+		if len(vecs) != n {
+			return fmt.Errorf("ingest: embedder returned %d vectors for %d texts", len(vecs), n)
+		}
+		for i, ref := range refs {
+			ref.doc.chunks[ref.i].Vector = vecs[i]
+			ref.doc.left--
+		}
+		r.queue = r.queue[n:]
+		if err := r.write(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// write stores the pending documents whose chunks are all embedded.
+func (r *run) write() error {
+	for len(r.pending) > 0 && r.pending[0].left == 0 {
+		p := r.pending[0]
+		if err := r.in.store.Replace(r.ctx, p.doc, p.chunks); err != nil {
+			return fmt.Errorf("ingest: replace %s: %w", p.doc.ID, err)
+		}
+		r.sum.Documents++
+		r.sum.Chunks += len(p.chunks)
+		r.pending[0] = nil
+		r.pending = r.pending[1:]
+	}
+	return nil
+}
+
+// prune deletes documents under the walked roots that this run did not
+// produce, leaving alone sources that failed.
+func (r *run) prune(infos []kefu.DocumentInfo, roots []root) error {
+	for _, d := range infos {
+		if _, ok := r.seen[d.ID]; ok || r.failed[d.Source] || !underRoots(d.Source, roots) {
+			continue
+		}
+		if err := r.ctx.Err(); err != nil {
+			return fmt.Errorf("ingest: %w", err)
+		}
+		if err := r.in.store.Delete(r.ctx, d.ID); err != nil {
+			return fmt.Errorf("ingest: delete %s: %w", d.ID, err)
+		}
+		r.sum.Pruned++
+	}
+	return nil
+}
+
+// embedText is what gets embedded for a chunk: its title and heading path
+// make a chunk findable by what the document is about, not only by its own
+// words.
+func embedText(c *kefu.Chunk) string {
+	var b strings.Builder
+	b.WriteString(c.Title)
+	if c.Heading != "" && c.Heading != c.Title {
+		b.WriteString("\n")
+		b.WriteString(c.Heading)
+	}
+	b.WriteString("\n\n")
+	b.WriteString(c.Text)
+	return strings.TrimSpace(b.String())
+}
