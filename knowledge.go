@@ -81,9 +81,13 @@ func (f Filter) Allows(c *Chunk) bool {
 }
 
 // Query is one hybrid search: Text drives the lexical side, Vector (the
-// embedding of Text) the dense side.
+// embedding of Text) the dense side. Expand holds optional terms (synonyms,
+// translations of the shopper's words) that raise a chunk's lexical score
+// when it contains them but are not required: they do not count toward the
+// normaliser of Hit.Lexical.
 type Query struct {
 	Text   string
+	Expand string
 	Vector []float32
 	Filter Filter
 	TopK   int
@@ -127,9 +131,11 @@ const (
 // question, the shopper's language, and the retrieved passages, numbered from
 // 1 in the order given, which an answer cites as [n]. System and Messages are
 // the rendered prompt for language-model backends; the extractive answerer
-// reads Question, Locale and Context.
+// reads Query (or Question), Locale and Context.
 type GenerateRequest struct {
 	Question string
+	Query    string // the standalone retrieval query with its expansions; the extractive answerer matches on it
+
 	Locale   string
 	Context  []Hit
 	System   string

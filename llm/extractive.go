@@ -84,11 +84,15 @@ func (e Extractive) compose(req kefu.GenerateRequest) []string {
 	for i, u := range units {
 		texts[i] = u.text
 	}
-	q := questionTerms(req.Question, texts)
+	question := req.Query
+	if question == "" {
+		question = req.Question
+	}
+	q := questionTerms(question, texts)
 	quantity := asksQuantity(req.Question)
 	var cands []sentence
 	for _, u := range units {
-		score := overlap(q, u.text) + cueScore(req.Question, u.text)
+		score := overlap(q, u.text)
 		if score == 0 {
 			continue
 		}
@@ -304,42 +308,6 @@ var quantityCues = []string{"how long", "how many", "how much", "when", "what ti
 func asksQuantity(q string) bool { return containsAny(tokenize.Normalize(q), quantityCues) }
 
 func hasDigit(s string) bool { return strings.ContainsAny(s, "0123456789") }
-
-// cues map the ways shoppers ask for a product attribute to the words its
-// record line uses, so "how much is it" finds "Price: 599".
-var cues = []struct{ asks, line []string }{
-	{[]string{"how much", "price", "cost", "cheap", "expensive", "多少钱", "价格", "价钱", "几块", "贵"}, []string{"price", "价格"}},
-	{[]string{"in stock", "available", "availability", "sold out", "stock", "有货", "库存", "现货", "还有吗", "卖完"}, []string{"stock", "库存"}},
-	{[]string{"battery", "last", "charge", "电池", "续航", "充电"}, []string{"battery", "电池", "续航"}},
-	{[]string{"colour", "color", "colors", "颜色", "什么色"}, []string{"color", "colour", "颜色"}},
-	{[]string{"warranty", "guarantee", "保修", "质保"}, []string{"warranty", "保修"}},
-	{[]string{"weight", "heavy", "weigh", "重量", "多重"}, []string{"weight", "重量"}},
-	{[]string{"capacity", "how big", "litre", "liter", "容量", "多大"}, []string{"capacity", "容量"}},
-	{[]string{"power", "watt", "wattage", "功率"}, []string{"power", "watt", "功率"}},
-	{[]string{"status", "where is", "shipped", "到哪", "状态", "发货"}, []string{"status", "tracking", "状态"}},
-	{[]string{"tracking", "单号", "运单"}, []string{"tracking"}},
-}
-
-// cueScore rewards a line that holds the attribute the question asks for.
-func cueScore(question, line string) float64 {
-	q := tokenize.Normalize(question)
-	l := tokenize.Normalize(line)
-	key, _, isField := strings.Cut(l, ":")
-	score := 0.0
-	for _, c := range cues {
-		if !containsAny(q, c.asks) {
-			continue
-		}
-		target := l
-		if isField {
-			target = key
-		}
-		if containsAny(target, c.line) {
-			score += 0.5
-		}
-	}
-	return score
-}
 
 func containsAny(s string, subs []string) bool {
 	for _, x := range subs {

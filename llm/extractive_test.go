@@ -48,7 +48,7 @@ func TestExtractiveChinese(t *testing.T) {
 
 func TestExtractiveRecordLines(t *testing.T) {
 	ctx := []kefu.Hit{hit(kefu.TypeProduct, "Lumi AirBeat Pro", "Name: Lumi AirBeat Pro Wireless Earbuds\nSku: LM-HP-001\nPrice: 599\nStock: 120\nBattery life: 8 h")}
-	got := answer(t, kefu.GenerateRequest{Question: "how much are the airbeat pro", Locale: "en", Context: ctx})
+	got := answer(t, kefu.GenerateRequest{Question: "how much are the airbeat pro", Query: "how much are the airbeat pro price 价格", Locale: "en", Context: ctx})
 	if !strings.Contains(got, "Price: 599") || !strings.Contains(got, "AirBeat Pro Wireless Earbuds") {
 		t.Fatalf("answer %q lacks the name or price line", got)
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"iter"
+	"strings"
 
 	"github.com/kefuhq/kefu"
 	"github.com/kefuhq/kefu/prompts"
@@ -197,7 +198,8 @@ func (p *Pipeline) plan(ctx context.Context, t Turn, u Understanding, meta *Meta
 		return p.orders(ctx, t, u, meta)
 	}
 
-	hits, err := p.retrieve(ctx, u.Query, kefu.Filter{CustomerID: t.CustomerID}, p.opts.topK)
+	expand := expansion(u.Query)
+	hits, err := p.retrieve(ctx, u.Query, expand, kefu.Filter{CustomerID: t.CustomerID}, p.opts.topK)
 	if err != nil {
 		return nil, err
 	}
@@ -215,7 +217,10 @@ func (p *Pipeline) plan(ctx context.Context, t Turn, u Understanding, meta *Meta
 	return &plan{
 		decision: DecideAnswer,
 		context:  ctxHits,
-		generate: &kefu.GenerateRequest{Question: t.Message, Locale: u.Locale, Context: ctxHits, Messages: t.History},
+		generate: &kefu.GenerateRequest{
+			Question: t.Message, Query: strings.TrimSpace(u.Query + " " + expand),
+			Locale: u.Locale, Context: ctxHits, Messages: t.History,
+		},
 	}, nil
 }
 
@@ -238,12 +243,12 @@ func (p *Pipeline) contextHits(hits []kefu.Hit) []kefu.Hit {
 	return out
 }
 
-func (p *Pipeline) retrieve(ctx context.Context, query string, f kefu.Filter, k int) ([]kefu.Hit, error) {
+func (p *Pipeline) retrieve(ctx context.Context, query, expand string, f kefu.Filter, k int) ([]kefu.Hit, error) {
 	vecs, err := p.embed.Embed(ctx, []string{query})
 	if err != nil {
 		return nil, kefu.WrapError(kefu.EUnavailable, "the embedding service is unavailable", fmt.Errorf("embed query: %w", err))
 	}
-	hits, err := p.search.Search(ctx, kefu.Query{Text: query, Vector: vecs[0], Filter: f, TopK: k})
+	hits, err := p.search.Search(ctx, kefu.Query{Text: query, Expand: expand, Vector: vecs[0], Filter: f, TopK: k})
 	if err != nil {
 		var ke *kefu.Error
 		if errors.As(err, &ke) {

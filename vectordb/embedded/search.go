@@ -10,18 +10,35 @@ import (
 	"github.com/kefuhq/kefu/tokenize"
 )
 
+// Fusion weights. Lexical matching carries most of the signal for shop
+// documents (product names, order ids, policy terms); the dense side adds
+// typo and partial-word tolerance. Chosen on the demo golden set, see
+// docs/DECISIONS.md.
+const (
+	LexicalWeight = 0.6
+	DenseWeight   = 0.4
+)
+
+// Fuse is the hybrid score of a chunk from its normalised lexical score and
+// its cosine. Stores that compute the two sides elsewhere (Qdrant) use it
+// too, so rankings agree across stores.
+func Fuse(lexical, dense float64) float64 {
+	return LexicalWeight*lexical + DenseWeight*math.Max(0, dense)
+}
+
 // DefaultTopK is the number of hits Search returns when the query asks for none.
 const DefaultTopK = 10
 
 type scores struct {
 	lex, dense []float32
 	touched    []int32
+	required   map[string]bool // the query's own terms
 }
 
 // Search runs a hybrid query: BM25 over the query's terms and an exact
 // dot-product scan over the query vector (the stored vectors are unit length,
-// so the dot product is the cosine), each restricted by q.Filter, fused with
-// reciprocal rank fusion. Hits come best first. Hit.Lexical is the BM25 score
+// so the dot product is the cosine), each restricted by q.Filter; the best
+// of each are fused with Fuse. Hits come best first. Hit.Lexical is the BM25 score
 // divided by the sum of the query terms' IDF (about 1 when a chunk holds every
 // query term once, 0 when it holds none) and Hit.Dense the cosine. A query
 // with neither text nor vector lists the chunks the filter allows (up to
@@ -47,7 +64,10 @@ func (s *Store) Search(ctx context.Context, q kefu.Query) ([]kefu.Hit, error) {
 	sc := s.getScores(n)
 	defer s.putScores(sc)
 
-	idfSum := s.scoreLexical(q.Text, sc)
+	idfSum := s.scoreLexical(q.Text, sc, true)
+	if q.Expand != "" {
+		s.scoreLexical(q.Expand, sc, false)
+	}
 	lexTop := topSlots(sc.touched, sc.lex, fuseDepth, func(slot int32) bool {
 		return s.slots[slot] != nil && q.Filter.Allows(s.slots[slot])
 	})
@@ -59,20 +79,23 @@ func (s *Store) Search(ctx context.Context, q kefu.Query) ([]kefu.Hit, error) {
 		})
 	}
 
-	fused := map[int32]float64{}
-	for r, slot := range lexTop {
-		fused[slot] += 1 / float64(rrfK+r+1)
+	// Both rankings nominate candidates; each is scored by the weighted sum
+	// of its normalised lexical score and its cosine.
+	cand := map[int32]bool{}
+	for _, slot := range lexTop {
+		cand[slot] = true
 	}
-	for r, slot := range denseTop {
-		fused[slot] += 1 / float64(rrfK+r+1)
+	for _, slot := range denseTop {
+		cand[slot] = true
 	}
-	hits := make([]kefu.Hit, 0, len(fused))
-	for slot, f := range fused {
+	hits := make([]kefu.Hit, 0, len(cand))
+	for slot := range cand {
 		lex := 0.0
 		if idfSum > 0 {
 			lex = math.Min(1, float64(sc.lex[slot])/idfSum)
 		}
-		hits = append(hits, kefu.Hit{Chunk: *s.slots[slot], Score: f, Lexical: lex, Dense: float64(sc.dense[slot])})
+		dense := float64(sc.dense[slot])
+		hits = append(hits, kefu.Hit{Chunk: *s.slots[slot], Score: Fuse(lex, dense), Lexical: lex, Dense: dense})
 	}
 	sort.Slice(hits, func(i, j int) bool {
 		if hits[i].Score != hits[j].Score {
@@ -114,7 +137,10 @@ func (s *Store) list(f kefu.Filter, k int) []kefu.Hit {
 // term one edit away; a Chinese bigram that no chunk contains is left out,
 // since it usually spans two words. Other unknown terms stay in the sum:
 // a question about something the shop never mentions should score low.
-func (s *Store) scoreLexical(text string, sc *scores) float64 {
+//
+// With required false the terms only add score (query expansions): they are
+// skipped when the text already holds them and left out of the sum.
+func (s *Store) scoreLexical(text string, sc *scores, required bool) float64 {
 	live := len(s.slots) - s.dead
 	if live == 0 {
 		return 0
@@ -140,16 +166,21 @@ func (s *Store) scoreLexical(text string, sc *scores) float64 {
 				}
 			}
 		}
-		if seen[term] {
+		if seen[term] || (!required && sc.required[term]) {
 			continue
 		}
 		seen[term] = true
+		if required {
+			sc.required[term] = true
+		}
 		df := len(ps)
 		idf := math.Log(1 + (float64(live)-float64(df)+0.5)/(float64(df)+0.5))
 		if idf < 0 {
 			idf = 0
 		}
-		idfSum += idf
+		if required {
+			idfSum += idf
+		}
 		for _, p := range ps {
 			if s.slots[p.slot] == nil {
 				continue
@@ -186,10 +217,11 @@ func (s *Store) getScores(n int) *scores {
 		sc := v.(*scores)
 		if cap(sc.lex) >= n {
 			sc.lex, sc.dense = sc.lex[:n], sc.dense[:n]
+			clear(sc.required)
 			return sc
 		}
 	}
-	return &scores{lex: make([]float32, n), dense: make([]float32, n)}
+	return &scores{lex: make([]float32, n), dense: make([]float32, n), required: map[string]bool{}}
 }
 
 func (s *Store) putScores(sc *scores) {

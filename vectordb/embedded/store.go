@@ -30,11 +30,10 @@ var (
 	keyEmbedder  = []byte("embedder")
 )
 
-// BM25 parameters (the usual ones) and the reciprocal-rank-fusion constant.
+// BM25 parameters (the usual ones).
 const (
 	bm25K1 = 1.2
 	bm25B  = 0.75
-	rrfK   = 60
 	// fuseDepth is how many hits of each ranking take part in fusion.
 	fuseDepth = 100
 )

@@ -76,6 +76,7 @@ func TestRejectsBadChunks(t *testing.T) {
 
 func TestCompactionKeepsResults(t *testing.T) {
 	s := openTest(t, t.TempDir())
+	s.db.NoSync = true // thousands of small commits; durability is not what this test checks
 	ctx := context.Background()
 	for round := 0; round < 3; round++ {
 		for i := 0; i < 700; i++ {

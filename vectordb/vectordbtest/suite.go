@@ -185,6 +185,26 @@ func Run(t *testing.T, open func(t *testing.T) Store) {
 		}
 	})
 
+	t.Run("expansion terms help ranking but are not required", func(t *testing.T) {
+		s := open(t)
+		seed(t, s)
+		q := Query("电水壶 多少钱", kefu.Filter{}, 5)
+		before := search(t, s, q)
+		q.Expand = "kettle price"
+		after := search(t, s, q)
+		if len(after) == 0 || after[0].Chunk.ID != "kettle#0" {
+			t.Fatalf("with expansion top hit %v, want kettle#0", ids(after))
+		}
+		for _, h := range before {
+			if h.Chunk.ID == "kettle#0" {
+				t.Fatalf("the Chinese query alone should not match the English record: %v", ids(before))
+			}
+		}
+		if after[0].Lexical > 1 {
+			t.Fatalf("lexical score %v above 1", after[0].Lexical)
+		}
+	})
+
 	t.Run("empty store", func(t *testing.T) {
 		s := open(t)
 		if hits := search(t, s, Query("anything", kefu.Filter{}, 5)); len(hits) != 0 {
