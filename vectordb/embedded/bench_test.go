@@ -69,7 +69,7 @@ func BenchmarkHybridSearch100k(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer s.Close()
-	s.db.NoSync = true 
+	s.db.NoSync = true
 	docs, chunks := synthCorpus(100_000, 100, emb)
 	for i := range docs {
 		if err := s.Replace(ctx, docs[i], chunks[i]); err != nil {

@@ -30,9 +30,8 @@ func Fuse(lexical, dense float64) float64 {
 const DefaultTopK = 10
 
 type scores struct {
-	lex, dense []float32
-	touched    []int32
-	required   map[string]bool // the query's own terms
+	lex, exp, dense []float32
+	touched         []int32
 }
 
 // Search runs a hybrid query: BM25 over the query's terms and an exact
@@ -64,10 +63,7 @@ func (s *Store) Search(ctx context.Context, q kefu.Query) ([]kefu.Hit, error) {
 	sc := s.getScores(n)
 	defer s.putScores(sc)
 
-	idfSum := s.scoreLexical(q.Text, sc, true)
-	if q.Expand != "" {
-		s.scoreLexical(q.Expand, sc, false)
-	}
+	s.scoreLexical(q.Text, q.Expand, sc)
 	lexTop := topSlots(sc.touched, sc.lex, fuseDepth, func(slot int32) bool {
 		return s.slots[slot] != nil && q.Filter.Allows(s.slots[slot])
 	})
@@ -90,10 +86,7 @@ func (s *Store) Search(ctx context.Context, q kefu.Query) ([]kefu.Hit, error) {
 	}
 	hits := make([]kefu.Hit, 0, len(cand))
 	for slot := range cand {
-		lex := 0.0
-		if idfSum > 0 {
-			lex = math.Min(1, float64(sc.lex[slot])/idfSum)
-		}
+		lex := float64(sc.lex[slot])
 		dense := float64(sc.dense[slot])
 		hits = append(hits, kefu.Hit{Chunk: *s.slots[slot], Score: Fuse(lex, dense), Lexical: lex, Dense: dense})
 	}
@@ -131,25 +124,46 @@ func (s *Store) list(f kefu.Filter, k int) []kefu.Hit {
 	return hits
 }
 
-// scoreLexical fills sc.lex with BM25 scores for the slots that hold a query
-// term, recording them in sc.touched, and returns the sum of the query terms'
-// IDF, the normaliser of Hit.Lexical. A misspelt word counts as the known
-// term one edit away; a Chinese bigram that no chunk contains is left out,
-// since it usually spans two words. Other unknown terms stay in the sum:
-// a question about something the shop never mentions should score low.
-//
-// With required false the terms only add score (query expansions): they are
-// skipped when the text already holds them and left out of the sum.
-func (s *Store) scoreLexical(text string, sc *scores, required bool) float64 {
+// expandWeight is how much a full match of the query's expansion terms
+// counts against a full match of the shopper's own words.
+const expandWeight = 0.25
+
+// scoreLexical fills sc.lex with each matching slot's normalised lexical
+// score, recording the slots in sc.touched: the BM25 score of the query's
+// own terms divided by the sum of their IDF (about 1 when a chunk holds every
+// term once), plus expandWeight times the same share for the expansion terms,
+// capped at 1. A misspelt word counts as the known term one edit away; a
+// Chinese bigram that no chunk contains is left out, since it usually spans
+// two words. Other unknown terms stay in the sum: a question about something
+// the shop never mentions should score low.
+func (s *Store) scoreLexical(text, expand string, sc *scores) {
 	live := len(s.slots) - s.dead
 	if live == 0 {
-		return 0
+		return
 	}
 	avgdl := float64(s.total) / float64(live)
 	if avgdl == 0 {
 		avgdl = 1
 	}
 	seen := map[string]bool{}
+	own := s.bm25(text, seen, avgdl, sc.lex, sc)
+	extra := s.bm25(expand, seen, avgdl, sc.exp, sc)
+	for _, slot := range sc.touched {
+		var x float64
+		if own > 0 {
+			x = float64(sc.lex[slot]) / own
+		}
+		if extra > 0 {
+			x += expandWeight * float64(sc.exp[slot]) / extra
+		}
+		sc.lex[slot] = float32(math.Min(1, x))
+	}
+}
+
+// bm25 adds the BM25 score of text's terms not in seen to acc, marks them
+// seen, and returns the sum of their IDF.
+func (s *Store) bm25(text string, seen map[string]bool, avgdl float64, acc []float32, sc *scores) float64 {
+	live := len(s.slots) - s.dead
 	var idfSum float64
 	for _, tok := range tokenize.Tokens(text) {
 		term := tok.Text
@@ -157,8 +171,6 @@ func (s *Store) scoreLexical(text string, sc *scores, required bool) float64 {
 		if len(ps) == 0 {
 			switch tok.Kind {
 			case tokenize.Bigram:
-				// Two characters across a word boundary ("要几" in 退货要几天):
-				// the unigrams already carry them.
 				continue
 			case tokenize.Word:
 				if fixed := s.correct(term); fixed != "" {
@@ -166,21 +178,13 @@ func (s *Store) scoreLexical(text string, sc *scores, required bool) float64 {
 				}
 			}
 		}
-		if seen[term] || (!required && sc.required[term]) {
+		if seen[term] {
 			continue
 		}
 		seen[term] = true
-		if required {
-			sc.required[term] = true
-		}
 		df := len(ps)
 		idf := math.Log(1 + (float64(live)-float64(df)+0.5)/(float64(df)+0.5))
-		if idf < 0 {
-			idf = 0
-		}
-		if required {
-			idfSum += idf
-		}
+		idfSum += idf
 		for _, p := range ps {
 			if s.slots[p.slot] == nil {
 				continue
@@ -188,18 +192,15 @@ func (s *Store) scoreLexical(text string, sc *scores, required bool) float64 {
 			tf := float64(p.tf)
 			dl := float64(s.docLen[p.slot])
 			w := idf * tf * (bm25K1 + 1) / (tf + bm25K1*(1-bm25B+bm25B*dl/avgdl))
-			if sc.lex[p.slot] == 0 {
+			if sc.lex[p.slot] == 0 && sc.exp[p.slot] == 0 {
 				sc.touched = append(sc.touched, p.slot)
 			}
-			sc.lex[p.slot] += float32(w)
+			acc[p.slot] += float32(w)
 		}
 	}
 	return idfSum
 }
 
-// scoreDense adds q·v for every stored vector into dense. It walks only the
-// columns where q is non-zero, which for hashed sparse query vectors is a
-// small share of the matrix.
 func (s *Store) scoreDense(q []float32, dense []float32) {
 	for d, x := range q {
 		if x == 0 {
@@ -216,17 +217,16 @@ func (s *Store) getScores(n int) *scores {
 	if v := s.scratch.Get(); v != nil {
 		sc := v.(*scores)
 		if cap(sc.lex) >= n {
-			sc.lex, sc.dense = sc.lex[:n], sc.dense[:n]
-			clear(sc.required)
+			sc.lex, sc.exp, sc.dense = sc.lex[:n], sc.exp[:n], sc.dense[:n]
 			return sc
 		}
 	}
-	return &scores{lex: make([]float32, n), dense: make([]float32, n), required: map[string]bool{}}
+	return &scores{lex: make([]float32, n), exp: make([]float32, n), dense: make([]float32, n)}
 }
 
 func (s *Store) putScores(sc *scores) {
 	for _, slot := range sc.touched {
-		sc.lex[slot] = 0
+		sc.lex[slot], sc.exp[slot] = 0, 0
 	}
 	clear(sc.dense)
 	sc.touched = sc.touched[:0]
