@@ -1,0 +1,428 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"mime"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/kefuhq/kefu"
+	"github.com/kefuhq/kefu/rag"
+	"github.com/kefuhq/kefu/store"
+)
+
+const (
+	// historyLimit is how many earlier messages a turn sees.
+	historyLimit = 20
+	// saveTimeout bounds storing an answer, which happens even after the
+	// client has gone.
+	saveTimeout = 5 * time.Second
+	// bodyReadTimeout bounds reading a request body.
+	bodyReadTimeout = 30 * time.Second
+	// maxChannelLen is the longest channel name.
+	maxChannelLen = 32
+	// maxConversationIDLen is longer than any id a store makes; a longer
+	// one is simply not found.
+	maxConversationIDLen = 64
+)
+
+// chat answers one shopper message: POST /v1/chat. The user message is
+// stored before the answerer is called and the answer after, cut answers
+// included (marked partial).
+func (s *Server) chat(c *gin.Context) {
+	if s.answerer == nil || s.convs == nil {
+		writeError(c, kefu.Errorf(kefu.EUnavailable, "chat is not configured on this server"))
+		return
+	}
+	req, err := s.decodeChat(c)
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	ctx := c.Request.Context()
+	customer := customerFrom(ctx)
+	conv, err := s.conversation(ctx, req.ConversationID, customer, req.Channel)
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	user, err := s.convs.AppendMessage(ctx, store.Message{ConversationID: conv.ID, Role: kefu.RoleUser, Content: req.Message})
+	if err != nil {
+		writeError(c, fmt.Errorf("store the shopper's message: %w", err))
+		return
+	}
+	history, err := s.history(ctx, conv.ID, user.ID)
+	if err != nil {
+		writeError(c, fmt.Errorf("load the conversation history: %w", err))
+		return
+	}
+	turn := rag.Turn{
+		ConversationID: conv.ID,
+		CustomerID:     customer,
+		Message:        req.Message,
+		Locale:         req.Locale,
+		Channel:        req.Channel,
+		History:        history,
+	}
+	if wantsStream(c.Request) {
+		s.chatStream(c, turn)
+		return
+	}
+	s.chatJSON(c, turn)
+}
+
+// chatJSON gathers the whole answer and replies once.
+func (s *Server) chatJSON(c *gin.Context, turn rag.Turn) {
+	ctx := c.Request.Context()
+	var a answer
+	start := time.Now()
+	err := s.pump(ctx, turn, 0, func(ev rag.Event) error { a.add(ev); return nil }, nil)
+	s.metrics.observeTurn(&a, err, "json", time.Since(start))
+	msgID := s.saveAnswer(c, turn.ConversationID, &a, err)
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, a.response(turn, msgID))
+}
+
+// chatStream sends the answer as server-sent events while it is produced.
+// Once the 200 is sent, a failure arrives as an "error" event.
+func (s *Server) chatStream(c *gin.Context, turn rag.Turn) {
+	ctx := c.Request.Context()
+	h := c.Writer.Header()
+	h.Set("Content-Type", "text/event-stream; charset=utf-8")
+	h.Set("Cache-Control", "no-cache")
+	h.Set("X-Accel-Buffering", "no") // no proxy buffering
+	c.Status(http.StatusOK)
+	c.Writer.Flush()
+
+	sse := &sseWriter{w: c.Writer}
+	var a answer
+	metaSent := false
+	sendMeta := func() error {
+		metaSent = true
+		return sse.event(EventMeta, a.streamMeta(turn))
+	}
+	start := time.Now()
+	err := s.pump(ctx, turn, s.cfg.HeartbeatInterval, func(ev rag.Event) error {
+		a.add(ev)
+		if ev.Type == rag.EventMeta {
+			return sendMeta()
+		}
+		// The client learns the conversation id first, whatever the
+		// answerer sends first.
+		if !metaSent {
+			if err := sendMeta(); err != nil {
+				return err
+			}
+		}
+		switch ev.Type {
+		case rag.EventDelta:
+			return sse.event(EventDelta, StreamDelta{Text: ev.Delta})
+		case rag.EventCitations:
+			return sse.event(EventCitations, citations(ev.Citations))
+		case rag.EventEscalation:
+			if ev.Escalation != nil {
+				return sse.event(EventEscalation, Escalation{Reason: ev.Escalation.Reason, Team: ev.Escalation.Team})
+			}
+		}
+		// done is sent once the answer is stored, with its id.
+		return nil
+	}, sse.ping)
+	s.metrics.observeTurn(&a, err, "sse", time.Since(start))
+	msgID := s.saveAnswer(c, turn.ConversationID, &a, err)
+
+	if sse.err != nil { // the client is gone; nothing more can be sent
+		_ = c.Error(fmt.Errorf("stream: %w", sse.err))
+		return
+	}
+	if !metaSent {
+		if sendMeta() != nil {
+			return
+		}
+	}
+	if err != nil {
+		_ = c.Error(err)
+		if ctx.Err() == nil {
+			_ = sse.event(EventError, errorBody(err))
+		}
+		return
+	}
+	_ = sse.event(EventDone, a.response(turn, msgID))
+}
+
+// saveAnswer stores the answer, or the part produced before a failure
+// (marked partial), and returns its id. It runs even when the client has
+// gone. Nothing is stored for a failed turn that produced no text. A
+// storage failure is recorded for the log and gives an empty id: the
+// shopper still gets the answer.
+func (s *Server) saveAnswer(c *gin.Context, conversationID string, a *answer, streamErr error) string {
+	text := a.text()
+	if streamErr != nil && text == "" {
+		return ""
+	}
+	cites, err := json.Marshal(citations(a.citations))
+	if err != nil {
+		_ = c.Error(fmt.Errorf("store the answer: %w", err))
+		return ""
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(c.Request.Context()), saveTimeout)
+	defer cancel()
+	m, err := s.convs.AppendMessage(ctx, store.Message{
+		ConversationID: conversationID,
+		Role:           kefu.RoleAssistant,
+		Content:        text,
+		Intent:         a.meta.Intent,
+		Decision:       a.meta.Decision,
+		Escalated:      a.escalation != nil,
+		Citations:      cites,
+		Partial:        streamErr != nil,
+	})
+	if err != nil {
+		_ = c.Error(fmt.Errorf("store the answer: %w", err))
+		return ""
+	}
+	return m.ID
+}
+
+// conversation returns the conversation to continue, or a new one when id
+// is empty. A conversation of another identity (another customer, a
+// customer's used anonymously, an anonymous one used by a signed-in
+// shopper) is reported exactly like an unknown one, so its existence is
+// not revealed.
+func (s *Server) conversation(ctx context.Context, id, customer, channel string) (store.Conversation, error) {
+	if id == "" {
+		conv, err := s.convs.CreateConversation(ctx, customer, channel)
+		if err != nil {
+			return conv, fmt.Errorf("create a conversation: %w", err)
+		}
+		return conv, nil
+	}
+	const msg = "conversation not found"
+	if len(id) > maxConversationIDLen {
+		return store.Conversation{}, kefu.Errorf(kefu.ENotFound, msg)
+	}
+	conv, err := s.convs.Conversation(ctx, id)
+	switch {
+	case kefu.ErrorCode(err) == kefu.ENotFound:
+		return conv, kefu.WrapError(kefu.ENotFound, msg, err)
+	case err != nil:
+		return conv, fmt.Errorf("load conversation: %w", err)
+	case conv.CustomerID != customer:
+		return store.Conversation{}, kefu.WrapError(kefu.ENotFound, msg,
+			errors.New("the conversation belongs to another identity"))
+	}
+	return conv, nil
+}
+
+// history returns the last historyLimit messages before the current one,
+// oldest first.
+func (s *Server) history(ctx context.Context, conversationID, currentID string) ([]kefu.Message, error) {
+	msgs, err := s.convs.Messages(ctx, conversationID, historyLimit+1)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]kefu.Message, 0, len(msgs))
+	for _, m := range msgs {
+		if m.ID != currentID {
+			out = append(out, kefu.Message{Role: m.Role, Content: m.Content})
+		}
+	}
+	if len(out) > historyLimit {
+		out = out[len(out)-historyLimit:]
+	}
+	return out, nil
+}
+
+// decodeChat reads and validates the request body. Malformed JSON and bad
+// fields are invalid (400), an oversized body or message too_large (413).
+func (s *Server) decodeChat(c *gin.Context) (ChatRequest, error) {
+	var req ChatRequest
+	rc := http.NewResponseController(c.Writer)
+	_ = rc.SetReadDeadline(time.Now().Add(bodyReadTimeout)) // unsupported by test recorders
+	defer rc.SetReadDeadline(time.Time{})
+
+	body := http.MaxBytesReader(c.Writer, c.Request.Body, s.cfg.MaxBodyBytes)
+	dec := json.NewDecoder(body)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil {
+		return req, s.bodyError(err)
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			return req, s.bodyError(err)
+		}
+		return req, kefu.Errorf(kefu.EInvalid, "malformed JSON: the body must hold one JSON object and nothing after it")
+	}
+
+	if strings.TrimSpace(req.Message) == "" {
+		return req, kefu.Errorf(kefu.EInvalid, "message is empty")
+	}
+	if n := len(req.Message); n > s.cfg.MaxMessageBytes {
+		return req, kefu.Errorf(kefu.ETooLarge, "message is %d bytes; the limit is %d", n, s.cfg.MaxMessageBytes)
+	}
+	switch loc := strings.ToLower(strings.TrimSpace(req.Locale)); loc {
+	case "", "auto":
+		req.Locale = ""
+	case "en", "zh":
+		req.Locale = loc
+	default:
+		return req, kefu.Errorf(kefu.EInvalid, "locale %q is not supported; use \"en\", \"zh\" or \"auto\"", clip(req.Locale))
+	}
+	if req.Channel == "" {
+		req.Channel = "web"
+	}
+	if !validChannel(req.Channel) {
+		return req, kefu.Errorf(kefu.EInvalid, "channel %q is invalid: use 1 to %d characters of a-z 0-9 _ -", clip(req.Channel), maxChannelLen)
+	}
+	req.ConversationID = strings.TrimSpace(req.ConversationID)
+	return req, nil
+}
+
+// bodyError explains why a body could not be decoded.
+func (s *Server) bodyError(err error) error {
+	var (
+		tooLarge *http.MaxBytesError
+		syntax   *json.SyntaxError
+		typ      *json.UnmarshalTypeError
+	)
+	switch {
+	case errors.As(err, &tooLarge):
+		return kefu.WrapError(kefu.ETooLarge, fmt.Sprintf("request body is larger than %d bytes", s.cfg.MaxBodyBytes), err)
+	case errors.Is(err, io.EOF):
+		return kefu.Errorf(kefu.EInvalid, `request body is empty; send a JSON object such as {"message": "..."}`)
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return kefu.WrapError(kefu.EInvalid, "malformed JSON: the body ends in the middle of a value", err)
+	case errors.As(err, &syntax):
+		return kefu.WrapError(kefu.EInvalid, fmt.Sprintf("malformed JSON at byte %d: %s", syntax.Offset, syntax.Error()), err)
+	case errors.As(err, &typ):
+		if typ.Field == "" {
+			return kefu.WrapError(kefu.EInvalid, "request body must be a JSON object", err)
+		}
+		return kefu.WrapError(kefu.EInvalid, fmt.Sprintf("field %q must be a %s, not a %s", typ.Field, typ.Type, typ.Value), err)
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		return kefu.WrapError(kefu.EInvalid, fmt.Sprintf("unknown field %s", clip(strings.TrimPrefix(err.Error(), "json: unknown field "))), err)
+	}
+	return kefu.WrapError(kefu.EInvalid, "malformed JSON", err)
+}
+
+func validChannel(ch string) bool {
+	if ch == "" || len(ch) > maxChannelLen {
+		return false
+	}
+	for i := 0; i < len(ch); i++ {
+		switch b := ch[i]; {
+		case 'a' <= b && b <= 'z', '0' <= b && b <= '9', b == '_', b == '-':
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// wantsStream reports whether the client asked for server-sent events.
+func wantsStream(r *http.Request) bool {
+	for _, part := range strings.Split(r.Header.Get("Accept"), ",") {
+		if t, _, err := mime.ParseMediaType(strings.TrimSpace(part)); err == nil && t == "text/event-stream" {
+			return true
+		}
+	}
+	return false
+}
+
+// answer gathers a turn's events.
+type answer struct {
+	meta       rag.Meta
+	deltas     strings.Builder
+	final      *string
+	citations  []rag.Citation
+	escalation *rag.Escalation
+}
+
+func (a *answer) add(ev rag.Event) {
+	switch ev.Type {
+	case rag.EventMeta:
+		if ev.Meta != nil {
+			a.meta = *ev.Meta
+			a.meta.Retrieved = nil // never leaves the server
+		}
+	case rag.EventDelta:
+		a.deltas.WriteString(ev.Delta)
+	case rag.EventCitations:
+		a.citations = ev.Citations
+	case rag.EventEscalation:
+		a.escalation = ev.Escalation
+	case rag.EventDone:
+		if ev.Done != nil {
+			a.final = &ev.Done.Answer
+		}
+	}
+}
+
+// text is the whole answer when the stream finished, and the part
+// streamed so far otherwise.
+func (a *answer) text() string {
+	if a.final != nil {
+		return *a.final
+	}
+	return a.deltas.String()
+}
+
+func (a *answer) locale(turn rag.Turn) string {
+	if a.meta.Locale != "" {
+		return a.meta.Locale
+	}
+	return turn.Locale
+}
+
+func (a *answer) streamMeta(turn rag.Turn) StreamMeta {
+	return StreamMeta{
+		ConversationID: turn.ConversationID,
+		Intent:         a.meta.Intent,
+		Locale:         a.locale(turn),
+		Sentiment:      a.meta.Sentiment,
+		Decision:       a.meta.Decision,
+		Backend:        a.meta.Backend,
+	}
+}
+
+func (a *answer) response(turn rag.Turn, messageID string) ChatResponse {
+	r := ChatResponse{
+		ConversationID: turn.ConversationID,
+		MessageID:      messageID,
+		Answer:         a.text(),
+		Citations:      citations(a.citations),
+		Intent:         a.meta.Intent,
+		Escalated:      a.escalation != nil,
+		Backend:        a.meta.Backend,
+		Decision:       a.meta.Decision,
+		Locale:         a.locale(turn),
+	}
+	if a.escalation != nil {
+		r.Escalation = &Escalation{Reason: a.escalation.Reason, Team: a.escalation.Team}
+	}
+	return r
+}
+
+// citations converts the pipeline's citations to the API's, never nil.
+func citations(in []rag.Citation) []Citation {
+	out := make([]Citation, len(in))
+	for i, c := range in {
+		score := c.Score
+		if math.IsNaN(score) || math.IsInf(score, 0) {
+			score = 0 // JSON has no NaN
+		}
+		out[i] = Citation{N: c.N, DocID: c.DocID, Title: c.Title, Source: c.Source, Snippet: c.Snippet, Score: score}
+	}
+	return out
+}

@@ -1,0 +1,17 @@
+// Package api is kefu's HTTP API, built on gin: the chat endpoint (one JSON
+// reply, or the same content as server-sent events), health, readiness and
+// Prometheus metrics.
+//
+// The package turns HTTP into calls on small interfaces it declares itself
+// (Answerer, Conversations) and turns their results and errors back into
+// HTTP: every error reaches the client as
+// {"error": {"code": "...", "message": "..."}} with the status its
+// kefu.Error code maps to, and reaches the log, with its cause, on the one
+// line written per request. Handlers stay thin: they decode and validate a
+// request, call the dependencies and encode the reply.
+//
+// Who is calling is settled before a handler runs: an API key (when any are
+// configured) says which integration it is and what its role allows, and an
+// optional shopper token, signed by the shop's backend, says which customer
+// is chatting. The customer id never comes from a request body.
+package api

@@ -1,0 +1,233 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"iter"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/kefuhq/kefu"
+	"github.com/kefuhq/kefu/auth"
+	"github.com/kefuhq/kefu/rag"
+	"github.com/kefuhq/kefu/store"
+)
+
+// Answerer answers one shopper turn as a stream of events (the answering
+// pipeline). The stream must end soon after ctx is cancelled.
+type Answerer interface {
+	Stream(ctx context.Context, t rag.Turn) iter.Seq2[rag.Event, error]
+}
+
+// Conversations is the conversation store as the API uses it. Lookups of
+// unknown ids fail with kefu.ENotFound.
+type Conversations interface {
+	CreateConversation(ctx context.Context, customerID, channel string) (store.Conversation, error)
+	Conversation(ctx context.Context, id string) (store.Conversation, error)
+	AppendMessage(ctx context.Context, m store.Message) (store.Message, error)
+	Messages(ctx context.Context, conversationID string, limit int) ([]store.Message, error)
+}
+
+var (
+	_ Answerer      = (*rag.Pipeline)(nil)
+	_ Conversations = (*store.Bolt)(nil)
+)
+
+// Config holds the API's settings. The zero value of each field means its
+// default.
+type Config struct {
+	// MaxMessageBytes is the longest chat message accepted, in bytes of
+	// UTF-8; default 4000. Longer ones get 413 too_large.
+	MaxMessageBytes int
+	// MaxBodyBytes is the largest request body read; default 64 KiB.
+	MaxBodyBytes int64
+	// HeartbeatInterval is how often a chat stream sends a comment line
+	// while waiting for the next event; default 15s.
+	HeartbeatInterval time.Duration
+	// CheckTimeout bounds each readiness check run by /readyz; default 2s.
+	CheckTimeout time.Duration
+	// ShutdownTimeout is how long ListenAndServe waits for requests in
+	// flight after its context ends before it cuts them; default 10s.
+	ShutdownTimeout time.Duration
+	// Version is reported by /healthz and the kefu_build_info metric.
+	Version string
+}
+
+// Defaults.
+const (
+	DefaultMaxMessageBytes   = 4000
+	DefaultMaxBodyBytes      = 64 << 10
+	DefaultHeartbeatInterval = 15 * time.Second
+	DefaultCheckTimeout      = 2 * time.Second
+	DefaultShutdownTimeout   = 10 * time.Second
+)
+
+func (c Config) withDefaults() Config {
+	if c.MaxMessageBytes <= 0 {
+		c.MaxMessageBytes = DefaultMaxMessageBytes
+	}
+	if c.MaxBodyBytes <= 0 {
+		c.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if c.HeartbeatInterval <= 0 {
+		c.HeartbeatInterval = DefaultHeartbeatInterval
+	}
+	if c.CheckTimeout <= 0 {
+		c.CheckTimeout = DefaultCheckTimeout
+	}
+	if c.ShutdownTimeout <= 0 {
+		c.ShutdownTimeout = DefaultShutdownTimeout
+	}
+	return c
+}
+
+// Check is a readiness check: it reports whether a store or backend is
+// reachable, and must return soon after ctx is done.
+type Check func(ctx context.Context) error
+
+// Deps are the Server's collaborators. Answerer and Conversations are
+// needed for chat (without them chat answers 503). With no Keys the API is
+// open to anyone; with an empty TokenSecret every shopper is anonymous and
+// any shopper token is refused. Logger and Registry default to a discarding
+// logger and a new registry.
+type Deps struct {
+	Answerer      Answerer
+	Conversations Conversations
+	TokenSecret   []byte
+	Keys          *auth.Keys
+	Readiness     map[string]Check // by name, run by /readyz
+	Logger        *slog.Logger
+	Registry      *prometheus.Registry
+}
+
+// Server is the HTTP API. It is immutable once built and safe for
+// concurrent use.
+type Server struct {
+	cfg      Config
+	answerer Answerer
+	convs    Conversations
+	secret   []byte
+	keys     *auth.Keys
+	checks   map[string]Check
+	log      *slog.Logger
+	registry *prometheus.Registry
+	metrics  *metrics
+	handler  http.Handler
+}
+
+// New builds a Server. It logs a warning when no API keys are configured,
+// since the API is then open to anyone.
+func New(cfg Config, deps Deps) *Server {
+	s := &Server{
+		cfg:      cfg.withDefaults(),
+		answerer: deps.Answerer,
+		convs:    deps.Conversations,
+		secret:   deps.TokenSecret,
+		keys:     deps.Keys,
+		checks:   make(map[string]Check, len(deps.Readiness)),
+		log:      deps.Logger,
+		registry: deps.Registry,
+	}
+	for name, check := range deps.Readiness {
+		s.checks[name] = check
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	if s.registry == nil {
+		s.registry = prometheus.NewRegistry()
+	}
+	s.metrics = newMetrics(s.registry, s.cfg.Version, s.log)
+	if s.keys.Len() == 0 {
+		s.log.Warn("no API keys are configured: the API is open to anyone (demo mode)")
+	}
+	if len(s.secret) == 0 {
+		s.log.Info("no shopper token secret is configured: every shopper is anonymous")
+	}
+	s.handler = s.routes()
+	return s
+}
+
+// routes registers every route and the middleware around them.
+func (s *Server) routes() http.Handler {
+	// gin's mode is process-wide; release mode stops its debug printing.
+	gin.SetMode(gin.ReleaseMode)
+	r := gin.New()
+	r.HandleMethodNotAllowed = true
+	r.RedirectTrailingSlash = false
+	r.RedirectFixedPath = false
+	_ = r.SetTrustedProxies(nil)
+	r.Use(s.logRequests, s.recoverPanics)
+
+	r.POST("/v1/chat", s.requireRole(auth.RoleWidget), s.identifyShopper, s.chat)
+	r.GET("/healthz", s.healthz)
+	r.GET("/readyz", s.readyz)
+	r.GET("/metrics", gin.WrapH(promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{})))
+
+	r.NoRoute(func(c *gin.Context) {
+		writeError(c, kefu.Errorf(kefu.ENotFound, "no route for %s %s", c.Request.Method, clip(c.Request.URL.Path)))
+	})
+	r.NoMethod(func(c *gin.Context) {
+		writeError(c, kefu.Errorf(codeMethodNotAllowed, "method %s is not allowed on %s", c.Request.Method, clip(c.Request.URL.Path)))
+	})
+	return r
+}
+
+// Handler returns the API as an http.Handler.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// ListenAndServe serves the API on addr until ctx ends, then shuts down
+// gracefully: it stops accepting connections and waits up to
+// Config.ShutdownTimeout for requests in flight (streams included) before
+// cutting them. It returns nil after a shutdown caused by ctx.
+func (s *Server) ListenAndServe(ctx context.Context, addr string) error {
+	var lc net.ListenConfig
+	ln, err := lc.Listen(ctx, "tcp", addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", addr, err)
+	}
+	return s.Serve(ctx, ln)
+}
+
+// Serve is ListenAndServe on a listener it takes over (and closes).
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	// Requests get a context that outlives ctx, so that a shutdown lets
+	// them finish; it is cancelled only when the grace period is over.
+	base, cut := context.WithCancel(context.WithoutCancel(ctx))
+	defer cut()
+	srv := &http.Server{
+		Handler:           s.handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		BaseContext:       func(net.Listener) context.Context { return base },
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	s.log.Info("listening", "addr", ln.Addr().String(), "version", s.cfg.Version)
+
+	select {
+	case err := <-served:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	s.log.Info("shutting down", "grace", s.cfg.ShutdownTimeout.String())
+	grace, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(grace); err != nil {
+		s.log.Warn("requests still running after the grace period were cut", "error", err.Error())
+		cut()
+		srv.Close()
+	}
+	if err := <-served; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("serve: %w", err)
+	}
+	return nil
+}
