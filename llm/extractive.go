@@ -90,9 +90,21 @@ func (e Extractive) compose(req kefu.GenerateRequest) []string {
 	}
 	q := questionTerms(question, texts)
 	quantity := asksQuantity(req.Question)
+	// In a record the name says which product it is, which retrieval has
+	// settled; the question's other words pick the line ("waterproof" ->
+	// "Water resistance: IPX4").
+	attrQ := make([]map[string]float64, len(req.Context))
+	for pi, h := range req.Context {
+		attrQ[pi] = q
+		if isRecord(h.Chunk) {
+			if rest := withoutTerms(q, nameTerms(h.Chunk.Text)); len(rest) > 0 {
+				attrQ[pi] = rest
+			}
+		}
+	}
 	var cands []sentence
 	for _, u := range units {
-		score := overlap(q, u.text)
+		score := overlap(attrQ[u.passage], u.text)
 		if score == 0 {
 			continue
 		}
@@ -137,7 +149,7 @@ func (e Extractive) compose(req kefu.GenerateRequest) []string {
 		runes += n
 	}
 	// Product and order records need their name line for the quote to make sense.
-	picked = withRecordTitles(picked, req.Context)
+	picked = withRecordTitles(picked, req.Context, req.Locale)
 	sort.SliceStable(picked, func(i, j int) bool {
 		if picked[i].passage != picked[j].passage {
 			return passageRank(picked, picked[i].passage) < passageRank(picked, picked[j].passage)
@@ -174,9 +186,9 @@ func passageRank(picked []sentence, passage int) int {
 	return len(picked)
 }
 
-// withRecordTitles adds the first line of each quoted product or order
-// record (its name or id) when it was not quoted already.
-func withRecordTitles(picked []sentence, ctx []kefu.Hit) []sentence {
+// withRecordTitles adds the name line of each quoted product or order
+// record when it was not quoted already.
+func withRecordTitles(picked []sentence, ctx []kefu.Hit, locale string) []sentence {
 	seen := map[int]bool{}
 	out := picked
 	for _, s := range picked {
@@ -189,10 +201,67 @@ func withRecordTitles(picked []sentence, ctx []kefu.Hit) []sentence {
 			continue
 		}
 		lines := splitSentences(c.Text, true)
-		if len(lines) == 0 || s.pos == 0 || hasPos(picked, s.passage, 0) {
+		title := titleLine(lines, locale)
+		if title < 0 || hasPos(picked, s.passage, title) {
 			continue
 		}
-		out = append(out, sentence{passage: s.passage, pos: 0, text: lines[0]})
+		out = append(out, sentence{passage: s.passage, pos: title, text: lines[title]})
+	}
+	return out
+}
+
+// nameKeys are the record fields that name the record.
+func isNameKey(key string) bool {
+	key = strings.ToLower(strings.TrimSpace(key))
+	return strings.HasPrefix(key, "name") || strings.HasPrefix(key, "title") || key == "sku" || key == "order id" || key == "id"
+}
+
+// titleLine returns the index of the record line that names it: the
+// localised name for a Chinese reader ("Name (zh)"), else "Name", else the
+// first line; -1 for no lines.
+func titleLine(lines []string, locale string) int {
+	best := -1
+	for i, l := range lines {
+		key, _, ok := strings.Cut(l, ":")
+		if !ok {
+			continue
+		}
+		key = strings.ToLower(strings.TrimSpace(key))
+		switch {
+		case locale == "zh" && strings.HasPrefix(key, "name") && strings.Contains(key, "zh"):
+			return i
+		case key == "name" || key == "title" || key == "order id":
+			if best < 0 {
+				best = i
+			}
+		}
+	}
+	if best < 0 && len(lines) > 0 {
+		best = 0
+	}
+	return best
+}
+
+// nameTerms are the terms of a record's naming lines.
+func nameTerms(text string) map[string]bool {
+	out := map[string]bool{}
+	for _, l := range strings.Split(text, "\n") {
+		key, val, ok := strings.Cut(l, ":")
+		if ok && isNameKey(key) {
+			for _, t := range tokenize.Terms(val) {
+				out[t] = true
+			}
+		}
+	}
+	return out
+}
+
+func withoutTerms(q map[string]float64, drop map[string]bool) map[string]float64 {
+	out := map[string]float64{}
+	for t, w := range q {
+		if !drop[t] {
+			out[t] = w
+		}
 	}
 	return out
 }
