@@ -345,9 +345,57 @@ func questionTerms(q string, sentences []string) map[string]float64 {
 		if t.Kind == tokenize.Unigram {
 			w = 0.25
 		}
-		out[t.Text] = w * math.Log(1+(n+1)/(float64(df[t.Text])+0.5))
+		term := t.Text
+		if df[term] == 0 && t.Kind == tokenize.Word {
+			term = nearestWord(term, df)
+		}
+		out[term] = w * math.Log(1+(n+1)/(float64(df[term])+0.5))
 	}
 	return out
+}
+
+// nearestWord returns the context word one edit away from a question word
+// that no sentence contains ("retrun" -> "return"), or the word itself.
+func nearestWord(word string, vocab map[string]int) string {
+	if len(word) < 4 {
+		return word
+	}
+	best, bestDF := word, 0
+	for v, df := range vocab {
+		if df > bestDF && oneEdit(word, v) {
+			best, bestDF = v, df
+		}
+	}
+	return best
+}
+
+// oneEdit reports whether a and b differ by one insertion, deletion,
+// substitution or swap of adjacent bytes.
+func oneEdit(a, b string) bool {
+	if len(a) < len(b) {
+		a, b = b, a
+	}
+	switch len(a) - len(b) {
+	case 0:
+		i := 0
+		for i < len(a) && a[i] == b[i] {
+			i++
+		}
+		if i == len(a) {
+			return false
+		}
+		if a[i+1:] == b[i+1:] {
+			return true
+		}
+		return i+1 < len(a) && a[i] == b[i+1] && a[i+1] == b[i] && a[i+2:] == b[i+2:]
+	case 1:
+		i := 0
+		for i < len(b) && a[i] == b[i] {
+			i++
+		}
+		return a[i+1:] == b[i:]
+	}
+	return false
 }
 
 // overlap is the weighted share of the question's terms that s contains.

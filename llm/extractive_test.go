@@ -69,3 +69,18 @@ func TestExtractiveStopsOnCancel(t *testing.T) {
 	}
 	t.Fatal("no error after cancel")
 }
+
+func TestOneEdit(t *testing.T) {
+	for _, tc := range []struct {
+		a, b string
+		want bool
+	}{
+		{"retrun", "return", true}, {"refnud", "refund", true}, {"warrenty", "warranty", true},
+		{"shiping", "shipping", true}, {"shippping", "shipping", true}, {"return", "return", false},
+		{"return", "refund", false}, {"ab", "abcd", false},
+	} {
+		if got := oneEdit(tc.a, tc.b); got != tc.want {
+			t.Errorf("oneEdit(%q, %q) = %v", tc.a, tc.b, got)
+		}
+	}
+}
