@@ -290,7 +290,7 @@ func wordByte(s string, i int) bool {
 		return false
 	}
 	c := s[i]
-	return c == '_' || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c >= 0x80
+	return c == '_' || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')
 }
 
 func isASCIIWordish(s string) bool {
