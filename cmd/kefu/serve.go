@@ -12,6 +12,7 @@ import (
 
 	"github.com/kefuhq/kefu/api"
 	"github.com/kefuhq/kefu/auth"
+	demoshop "github.com/kefuhq/kefu/examples/demo-shop"
 	"github.com/kefuhq/kefu/store"
 )
 
@@ -46,6 +47,9 @@ func serveCmd(g *globals) *cobra.Command {
 // listening address once the server accepts connections (tests use it).
 func serve(ctx context.Context, g *globals, cfg Config, demo bool, ready func(addr string)) error {
 	start := time.Now()
+	if demo && len(cfg.Shop.Name) == 0 {
+		cfg.Shop.Name = demoshop.Name
+	}
 	a, err := openApp(cfg, g.stderr)
 	if err != nil {
 		return err

@@ -12,3 +12,7 @@ var Files embed.FS
 
 // Dir is where the demo shop lives in the source tree.
 const Dir = "examples/demo-shop"
+
+// Name is the demo shop's name by locale, used in replies when kefu serves
+// the demo and no shop name is configured.
+var Name = map[string]string{"en": "Lumi Home & Tech", "zh": "鹿米家居数码"}
