@@ -135,3 +135,19 @@ func TestLoadGate(t *testing.T) {
 		t.Errorf("the demo gate: %v", err)
 	}
 }
+
+func FuzzLoad(f *testing.F) {
+	f.Add(`{"id": "a", "question": "q", "history": [{"role": "user", "content": "x"}], "expect": "refuse"}`)
+	f.Add("{\"id\": \"a\"}\n\n{")
+	f.Add(`{"id": "a", "question": "q", "locale": "fr"}`)
+	f.Fuzz(func(t *testing.T, in string) {
+		cases, err := Load(strings.NewReader(in))
+		if err == nil {
+			for _, c := range cases {
+				if c.ID == "" || c.Question == "" || c.Expect == "" {
+					t.Fatalf("accepted an invalid case %+v", c)
+				}
+			}
+		}
+	})
+}
