@@ -90,29 +90,36 @@ func (e Extractive) compose(req kefu.GenerateRequest) []string {
 	}
 	q := questionTerms(question, texts)
 	quantity := asksQuantity(req.Question)
-	// In a record the name says which product it is, which retrieval has
-	// settled; the question's other words pick the line ("waterproof" ->
-	// "Water resistance: IPX4").
-	attrQ := make([]map[string]float64, len(req.Context))
-	for pi, h := range req.Context {
-		attrQ[pi] = q
+	// A record's name says which product or order it is, which retrieval
+	// has settled; the question's other words pick the line ("waterproof" ->
+	// "Water resistance: IPX4"). The names count for little in every passage,
+	// so a policy line that merely mentions the product does not win either.
+	names := map[string]bool{}
+	for _, h := range req.Context {
 		if isRecord(h.Chunk) {
-			if rest := withoutTerms(q, nameTerms(h.Chunk.Text)); len(rest) > 0 {
-				attrQ[pi] = rest
+			for t := range nameTerms(h.Chunk.Text) {
+				names[t] = true
 			}
 		}
 	}
+	if len(names) > 0 {
+		q = downweight(q, names, 0.2)
+	}
 	var cands []sentence
 	for _, u := range units {
-		score := overlap(attrQ[u.passage], u.text)
+		score := overlap(q, u.text)
 		if score == 0 {
 			continue
 		}
 		if quantity && hasDigit(u.text) {
 			score += 0.25
 		}
-		// Prefer the best-ranked passage and, slightly, earlier sentences.
-		score -= 0.06*float64(u.passage) + 0.005*float64(u.pos)
+		// Prefer the passages retrieval ranked higher and, slightly, earlier
+		// sentences.
+		if top := req.Context[0].Score; top > 0 {
+			score *= 0.5 + 0.5*math.Min(1, req.Context[u.passage].Score/top)
+		}
+		score -= 0.005 * float64(u.pos)
 		cands = append(cands, sentence{passage: u.passage, pos: u.pos, text: u.text, score: score})
 	}
 	if len(cands) == 0 && len(req.Context) > 0 {
@@ -141,8 +148,10 @@ func (e Extractive) compose(req kefu.GenerateRequest) []string {
 			continue
 		}
 		// One passage at a time reads better: quote a second passage only
-		// when it scores nearly as well as the first.
-		if len(picked) > 0 && c.passage != picked[0].passage && c.score < 0.8*picked[0].score {
+		// when its sentence scores nearly as well as the first and retrieval
+		// ranked the passage nearly as high.
+		if len(picked) > 0 && c.passage != picked[0].passage &&
+			(c.score < 0.8*picked[0].score || req.Context[c.passage].Score < 0.75*req.Context[picked[0].passage].Score) {
 			continue
 		}
 		picked = append(picked, c)
@@ -256,12 +265,14 @@ func nameTerms(text string) map[string]bool {
 	return out
 }
 
-func withoutTerms(q map[string]float64, drop map[string]bool) map[string]float64 {
-	out := map[string]float64{}
+// downweight returns q with the weight of the terms in names multiplied by f.
+func downweight(q map[string]float64, names map[string]bool, f float64) map[string]float64 {
+	out := make(map[string]float64, len(q))
 	for t, w := range q {
-		if !drop[t] {
-			out[t] = w
+		if names[t] {
+			w *= f
 		}
+		out[t] = w
 	}
 	return out
 }
