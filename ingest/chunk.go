@@ -66,11 +66,59 @@ func (c *chunker) version() string {
 	return fmt.Sprintf("chunk/1 %s max=%d", encodingName, c.max)
 }
 
-func (c *chunker) count(s string) int {
-	if s == "" {
-		return 0
+func (c *chunker) count(s string) int { return len(c.encode(s)) }
+
+// segmentBytes bounds the text encoded at once. The tokenizer's BPE merge
+// and its pre-splitting regular expression are quadratic in the length of
+// a run of letters or of spaces, so a long Chinese passage without
+// punctuation, or a wide padded table, must be cut first.
+const segmentBytes = 256
+
+// encode tokenizes s in segments of at most segmentBytes, cut before white
+// space or punctuation where there is some, else between characters. Cuts
+// fall where the tokenizer splits anyway, so counts are exact for ordinary
+// text and at most one token high per segment otherwise. The tokens still
+// decode to s.
+func (c *chunker) encode(s string) []int {
+	var toks []int
+	for s != "" {
+		n := len(s)
+		if n > segmentBytes {
+			n = segmentCut(s)
+		}
+		toks = append(toks, c.enc.EncodeOrdinary(s[:n])...)
+		s = s[n:]
 	}
-	return len(c.enc.EncodeOrdinary(s))
+	return toks
+}
+
+// segmentCut picks where to end the segment at the start of s, in its
+// second half: best at the start of a line, then before a space, then
+// before any other character that is not part of a word, else at a
+// character start.
+func segmentCut(s string) int {
+	space, other := 0, 0
+	for i := segmentBytes; i > segmentBytes/2; i-- {
+		if !utf8.RuneStart(s[i]) {
+			continue
+		}
+		r, _ := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case s[i-1] == '\n' && !unicode.IsSpace(r):
+			return i
+		case space == 0 && r == ' ':
+			space = i
+		case other == 0 && !unicode.IsSpace(r) && !unicode.IsLetter(r) && !unicode.IsNumber(r) && !unicode.IsMark(r):
+			other = i
+		}
+	}
+	switch {
+	case space > 0:
+		return space
+	case other > 0:
+		return other
+	}
+	return runeStart(s, segmentBytes)
 }
 
 // chunks cuts a document's sections into chunks numbered from 0. Sections
@@ -191,38 +239,45 @@ func (c *chunker) pieces(text string, budget, level int, sep string, out []piece
 }
 
 // hardSplit cuts text between characters into the longest prefixes that
-// fit the budget.
+// fit the budget. It encodes a window of the text once and cuts after the
+// budget-th token, backed off to the start of a character, so that a
+// long run of text with no spaces or punctuation stays linear to cut.
 func (c *chunker) hardSplit(text string, budget int, sep string, out []piece) []piece {
 	for text != "" {
-		// Offsets of rune starts, bounded: no token is longer than a few
-		// dozen characters, so budget*32 runes always hold budget tokens.
-		var offs []int
-		for i := range text {
-			if len(offs) > budget*32 {
-				break
+		window := text[:runeStart(text, min(len(text), budget*8))]
+		if window == "" {
+			_, n := utf8.DecodeRuneInString(text)
+			window = text[:n]
+		}
+		cut := len(window)
+		if toks := c.encode(window); len(toks) > budget {
+			cut = 0
+			for _, tok := range toks[:budget] {
+				cut += len(c.enc.Decode([]int{tok}))
 			}
-			offs = append(offs, i)
-		}
-		offs = append(offs, len(text))
-		if len(offs) > budget*32+1 {
-			offs = offs[:budget*32+1]
-		}
-		// Largest k with count(text[:offs[k]]) <= budget; k = 1 always
-		// makes progress.
-		lo, hi := 1, len(offs)-1
-		for lo < hi {
-			mid := (lo + hi + 1) / 2
-			if c.count(text[:offs[mid]]) <= budget {
-				lo = mid
-			} else {
-				hi = mid - 1
+			cut = runeStart(window, min(cut, len(window)))
+			for cut > 0 && c.count(window[:cut]) > budget {
+				_, n := utf8.DecodeLastRuneInString(window[:cut])
+				cut -= n
 			}
 		}
-		head := text[:offs[lo]]
+		if cut == 0 {
+			// One character worth more tokens than the budget: keep it whole.
+			_, cut = utf8.DecodeRuneInString(window)
+		}
+		head := text[:cut]
 		out = append(out, piece{sep, head, c.count(head)})
-		text, sep = text[offs[lo]:], ""
+		text, sep = text[cut:], ""
 	}
 	return out
+}
+
+// runeStart backs i off to the start of the character it falls in.
+func runeStart(s string, i int) int {
+	for i > 0 && i < len(s) && !utf8.RuneStart(s[i]) {
+		i--
+	}
+	return i
 }
 
 // splitLevel splits text at one level, keeping the separators.

@@ -1,6 +1,7 @@
 package ingest
 
 import (
+	"os"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -168,5 +169,39 @@ func TestChunksHeadingsOnly(t *testing.T) {
 	chunks := newTestChunker(t, 350).chunks(&doc, md.sections)
 	if len(chunks) != 1 || chunks[0].Text != "# Title\n## Sub" {
 		t.Fatalf("chunks = %+v", chunks)
+	}
+}
+
+func TestCountSegments(t *testing.T) {
+	c := newTestChunker(t, 350)
+	texts := []string{
+		strings.Repeat("Opened items can be returned within 30 days.\n\n", 60),
+		strings.Repeat("签收后30天内可以退货，“不支持7天无理由退货”的商品除外。\n\n- 支付宝：1-3个工作日\n", 40),
+	}
+	for _, p := range []string{"testdata/shop/policies/returns.en.md", "testdata/shop/policies/shipping.md", "testdata/shop/help.html"} {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		texts = append(texts, string(b))
+	}
+	for i, s := range texts {
+		if got, want := c.count(s), len(c.enc.EncodeOrdinary(s)); got != want {
+			t.Errorf("text %d: count %d, tokenizer %d", i, got, want)
+		}
+	}
+	// A run with nowhere to cut is counted in segments, a token or so high
+	// per segment, instead of in time quadratic in its length.
+	for _, run := range []string{
+		strings.Repeat("鹿米家居数码", 2000),
+		"| Jiangsu, Zhejiang, Shanghai" + strings.Repeat(" ", 6000) + "| 1-2 |",
+	} {
+		got, want := c.count(run), len(c.enc.EncodeOrdinary(run))
+		if got < want || got > want+len(run)/(segmentBytes/2) {
+			t.Errorf("unbroken run: count %d, tokenizer %d", got, want)
+		}
+		if d := c.enc.Decode(c.encode(run)); d != run {
+			t.Error("segmented tokens do not decode to the text")
+		}
 	}
 }

@@ -71,7 +71,7 @@ func htmlToMarkdown(src string) (prose, string, error) {
 	conv := converter.NewConverter(converter.WithPlugins(
 		base.NewBasePlugin(),
 		commonmark.NewCommonmarkPlugin(),
-		table.NewTablePlugin(table.WithSkipEmptyRows(true)),
+		table.NewTablePlugin(table.WithSkipEmptyRows(true), table.WithCellPaddingBehavior(table.CellPaddingBehaviorMinimal)),
 	))
 	md, err := conv.ConvertNode(root)
 	if err != nil {

@@ -210,5 +210,7 @@ func firstNonEmpty(ss ...string) string {
 	return ""
 }
 
-// oneLine collapses white space, for titles.
-func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
+// oneLine collapses white space and drops invalid UTF-8, for titles.
+func oneLine(s string) string {
+	return strings.Join(strings.Fields(strings.ToValidUTF8(s, "")), " ")
+}
