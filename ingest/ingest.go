@@ -49,7 +49,12 @@ const (
 // Options tune a run. The zero value detects types and uses the defaults.
 type Options struct {
 	// Type is the document type of every file, one of kefu.DocTypes; "" or
-	// "auto" detects it per file and per record.
+	// "auto" detects it per file and per record: a record with a customer
+	// field is an order whatever its file is called, so private data never
+	// turns public by a naming accident; then the file name ("orders",
+	// "products", "catalog", "sku", "faq"), then the fields (question and
+	// answer: faq; price or sku: product). Prose files are policies unless
+	// front matter or the name (never "order") says otherwise.
 	Type string
 	// IDField, TitleField and CustomerField name the record fields holding
 	// the record id, the title and the owning customer, overriding
@@ -84,7 +89,7 @@ func New(store Store, emb Embedder, opts Options) *Ingester {
 // FileError is a file, or one record of it, that could not be ingested.
 type FileError struct {
 	File   string `json:"file"`             // the path as walked
-	Line   int    `json:"line,omitempty"`   // 1-based line (CSV, JSONL, JSON syntax errors), 0 if n/a
+	Line   int    `json:"line,omitempty"`   // 1-based line the record or error starts on, 0 if n/a
 	Record int    `json:"record,omitempty"` // 1-based record of a JSON file, 0 if n/a
 	Reason string `json:"reason"`
 }

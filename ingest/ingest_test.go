@@ -229,6 +229,7 @@ func TestRunPathFailures(t *testing.T) {
 		"testdata/shop/store-hours.txt",
 		"testdata/shop/store-hours.txt", // repeated: read once
 		"testdata/shop/README.md",       // named directly: read
+		"testdata/loose/mixed.json",     // a non-object and a repeated id
 	)
 	if err != nil {
 		t.Fatal(err)
@@ -237,11 +238,17 @@ func TestRunPathFailures(t *testing.T) {
 		filepath.Join("testdata", "loose", "data.xyz") + ": unsupported format .xyz",
 		filepath.Join("testdata", "missing.md") + ": no such file or folder",
 		filepath.Join("testdata", "loose", "empty.md") + ": no text",
+		filepath.Join("testdata", "loose", "mixed.json") + ":1 (record 2): record is a string, not an object",
+		filepath.Join("testdata", "loose", "mixed.json") + `:1 (record 3): duplicate document id "testdata/loose/mixed.json#A-1" (first at ` +
+			filepath.Join("testdata", "loose", "mixed.json") + ":1)",
 	}
 	if got := failures(sum); strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("failures:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
-	if sum.Files != 3 || sum.Documents != 2 {
+	if d, _, _ := st.doc("testdata/loose/mixed.json#A-1"); d.Title != "ok" {
+		t.Errorf("the first of two records with one id should win: %+v", d)
+	}
+	if sum.Files != 4 || sum.Documents != 3 {
 		t.Errorf("summary %+v", sum)
 	}
 }
@@ -279,6 +286,25 @@ func TestRunFatal(t *testing.T) {
 	}
 	if _, err := New(newMemStore(), &hashEmbedder{}, Options{}).Run(ctx); kefu.ErrorCode(err) != kefu.EInvalid {
 		t.Errorf("no paths: err = %v", err)
+	}
+}
+
+func TestRunCancelledMidway(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	inner := &hashEmbedder{}
+	emb := EmbedFunc(func(ctx context.Context, texts []string) ([][]float32, error) {
+		v, err := inner.Embed(ctx, texts)
+		cancel() // the shopper pressed Ctrl-C during the first call
+		return v, err
+	})
+	st := newMemStore()
+	sum, err := New(st, emb, Options{BatchSize: 2}).Run(ctx, "testdata/shop")
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("err = %v", err)
+	}
+	if len(inner.batches) != 1 || sum.Documents != len(st.ids()) || sum.Documents > 2 {
+		t.Errorf("after cancel: %d embed calls, summary %+v, stored %q", len(inner.batches), sum, st.ids())
 	}
 }
 
