@@ -1,0 +1,365 @@
+package qdrant
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"sort"
+	"time"
+
+	qc "github.com/qdrant/go-client/qdrant"
+
+	"github.com/kefuhq/kefu"
+	"github.com/kefuhq/kefu/tokenize"
+	"github.com/kefuhq/kefu/vectordb/embedded"
+)
+
+const (
+	// prefetchDepth is how many hits of each side take part in fusion (the
+	// embedded store's fuseDepth). Prefetch results stay on the server.
+	prefetchDepth = 100
+	// Candidates returned per search: enough that the client-side fused
+	// ranking finds the same top k as ranking every prefetched point.
+	minCandidates = 40
+	maxCandidates = 200
+	// corpusTTL is how long a count of chunk points is trusted.
+	corpusTTL = time.Minute
+)
+
+// Search runs a hybrid query inside Qdrant, restricted by q.Filter in every
+// prefetch, and returns up to q.TopK hits (embedded.DefaultTopK when 0),
+// best first by embedded.Fuse(Lexical, Dense), ties by chunk id.
+//
+// Hit.Dense is the cosine, as Qdrant computes it. Hit.Lexical follows the
+// embedded store's definition: Σ idf·w over the query terms the chunk holds
+// divided by Σ idf over the query terms, plus expandWeight times the same
+// share for the expansion terms, capped at 1, where w is the chunk's
+// saturated term frequency (1 for a term seen once) and idf is the IDF that
+// Qdrant computes for the term over the whole collection (read from a
+// single-term probe query sent in the same request). It differs from the
+// embedded store's in three documented ways: no document-length
+// normalisation (see the package doc); no correction of misspelt words (the
+// embedded store matches "retrun" to "return", here an unknown word simply
+// counts against the match); and a term that only chunks outside the filter
+// hold counts as unknown, with the IDF of a term no chunk holds (computed
+// from a count of chunk points refreshed once a minute). As in the embedded
+// store, a Chinese bigram that no chunk holds is left out of the sum.
+//
+// A hit must match at least one query term or have a positive cosine. A
+// query with neither text nor vector lists the chunks the filter allows, in
+// document and chunk order, with zero scores.
+func (s *Store) Search(ctx context.Context, q kefu.Query) ([]kefu.Hit, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if q.Vector != nil && len(q.Vector) != s.emb.Dims {
+		return nil, kefu.Errorf(kefu.EInvalid, "query vector has %d dims, the store holds %d", len(q.Vector), s.emb.Dims)
+	}
+	k := q.TopK
+	if k <= 0 {
+		k = embedded.DefaultTopK
+	}
+	if q.Filter.OnlyCustomer && q.Filter.CustomerID == "" {
+		return nil, nil // "my orders" of nobody
+	}
+	if q.Text == "" && q.Vector == nil {
+		return s.list(ctx, q.Filter, k)
+	}
+	filter := chunkFilter(q.Filter)
+	terms := queryTerms(q.Text, q.Expand)
+	main := hybridQuery(q.Vector, terms, filter, k)
+	if main == nil {
+		return nil, nil // text without a single term, and no vector
+	}
+	main.CollectionName = s.collection
+	batch := []*qc.QueryPoints{main}
+	for _, t := range terms {
+		batch = append(batch, &qc.QueryPoints{
+			CollectionName: s.collection,
+			Query:          qc.NewQuerySparse([]uint32{t.index}, []float32{1}),
+			Using:          qc.PtrOf(vecLexical),
+			Filter:         filter,
+			Limit:          qc.PtrOf(uint64(1)),
+			WithPayload:    qc.NewWithPayload(false),
+			WithVectors:    qc.NewWithVectorsInclude(vecLexical),
+		})
+	}
+	var res []*qc.BatchResult
+	err := s.call(ctx, "search", func(ctx context.Context) (err error) {
+		res, err = s.client.QueryBatch(ctx, &qc.QueryBatchPoints{CollectionName: s.collection, QueryPoints: batch})
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	if len(res) != len(batch) {
+		return nil, fmt.Errorf("qdrant search: %d results for %d queries", len(res), len(batch))
+	}
+
+	lex, err := s.lexicalScorer(ctx, terms, res[1:])
+	if err != nil {
+		return nil, err
+	}
+	hits := make([]kefu.Hit, 0, len(res[0].GetResult()))
+	for _, p := range res[0].GetResult() {
+		c, err := decodeChunk(p.GetPayload())
+		if err != nil {
+			return nil, fmt.Errorf("qdrant search: point %s: %w", p.GetId().GetUuid(), err)
+		}
+		var dense float64
+		if q.Vector != nil {
+			dense = float64(p.GetScore())
+		}
+		lexical := lex(sparseOf(p.GetVectors()))
+		if lexical <= 0 && dense <= 0 {
+			continue
+		}
+		hits = append(hits, kefu.Hit{Chunk: c, Score: embedded.Fuse(lexical, dense), Lexical: lexical, Dense: dense})
+	}
+	sort.Slice(hits, func(i, j int) bool {
+		if hits[i].Score != hits[j].Score {
+			return hits[i].Score > hits[j].Score
+		}
+		return hits[i].Chunk.ID < hits[j].Chunk.ID
+	})
+	if len(hits) > k {
+		hits = hits[:k]
+	}
+	return hits, nil
+}
+
+// hybridQuery builds the main query. With both sides: a dense and a sparse
+// prefetch fused by RRF into the candidate set, which the outer query
+// re-scores with the dense vector, so that every candidate (found by either
+// side) comes back with its cosine as its score. With one side, that side
+// alone. Every level carries the filter.
+func hybridQuery(vec []float32, terms []queryTerm, filter *qc.Filter, k int) *qc.QueryPoints {
+	cand := uint64(min(max(4*k, minCandidates), maxCandidates))
+	out := &qc.QueryPoints{
+		Filter:      filter,
+		Limit:       qc.PtrOf(cand),
+		WithPayload: qc.NewWithPayload(true),
+		WithVectors: qc.NewWithVectorsInclude(vecLexical),
+	}
+	var sparse *qc.PrefetchQuery
+	if len(terms) > 0 {
+		idx, w := querySparse(terms)
+		sparse = &qc.PrefetchQuery{
+			Query:  qc.NewQuerySparse(idx, w),
+			Using:  qc.PtrOf(vecLexical),
+			Filter: filter,
+			Limit:  qc.PtrOf(uint64(prefetchDepth)),
+		}
+	}
+	switch {
+	case vec != nil && sparse != nil:
+		dense := &qc.PrefetchQuery{
+			Query:  qc.NewQueryDense(vec),
+			Using:  qc.PtrOf(vecDense),
+			Filter: filter,
+			Limit:  qc.PtrOf(uint64(prefetchDepth)),
+		}
+		out.Prefetch = []*qc.PrefetchQuery{{
+			Prefetch: []*qc.PrefetchQuery{dense, sparse},
+			Query:    qc.NewQueryFusion(qc.Fusion_RRF),
+			Filter:   filter,
+			Limit:    qc.PtrOf(cand),
+		}}
+		out.Query = qc.NewQueryDense(vec)
+		out.Using = qc.PtrOf(vecDense)
+	case vec != nil:
+		// Only the cosine ranks: the best k by cosine are the answer.
+		out.Query = qc.NewQueryDense(vec)
+		out.Using = qc.PtrOf(vecDense)
+		out.Limit = qc.PtrOf(uint64(k))
+	case sparse != nil:
+		out.Query = sparse.Query
+		out.Using = sparse.Using
+	default:
+		return nil
+	}
+	return out
+}
+
+// lexicalScorer reads each term's IDF from its probe result and returns the
+// function that scores a chunk's sparse vector (see Search).
+func (s *Store) lexicalScorer(ctx context.Context, terms []queryTerm, probes []*qc.BatchResult) (func(map[uint32]float32) float64, error) {
+	idf := make([]float64, len(terms))
+	var unknown []int
+	for i, t := range terms {
+		if top := probes[i].GetResult(); len(top) > 0 {
+			if w := sparseOf(top[0].GetVectors())[t.index]; w > 0 {
+				idf[i] = float64(top[0].GetScore()) / float64(w)
+				continue
+			}
+		}
+		if t.kind != tokenize.Bigram {
+			unknown = append(unknown, i)
+		}
+	}
+	if len(unknown) > 0 {
+		n, err := s.corpusSize(ctx)
+		if err != nil {
+			return nil, err
+		}
+		u := math.Log(1 + (float64(n)+0.5)/0.5)
+		for _, i := range unknown {
+			idf[i] = u
+		}
+	}
+	var own, exp float64
+	for i, t := range terms {
+		if t.expand {
+			exp += idf[i]
+		} else {
+			own += idf[i]
+		}
+	}
+	return func(v map[uint32]float32) float64 {
+		var o, e float64
+		for i, t := range terms {
+			w := v[t.index]
+			if w == 0 {
+				continue
+			}
+			if t.expand {
+				e += idf[i] * float64(w)
+			} else {
+				o += idf[i] * float64(w)
+			}
+		}
+		var x float64
+		if own > 0 {
+			x = o / own
+		}
+		if exp > 0 {
+			x += expandWeight * e / exp
+		}
+		return math.Min(1, x)
+	}, nil
+}
+
+// sparseOf returns a point's lexical vector as index -> weight.
+func sparseOf(v *qc.VectorsOutput) map[uint32]float32 {
+	sv := v.GetVectors().GetVectors()[vecLexical].GetSparseVector()
+	m := make(map[uint32]float32, len(sv.GetIndices()))
+	for i, idx := range sv.GetIndices() {
+		if i < len(sv.GetValues()) {
+			m[idx] = sv.GetValues()[i]
+		}
+	}
+	return m
+}
+
+// corpusSize returns the number of chunk points, counted at most once per
+// corpusTTL.
+func (s *Store) corpusSize(ctx context.Context) (int64, error) {
+	s.mu.Lock()
+	n, at := s.corpus, s.corpusAt
+	s.mu.Unlock()
+	if !at.IsZero() && time.Since(at) < corpusTTL {
+		return n, nil
+	}
+	var count uint64
+	err := s.call(ctx, "count chunks", func(ctx context.Context) (err error) {
+		count, err = s.client.Count(ctx, &qc.CountPoints{
+			CollectionName: s.collection,
+			Filter:         &qc.Filter{Must: []*qc.Condition{qc.NewMatchKeyword(fieldKind, kindChunk)}},
+			Exact:          qc.PtrOf(false),
+		})
+		return err
+	})
+	if err != nil {
+		return 0, err
+	}
+	s.mu.Lock()
+	s.corpus, s.corpusAt = int64(count), time.Now()
+	s.mu.Unlock()
+	return int64(count), nil
+}
+
+// chunkFilter expresses kefu.Filter as a Qdrant filter over chunk points.
+// The customer rule first: an anonymous query matches chunks without a
+// customer_id; a shopper's matches those and the shopper's own; with
+// OnlyCustomer, the shopper's own only (nothing at all for an anonymous
+// one). Then the types.
+func chunkFilter(f kefu.Filter) *qc.Filter {
+	out := &qc.Filter{Must: []*qc.Condition{qc.NewMatchKeyword(fieldKind, kindChunk)}}
+	switch {
+	case f.OnlyCustomer && f.CustomerID == "":
+		// Allows nothing: a contradiction rather than a special case.
+		out.Must = append(out.Must, qc.NewIsEmpty(fieldCustomer))
+		out.MustNot = append(out.MustNot, qc.NewIsEmpty(fieldCustomer))
+	case f.CustomerID == "":
+		out.Must = append(out.Must, qc.NewIsEmpty(fieldCustomer))
+	case f.OnlyCustomer:
+		out.Must = append(out.Must, qc.NewMatchKeyword(fieldCustomer, f.CustomerID))
+	default:
+		out.Must = append(out.Must, qc.NewFilterAsCondition(&qc.Filter{Should: []*qc.Condition{
+			qc.NewIsEmpty(fieldCustomer),
+			qc.NewMatchKeyword(fieldCustomer, f.CustomerID),
+		}}))
+	}
+	if len(f.Types) > 0 {
+		out.Must = append(out.Must, qc.NewMatchKeywords(fieldType, f.Types...))
+	}
+	return out
+}
+
+// list returns up to k chunks that f allows, in document and chunk order,
+// with zero scores. It scrolls the allowed points' (doc_id, ordinal) pairs,
+// keeps the first k, then reads those k in full, again through the filter,
+// so that a chunk whose owner changed in between is never returned.
+func (s *Store) list(ctx context.Context, f kefu.Filter, k int) ([]kefu.Hit, error) {
+	filter := chunkFilter(f)
+	type entry struct {
+		id      *qc.PointId
+		doc     string
+		ordinal int64
+	}
+	var all []entry
+	err := s.scroll(ctx, "list chunks", filter, qc.NewWithPayloadInclude(fieldDocID, "ordinal"), func(p *qc.RetrievedPoint) error {
+		all = append(all, entry{p.GetId(), p.GetPayload()[fieldDocID].GetStringValue(), intValue(p.GetPayload()["ordinal"])})
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	sort.Slice(all, func(i, j int) bool {
+		if all[i].doc != all[j].doc {
+			return all[i].doc < all[j].doc
+		}
+		return all[i].ordinal < all[j].ordinal
+	})
+	if len(all) > k {
+		all = all[:k]
+	}
+	if len(all) == 0 {
+		return nil, nil
+	}
+	ids := make([]*qc.PointId, len(all))
+	for i, e := range all {
+		ids[i] = e.id
+	}
+	byID := &qc.Filter{Must: append(append([]*qc.Condition(nil), filter.Must...), qc.NewHasID(ids...)), MustNot: filter.MustNot}
+	var hits []kefu.Hit
+	err = s.scroll(ctx, "list chunks", byID, qc.NewWithPayload(true), func(p *qc.RetrievedPoint) error {
+		c, err := decodeChunk(p.GetPayload())
+		if err != nil {
+			return fmt.Errorf("qdrant list: point %s: %w", p.GetId().GetUuid(), err)
+		}
+		hits = append(hits, kefu.Hit{Chunk: c})
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	sort.Slice(hits, func(i, j int) bool {
+		a, b := hits[i].Chunk, hits[j].Chunk
+		if a.DocID != b.DocID {
+			return a.DocID < b.DocID
+		}
+		return a.Ordinal < b.Ordinal
+	})
+	return hits, nil
+}

@@ -1,0 +1,95 @@
+package qdrant
+
+import (
+	"hash/fnv"
+	"slices"
+
+	"github.com/kefuhq/kefu"
+	"github.com/kefuhq/kefu/tokenize"
+)
+
+// bm25K1 saturates term frequency as BM25 does: a term seen once weighs 1,
+// one seen very often approaches 1+k1.
+const bm25K1 = 1.2
+
+// expandWeight is how much a full match of a query's expansion terms counts
+// against a full match of the shopper's own words (as in the embedded store).
+const expandWeight = 0.25
+
+// termIndex is a term's index in the sparse vector space: FNV-1a over its
+// UTF-8 bytes. Two terms sharing an index (about one pair in four billion)
+// count as one.
+func termIndex(term string) uint32 {
+	h := fnv.New32a()
+	h.Write([]byte(term))
+	return h.Sum32()
+}
+
+// indexText is what the lexical side sees of a chunk: its title and heading
+// make "return policy" match the returns page's sections (as in the
+// embedded store).
+func indexText(c *kefu.Chunk) string {
+	return c.Title + "\n" + c.Heading + "\n" + c.Text
+}
+
+// chunkSparse returns a chunk's sparse vector, indices ascending, each
+// weight the saturated frequency tf·(k1+1)/(tf+k1) of its term.
+func chunkSparse(c *kefu.Chunk) ([]uint32, []float32) {
+	tf := map[uint32]int{}
+	for _, t := range tokenize.Tokens(indexText(c)) {
+		tf[termIndex(t.Text)]++
+	}
+	idx := make([]uint32, 0, len(tf))
+	for i := range tf {
+		idx = append(idx, i)
+	}
+	slices.Sort(idx)
+	w := make([]float32, len(idx))
+	for j, i := range idx {
+		n := float64(tf[i])
+		w[j] = float32(n * (bm25K1 + 1) / (n + bm25K1))
+	}
+	return idx, w
+}
+
+// queryTerm is one distinct term of a query.
+type queryTerm struct {
+	index  uint32
+	kind   tokenize.Kind
+	expand bool // from Query.Expand, not from the shopper's words
+}
+
+// queryTerms returns the distinct terms of text, then those of expand that
+// text lacks.
+func queryTerms(text, expand string) []queryTerm {
+	seen := map[uint32]bool{}
+	var out []queryTerm
+	add := func(s string, exp bool) {
+		for _, t := range tokenize.Tokens(s) {
+			i := termIndex(t.Text)
+			if seen[i] {
+				continue
+			}
+			seen[i] = true
+			out = append(out, queryTerm{index: i, kind: t.Kind, expand: exp})
+		}
+	}
+	add(text, false)
+	add(expand, true)
+	return out
+}
+
+// querySparse is the sparse query vector: the shopper's terms weigh 1, the
+// expansions expandWeight. Qdrant multiplies in each term's IDF.
+func querySparse(terms []queryTerm) ([]uint32, []float32) {
+	idx := make([]uint32, len(terms))
+	w := make([]float32, len(terms))
+	for i, t := range terms {
+		idx[i] = t.index
+		w[i] = 1
+		if t.expand {
+			w[i] = expandWeight
+		}
+	}
+	return idx, w
+}
