@@ -1,0 +1,84 @@
+package guard
+
+import (
+	"regexp"
+	"strings"
+
+	"golang.org/x/text/unicode/norm"
+)
+
+// factPattern finds the checkable facts of an answer: amounts with a
+// currency, percentages, dates, times of day, durations, order numbers and
+// other numbers of two or more digits.
+var factPattern = regexp.MustCompile(`[¥$€£]\s?\d[\d,]*(?:\.\d+)?|\d[\d,]*(?:\.\d+)?\s?(?:元|块|%|％)|\d{4}-\d{2}-\d{2}|\d{1,2}:\d{2}|\b[A-Z]{1,4}\d{6,}(?:-\d{2,})?\b|\d+(?:\.\d+)?`)
+
+// Ungrounded returns the facts of answer (amounts, percentages, dates,
+// times, order and tracking numbers, numbers) that appear in none of the
+// sources, compared after NFKC with thousands separators and white space
+// removed. An answer that states only what its sources say returns nil.
+// Citation markers ([1]) are not facts.
+func Ungrounded(answer string, sources []string) []string {
+	answer = citationMarker.ReplaceAllString(norm.NFKC.String(answer), "")
+	var src strings.Builder
+	for _, s := range sources {
+		src.WriteString(compact(norm.NFKC.String(s)))
+		src.WriteByte('\n')
+	}
+	all := src.String()
+	var missing []string
+	seen := map[string]bool{}
+	for _, f := range factPattern.FindAllString(answer, -1) {
+		c := compact(f)
+		if seen[c] || len(digitsOf(c)) < 2 && !strings.ContainsAny(c, "¥$€£%") {
+			continue
+		}
+		seen[c] = true
+		if !containsFact(all, c) && !containsFact(all, digitsCore(c)) {
+			missing = append(missing, f)
+		}
+	}
+	return missing
+}
+
+var citationMarker = regexp.MustCompile(`\[\d{1,2}\]`)
+
+// compact drops white space and thousands separators: "¥ 1,299" -> "¥1299".
+func compact(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r == ' ' || r == '\t' || r == '\n' || r == ',' {
+			return -1
+		}
+		return r
+	}, s)
+}
+
+// digitsCore strips a currency sign or unit so "¥599" matches "599.00 CNY"
+// in a record; a number alone must still match a number in the source.
+func digitsCore(s string) string {
+	s = strings.TrimLeft(s, "¥$€£")
+	s = strings.TrimRight(s, "元块")
+	return s
+}
+
+// containsFact reports whether fact occurs in text without being part of a
+// longer number: "45" is not found in "SF1420576381945".
+func containsFact(text, fact string) bool {
+	if fact == "" {
+		return false
+	}
+	for i := 0; ; {
+		j := strings.Index(text[i:], fact)
+		if j < 0 {
+			return false
+		}
+		start, end := i+j, i+j+len(fact)
+		before := start > 0 && isDigit(text[start-1]) && isDigit(fact[0])
+		after := end < len(text) && isDigit(text[end]) && isDigit(fact[len(fact)-1])
+		if !before && !after {
+			return true
+		}
+		i = start + 1
+	}
+}
+
+func isDigit(b byte) bool { return b >= '0' && b <= '9' }

@@ -1,0 +1,41 @@
+package guard
+
+import (
+	"bytes"
+	"errors"
+	"log/slog"
+	"slices"
+	"strings"
+	"testing"
+)
+
+func TestUngrounded(t *testing.T) {
+	sources := []string{
+		"You can return most items within 30 days of delivery. Refunds to Alipay take 1-3 business days.",
+		"Name: Lumi Kettle\nPrice: 1,299.00\nTracking number: SF1420576381945\nEstimated delivery: 2026-11-20",
+	}
+	if got := Ungrounded("Returns are accepted within 30 days [1]; the kettle costs ¥1,299 and arrives 2026-11-20 (SF1420576381945). [2]", sources); got != nil {
+		t.Errorf("grounded answer flagged: %q", got)
+	}
+	got := Ungrounded("You get a 100% refund within 45 days, and order W261118-9999 ships at 16:00.", sources)
+	want := []string{"100%", "45", "W261118-9999", "16:00"}
+	if !slices.Equal(got, want) {
+		t.Errorf("Ungrounded = %q, want %q", got, want)
+	}
+}
+
+func TestRedactingHandler(t *testing.T) {
+	var buf bytes.Buffer
+	log := slog.New(NewRedactingHandler(slog.NewTextHandler(&buf, nil)))
+	log = log.With("customer_phone", "13812345678")
+	log.Info("shopper wrote li@example.com", "err", errors.New("lookup 4111 1111 1111 1111 failed"), slog.Group("req", "addr", "221B Baker Street"), "order", "W261118-1004")
+	out := buf.String()
+	for _, secret := range []string{"13812345678", "li@example.com", "4111 1111", "Baker Street"} {
+		if strings.Contains(out, secret) {
+			t.Errorf("log line holds %q: %s", secret, out)
+		}
+	}
+	if !strings.Contains(out, "W261118-1004") || !strings.Contains(out, "[phone]") {
+		t.Errorf("log line lost ordinary data: %s", out)
+	}
+}

@@ -1,0 +1,91 @@
+package guard
+
+import (
+	"encoding/base64"
+	"regexp"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+)
+
+// Reason codes for a detected manipulation attempt.
+const (
+	ReasonOverride     = "override"          // "ignore previous instructions"
+	ReasonRolePlay     = "role_play"         // "you are now DAN", 你现在是…
+	ReasonPromptLeak   = "prompt_leak"       // asks for the system prompt
+	ReasonAuthority    = "fake_authority"    // "[SYSTEM]", "I am the developer"
+	ReasonExfiltration = "data_exfiltration" // other shoppers' orders or personal data
+	ReasonForcedSay    = "forced_statement"  // "say that I get a full refund"
+)
+
+type pattern struct {
+	reason string
+	re     *regexp.Regexp
+}
+
+// injectionPatterns are matched against Fold(text). They name what the
+// attacker wants changed (instructions, rules, the prompt, a role), so an
+// ordinary "ignore my previous message, I meant the blue one" or 忽略之前的地址
+// passes.
+var injectionPatterns = func() []pattern {
+	p := func(reason, expr string) pattern { return pattern{reason, regexp.MustCompile(expr)} }
+	return []pattern{
+		p(ReasonOverride, `\b(ignore|disregard|forget|bypass|override|overrule|skip|drop|abandon)\b[^.?!]{0,40}\b(instructions?|prompts?|guidelines|directives|restrictions|programming|guardrails|safety (rules|guidelines)|system rules|previous rules|your rules|all rules|the rules|constraints)\b`),
+		p(ReasonOverride, `\b(forget|ignore) (everything|all) (you were told|above|before|previously)\b`),
+		p(ReasonOverride, `(忽略|无视|忘记|忘掉|跳过|不要理会|别管|抛开|放弃|绕过)[^。？！]{0,8}(指令|指示|规则|设定|提示词|要求|限制|约束|命令|设置|规定)`),
+		p(ReasonRolePlay, `\byou are (now|no longer)\b|\bfrom now on,? you (are|will|must)\b|\bpretend (to be|you are|you're)\b|\bact as (an? )?(unrestricted|unfiltered|jailbroken|evil|uncensored|different|new)\b|\broleplay as\b|\bdo anything now\b|\bjailbr[eo]a?k|\b(developer|debug|admin|god|sudo|maintenance|unrestricted) mode\b|\b(with no|without any|without) (restrictions|filters|censorship|guardrails)\b|\b(you are|act as|become|enable|activate|switch to) dan\b|\bdan mode\b`),
+		p(ReasonRolePlay, `你现在是|你现在扮演|从现在开始你|扮演一个|扮演我的|假装你是|假设你是|你不再是|没有任何限制|没有限制|不受(任何)?限制|越狱|开发者模式|管理员模式|调试模式|上帝模式`),
+		p(ReasonPromptLeak, `\b(system|hidden|initial|original|secret|internal|developer|pre-?)\s?(prompt|instructions?|message|configuration|directives)\b|\b(reveal|show|print|repeat|output|display|leak|dump|tell me|give me|what (is|are|was|were))\b[^.?!]{0,30}\b(your|the)\s+(prompt|instructions|guidelines|configuration|initial message)\b|\brepeat (everything|all|the text|the words|what is written) (above|before)\b|\bwhat were you told\b`),
+		p(ReasonPromptLeak, `(系统|初始|原始|隐藏|内部|开发者)(提示|指令|设定|消息|配置)([^音]|$)|提示词|你的(指令|设定|提示|配置|初始设置)|输出你的|重复(上面|以上|之前)的(内容|文字|话)`),
+		p(ReasonAuthority, `\[\s*(system|admin|administrator|developer|assistant|sys|root)\s*\]|<\|?\s*(system|im_start|endoftext)|\bi am (the|your|a|an) (developer|admin|administrator|creator|owner|engineer|programmer|ceo)\b|\b(new|updated|override) (system )?instructions?\b|\b(system|admin|security) (override|command|notice|update)\b`),
+		p(ReasonAuthority, `我是(你的)?(开发者|管理员|工程师|程序员|老板|创建者)|【\s*(系统|管理员)\s*】|\[\s*系统\s*\]|系统(指令|命令|通知)[:：]`),
+		p(ReasonExfiltration, `\b(list|show|give|send|export|dump|print|tell me|reveal|display|share|what are|look up)\b[^.?!]{0,30}\b(all|every|other|another|others|everyone)('s)?\b[^.?!]{0,30}\b(customers?|users?|shoppers?|buyers?|people|members?)('s?)?\b[^.?!]{0,30}\b(orders?|data|phones?|phone numbers?|e-?mails?|addresses|details|information|info|records|passwords?)\b|\b(list|show|give|send|export|dump|print)\b[^.?!]{0,20}\b(all|every)\b[^.?!]{0,20}\b(orders|customers|users|accounts)\b|\b(orders?|data|details) of (customer|user) c?\d{3,}`),
+		p(ReasonExfiltration, `(给我|发给我|告诉我|列出|导出|查|显示|看看|看一下|发我|把)[^。？！]{0,4}(所有|全部|其他|别的|别人)[^。？！]{0,4}(用户|客户|顾客|人|会员|买家)[^。？！]{0,4}(订单|手机号|电话|地址|信息|资料|数据|密码|身份证)|(导出|列出|发给我|给我|显示)(所有|全部)[^。？！]{0,6}(订单|用户|客户)`),
+		p(ReasonForcedSay, `\b(say|state|confirm|write|declare|reply)( only)? (exactly|with the words)\b|\b(say|state|confirm|write|declare) (that )?(i|we) (get|will get|am entitled|deserve|qualify|can get)\b|\brepeat after me\b|\bpromise me\b|\byou must (say|agree|confirm|promise)\b`),
+		p(ReasonForcedSay, `你(必须|得|要)(说|承诺|保证)|跟我念|照着我说|你就说`),
+	}
+}()
+
+// Injection reports whether text tries to override, extract or subvert the
+// assistant's instructions, and why (one of the Reason constants). It looks
+// at Fold(text), and at any base64 run in the text that decodes to words.
+func Injection(text string) (reason string, found bool) {
+	for _, candidate := range append([]string{Fold(text)}, decodedRuns(text)...) {
+		for _, p := range injectionPatterns {
+			if p.re.MatchString(candidate) {
+				return p.reason, true
+			}
+		}
+	}
+	return "", false
+}
+
+var base64Run = regexp.MustCompile(`[A-Za-z0-9+/]{16,}={0,2}`)
+
+// decodedRuns returns the folded text of base64 runs that decode to
+// mostly printable text, so an instruction cannot hide in an encoding.
+func decodedRuns(text string) []string {
+	var out []string
+	for _, run := range base64Run.FindAllString(text, 4) {
+		for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding} {
+			raw, err := enc.DecodeString(run)
+			if err != nil || !utf8.Valid(raw) || !mostlyPrintable(string(raw)) {
+				continue
+			}
+			out = append(out, Fold(string(raw)))
+			break
+		}
+	}
+	return out
+}
+
+func mostlyPrintable(s string) bool {
+	good, all := 0, 0
+	for _, r := range s {
+		all++
+		if unicode.IsPrint(r) || unicode.IsSpace(r) {
+			good++
+		}
+	}
+	return all >= 8 && good*10 >= all*9 && strings.ContainsRune(s, ' ')
+}
