@@ -59,6 +59,12 @@ type Meta struct {
 	Decision  string `json:"decision"`
 	Query     string `json:"query"`   // the standalone query used for retrieval
 	Backend   string `json:"backend"` // the generator that writes the answer
+	// Reason is a reason code when the turn was refused, handed over or its
+	// answer replaced: "injection:override", "out_of_scope", "no_knowledge",
+	// "ungrounded".
+	Reason string `json:"reason,omitempty"`
+	// Ungrounded lists the facts of a replaced answer that no source held.
+	Ungrounded []string `json:"-"`
 	// Retrieved is every hit retrieval returned, best first (for evaluation
 	// and debugging; the API does not send it to shoppers).
 	Retrieved []kefu.Hit `json:"-"`

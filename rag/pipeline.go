@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/kefuhq/kefu"
+	"github.com/kefuhq/kefu/guard"
 	"github.com/kefuhq/kefu/prompts"
 )
 
@@ -114,27 +115,48 @@ func (p *Pipeline) Stream(ctx context.Context, t Turn) iter.Seq2[Event, error] {
 			yield(Event{}, err)
 			return
 		}
+		// A generated answer is checked before any of it is sent: every
+		// amount, date, percentage and order number must come from the
+		// passages it was written from, else a safe reply replaces it.
+		var pieces []string
+		var genErr error
+		if plan.generate != nil {
+			for piece, err := range p.gen.Generate(ctx, *plan.generate) {
+				if err != nil {
+					genErr = fmt.Errorf("generate answer: %w", err)
+					break
+				}
+				pieces = append(pieces, piece)
+			}
+			if genErr == nil {
+				if bad := guard.Ungrounded(strings.Join(pieces, ""), passageTexts(plan.context)); len(bad) > 0 {
+					meta.Reason = "ungrounded"
+					meta.Ungrounded = bad
+					if plan, err = p.unknown(u.Locale, "ungrounded"); err != nil {
+						yield(Event{}, err)
+						return
+					}
+					pieces = nil
+				}
+			}
+		}
 		meta.Decision = plan.decision
 		if !yield(Event{Type: EventMeta, Meta: meta}, nil) {
 			return
 		}
-		answer := plan.text
-		if plan.generate != nil {
-			var text []byte
-			for piece, err := range p.gen.Generate(ctx, *plan.generate) {
-				if err != nil {
-					yield(Event{}, fmt.Errorf("generate answer: %w", err))
-					return
-				}
-				text = append(text, piece...)
-				if !yield(Event{Type: EventDelta, Delta: piece}, nil) {
-					return
-				}
+		if plan.generate == nil {
+			pieces = []string{plan.text}
+		}
+		for _, piece := range pieces {
+			if !yield(Event{Type: EventDelta, Delta: piece}, nil) {
+				return
 			}
-			answer = string(text)
-		} else if !yield(Event{Type: EventDelta, Delta: answer}, nil) {
+		}
+		if genErr != nil {
+			yield(Event{}, genErr)
 			return
 		}
+		answer := strings.Join(pieces, "")
 		if !yield(Event{Type: EventCitations, Citations: plan.citations(answer)}, nil) {
 			return
 		}
@@ -176,6 +198,7 @@ func (pl *plan) citations(answer string) []Citation {
 func (p *Pipeline) plan(ctx context.Context, t Turn, u Understanding, meta *Meta) (*plan, error) {
 	switch {
 	case u.Injection:
+		meta.Reason = "injection:" + u.InjectionReason
 		return p.fixed(DecideRefuse, u.Locale, "refuse_injection", replyData{})
 	case u.Intent == IntentHuman:
 		return p.escalate(u.Locale, "requested")
@@ -184,6 +207,7 @@ func (p *Pipeline) plan(ctx context.Context, t Turn, u Understanding, meta *Meta
 	case u.Sentiment == SentimentAngry:
 		return p.escalate(u.Locale, "anger")
 	case u.Intent == IntentOutOfScope:
+		meta.Reason = "out_of_scope"
 		return p.fixed(DecideRefuse, u.Locale, "refuse", replyData{})
 	case u.Intent == IntentChitChat:
 		name := "greeting"
@@ -205,21 +229,19 @@ func (p *Pipeline) plan(ctx context.Context, t Turn, u Understanding, meta *Meta
 	}
 	meta.Retrieved = hits
 	if len(hits) == 0 || !p.relevant(hits[0]) {
-		pl, err := p.escalate(u.Locale, "no_knowledge")
-		if err != nil {
-			return nil, err
-		}
-		pl.text, err = p.reply(u.Locale, "unknown", replyData{})
-		return pl, err
+		meta.Reason = "no_knowledge"
+		return p.unknown(u.Locale, "no_knowledge")
 	}
 	ctxHits := p.contextHits(hits)
 	meta.Backend = p.opts.backend
 	return &plan{
 		decision: DecideAnswer,
 		context:  ctxHits,
+		// What reaches a generator (which may be a remote model) has the
+		// shopper's personal data redacted.
 		generate: &kefu.GenerateRequest{
-			Question: t.Message, Query: strings.TrimSpace(u.Query + " " + expand),
-			Locale: u.Locale, Context: ctxHits, Messages: t.History,
+			Question: redact(t.Message), Query: redact(strings.TrimSpace(u.Query + " " + expand)),
+			Locale: u.Locale, Context: ctxHits, Messages: redactAll(t.History),
 		},
 	}, nil
 }
@@ -229,16 +251,54 @@ func (p *Pipeline) relevant(h kefu.Hit) bool {
 	return h.Lexical >= p.opts.minLexical || h.Dense >= p.opts.minDense
 }
 
-// contextHits keeps the best hits that are themselves relevant, at most contextK.
+// contextHits keeps the best hits that are themselves relevant, at most
+// contextK. Retrieved text is data, never instructions: a chunk that reads
+// like an attempt to instruct the assistant (a planted review, an order note)
+// is left out of the context.
 func (p *Pipeline) contextHits(hits []kefu.Hit) []kefu.Hit {
 	var out []kefu.Hit
 	for i, h := range hits {
 		if len(out) == p.opts.contextK {
 			break
 		}
+		if _, planted := guard.Injection(h.Chunk.Text); planted {
+			continue
+		}
 		if i == 0 || p.relevant(h) {
 			out = append(out, h)
 		}
+	}
+	return out
+}
+
+// unknown is the reply for a question kefu cannot answer reliably: it says
+// so and offers a human.
+func (p *Pipeline) unknown(locale, reason string) (*plan, error) {
+	pl, err := p.escalate(locale, reason)
+	if err != nil {
+		return nil, err
+	}
+	pl.text, err = p.reply(locale, "unknown", replyData{})
+	return pl, err
+}
+
+func passageTexts(hits []kefu.Hit) []string {
+	out := make([]string, len(hits))
+	for i, h := range hits {
+		out[i] = h.Chunk.Text
+	}
+	return out
+}
+
+func redact(s string) string {
+	out, _ := guard.Redact(s)
+	return out
+}
+
+func redactAll(msgs []kefu.Message) []kefu.Message {
+	out := make([]kefu.Message, len(msgs))
+	for i, m := range msgs {
+		out[i] = kefu.Message{Role: m.Role, Content: redact(m.Content)}
 	}
 	return out
 }

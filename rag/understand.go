@@ -6,6 +6,7 @@ import (
 	"unicode"
 
 	"github.com/kefuhq/kefu"
+	"github.com/kefuhq/kefu/guard"
 	"github.com/kefuhq/kefu/tokenize"
 )
 
@@ -40,13 +41,15 @@ type Understanding struct {
 	Intent    string
 	Sentiment string
 	// Flags that decide the turn before retrieval.
-	Injection  bool     // an attempt to override the assistant's instructions
-	Legal      bool     // a legal threat or a regulator named
-	OrderRefs  []string // order or tracking numbers the message names
-	MyOrders   bool     // the shopper asks about their own orders
-	Query      string   // the standalone query for retrieval
-	FollowUp   bool     // the message leans on the conversation before it
-	normalized string
+	Injection bool // an attempt to override or extract the assistant's instructions
+	// InjectionReason is the guard reason code when Injection is set.
+	InjectionReason string
+	Legal           bool     // a legal threat or a regulator named
+	OrderRefs       []string // order or tracking numbers the message names
+	MyOrders        bool     // the shopper asks about their own orders
+	Query           string   // the standalone query for retrieval
+	FollowUp        bool     // the message leans on the conversation before it
+	normalized      string
 }
 
 // cue lists are matched as substrings of the normalised message (lower-case,
@@ -69,14 +72,6 @@ var (
 		" sue ", "sue you", "lawyer", "attorney", "court", "legal action", "lawsuit", "consumer association",
 		"regulator", "chargeback", "charge back", "report you",
 		"起诉", "律师", "法院", "12315", "消协", "消费者协会", "报警", "工商局", "市场监管", "告你们",
-	}
-	injectionCues = []string{
-		"ignore previous", "ignore all previous", "ignore the previous", "ignore your instructions", "ignore all instructions",
-		"ignore above", "disregard previous", "disregard your", "forget your instructions", "forget all previous",
-		"system prompt", "your instructions", "your prompt", "developer mode", "jailbreak", "you are now", "act as",
-		"pretend you are", "pretend to be", "no restrictions", "without restrictions", "do anything now", "reveal your",
-		"忽略之前", "忽略以上", "忽略上面", "忽略所有", "忽略你的", "无视之前", "忘记之前", "你现在是", "你现在扮演", "扮演",
-		"系统提示", "提示词", "没有限制", "不受限制", "越狱", "开发者模式", "你的指令", "输出你的设定",
 	}
 	outOfScopeCues = []string{
 		"weather", "forecast", "politic", "president", "election", "government", " war ", "religion",
@@ -124,13 +119,15 @@ var orderRefPattern = regexp.MustCompile(`(?i)\b[a-z]{1,3}\d{4,}(?:-\d{2,})?\b|\
 
 // Understand reads one message in the light of the conversation's history.
 func Understand(message, locale string, history []kefu.Message) Understanding {
-	norm := " " + tokenize.Normalize(message) + " "
+	// Cues are matched on the folded text, so full-width letters, zero-width
+	// characters or homoglyphs do not slip a request past them.
+	norm := " " + guard.Fold(message) + " "
 	u := Understanding{normalized: norm}
 	u.Locale = locale
 	if u.Locale == "" || u.Locale == "auto" {
 		u.Locale = DetectLocale(message)
 	}
-	u.Injection = hasAny(norm, injectionCues)
+	u.InjectionReason, u.Injection = guard.Injection(message)
 	u.Legal = hasAny(norm, legalCues)
 	for _, m := range orderRefPattern.FindAllString(message, -1) {
 		u.OrderRefs = append(u.OrderRefs, strings.ToUpper(m))
