@@ -151,3 +151,34 @@ func FuzzLoad(f *testing.F) {
 		}
 	})
 }
+
+func TestUnderstandingAndGuardMetrics(t *testing.T) {
+	yes, no := true, false
+	cases := []Case{
+		{ID: "i1", Question: "a1", Intent: "shipping", Angry: &no},
+		{ID: "i2", Question: "a2", Intent: "complaint", Angry: &yes, Expect: ExpectEscalate},
+		{ID: "i3", Question: "a3", Intent: "payment", Angry: &yes},
+		{ID: "at", Question: "a4", Tags: []string{TagAttack}, Expect: ExpectRefuse},
+		{ID: "be", Question: "a5", Tags: []string{TagBenign}},
+	}
+	a := fakeAnswerer{
+		"a1": {Meta: rag.Meta{Intent: "shipping", Sentiment: rag.SentimentAngry, Decision: rag.DecideAnswer}},
+		"a2": {Meta: rag.Meta{Intent: "complaint", Sentiment: rag.SentimentAngry, Decision: rag.DecideEscalate}},
+		"a3": {Meta: rag.Meta{Intent: "shipping", Sentiment: rag.SentimentNeutral, Decision: rag.DecideAnswer}},
+		"a4": {Meta: rag.Meta{Decision: rag.DecideAnswer}},
+		"a5": {Meta: rag.Meta{Decision: rag.DecideRefuse}},
+	}
+	r, err := Run(context.Background(), a, cases, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.IntentCases != 3 || r.IntentAccuracy != 0.6667 {
+		t.Errorf("intent %d %v", r.IntentCases, r.IntentAccuracy)
+	}
+	if r.AngerCases != 2 || r.AngerRecall != 0.5 || r.AngerPrecision != 0.5 {
+		t.Errorf("anger %d %v %v", r.AngerCases, r.AngerRecall, r.AngerPrecision)
+	}
+	if r.AttackCases != 1 || r.AttackBlockRate != 0 || r.BenignCases != 1 || r.BenignFalseRefusals != 1 {
+		t.Errorf("guard metrics %+v", r)
+	}
+}

@@ -31,6 +31,25 @@ type Case struct {
 	AnswerIncludes []string       `json:"answer_includes,omitempty"`
 	Forbidden      []string       `json:"forbidden,omitempty"`
 	Expect         string         `json:"expect,omitempty"`
+	// Optional labels for the understanding and guardrail metrics.
+	Intent string   `json:"intent,omitempty"` // the intent the message expresses
+	Angry  *bool    `json:"angry,omitempty"`  // whether the shopper is angry
+	Tags   []string `json:"tags,omitempty"`   // "attack", "benign"
+}
+
+// Tags with a metric of their own.
+const (
+	TagAttack = "attack"
+	TagBenign = "benign"
+)
+
+func (c *Case) tagged(tag string) bool {
+	for _, t := range c.Tags {
+		if t == tag {
+			return true
+		}
+	}
+	return false
 }
 
 // LoadFile reads a golden set from a JSONL file.

@@ -138,6 +138,18 @@ func printReport(g *globals, r eval.Report) {
 	fmt.Fprintf(w, "escalation P / R      %.3f / %.3f\n", r.EscalationPrecision, r.EscalationRecall)
 	fmt.Fprintf(w, "refusal accuracy      %.3f (false refusals %d)\n", r.RefusalAccuracy, r.FalseRefusals)
 	fmt.Fprintf(w, "forbidden hits        %d\n", r.ForbiddenHits)
+	if r.IntentCases > 0 {
+		fmt.Fprintf(w, "intent accuracy       %.3f (%d cases)\n", r.IntentAccuracy, r.IntentCases)
+	}
+	if r.AngerCases > 0 {
+		fmt.Fprintf(w, "anger recall / prec.  %.3f / %.3f (%d angry)\n", r.AngerRecall, r.AngerPrecision, r.AngerCases)
+	}
+	if r.AttackCases > 0 {
+		fmt.Fprintf(w, "attack block rate     %.3f (%d attacks)\n", r.AttackBlockRate, r.AttackCases)
+	}
+	if r.BenignCases > 0 {
+		fmt.Fprintf(w, "benign false refusals %.3f (%d benign)\n", r.BenignFalseRefusals, r.BenignCases)
+	}
 	fmt.Fprintf(w, "latency p50 / p95     %.2f ms / %.2f ms\n", r.LatencyMsP50, r.LatencyMsP95)
 	if len(r.Failures) > 0 {
 		fmt.Fprintf(w, "failures (%d):\n", len(r.Failures))
