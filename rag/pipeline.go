@@ -36,6 +36,7 @@ type Shop struct {
 }
 
 type options struct {
+	refuse     []string // extra out-of-scope cues of this shop
 	topK       int
 	contextK   int
 	minLexical float64
@@ -62,6 +63,19 @@ func WithRelevance(minLexical, minDense float64) Option {
 
 // WithBackend names the generator in events (default "extractive").
 func WithBackend(name string) Option { return func(o *options) { o.backend = name } }
+
+// WithRefuseTopics adds cues (words or phrases, English or Chinese) for
+// topics this shop declines on top of the built-in ones: a shop that does
+// not sell pet food can list "dog food", "猫粮".
+func WithRefuseTopics(cues ...string) Option {
+	return func(o *options) {
+		for _, c := range cues {
+			if c = strings.TrimSpace(strings.ToLower(c)); c != "" {
+				o.refuse = append(o.refuse, c)
+			}
+		}
+	}
+}
 
 // WithShop sets the shop's name and hours used in fixed replies.
 func WithShop(s Shop) Option { return func(o *options) { o.shop = s } }
@@ -206,7 +220,8 @@ func (p *Pipeline) plan(ctx context.Context, t Turn, u Understanding, meta *Meta
 		return p.escalate(u.Locale, "legal")
 	case u.Sentiment == SentimentAngry:
 		return p.escalate(u.Locale, "anger")
-	case u.Intent == IntentOutOfScope:
+	case u.Intent == IntentOutOfScope, hasAny(u.normalized, p.opts.refuse):
+		meta.Intent = IntentOutOfScope
 		meta.Reason = "out_of_scope"
 		return p.fixed(DecideRefuse, u.Locale, "refuse", replyData{})
 	case u.Intent == IntentChitChat:

@@ -246,3 +246,17 @@ func TestGuardrails(t *testing.T) {
 		}
 	})
 }
+
+func TestShopTopicPolicy(t *testing.T) {
+	s := &fakeSearcher{SearchFn: func(context.Context, kefu.Query) ([]kefu.Hit, error) { return []kefu.Hit{policyHit(0.9)}, nil }}
+	p := New(s, fakeEmbedder{}, &fakeGenerator{pieces: []string{"ok"}}, prompts.MustLoad(), WithRefuseTopics("dog food", "猫粮"))
+	for _, msg := range []string{"do you sell dog food", "有猫粮吗"} {
+		res, _ := Collect(p.Stream(context.Background(), Turn{Message: msg}))
+		if res.Meta.Decision != DecideRefuse || res.Meta.Reason != "out_of_scope" {
+			t.Errorf("%q: decision %s reason %q", msg, res.Meta.Decision, res.Meta.Reason)
+		}
+	}
+	if res, _ := Collect(p.Stream(context.Background(), Turn{Message: "return policy"})); res.Meta.Decision != DecideAnswer {
+		t.Errorf("ordinary question refused: %+v", res.Meta)
+	}
+}
