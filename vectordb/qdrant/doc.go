@@ -22,10 +22,10 @@
 // exactly as they do in the embedded store: each distinct term of the chunk's
 // title, heading and text is hashed (FNV-1a, 32 bits) to an index whose
 // weight is the BM25-saturated term frequency tf·(k1+1)/(tf+k1), k1 = 1.2 (1
-// for a term seen once). Qdrant multiplies in the IDF at query time.
-// Document-length normalisation (BM25's b) is left out: it needs the corpus'
-// average length, which drifts as documents come and go, and chunks are cut
-// to a token budget so their lengths vary little.
+// for a term seen once). Qdrant multiplies in the IDF at query time. The
+// chunk's length in terms rides in the payload, so that the client can apply
+// BM25's length normalisation, which needs the corpus' mean length and so
+// cannot be baked into stored weights.
 //
 // The collection records the embedder that built it in its metadata; Open
 // refuses another embedder with a kefu.EConflict error, as the embedded store

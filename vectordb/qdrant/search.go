@@ -22,7 +22,7 @@ const (
 	// ranking finds the same top k as ranking every prefetched point.
 	minCandidates = 40
 	maxCandidates = 200
-	// corpusTTL is how long a count of chunk points is trusted.
+	// corpusTTL is how long the collection's statistics are trusted.
 	corpusTTL = time.Minute
 )
 
@@ -30,19 +30,20 @@ const (
 // prefetch, and returns up to q.TopK hits (embedded.DefaultTopK when 0),
 // best first by embedded.Fuse(Lexical, Dense), ties by chunk id.
 //
-// Hit.Dense is the cosine, as Qdrant computes it. Hit.Lexical follows the
-// embedded store's definition: Σ idf·w over the query terms the chunk holds
-// divided by Σ idf over the query terms, plus expandWeight times the same
-// share for the expansion terms, capped at 1, where w is the chunk's
-// saturated term frequency (1 for a term seen once) and idf is the IDF that
-// Qdrant computes for the term over the whole collection (read from a
-// single-term probe query sent in the same request). It differs from the
-// embedded store's in three documented ways: no document-length
-// normalisation (see the package doc); no correction of misspelt words (the
-// embedded store matches "retrun" to "return", here an unknown word simply
-// counts against the match); and a term that only chunks outside the filter
-// hold counts as unknown, with the IDF of a term no chunk holds (computed
-// from a count of chunk points refreshed once a minute). As in the embedded
+// Hit.Dense is the cosine, as Qdrant computes it. Hit.Lexical is the
+// embedded store's: the BM25 score of the query's terms divided by the sum
+// of their IDF (about 1 when a chunk holds every term once), plus
+// expandWeight times the same share for the expansion terms, capped at 1.
+// Its parts come from Qdrant: each term's IDF over the whole collection
+// (from a single-term probe query sent in the same request: its top score
+// divided by that point's stored weight), the chunk's term frequencies (its
+// sparse vector) and its length (its payload). What is approximated: the
+// mean chunk length is that of a sample of up to 256 public chunks, and the
+// count of chunks (for a term no chunk holds) is Qdrant's approximate count,
+// both refreshed once a minute or after a write by this process; a
+// misspelt word is not corrected (the embedded store matches "retrun" to
+// "return", here it counts as a term no chunk holds); and a term that only
+// chunks outside the filter hold also counts as such. As in the embedded
 // store, a Chinese bigram that no chunk holds is left out of the sum.
 //
 // A hit must match at least one query term or have a positive cosine. A
@@ -110,7 +111,7 @@ func (s *Store) Search(ctx context.Context, q kefu.Query) ([]kefu.Hit, error) {
 		if q.Vector != nil {
 			dense = float64(p.GetScore())
 		}
-		lexical := lex(sparseOf(p.GetVectors()))
+		lexical := lex(sparseOf(p.GetVectors()), intValue(p.GetPayload()[fieldTerms]))
 		if lexical <= 0 && dense <= 0 {
 			continue
 		}
@@ -182,10 +183,17 @@ func hybridQuery(vec []float32, terms []queryTerm, filter *qc.Filter, k int) *qc
 }
 
 // lexicalScorer reads each term's IDF from its probe result and returns the
-// function that scores a chunk's sparse vector (see Search).
-func (s *Store) lexicalScorer(ctx context.Context, terms []queryTerm, probes []*qc.BatchResult) (func(map[uint32]float32) float64, error) {
+// function that scores a chunk from its sparse vector and its length in
+// terms (see Search).
+func (s *Store) lexicalScorer(ctx context.Context, terms []queryTerm, probes []*qc.BatchResult) (func(v map[uint32]float32, dl int64) float64, error) {
+	if len(terms) == 0 {
+		return func(map[uint32]float32, int64) float64 { return 0 }, nil
+	}
+	stats, err := s.corpusStats(ctx)
+	if err != nil {
+		return nil, err
+	}
 	idf := make([]float64, len(terms))
-	var unknown []int
 	for i, t := range terms {
 		if top := probes[i].GetResult(); len(top) > 0 {
 			if w := sparseOf(top[0].GetVectors())[t.index]; w > 0 {
@@ -194,17 +202,8 @@ func (s *Store) lexicalScorer(ctx context.Context, terms []queryTerm, probes []*
 			}
 		}
 		if t.kind != tokenize.Bigram {
-			unknown = append(unknown, i)
-		}
-	}
-	if len(unknown) > 0 {
-		n, err := s.corpusSize(ctx)
-		if err != nil {
-			return nil, err
-		}
-		u := math.Log(1 + (float64(n)+0.5)/0.5)
-		for _, i := range unknown {
-			idf[i] = u
+			// A term no allowed chunk holds: the IDF of a term no chunk holds.
+			idf[i] = math.Log(1 + (float64(stats.chunks)+0.5)/0.5)
 		}
 	}
 	var own, exp float64
@@ -215,17 +214,22 @@ func (s *Store) lexicalScorer(ctx context.Context, terms []queryTerm, probes []*
 			own += idf[i]
 		}
 	}
-	return func(v map[uint32]float32) float64 {
+	return func(v map[uint32]float32, dl int64) float64 {
+		length := float64(dl)
+		if dl <= 0 {
+			length = stats.avgTerms // a point written without its length: no normalisation
+		}
 		var o, e float64
 		for i, t := range terms {
 			w := v[t.index]
-			if w == 0 {
+			if w <= 0 || idf[i] == 0 {
 				continue
 			}
+			x := idf[i] * bm25(w, length, stats.avgTerms)
 			if t.expand {
-				e += idf[i] * float64(w)
+				e += x
 			} else {
-				o += idf[i] * float64(w)
+				o += x
 			}
 		}
 		var x float64
@@ -251,31 +255,64 @@ func sparseOf(v *qc.VectorsOutput) map[uint32]float32 {
 	return m
 }
 
-// corpusSize returns the number of chunk points, counted at most once per
-// corpusTTL.
-func (s *Store) corpusSize(ctx context.Context) (int64, error) {
+// corpusStats is what the lexical score needs of the whole collection.
+type corpusStats struct {
+	chunks   int64   // chunk points, for the IDF of a term no chunk holds
+	avgTerms float64 // mean chunk length in terms, for BM25's length normalisation
+}
+
+// statsSample is how many chunks' lengths estimate the mean length.
+const statsSample = 256
+
+// corpusStats returns the collection's statistics, read at most once per
+// corpusTTL: an approximate count of chunk points, and the mean length of a
+// sample of public chunks (a scroll's first page, in point-id order, which
+// UUIDv5 ids make a fair sample).
+func (s *Store) corpusStats(ctx context.Context) (corpusStats, error) {
 	s.mu.Lock()
-	n, at := s.corpus, s.corpusAt
+	st, at := s.stats, s.statsAt
 	s.mu.Unlock()
 	if !at.IsZero() && time.Since(at) < corpusTTL {
-		return n, nil
+		return st, nil
 	}
+	chunks := &qc.Filter{Must: []*qc.Condition{qc.NewMatchKeyword(fieldKind, kindChunk)}}
 	var count uint64
 	err := s.call(ctx, "count chunks", func(ctx context.Context) (err error) {
-		count, err = s.client.Count(ctx, &qc.CountPoints{
+		count, err = s.client.Count(ctx, &qc.CountPoints{CollectionName: s.collection, Filter: chunks, Exact: qc.PtrOf(false)})
+		return err
+	})
+	if err != nil {
+		return st, err
+	}
+	var sample []*qc.RetrievedPoint
+	err = s.call(ctx, "sample chunk lengths", func(ctx context.Context) (err error) {
+		sample, err = s.client.Scroll(ctx, &qc.ScrollPoints{
 			CollectionName: s.collection,
-			Filter:         &qc.Filter{Must: []*qc.Condition{qc.NewMatchKeyword(fieldKind, kindChunk)}},
-			Exact:          qc.PtrOf(false),
+			Filter:         chunkFilter(kefu.Filter{}),
+			Limit:          qc.PtrOf(uint32(statsSample)),
+			WithPayload:    qc.NewWithPayloadInclude(fieldTerms),
+			WithVectors:    qc.NewWithVectors(false),
 		})
 		return err
 	})
 	if err != nil {
-		return 0, err
+		return st, err
+	}
+	st = corpusStats{chunks: int64(count), avgTerms: 1}
+	var sum, n float64
+	for _, p := range sample {
+		if dl := intValue(p.GetPayload()[fieldTerms]); dl > 0 {
+			sum += float64(dl)
+			n++
+		}
+	}
+	if n > 0 {
+		st.avgTerms = sum / n
 	}
 	s.mu.Lock()
-	s.corpus, s.corpusAt = int64(count), time.Now()
+	s.stats, s.statsAt = st, time.Now()
 	s.mu.Unlock()
-	return int64(count), nil
+	return st, nil
 }
 
 // chunkFilter expresses kefu.Filter as a Qdrant filter over chunk points.

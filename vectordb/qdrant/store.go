@@ -40,6 +40,7 @@ const (
 	fieldType     = "type"
 	fieldCustomer = "customer_id"
 	fieldLocale   = "locale"
+	fieldTerms    = "lexical_terms" // a chunk's length in terms, for BM25
 
 	kindChunk = "chunk"
 	kindDoc   = "doc"
@@ -96,11 +97,11 @@ type Store struct {
 	retries    int
 	backoff    time.Duration
 
-	// corpus caches the number of chunk points, which the lexical score
-	// needs for query terms no chunk holds (see Search).
-	mu       sync.Mutex
-	corpus   int64
-	corpusAt time.Time
+	// stats caches what the lexical score needs of the whole collection
+	// (see Search).
+	mu      sync.Mutex
+	stats   corpusStats
+	statsAt time.Time
 }
 
 // Open connects to Qdrant and makes sure the collection exists with kefu's

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 	"testing"
@@ -370,8 +371,9 @@ func TestPayloadRoundTrip(t *testing.T) {
 	}
 }
 
-// Lexical and Dense agree with the embedded store's on the same data: the
-// cosine exactly, the lexical share up to length normalisation.
+// On the same data the store ranks and scores as the embedded store does:
+// the cosine exactly, the lexical share up to float rounding (with every
+// chunk in the length sample, and no misspelt word in the queries).
 func TestScoresAgreeWithEmbedded(t *testing.T) {
 	s, _ := openFake(t, nil, Config{})
 	e, err := embedded.Open(t.TempDir(), embedded.EmbedderInfo{Name: testEmbedder.Name, Dims: testEmbedder.Dims})
@@ -408,16 +410,15 @@ func TestScoresAgreeWithEmbedded(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(got) == 0 || len(want) == 0 || got[0].Chunk.ID != want[0].Chunk.ID {
-			t.Errorf("%q: top hit %v, embedded %v", q.Text, ids(got), ids(want))
+		if len(want) == 0 || !slices.Equal(ids(got), ids(want)) {
+			t.Errorf("%q: hits %v, embedded %v", q.Text, ids(got), ids(want))
 			continue
 		}
-		g, w := got[0], want[0]
-		if d := g.Dense - w.Dense; d > 1e-5 || d < -1e-5 {
-			t.Errorf("%q: dense %v, embedded %v", q.Text, g.Dense, w.Dense)
-		}
-		if d := g.Lexical - w.Lexical; d > 0.15 || d < -0.15 {
-			t.Errorf("%q: lexical %v, embedded %v", q.Text, g.Lexical, w.Lexical)
+		for i := range got {
+			g, w := got[i], want[i]
+			if math.Abs(g.Dense-w.Dense) > 1e-5 || math.Abs(g.Lexical-w.Lexical) > 1e-4 || math.Abs(g.Score-w.Score) > 1e-4 {
+				t.Errorf("%q %s: lexical %v dense %v, embedded %v %v", q.Text, g.Chunk.ID, g.Lexical, g.Dense, w.Lexical, w.Dense)
+			}
 		}
 	}
 }

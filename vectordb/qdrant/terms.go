@@ -2,15 +2,21 @@ package qdrant
 
 import (
 	"hash/fnv"
+	"math"
 	"slices"
 
 	"github.com/kefuhq/kefu"
 	"github.com/kefuhq/kefu/tokenize"
 )
 
-// bm25K1 saturates term frequency as BM25 does: a term seen once weighs 1,
-// one seen very often approaches 1+k1.
-const bm25K1 = 1.2
+// BM25 parameters, the embedded store's. bm25K1 saturates term frequency: a
+// term seen once weighs 1, one seen very often approaches 1+k1. bm25B is
+// the weight of document-length normalisation, applied client-side (see
+// Search).
+const (
+	bm25K1 = 1.2
+	bm25B  = 0.75
+)
 
 // expandWeight is how much a full match of a query's expansion terms counts
 // against a full match of the shopper's own words (as in the embedded store).
@@ -33,10 +39,12 @@ func indexText(c *kefu.Chunk) string {
 }
 
 // chunkSparse returns a chunk's sparse vector, indices ascending, each
-// weight the saturated frequency tf·(k1+1)/(tf+k1) of its term.
-func chunkSparse(c *kefu.Chunk) ([]uint32, []float32) {
+// weight the saturated frequency tf·(k1+1)/(tf+k1) of its term, and the
+// number of terms in the chunk (its length for BM25).
+func chunkSparse(c *kefu.Chunk) ([]uint32, []float32, int) {
 	tf := map[uint32]int{}
-	for _, t := range tokenize.Tokens(indexText(c)) {
+	toks := tokenize.Tokens(indexText(c))
+	for _, t := range toks {
 		tf[termIndex(t.Text)]++
 	}
 	idx := make([]uint32, 0, len(tf))
@@ -49,7 +57,23 @@ func chunkSparse(c *kefu.Chunk) ([]uint32, []float32) {
 		n := float64(tf[i])
 		w[j] = float32(n * (bm25K1 + 1) / (n + bm25K1))
 	}
-	return idx, w
+	return idx, w, len(toks)
+}
+
+// termFrequency inverts the saturation of a stored weight.
+func termFrequency(w float32) float64 {
+	x := float64(w)
+	if x >= bm25K1+1 {
+		return math.MaxFloat32
+	}
+	return bm25K1 * x / (bm25K1 + 1 - x)
+}
+
+// bm25 is a term's BM25 weight in a chunk of dl terms, as the embedded store
+// computes it, from the stored saturated weight w.
+func bm25(w float32, dl, avgdl float64) float64 {
+	tf := termFrequency(w)
+	return tf * (bm25K1 + 1) / (tf + bm25K1*(1-bm25B+bm25B*dl/avgdl))
 }
 
 // queryTerm is one distinct term of a query.

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"sort"
+	"time"
 
 	qc "github.com/qdrant/go-client/qdrant"
 
@@ -149,7 +150,16 @@ func (s *Store) write(ctx context.Context, req *writeRequest, gen string) error 
 		return err
 	})
 	*req = writeRequest{}
+	s.forgetStats()
 	return err
+}
+
+// forgetStats makes the next search re-read the collection's statistics,
+// which a write of this process has just changed.
+func (s *Store) forgetStats() {
+	s.mu.Lock()
+	s.statsAt = time.Time{}
+	s.mu.Unlock()
 }
 
 func (s *Store) validate(r Replacement) error {
@@ -177,12 +187,15 @@ func (s *Store) validate(r Replacement) error {
 
 func chunkPoint(c *kefu.Chunk, gen string) *qc.PointStruct {
 	vecs := map[string]*qc.Vector{vecDense: qc.NewVectorDense(c.Vector)}
-	if idx, w := chunkSparse(c); len(idx) > 0 {
+	idx, w, terms := chunkSparse(c)
+	if len(idx) > 0 {
 		vecs[vecLexical] = qc.NewVectorSparse(idx, w)
 	}
+	payload := chunkPayload(c, gen)
+	payload[fieldTerms] = qc.NewValueInt(int64(terms))
 	return &qc.PointStruct{
 		Id:      qc.NewIDUUID(chunkPointID(c.ID)),
-		Payload: chunkPayload(c, gen),
+		Payload: payload,
 		Vectors: qc.NewVectorsMap(vecs),
 	}
 }
@@ -199,6 +212,7 @@ func (s *Store) Delete(ctx context.Context, docID string) error {
 	if docID == "" {
 		return kefu.Errorf(kefu.EInvalid, "document has no id")
 	}
+	defer s.forgetStats()
 	return s.call(ctx, "delete document "+docID, func(ctx context.Context) error {
 		_, err := s.client.Delete(ctx, &qc.DeletePoints{
 			CollectionName: s.collection,
