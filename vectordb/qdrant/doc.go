@@ -36,15 +36,15 @@
 //
 // Search sends one QueryBatch request: a hybrid query (a dense and a sparse
 // prefetch, each carrying the payload filter that expresses kefu.Filter,
-// fused with reciprocal rank fusion, then re-scored by the dense vector so
-// that each candidate comes back with its exact cosine), plus one tiny
-// single-term sparse query per query term, whose top score divided by that
-// point's weight for the term is the term's IDF as Qdrant computes it. From
-// those, Hit.Lexical is computed client-side exactly as the embedded store
-// defines it: the IDF-weighted share of the query's terms the chunk holds,
-// plus a quarter of the share of the expansion terms, capped at 1. The
-// approximations are documented on Search. Hits are ranked by
-// embedded.Fuse(Lexical, Dense).
+// whose union is re-scored by the dense vector so that each candidate comes
+// back with its exact cosine), plus one tiny single-term sparse query per
+// query term, whose top score divided by that point's weight for the term is
+// the term's IDF as Qdrant computes it. From those, Hit.Lexical is computed
+// client-side as the embedded store defines it (BM25 over the query's terms
+// divided by the sum of their IDF, plus a quarter of the same share for the
+// expansion terms, capped at 1), and hits are ranked by
+// embedded.Fuse(Lexical, Dense). The approximations are documented on
+// Search.
 //
 // # Writes
 //

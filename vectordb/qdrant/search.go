@@ -15,13 +15,12 @@ import (
 )
 
 const (
-	// prefetchDepth is how many hits of each side take part in fusion (the
-	// embedded store's fuseDepth). Prefetch results stay on the server.
-	prefetchDepth = 100
-	// Candidates returned per search: enough that the client-side fused
-	// ranking finds the same top k as ranking every prefetched point.
-	minCandidates = 40
-	maxCandidates = 200
+	// Each side (dense, sparse) nominates its best max(4·k, minDepth)
+	// chunks, at most maxDepth; the union is what the client ranks. The
+	// embedded store takes 100 per side from memory; over the network
+	// fewer suffice for the top k.
+	minDepth = 40
+	maxDepth = 100
 	// corpusTTL is how long the collection's statistics are trusted.
 	corpusTTL = time.Minute
 )
@@ -130,15 +129,19 @@ func (s *Store) Search(ctx context.Context, q kefu.Query) ([]kefu.Hit, error) {
 }
 
 // hybridQuery builds the main query. With both sides: a dense and a sparse
-// prefetch fused by RRF into the candidate set, which the outer query
-// re-scores with the dense vector, so that every candidate (found by either
-// side) comes back with its cosine as its score. With one side, that side
-// alone. Every level carries the filter.
+// prefetch, each carrying the filter, whose union the outer query re-scores
+// with the dense vector, so that every candidate (found by either side)
+// comes back with its cosine as its score; the client then fuses each
+// candidate's lexical score and cosine with embedded.Fuse. This is the
+// embedded store's candidate selection (the union of each side's best).
+// Qdrant's RRF fusion is not used: it ranks by position, and cuts chunks
+// that Fuse places in the top k, such as one matched only through the
+// expansion terms with a poor cosine. With one side, that side alone.
 func hybridQuery(vec []float32, terms []queryTerm, filter *qc.Filter, k int) *qc.QueryPoints {
-	cand := uint64(min(max(4*k, minCandidates), maxCandidates))
+	depth := uint64(min(max(4*k, minDepth), maxDepth))
 	out := &qc.QueryPoints{
 		Filter:      filter,
-		Limit:       qc.PtrOf(cand),
+		Limit:       qc.PtrOf(depth),
 		WithPayload: qc.NewWithPayload(true),
 		WithVectors: qc.NewWithVectorsInclude(vecLexical),
 	}
@@ -149,7 +152,7 @@ func hybridQuery(vec []float32, terms []queryTerm, filter *qc.Filter, k int) *qc
 			Query:  qc.NewQuerySparse(idx, w),
 			Using:  qc.PtrOf(vecLexical),
 			Filter: filter,
-			Limit:  qc.PtrOf(uint64(prefetchDepth)),
+			Limit:  qc.PtrOf(depth),
 		}
 	}
 	switch {
@@ -158,16 +161,12 @@ func hybridQuery(vec []float32, terms []queryTerm, filter *qc.Filter, k int) *qc
 			Query:  qc.NewQueryDense(vec),
 			Using:  qc.PtrOf(vecDense),
 			Filter: filter,
-			Limit:  qc.PtrOf(uint64(prefetchDepth)),
+			Limit:  qc.PtrOf(depth),
 		}
-		out.Prefetch = []*qc.PrefetchQuery{{
-			Prefetch: []*qc.PrefetchQuery{dense, sparse},
-			Query:    qc.NewQueryFusion(qc.Fusion_RRF),
-			Filter:   filter,
-			Limit:    qc.PtrOf(cand),
-		}}
+		out.Prefetch = []*qc.PrefetchQuery{dense, sparse}
 		out.Query = qc.NewQueryDense(vec)
 		out.Using = qc.PtrOf(vecDense)
+		out.Limit = qc.PtrOf(2 * depth) // the whole union
 	case vec != nil:
 		// Only the cosine ranks: the best k by cosine are the answer.
 		out.Query = qc.NewQueryDense(vec)

@@ -205,8 +205,8 @@ func TestFakeRefusesAQueryWithoutTheCustomerRule(t *testing.T) {
 	for _, q := range queries {
 		walk(q.GetPrefetch())
 	}
-	if prefetches != 3 {
-		t.Errorf("hybrid query has %d prefetches, want 3 (fusion of dense and sparse)", prefetches)
+	if prefetches != 2 {
+		t.Errorf("hybrid query has %d prefetches, want 2 (dense and sparse)", prefetches)
 	}
 
 	// A raw query without the rule.

@@ -103,16 +103,29 @@ func queryTerms(text, expand string) []queryTerm {
 	return out
 }
 
-// querySparse is the sparse query vector: the shopper's terms weigh 1, the
-// expansions expandWeight. Qdrant multiplies in each term's IDF.
+// querySparse is the sparse query vector. Qdrant multiplies in each term's
+// IDF; the weights mirror Hit.Lexical's normalisation, so that Qdrant's
+// sparse ranking nominates the chunks the client will rank high: the
+// shopper's terms share a weight of 1, the expansion terms a weight of
+// expandWeight (without the division, one expansion term would count for a
+// quarter of a whole question of fifteen Chinese terms).
 func querySparse(terms []queryTerm) ([]uint32, []float32) {
+	var own, exp int
+	for _, t := range terms {
+		if t.expand {
+			exp++
+		} else {
+			own++
+		}
+	}
 	idx := make([]uint32, len(terms))
 	w := make([]float32, len(terms))
 	for i, t := range terms {
 		idx[i] = t.index
-		w[i] = 1
 		if t.expand {
-			w[i] = expandWeight
+			w[i] = float32(expandWeight / float64(exp))
+		} else {
+			w[i] = float32(1 / float64(own))
 		}
 	}
 	return idx, w
