@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/kefuhq/kefu/embedding"
 	"github.com/kefuhq/kefu/ingest"
@@ -19,16 +20,59 @@ import (
 	"github.com/kefuhq/kefu/prompts"
 	"github.com/kefuhq/kefu/rag"
 	"github.com/kefuhq/kefu/vectordb/embedded"
+	"github.com/kefuhq/kefu/vectordb/qdrant"
 )
 
-// app is the wired default stack: the embedded store, the local embedder
-// and the extractive answerer.
+// app is the wired stack: the chunk store (embedded by default, or Qdrant),
+// the local embedder and the extractive answerer.
 type app struct {
 	cfg      Config
 	log      *slog.Logger
-	store    *embedded.Store
+	store    chunkStore
 	embedder *embedding.Local
 	pipeline *rag.Pipeline
+}
+
+// chunkStore is what the app needs of a chunk store: what the answering
+// pipeline and ingest need, plus readiness and release. The embedded and
+// the Qdrant store both satisfy it.
+type chunkStore interface {
+	rag.Searcher
+	ingest.Store
+	Ping(ctx context.Context) error
+	io.Closer
+}
+
+// qdrantOpenTimeout bounds connecting to Qdrant and checking its collection
+// at start-up, so that a wrong address fails the command instead of hanging.
+const qdrantOpenTimeout = 30 * time.Second
+
+// openStore opens the configured chunk store for the embedder emb.
+func openStore(cfg Config, emb *embedding.Local) (chunkStore, error) {
+	if cfg.VectorDB.Provider != "qdrant" {
+		s, err := embedded.Open(filepath.Join(cfg.DataDir, "chunks"), embedded.EmbedderInfo{Name: emb.Name(), Dims: emb.Dims()})
+		if err != nil {
+			return nil, err // not a typed nil in the interface
+		}
+		return s, nil
+	}
+	q := cfg.VectorDB.Qdrant
+	key := q.APIKey
+	if q.APIKeyFile != "" {
+		raw, err := os.ReadFile(q.APIKeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("vectordb.qdrant.api_key_file: %w", err)
+		}
+		key = strings.TrimSpace(string(raw))
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), qdrantOpenTimeout)
+	defer cancel()
+	s, err := qdrant.Open(ctx, qdrant.Config{Addr: q.Addr, APIKey: key, Collection: q.Collection, UseTLS: q.TLS},
+		qdrant.EmbedderInfo{Name: emb.Name(), Dims: emb.Dims()})
+	if err != nil {
+		return nil, fmt.Errorf("vectordb.qdrant at %s: %w", q.Addr, err)
+	}
+	return s, nil
 }
 
 func openApp(cfg Config, logOut io.Writer) (*app, error) {
@@ -37,7 +81,7 @@ func openApp(cfg Config, logOut io.Writer) (*app, error) {
 		return nil, err
 	}
 	emb := embedding.NewLocal(cfg.Embedding.Dims)
-	store, err := embedded.Open(filepath.Join(cfg.DataDir, "chunks"), embedded.EmbedderInfo{Name: emb.Name(), Dims: emb.Dims()})
+	store, err := openStore(cfg, emb)
 	if err != nil {
 		return nil, err
 	}
@@ -141,4 +185,8 @@ func tokenSecret(cfg Config) ([]byte, error) {
 
 var _ rag.Searcher = (*embedded.Store)(nil)
 var _ ingest.Store = (*embedded.Store)(nil)
+var _ chunkStore = (*embedded.Store)(nil)
+var _ rag.Searcher = (*qdrant.Store)(nil)
+var _ ingest.Store = (*qdrant.Store)(nil)
+var _ chunkStore = (*qdrant.Store)(nil)
 var _ rag.Generator = llm.Extractive{}

@@ -2,7 +2,9 @@ package main
 
 import (
 	"fmt"
+	"log/slog"
 	"os"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -21,6 +23,7 @@ type Config struct {
 	Shop      ShopConfig      `yaml:"shop"`
 	Retrieval RetrievalConfig `yaml:"retrieval"`
 	Embedding EmbeddingConfig `yaml:"embedding"`
+	VectorDB  VectorDBConfig  `yaml:"vectordb"`
 	LLM       LLMConfig       `yaml:"llm"`
 	Log       LogConfig       `yaml:"log"`
 }
@@ -59,6 +62,27 @@ type RetrievalConfig struct {
 type EmbeddingConfig struct {
 	Provider string `yaml:"provider"`
 	Dims     int    `yaml:"dims"`
+}
+
+// VectorDBConfig chooses the chunk store: the embedded one under the data
+// dir, or a Qdrant server shared by any number of kefu processes.
+type VectorDBConfig struct {
+	Provider string       `yaml:"provider"`
+	Qdrant   QdrantConfig `yaml:"qdrant"`
+}
+
+type QdrantConfig struct {
+	Addr       string `yaml:"addr"`
+	APIKey     string `yaml:"api_key"`
+	APIKeyFile string `yaml:"api_key_file"`
+	Collection string `yaml:"collection"`
+	TLS        bool   `yaml:"tls"`
+}
+
+// LogValue keeps the API key out of any log line that prints the config.
+func (q QdrantConfig) LogValue() slog.Value {
+	return slog.GroupValue(slog.String("addr", q.Addr), slog.String("collection", q.Collection), slog.Bool("tls", q.TLS),
+		slog.Bool("api_key_set", q.APIKey != "" || q.APIKeyFile != ""))
 }
 
 type LLMConfig struct {
@@ -108,6 +132,19 @@ var configKeys = []configKey{
 	{"retrieval.min_dense", "KEFU_MIN_DENSE", "0.45", "...or the cosine it must reach; below both, kefu says it does not know and offers a human", floatSetter(func(c *Config) *float64 { return &c.Retrieval.MinDense })},
 	{"embedding.provider", "KEFU_EMBEDDING_PROVIDER", "local", "embedder: local (offline feature hashing)", func(c *Config, v string) error { c.Embedding.Provider = v; return nil }},
 	{"embedding.dims", "KEFU_EMBEDDING_DIMS", "512", "vector size of the local embedder (changing it needs a re-ingest)", intSetter(func(c *Config) *int { return &c.Embedding.Dims })},
+	{"vectordb.provider", "KEFU_VECTORDB", "embedded", "chunk store: embedded (on disk under data_dir) or qdrant (a Qdrant server; re-ingest after switching)", func(c *Config, v string) error { c.VectorDB.Provider = v; return nil }},
+	{"vectordb.qdrant.addr", "KEFU_QDRANT_ADDR", "localhost:6334", "Qdrant gRPC address, host:port", func(c *Config, v string) error { c.VectorDB.Qdrant.Addr = v; return nil }},
+	{"vectordb.qdrant.api_key", "KEFU_QDRANT_API_KEY", "", "Qdrant API key (a secret: set it in the environment or a file, never in the repository)", func(c *Config, v string) error { c.VectorDB.Qdrant.APIKey = v; return nil }},
+	{"vectordb.qdrant.api_key_file", "KEFU_QDRANT_API_KEY_FILE", "", "file holding the Qdrant API key", func(c *Config, v string) error { c.VectorDB.Qdrant.APIKeyFile = v; return nil }},
+	{"vectordb.qdrant.collection", "KEFU_QDRANT_COLLECTION", "kefu_chunks", "Qdrant collection holding the chunks (created on first use)", func(c *Config, v string) error { c.VectorDB.Qdrant.Collection = v; return nil }},
+	{"vectordb.qdrant.tls", "KEFU_QDRANT_TLS", "false", "connect to Qdrant over TLS (Qdrant Cloud)", func(c *Config, v string) error {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return fmt.Errorf("not true or false: %q", v)
+		}
+		c.VectorDB.Qdrant.TLS = b
+		return nil
+	}},
 	{"llm.provider", "KEFU_LLM_PROVIDER", "extractive", "answer generator: extractive (offline, quotes the sources)", func(c *Config, v string) error { c.LLM.Provider = v; return nil }},
 	{"log.level", "KEFU_LOG_LEVEL", "info", "debug, info, warn or error", func(c *Config, v string) error { c.Log.Level = v; return nil }},
 	{"log.format", "KEFU_LOG_FORMAT", "text", "text or json", func(c *Config, v string) error { c.Log.Format = v; return nil }},
@@ -171,6 +208,9 @@ func (c *Config) fillDefaults() {
 	def(&c.DataDir, "data")
 	def(&c.Server.Addr, ":8080")
 	def(&c.Embedding.Provider, "local")
+	def(&c.VectorDB.Provider, "embedded")
+	def(&c.VectorDB.Qdrant.Addr, "localhost:6334")
+	def(&c.VectorDB.Qdrant.Collection, "kefu_chunks")
 	def(&c.LLM.Provider, "extractive")
 	def(&c.Log.Level, "info")
 	def(&c.Log.Format, "text")
@@ -186,6 +226,17 @@ func (c *Config) validate() error {
 	}
 	if c.LLM.Provider != "extractive" {
 		problems = append(problems, fmt.Sprintf("llm.provider %q is not supported (supported: extractive)", c.LLM.Provider))
+	}
+	switch c.VectorDB.Provider {
+	case "embedded", "qdrant":
+	default:
+		problems = append(problems, fmt.Sprintf("vectordb.provider %q is not embedded or qdrant", c.VectorDB.Provider))
+	}
+	if !qdrantCollectionName.MatchString(c.VectorDB.Qdrant.Collection) {
+		problems = append(problems, fmt.Sprintf("vectordb.qdrant.collection %q is not 1-255 letters, digits, _ or -", c.VectorDB.Qdrant.Collection))
+	}
+	if c.VectorDB.Qdrant.APIKey != "" && c.VectorDB.Qdrant.APIKeyFile != "" {
+		problems = append(problems, "vectordb.qdrant.api_key and vectordb.qdrant.api_key_file are both set; keep one")
 	}
 	if c.Embedding.Dims < 16 || c.Embedding.Dims > 8192 {
 		problems = append(problems, fmt.Sprintf("embedding.dims %d is outside 16..8192", c.Embedding.Dims))
@@ -219,6 +270,8 @@ func (c *Config) validate() error {
 	}
 	return nil
 }
+
+var qdrantCollectionName = regexp.MustCompile(`^[A-Za-z0-9_-]{1,255}$`)
 
 // configHelp renders configKeys as the table shown by `kefu serve --help`.
 func configHelp() string {
