@@ -1,9 +1,14 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
+	"io"
+	"log/slog"
 	"strings"
 	"testing"
+
+	"github.com/kefuhq/kefu/rag"
 
 	"github.com/kefuhq/kefu/vectordb/qdrant/qdranttest"
 )
@@ -62,6 +67,71 @@ func TestQdrantStoreEndToEnd(t *testing.T) {
 	}
 }
 
+// The leak test of the embedded store, on Qdrant: every shopper (and an
+// anonymous one) asks about one order of every other shopper, by id, by
+// tracking number and by owner; no retrieved chunk and no answer holds
+// another shopper's order.
+func TestQdrantNoShopperSeesAnotherShoppersOrders(t *testing.T) {
+	env := qdrantEnv(t)
+	dir := t.TempDir()
+	if out, _, err := run(t, env, "ingest", "--data-dir", dir, "--json", demoDir); err != nil {
+		t.Fatalf("ingest: %v\n%s", err, out)
+	}
+	cfg, err := LoadConfig("", func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.DataDir = dir
+	a, err := openApp(cfg, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	orders := demoOrders(t)
+	first := map[string]order{} // one order per shopper
+	for _, o := range orders {
+		if _, ok := first[o.Customer]; !ok {
+			first[o.Customer] = o
+		}
+	}
+	askers := []string{""}
+	for c := range first {
+		askers = append(askers, c)
+	}
+	turns := 0
+	for _, asker := range askers {
+		for owner, o := range first {
+			if owner == asker {
+				continue
+			}
+			for _, q := range []string{
+				"where is order " + o.ID,
+				"tracking " + o.Tracking + " status?",
+				o.Name + "'s order, what did they buy",
+				"我的订单 " + o.ID + " 到哪了",
+			} {
+				res, err := rag.Collect(a.pipeline.Stream(context.Background(), rag.Turn{CustomerID: asker, Message: q}))
+				if err != nil {
+					t.Fatalf("%q: %v", q, err)
+				}
+				turns++
+				for _, h := range res.Meta.Retrieved {
+					if h.Chunk.CustomerID != "" && h.Chunk.CustomerID != asker {
+						t.Fatalf("shopper %q asking %q retrieved %s of %s", asker, q, h.Chunk.ID, h.Chunk.CustomerID)
+					}
+				}
+				for _, other := range orders {
+					if other.Customer != asker && (strings.Contains(res.Answer, other.ID) && !strings.Contains(q, other.ID) ||
+						other.Tracking != "" && strings.Contains(res.Answer, other.Tracking) && !strings.Contains(q, other.Tracking)) {
+						t.Fatalf("shopper %q asking %q was shown %s's order %s:\n%s", asker, q, other.Customer, other.ID, res.Answer)
+					}
+				}
+			}
+		}
+	}
+	t.Logf("%d turns on Qdrant, no leak", turns)
+}
+
 func TestQdrantConfigErrors(t *testing.T) {
 	for _, tc := range []struct {
 		env  map[string]string
@@ -77,7 +147,16 @@ func TestQdrantConfigErrors(t *testing.T) {
 			t.Errorf("env %v: error %v, want one naming %s", tc.env, err, tc.want)
 		}
 	}
-	cfg, err := LoadConfig("", func(string) string { return "" })
+	cfg, err := LoadConfig("", func(k string) string { return map[string]string{"KEFU_QDRANT_API_KEY": "do-not-log-me"}[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logged strings.Builder
+	slog.New(slog.NewJSONHandler(&logged, nil)).Info("config", "qdrant", cfg.VectorDB.Qdrant)
+	if strings.Contains(logged.String(), "do-not-log-me") || !strings.Contains(logged.String(), `"api_key_set":true`) {
+		t.Errorf("logging the Qdrant config: %s", logged.String())
+	}
+	cfg, err = LoadConfig("", func(string) string { return "" })
 	if err != nil || cfg.VectorDB.Provider != "embedded" || cfg.VectorDB.Qdrant.Collection != "kefu_chunks" || cfg.VectorDB.Qdrant.Addr != "localhost:6334" {
 		t.Fatalf("defaults: %+v %v", cfg.VectorDB, err)
 	}

@@ -19,6 +19,8 @@ import (
 	"github.com/kefuhq/kefu/vectordb/vectordbtest"
 )
 
+var _ vectordbtest.Store = (*Store)(nil)
+
 var testEmbedder = EmbedderInfo{Name: "local-hash-v1", Dims: vectordbtest.Dims}
 
 // openFake opens a store on srv's collection coll (a fresh fake when srv is
