@@ -11,7 +11,6 @@ import (
 	"time"
 
 	qc "github.com/qdrant/go-client/qdrant"
-	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
@@ -77,8 +76,6 @@ type Config struct {
 	// always cut short by the context.
 	Retries int
 	Backoff time.Duration
-	// DialOptions are extra gRPC dial options (tests use them).
-	DialOptions []grpc.DialOption
 }
 
 // EmbedderInfo names the embedder whose vectors the store holds.
@@ -123,15 +120,14 @@ func Open(ctx context.Context, cfg Config, emb EmbedderInfo) (*Store, error) {
 		APIKey:                 cfg.APIKey,
 		UseTLS:                 cfg.UseTLS,
 		SkipCompatibilityCheck: true, // the check logs from library code; Ping reports reachability instead
-		PoolSize:               1,
-		GrpcOptions:            cfg.DialOptions,
+		PoolSize:               1, // one HTTP/2 connection multiplexes concurrent requests
 	})
 	if err != nil {
 		return nil, fmt.Errorf("qdrant: connect %s: %w", net.JoinHostPort(host, strconv.Itoa(port)), err)
 	}
 	s := &Store{
 		client:     client,
-		collection: cmp(cfg.Collection, DefaultCollection),
+		collection: orDefault(cfg.Collection, DefaultCollection),
 		emb:        emb,
 		batch:      max(cfg.BatchSize, DefaultBatchSize),
 		retries:    cfg.Retries,
@@ -150,7 +146,7 @@ func Open(ctx context.Context, cfg Config, emb EmbedderInfo) (*Store, error) {
 	return s, nil
 }
 
-func cmp(s, def string) string {
+func orDefault(s, def string) string {
 	if s == "" {
 		return def
 	}
@@ -158,7 +154,7 @@ func cmp(s, def string) string {
 }
 
 func splitAddr(addr string) (string, int, error) {
-	addr = cmp(addr, DefaultAddr)
+	addr = orDefault(addr, DefaultAddr)
 	host, portStr, err := net.SplitHostPort(addr)
 	var ae *net.AddrError
 	if errors.As(err, &ae) && ae.Err == "missing port in address" {

@@ -122,7 +122,7 @@ func TestFilterIsAllows(t *testing.T) {
 	var all []kefu.Chunk
 	for _, owner := range []string{"", "C1", "C2"} {
 		for _, typ := range kefu.DocTypes {
-			id := typ + "-" + cmp(owner, "public")
+			id := typ + "-" + orDefault(owner, "public")
 			doc, chunks := vectordbtest.Doc(id, typ, owner, "some text about "+id)
 			if err := s.Replace(ctx, doc, chunks); err != nil {
 				t.Fatal(err)
