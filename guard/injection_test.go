@@ -56,11 +56,11 @@ func TestInjectionLetsShoppersThrough(t *testing.T) {
 
 func TestFold(t *testing.T) {
 	for in, want := range map[string]string{
-		"Ｈｅｌｌｏ\u200b Wоrld":  "hello world",
+		"Ｈｅｌｌｏ\u200b Wоrld":   "hello world",
 		"p r o m p t  please": "prompt please",
-		"price ¥599, 30 days":  "price ¥599, 30 days",
-		"r3fund":               "refund",
-		"W261118-1004":         "w261118-1004",
+		"price ¥599, 30 days": "price ¥599, 30 days",
+		"r3fund":              "refund",
+		"W261118-1004":        "w261118-1004",
 	} {
 		if got := Fold(in); got != want {
 			t.Errorf("Fold(%q) = %q, want %q", in, got, want)

@@ -20,7 +20,7 @@ var homoglyphs = map[rune]rune{
 // leet maps digits and symbols used as letters ("1gn0r3") back to letters.
 // It is applied only inside words that also contain letters, so prices
 // and order numbers stay as they are.
-var leet = map[rune]rune{'0': 'o', '1': 'i', '3': 'e', '4': 'a', '5': 's', '7': 't', '@': 'a', '$': 's', '!': 'i', '|': 'l'}
+var leet = map[rune]rune{'0': 'o', '1': 'i', '3': 'e', '4': 'a', '5': 's', '7': 't', '@': 'a', '$': 's'}
 
 // Fold returns text as the checks should see it: NFKC (full-width letters
 // become ASCII), lower case, invisible format characters (zero-width space
@@ -69,8 +69,8 @@ func unleet(w string) string {
 	}
 	var b strings.Builder
 	for i, r := range w {
-		// A trailing "!" or "$" is punctuation or currency, not a letter.
-		if l, ok := leet[r]; ok && !(i == len(w)-1 && (r == '!' || r == '$')) {
+		// A trailing "$" is currency, not a letter.
+		if l, ok := leet[r]; ok && !(i == len(w)-1 && r == '$') {
 			b.WriteRune(l)
 			continue
 		}

@@ -59,30 +59,41 @@ var (
 	humanCues = []string{
 		"human", "real person", "live agent", "an agent", "to agent", "representative", "operator", "talk to someone",
 		"speak to someone", "speak with someone", "talk to a person", "speak to a person", "connect me", "transfer me",
-		"customer service rep", "live chat", "real people", "manager", "supervisor", "someone real",
-		"转人工", "人工客服", "人工服务", "找人工", "要人工", "接人工", "转接人工", "真人", "人工", "客服专员", "找客服", "叫客服",
-	}
-	angerCues = []string{
-		"furious", "angry", "pissed", "ridiculous", "unacceptable", "worst", "terrible", "horrible", "disgusting",
-		"scam", "rip off", "ripoff", "useless", "pathetic", "fed up", "sick of", "third time", "3rd time", "wtf",
-		"damn", "shit", "fuck", "hate you", "never again", "complain", "complaint", "!!!", "how dare",
-		"气死", "太差", "垃圾", "骗子", "投诉", "愤怒", "受够", "坑人", "恶心", "什么玩意", "太过分", "无语", "差评", "忍无可忍", "第三次", "搞什么", "生气", "太慢了",
+		"customer service rep", "live chat", "real people", "manager", "supervisor", "someone real", "colleague",
+		"pass this on", "escalate this", "someone who can", "a person please", "staff member", "actual person",
+		"转人工", "人工客服", "人工服务", "找人工", "要人工", "接人工", "转接", "真人", "人工", "客服专员", "找客服", "叫客服",
+		"叫你们客服", "叫你们领导", "找你们领导", "主管", "经理", "活人",
 	}
 	legalCues = []string{
 		" sue ", "sue you", "lawyer", "attorney", "court", "legal action", "lawsuit", "consumer association",
 		"regulator", "chargeback", "charge back", "report you",
 		"起诉", "律师", "法院", "12315", "消协", "消费者协会", "报警", "工商局", "市场监管", "告你们",
 	}
+	// outOfScopeCues name tasks and topics that are not the shop's business.
+	// They decide only when no shop topic is present ("my doctor says I need
+	// an air purifier, do you sell one?" is a product question), except the
+	// strong ones: a request to do something else entirely.
 	outOfScopeCues = []string{
-		"weather", "forecast", "politic", "president", "election", "government", " war ", "religion",
-		"doctor", "medicine", "medical", "symptom", "headache", "diagnos", "pregnan", "prescription", "disease",
+		"weather", "forecast", "politic", "president", "election", "vote for", "government", " war ", "religion",
+		"doctor", "medicine", "medical", "symptom", "headache", "diagnos", "pregnan", "prescription", "disease", "rash", "fever",
 		"homework", "essay", "poem", "write code", "python", "javascript", "program for me", "math problem", "solve this equation",
-		"stock tip", "stocks", "invest", "bitcoin", "crypto", "lottery", "bet on",
+		"stock tip", "stocks", "invest", "bitcoin", "crypto", "lottery", "bet on", "tesla stock",
 		"amazon", "taobao", "tmall", "pinduoduo", "ebay", "aliexpress", "shein", "temu",
-		"recipe", "girlfriend", "boyfriend", "horoscope", "movie", "football", "nba",
-		"天气", "下雨", "政治", "总统", "选举", "政府", "战争", "宗教", "医生", "吃药", "药", "症状", "头疼", "头痛", "看病", "怀孕", "感冒",
-		"作业", "作文", "写诗", "写代码", "编程", "数学题", "股票", "炒股", "投资", "比特币", "彩票", "淘宝", "天猫", "拼多多", "亚马逊",
-		"菜谱", "做饭", "女朋友", "男朋友", "星座", "电影", "足球",
+		"recipe", "girlfriend", "boyfriend", "horoscope", "movie", "football", "nba", "leaking tap", "plumber", "translate this poem",
+		"天气", "下雨", "政治", "总统", "选举", "政府", "战争", "宗教", "医生", "吃药", "药", "症状", "头疼", "头痛", "看病", "怀孕", "感冒", "发烧",
+		"作业", "作文", "写诗", "写代码", "编程", "数学题", "股票", "炒股", "投资", "比特币", "彩票", "双色球", "淘宝", "天猫", "拼多多", "亚马逊",
+		"菜谱", "做饭", "女朋友", "男朋友", "星座", "电影", "电视剧", "足球", "修水管",
+	}
+	strongOutOfScope = []string{
+		"weather", "forecast", "election", "vote for", "write me", "write a", "python script", "write code", "homework for me",
+		"stock tip", "which stock", "tesla stock", "lottery", "my taobao", "taobao order", "my amazon", "amazon order", "what cream", "what medicine",
+		"天气", "写代码", "写作文", "写诗", "股票", "彩票", "双色球", "淘宝的订单", "淘宝订单", "吃什么药", "什么药", "电视剧", "选举",
+	}
+	// complaintCues mark dissatisfaction said calmly.
+	complaintCues = []string{
+		"disappoint", "not happy", "unhappy", "rude", "heads up", "nobody replied", "no one replied", "slow", "not impressed",
+		"poor", "bad experience", "bad service", "beaten up", "crushed box", "complain", "feedback", "could be better", "not great",
+		"失望", "不满意", "态度", "简陋", "压扁", "体验", "闪退", "太慢", "有点慢", "不太好", "差", "吐槽", "反馈", "意见",
 	}
 	orderStatusCues = []string{
 		"where is my", "where's my", "wheres my", "where my", "track", "tracking", "status of my", "my order", "my orders",
@@ -95,20 +106,28 @@ var (
 		"how do i", "how can i", "how to", "can i", "policy", "is it possible", "what if", "do you",
 		"怎么", "如何", "可以吗", "能不能", "可不可以", "政策", "规定",
 	}
-	chitChatCues = []string{"hi", "hello", "hey", "thanks", "thank you", "thx", "good morning", "你好", "您好", "谢谢", "在吗", "在不在", "早上好", "哈喽"}
-	negativeCues = []string{"disappoint", "not happy", "unhappy", "annoy", "frustrat", "bad", "broken", "late", "失望", "不满意", "烦", "慢", "坏了", "差"}
-	positiveCues = []string{"great", "love", "awesome", "thanks", "thank you", "perfect", "谢谢", "很好", "满意", "喜欢", "赞"}
+	chitChatCues = []string{
+		"hi", "hello", "hey", "thanks", "thank you", "thx", "good morning", "good night", "good evening", "bye", "goodbye", "see you",
+		"ok", "okay", "cool", "nice", "lol", "haha", "how are you", "are you a bot", "are you human", "are you real", "are you a robot", "who are you",
+		"你好", "您好", "谢谢", "在吗", "在不在", "早上好", "晚上好", "晚安", "哈喽", "好的", "嗯", "哈哈", "拜拜", "再见", "你是机器人", "你是谁", "你是真人",
+	}
 	followUpCues = []string{
 		"what about", "how about", "and if", "and for", "what if", "it", "that", "this one", "that one", "the same", "also", "them", "those",
 		"那", "这个", "那个", "它", "呢", "还有", "如果", "那么", "这样",
 	}
 	topicCues = map[string][]string{
-		IntentReturn:   {"return", "retrun", "refund", "exchange", "money back", "send back", "send it back", "退货", "退款", "换货", "退钱", "退回", "退换", "无理由"},
-		IntentShipping: {"ship", "deliver", "courier", "express", "postage", "dispatch", "carrier", "freight", "运费", "配送", "发货", "送货", "包邮", "快递", "顺丰", "京东物流", "送达", "几天到"},
-		IntentPayment:  {"pay", "alipay", "wechat", "card", "invoice", "installment", "instalment", "coupon", "cash on delivery", "price protect", "发票", "支付", "付款", "花呗", "优惠券", "分期", "货到付款", "价保", "信用卡", "微信"},
-		IntentAccount:  {"account", "password", "login", "log in", "sign in", "privacy", "personal data", "delete my data", "my data", "member", "points", "账户", "账号", "密码", "登录", "隐私", "个人信息", "注销", "会员", "积分"},
-		IntentWarranty: {"warranty", "guarantee", "repair", "broken", "defect", "faulty", "stopped working", "doesn't work", "not working", "保修", "维修", "坏了", "故障", "质保", "不能用", "修"},
-		IntentProduct:  {"price", "how much", "cost", "in stock", "stock", "color", "colour", "battery", "size", "weight", "watt", "capacity", "compatible", "spec", "model", "difference between", "recommend", "多少钱", "价格", "有货", "库存", "颜色", "电池", "续航", "尺寸", "重量", "功率", "容量", "兼容", "型号", "推荐", "区别", "参数"},
+		IntentReturn: {"return", "retrun", "refund", "exchange", "money back", "send back", "send it back", "restocking", "swap", "wrong item", "wrong colour", "wrong color", "cancel",
+			"退货", "退款", "换货", "退钱", "退回", "退换", "无理由", "能退", "退吗", "退不", "换个", "换成", "发错", "拆封", "取消"},
+		IntentShipping: {"ship", "deliver", "courier", "express", "postage", "dispatch", "carrier", "freight", "parcel", "package", "pick up", "pickup", "collect in store", "address", "customs", "station", "two parcels",
+			"运费", "配送", "发货", "送货", "包邮", "快递", "顺丰", "京东物流", "送达", "几天到", "发到", "寄到", "送到", "多久到", "自提", "包裹", "地址", "驿站", "寄", "关税", "快递员"},
+		IntentPayment: {"pay", "paypal", "alipay", "wechat", "card", "invoice", "fapiao", "installment", "instalment", "coupon", "cash on delivery", "price protect", "price drop", "price went down", "bank transfer", "charged twice", "payment", "huabei", "vat",
+			"发票", "专票", "支付", "付款", "花呗", "优惠券", "分期", "货到付款", "价保", "保价", "信用卡", "微信", "对公", "转账", "扣款", "扣了", "降价", "满减", "退差价"},
+		IntentAccount: {"account", "password", "pasword", "login", "log in", "sign in", "privacy", "personal data", "delete my data", "my data", "member", "points", "unsubscribe", "marketing", "recommendation", "personalised", "personalized", "newsletter", "chat history", "data stored", "card number",
+			"账户", "账号", "密码", "登录", "隐私", "个人信息", "注销", "会员", "积分", "退订", "短信", "营销", "推荐", "信息卖", "聊天记录", "数据"},
+		IntentWarranty: {"warranty", "warrenty", "guarantee", "repair", "broken", "defect", "faulty", "stopped working", "doesn't work", "not working", "stopped charging", "won't charge", "no sound", "leak", "serial number", "fault",
+			"保修", "维修", "坏了", "故障", "质保", "不能用", "修", "没声音", "漏水", "不充电", "充不进", "序列号", "失灵", "不工作"},
+		IntentProduct: {"price", "how much", "cost", "in stock", "stock", "color", "colour", "battery", "size", "weight", "watt", "capacity", "compatible", "work with", "works with", "spec", "model", "difference", " vs ", "versus", "recommend", "do you sell", "do you have", "which one", "which is better", "waterproof", "fit", "support",
+			"多少钱", "价格", "有货", "库存", "颜色", "电池", "续航", "尺寸", "重量", "功率", "容量", "兼容", "型号", "推荐", "区别", "参数", "哪款", "哪个好", "有没有", "你们有", "支持", "能接", "防水", "适合"},
 	}
 )
 
@@ -132,7 +151,7 @@ func Understand(message, locale string, history []kefu.Message) Understanding {
 	for _, m := range orderRefPattern.FindAllString(message, -1) {
 		u.OrderRefs = append(u.OrderRefs, strings.ToUpper(m))
 	}
-	u.Sentiment = sentiment(norm, shouting(message))
+	u.Sentiment = sentiment(norm, message)
 	u.Intent = intent(norm, u)
 	u.MyOrders = u.Intent == IntentOrderStatus
 
@@ -154,11 +173,30 @@ func intent(norm string, u Understanding) string {
 	switch {
 	case hasAny(norm, humanCues) && !hasAny(norm, []string{"human error"}):
 		return IntentHuman
-	case u.Legal, u.Sentiment == SentimentAngry:
-		return IntentComplaint
-	case u.Injection, hasAny(norm, outOfScopeCues):
+	case u.Injection, hasAny(norm, strongOutOfScope):
 		return IntentOutOfScope
+	case u.Legal:
+		return IntentComplaint
 	}
+	// The shop's topics come first: an angry message about a late parcel is
+	// about shipping (and goes to a human for its anger), and "my doctor says
+	// I need an air purifier" is a product question.
+	if topic := topicIntent(norm, u); topic != IntentOther {
+		return topic
+	}
+	switch {
+	case hasAny(norm, outOfScopeCues):
+		return IntentOutOfScope
+	case u.Sentiment == SentimentAngry, hasAny(norm, complaintCues):
+		return IntentComplaint
+	case isChitChat(norm):
+		return IntentChitChat
+	}
+	return IntentOther
+}
+
+// topicIntent is the shop topic a message is about, or IntentOther.
+func topicIntent(norm string, u Understanding) string {
 	policy := hasAny(norm, policyCues)
 	if len(u.OrderRefs) > 0 || (hasAny(norm, orderStatusCues) && !policy) {
 		return IntentOrderStatus
@@ -169,45 +207,12 @@ func intent(norm string, u Understanding) string {
 			best, bestN = it, n
 		}
 	}
-	if best == IntentOther && isChitChat(norm) {
-		return IntentChitChat
-	}
 	return best
-}
-
-func sentiment(norm string, shout bool) string {
-	anger := countAny(norm, angerCues)
-	switch {
-	case anger >= 2, anger >= 1 && (strings.Contains(norm, "!") || shout):
-		return SentimentAngry
-	case anger == 1 && (strings.Contains(norm, "投诉") || strings.Contains(norm, "complain")):
-		return SentimentAngry
-	case anger == 1, hasAny(norm, negativeCues):
-		return SentimentNegative
-	case hasAny(norm, positiveCues):
-		return SentimentPositive
-	}
-	return SentimentNeutral
-}
-
-// shouting reports a message written mostly in capitals ("WHERE IS MY
-// ORDER"), which turns a single angry word into anger.
-func shouting(raw string) bool {
-	var upper, letters int
-	for _, r := range raw {
-		if unicode.IsLetter(r) && r < unicode.MaxLatin1 {
-			letters++
-			if unicode.IsUpper(r) {
-				upper++
-			}
-		}
-	}
-	return letters >= 8 && upper*10 >= letters*7
 }
 
 func isChitChat(norm string) bool {
 	terms := tokenize.Terms(norm)
-	return len(terms) <= 4 && hasAny(norm, chitChatCues)
+	return len(terms) <= 6 && hasAny(norm, chitChatCues)
 }
 
 func isFollowUp(norm string) bool {
