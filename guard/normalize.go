@@ -58,6 +58,8 @@ func unleet(w string) string {
 	letters, leets := 0, 0
 	for _, r := range w {
 		switch {
+		case r > unicode.MaxASCII:
+			return w // Chinese text and other scripts keep their digits
 		case unicode.IsLetter(r):
 			letters++
 		case leet[r] != 0:

@@ -248,6 +248,9 @@ func (p *Pipeline) plan(ctx context.Context, t Turn, u Understanding, meta *Meta
 		return p.unknown(u.Locale, "no_knowledge")
 	}
 	ctxHits := p.contextHits(hits)
+	if meta.Intent == IntentOther || meta.Intent == IntentChitChat {
+		meta.Intent = intentOfHit(hits[0], meta.Intent)
+	}
 	meta.Backend = p.opts.backend
 	return &plan{
 		decision: DecideAnswer,
@@ -284,6 +287,31 @@ func (p *Pipeline) contextHits(hits []kefu.Hit) []kefu.Hit {
 		}
 	}
 	return out
+}
+
+// intentOfHit names the intent of a question that no cue classified by
+// what answered it: a product record, an order, or the topic of the policy
+// section or FAQ entry it came from.
+func intentOfHit(h kefu.Hit, fallback string) string {
+	switch h.Chunk.Type {
+	case kefu.TypeProduct:
+		return IntentProduct
+	case kefu.TypeOrder:
+		return IntentOrderStatus
+	}
+	label := h.Chunk.Title + " " + h.Chunk.Heading
+	if h.Chunk.Type == kefu.TypeFAQ {
+		label = firstLine(h.Chunk.Text)
+	}
+	if topic := topicIntent(" "+guard.Fold(label)+" ", Understanding{}); topic != IntentOther && topic != IntentOrderStatus {
+		return topic
+	}
+	return fallback
+}
+
+func firstLine(s string) string {
+	line, _, _ := strings.Cut(s, "\n")
+	return line
 }
 
 // unknown is the reply for a question kefu cannot answer reliably: it says
