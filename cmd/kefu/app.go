@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/kefuhq/kefu/embedding"
+	"github.com/kefuhq/kefu/guard"
 	"github.com/kefuhq/kefu/ingest"
 	"github.com/kefuhq/kefu/llm"
 	"github.com/kefuhq/kefu/prompts"
@@ -101,6 +102,9 @@ func openApp(cfg Config, logOut io.Writer) (*app, error) {
 	if cfg.Retrieval.MinLexical > 0 || cfg.Retrieval.MinDense > 0 {
 		opts = append(opts, rag.WithRelevance(cfg.Retrieval.MinLexical, cfg.Retrieval.MinDense))
 	}
+	if len(cfg.Shop.RefuseTopics) > 0 {
+		opts = append(opts, rag.WithRefuseTopics(cfg.Shop.RefuseTopics...))
+	}
 	if len(cfg.Shop.Name) > 0 || len(cfg.Shop.Hours) > 0 {
 		shop := rag.Shop{Name: cfg.Shop.Name, Hours: cfg.Shop.Hours}
 		opts = append(opts, rag.WithShop(shop))
@@ -117,10 +121,12 @@ func newLogger(cfg LogConfig, w io.Writer) (*slog.Logger, error) {
 		return nil, fmt.Errorf("log.level: %w", err)
 	}
 	opts := &slog.HandlerOptions{Level: level}
+	var h slog.Handler = slog.NewTextHandler(w, opts)
 	if cfg.Format == "json" {
-		return slog.New(slog.NewJSONHandler(w, opts)), nil
+		h = slog.NewJSONHandler(w, opts)
 	}
-	return slog.New(slog.NewTextHandler(w, opts)), nil
+	// Every log line passes through PII redaction, whatever logs it.
+	return slog.New(guard.NewRedactingHandler(h)), nil
 }
 
 // ingester returns the ingest pipeline over the app's store and embedder.

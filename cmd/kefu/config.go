@@ -48,8 +48,9 @@ type APIKeyCfg struct {
 }
 
 type ShopConfig struct {
-	Name  map[string]string `yaml:"name"`
-	Hours map[string]string `yaml:"hours"`
+	Name         map[string]string `yaml:"name"`
+	Hours        map[string]string `yaml:"hours"`
+	RefuseTopics []string          `yaml:"refuse_topics"`
 }
 
 type RetrievalConfig struct {
@@ -126,6 +127,14 @@ var configKeys = []configKey{
 	}},
 	{"shop.name", "KEFU_SHOP_NAME", "our shop / 本店", "shop name used in replies; in kefu.yaml a map by locale (en, zh)", func(c *Config, v string) error { c.Shop.Name = map[string]string{"en": v, "zh": v}; return nil }},
 	{"shop.hours", "KEFU_SHOP_HOURS", "9:00-21:00 every day", "human service hours used in replies; in kefu.yaml a map by locale", func(c *Config, v string) error { c.Shop.Hours = map[string]string{"en": v, "zh": v}; return nil }},
+	{"shop.refuse_topics", "KEFU_REFUSE_TOPICS", "(none)", "extra topics this shop declines (words or phrases, comma-separated in env), on top of the built-in ones", func(c *Config, v string) error {
+		for _, t := range strings.Split(v, ",") {
+			if t = strings.TrimSpace(t); t != "" {
+				c.Shop.RefuseTopics = append(c.Shop.RefuseTopics, t)
+			}
+		}
+		return nil
+	}},
 	{"retrieval.top_k", "KEFU_TOP_K", "10", "hits retrieved per question", intSetter(func(c *Config) *int { return &c.Retrieval.TopK })},
 	{"retrieval.context_k", "KEFU_CONTEXT_K", "4", "best hits given to the answer generator", intSetter(func(c *Config) *int { return &c.Retrieval.ContextK })},
 	{"retrieval.min_lexical", "KEFU_MIN_LEXICAL", "0.45", "relevance bar: share of the question's weighted terms the best hit must contain...", floatSetter(func(c *Config) *float64 { return &c.Retrieval.MinLexical })},
