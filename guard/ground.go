@@ -42,6 +42,33 @@ func Ungrounded(answer string, sources []string) []string {
 
 var citationMarker = regexp.MustCompile(`\[\d{1,2}\]`)
 
+// promiseCues are commitments an answer may only repeat, never make: the
+// shop's documents must say them.
+var promiseCues = []string{
+	"guarantee", "we promise", "i promise", "we will refund", "you will get", "you'll get", "full refund", "free of charge",
+	"compensat", "no questions asked", "lifetime", "always free", "we will replace", "for free",
+	"保证", "承诺", "一定会", "全额退款", "免费更换", "赔偿", "包赔", "终身", "无条件",
+}
+
+// Promises returns the commitments in answer ("full refund", "保证") that
+// none of the sources contains, compared case-insensitively after NFKC.
+func Promises(answer string, sources []string) []string {
+	a := strings.ToLower(norm.NFKC.String(answer))
+	var src strings.Builder
+	for _, s := range sources {
+		src.WriteString(strings.ToLower(norm.NFKC.String(s)))
+		src.WriteByte('\n')
+	}
+	all := src.String()
+	var out []string
+	for _, cue := range promiseCues {
+		if strings.Contains(a, cue) && !strings.Contains(all, cue) {
+			out = append(out, cue)
+		}
+	}
+	return out
+}
+
 // compact drops white space and thousands separators: "¥ 1,299" -> "¥1299".
 func compact(s string) string {
 	return strings.Map(func(r rune) rune {

@@ -39,3 +39,13 @@ func TestRedactingHandler(t *testing.T) {
 		t.Errorf("log line lost ordinary data: %s", out)
 	}
 }
+
+func TestPromises(t *testing.T) {
+	src := []string{"Faulty items get a full refund within 15 days."}
+	if got := Promises("Faulty items get a full refund. [1]", src); got != nil {
+		t.Errorf("a promise the source makes was flagged: %q", got)
+	}
+	if got := Promises("We guarantee you'll get compensation, 我们保证赔偿。", src); len(got) != 5 {
+		t.Errorf("Promises = %q, want guarantee, you'll get, compensat, 保证, 赔偿", got)
+	}
+}

@@ -130,8 +130,9 @@ func (p *Pipeline) Stream(ctx context.Context, t Turn) iter.Seq2[Event, error] {
 			return
 		}
 		// A generated answer is checked before any of it is sent: every
-		// amount, date, percentage and order number must come from the
-		// passages it was written from, else a safe reply replaces it.
+		// amount, date, percentage and order number, and every promise
+		// ("full refund", 保证), must come from the passages it was written
+		// from, else a safe reply replaces it.
 		var pieces []string
 		var genErr error
 		if plan.generate != nil {
@@ -143,7 +144,8 @@ func (p *Pipeline) Stream(ctx context.Context, t Turn) iter.Seq2[Event, error] {
 				pieces = append(pieces, piece)
 			}
 			if genErr == nil {
-				if bad := guard.Ungrounded(strings.Join(pieces, ""), passageTexts(plan.context)); len(bad) > 0 {
+				answer, sources := strings.Join(pieces, ""), passageTexts(plan.context)
+				if bad := append(guard.Ungrounded(answer, sources), guard.Promises(answer, sources)...); len(bad) > 0 {
 					meta.Reason = "ungrounded"
 					meta.Ungrounded = bad
 					if plan, err = p.unknown(u.Locale, "ungrounded"); err != nil {
