@@ -140,4 +140,7 @@ type GenerateRequest struct {
 	Context  []Hit
 	System   string
 	Messages []Message
+	// PromptVersion names the prompt templates System and Messages come
+	// from, recorded with the answer.
+	PromptVersion string
 }

@@ -20,6 +20,8 @@ const DefaultLocale = "en"
 //go:embed templates/*.tmpl
 var files embed.FS
 
+var funcs = template.FuncMap{"inc": func(i int) int { return i + 1 }}
+
 // Set is the parsed templates of every locale. The zero value is not usable;
 // call Load.
 type Set struct {
@@ -31,7 +33,7 @@ type Set struct {
 func Load() (*Set, error) {
 	s := &Set{byLocale: map[string]*template.Template{}}
 	for _, loc := range Locales {
-		t, err := template.New(loc).Option("missingkey=error").ParseFS(files, "templates/*."+loc+".tmpl")
+		t, err := template.New(loc).Option("missingkey=error").Funcs(funcs).ParseFS(files, "templates/*."+loc+".tmpl")
 		if err != nil {
 			return nil, fmt.Errorf("parse %s templates: %w", loc, err)
 		}

@@ -43,6 +43,22 @@ func TestRenderGolden(t *testing.T) {
 		}
 		one, _ := s.Render(loc, "orders_intro", replyData{Count: 1})
 		b.WriteString("== orders_intro/1\n" + one + "\n")
+		sys, err := s.Render(loc, "answer_system", d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		type passage struct{ Title, Heading, Text string }
+		user, err := s.Render(loc, "answer_user", struct {
+			Question string
+			Passages []passage
+		}{"How long do I have to return an item?", []passage{
+			{"Returns and Refunds", "Return window", "You can return most items within 30 days of delivery."},
+			{"FAQ", "", "Q: Can I return a gift?\nA: Yes, with the gift receipt."},
+		}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		b.WriteString("== answer_system\n" + sys + "\n== answer_user\n" + user + "\n")
 
 		path := filepath.Join("testdata", loc+".golden")
 		if *update {

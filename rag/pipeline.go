@@ -254,16 +254,44 @@ func (p *Pipeline) plan(ctx context.Context, t Turn, u Understanding, meta *Meta
 		meta.Intent = intentOfHit(hits[0], meta.Intent)
 	}
 	meta.Backend = p.opts.backend
-	return &plan{
-		decision: DecideAnswer,
-		context:  ctxHits,
-		// What reaches a generator (which may be a remote model) has the
-		// shopper's personal data redacted.
-		generate: &kefu.GenerateRequest{
-			Question: redact(t.Message), Query: redact(strings.TrimSpace(u.Query + " " + expand)),
-			Locale: u.Locale, Context: ctxHits, Messages: redactAll(t.History),
-		},
-	}, nil
+	// What reaches a generator (which may be a remote model) has the
+	// shopper's personal data redacted.
+	req := kefu.GenerateRequest{
+		Question: redact(t.Message), Query: redact(strings.TrimSpace(u.Query + " " + expand)),
+		Locale: u.Locale, Context: ctxHits,
+	}
+	if err := p.renderPrompt(&req, t.History); err != nil {
+		return nil, err
+	}
+	return &plan{decision: DecideAnswer, context: ctxHits, generate: &req}, nil
+}
+
+// promptPassage is a context passage as the answer prompt shows it.
+type promptPassage struct{ Title, Heading, Text string }
+
+// renderPrompt fills req.System and req.Messages for model backends: the
+// versioned answer prompt of the shopper's language, the redacted history,
+// and a last user message holding the numbered passages and the question.
+func (p *Pipeline) renderPrompt(req *kefu.GenerateRequest, history []kefu.Message) error {
+	sys, err := p.reply(req.Locale, "answer_system", replyData{})
+	if err != nil {
+		return err
+	}
+	passages := make([]promptPassage, len(req.Context))
+	for i, h := range req.Context {
+		passages[i] = promptPassage{Title: h.Chunk.Title, Heading: h.Chunk.Heading, Text: redact(h.Chunk.Text)}
+	}
+	user, err := p.prompts.Render(req.Locale, "answer_user", struct {
+		Question string
+		Passages []promptPassage
+	}{req.Question, passages})
+	if err != nil {
+		return err
+	}
+	req.System = sys
+	req.Messages = append(redactAll(history), kefu.Message{Role: kefu.RoleUser, Content: user})
+	req.PromptVersion = prompts.Version
+	return nil
 }
 
 // relevant reports whether a hit clears the bar for answering from it.

@@ -133,7 +133,12 @@ func TestAnswerCitesWhatItQuotes(t *testing.T) {
 		t.Errorf("retrieval filter %+v, want the shopper's id with public knowledge", q.Filter)
 	}
 	if g.got == nil || len(g.got.Context) != 2 || g.got.Locale != "en" {
-		t.Errorf("generator request %+v", g.got)
+		t.Fatalf("generator request %+v", g.got)
+	}
+	last := g.got.Messages[len(g.got.Messages)-1]
+	if !strings.Contains(g.got.System, "Test Shop") || last.Role != kefu.RoleUser ||
+		!strings.Contains(last.Content, "[1] Returns") || !strings.Contains(last.Content, "Question: return window?") || g.got.PromptVersion == "" {
+		t.Errorf("rendered prompt: system %q, last message %q", g.got.System, last.Content)
 	}
 }
 
