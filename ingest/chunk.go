@@ -48,8 +48,9 @@ type section struct {
 
 // chunker cuts sections into chunks of at most max tokens.
 type chunker struct {
-	enc *tiktoken.Tiktoken
-	max int
+	enc  *tiktoken.Tiktoken
+	max  int
+	seps map[string]int // token counts of separators
 }
 
 func newChunker(max int) (*chunker, error) {
@@ -126,8 +127,8 @@ func segmentCut(s string) int {
 // their heading lives on in the path of the sections below.
 func (c *chunker) chunks(doc *kefu.Document, secs []section) []kefu.Chunk {
 	var out []kefu.Chunk
-	emit := func(heading string, texts []string) {
-		for _, t := range texts {
+	emit := func(heading string, parts []part) {
+		for _, t := range parts {
 			out = append(out, kefu.Chunk{
 				ID:         fmt.Sprintf("%s#%d", doc.ID, len(out)),
 				DocID:      doc.ID,
@@ -138,8 +139,8 @@ func (c *chunker) chunks(doc *kefu.Document, secs []section) []kefu.Chunk {
 				Locale:     doc.Locale,
 				CustomerID: doc.CustomerID,
 				Heading:    heading,
-				Text:       t,
-				Tokens:     c.count(t),
+				Text:       t.text,
+				Tokens:     t.tokens,
 				Meta:       maps.Clone(doc.Meta),
 			})
 		}
@@ -157,8 +158,14 @@ func (c *chunker) chunks(doc *kefu.Document, secs []section) []kefu.Chunk {
 	return out
 }
 
+// part is a chunk's text and its token count.
+type part struct {
+	text   string
+	tokens int
+}
+
 // split cuts one section into chunk texts of at most c.max tokens.
-func (c *chunker) split(s section) []string {
+func (c *chunker) split(s section) []part {
 	body := strings.TrimSpace(s.body)
 	if body == "" {
 		return nil
@@ -171,11 +178,15 @@ func (c *chunker) split(s section) []string {
 	if leadTok > c.max/2 {
 		lead, leadTok = "", 0
 	}
+	// Counts add up across the lead and the carry line: both end in a line
+	// break, which the tokenizer never joins with the text after it.
 	budget := c.max - leadTok
-	if s.carry == "" || c.count(body) <= budget {
-		parts := c.pack(c.pieces(body, budget, levelParagraph, "", nil), budget)
+	bodyTok := c.count(body)
+	if s.carry == "" || bodyTok <= budget {
+		parts := c.pack(c.pieces(body, bodyTok, budget, levelParagraph, "", nil), budget)
 		for i := range parts {
-			parts[i] = lead + parts[i]
+			parts[i].text = lead + parts[i].text
+			parts[i].tokens += leadTok
 		}
 		return parts
 	}
@@ -187,12 +198,14 @@ func (c *chunker) split(s section) []string {
 		carry, carryTok = "", 0
 	}
 	budget -= carryTok
-	parts := c.pack(c.pieces(body, budget, levelParagraph, "", nil), budget)
+	parts := c.pack(c.pieces(body, bodyTok, budget, levelParagraph, "", nil), budget)
 	for i := range parts {
 		if i > 0 {
-			parts[i] = carry + parts[i]
+			parts[i].text = carry + parts[i].text
+			parts[i].tokens += carryTok
 		}
-		parts[i] = lead + parts[i]
+		parts[i].text = lead + parts[i].text
+		parts[i].tokens += leadTok
 	}
 	return parts
 }
@@ -202,6 +215,7 @@ const (
 	levelParagraph = iota
 	levelLine
 	levelSentence
+	levelClause
 	levelWord
 	levelRune
 )
@@ -217,8 +231,11 @@ type piece struct {
 // pieces splits text into pieces of at most budget tokens, at the coarsest
 // level that works: paragraphs, then lines, sentences, words, and as a last
 // resort between characters (never inside one).
-func (c *chunker) pieces(text string, budget, level int, sep string, out []piece) []piece {
-	n := c.count(text)
+// n is the token count of text, or -1 if not known yet.
+func (c *chunker) pieces(text string, n, budget, level int, sep string, out []piece) []piece {
+	if n < 0 {
+		n = c.count(text)
+	}
 	if n <= budget {
 		return append(out, piece{sep, text, n})
 	}
@@ -231,7 +248,7 @@ func (c *chunker) pieces(text string, budget, level int, sep string, out []piece
 			if i == 0 {
 				p.sep = sep
 			}
-			out = c.pieces(p.text, budget, level+1, p.sep, out)
+			out = c.pieces(p.text, -1, budget, level+1, p.sep, out)
 		}
 		return out
 	}
@@ -301,6 +318,8 @@ func splitLevel(text string, level int) []piece {
 		}
 	case levelSentence:
 		return splitSentences(text)
+	case levelClause:
+		return splitClauses(text)
 	case levelWord:
 		for _, w := range strings.Fields(text) {
 			s := " "
@@ -355,30 +374,97 @@ func splitSentences(text string) []piece {
 	return out
 }
 
-// pack joins consecutive pieces, with their separators, into texts of at
-// most budget tokens.
-func (c *chunker) pack(ps []piece, budget int) []string {
-	var out []string
-	cur, curTok := "", 0
-	for _, p := range ps {
-		if cur == "" {
-			cur, curTok = p.text, p.tokens
-			continue
-		}
-		// Token counts are nearly additive; count exactly only when the
-		// sum says the piece may fit.
-		if curTok+p.tokens <= budget+2 {
-			cand := cur + p.sep + p.text
-			if n := c.count(cand); n <= budget {
-				cur, curTok = cand, n
-				continue
+// splitClauses splits a long Chinese sentence after its commas and colons
+// (，、：), keeping the marks with the clause they end.
+func splitClauses(text string) []piece {
+	var out []piece
+	start := 0
+	for i, r := range text {
+		if r == '，' || r == '、' || r == '：' {
+			end := i + utf8.RuneLen(r)
+			if end < len(text) {
+				out = append(out, piece{text: text[start:end]})
+				start = end
 			}
 		}
-		out = append(out, strings.TrimSpace(cur))
-		cur, curTok = p.text, p.tokens
 	}
-	if strings.TrimSpace(cur) != "" {
-		out = append(out, strings.TrimSpace(cur))
+	if start < len(text) {
+		out = append(out, piece{text: text[start:]})
+	}
+	return out
+}
+
+// pack joins consecutive pieces, with their separators, into texts of at
+// most budget tokens, each with its exact count. Token counts are nearly
+// additive (a line break can merge with the punctuation before it, which
+// only lowers the count), so pieces are joined on the sum of their counts
+// and each text is counted once; the rare text that the sum let run over
+// the budget is packed again, counting every join.
+func (c *chunker) pack(ps []piece, budget int) []part {
+	var out []part
+	for i := 0; i < len(ps); {
+		j, est := i+1, ps[i].tokens
+		for j < len(ps) {
+			add := c.sepTokens(ps[j].sep) + ps[j].tokens
+			if est+add > budget {
+				break
+			}
+			est += add
+			j++
+		}
+		var b strings.Builder
+		b.WriteString(ps[i].text)
+		for _, p := range ps[i+1 : j] {
+			b.WriteString(p.sep)
+			b.WriteString(p.text)
+		}
+		text := strings.TrimSpace(b.String())
+		switch n := c.count(text); {
+		case text == "":
+		case n <= budget || j-i == 1:
+			out = append(out, part{text, n})
+		default:
+			out = append(out, c.packExact(ps[i:j], budget)...)
+		}
+		i = j
+	}
+	return out
+}
+
+// sepTokens counts the tokens of a separator, remembering the answer.
+func (c *chunker) sepTokens(sep string) int {
+	if n, ok := c.seps[sep]; ok {
+		return n
+	}
+	n := c.count(sep)
+	if c.seps == nil {
+		c.seps = map[string]int{}
+	}
+	c.seps[sep] = n
+	return n
+}
+
+// packExact is pack counting every join.
+func (c *chunker) packExact(ps []piece, budget int) []part {
+	var out []part
+	cur := ""
+	for _, p := range ps {
+		if cur == "" {
+			cur = p.text
+			continue
+		}
+		cand := cur + p.sep + p.text
+		if c.count(cand) <= budget {
+			cur = cand
+			continue
+		}
+		if t := strings.TrimSpace(cur); t != "" {
+			out = append(out, part{t, c.count(t)})
+		}
+		cur = p.text
+	}
+	if t := strings.TrimSpace(cur); t != "" {
+		out = append(out, part{t, c.count(t)})
 	}
 	return out
 }

@@ -48,9 +48,10 @@ func TestChunkSizes(t *testing.T) {
 				t.Fatalf("got %d chunks, want at least %d", len(parts), tt.minChunks)
 			}
 			var joined strings.Builder
-			for i, p := range parts {
-				if n := c.count(p); n > tt.max {
-					t.Errorf("chunk %d has %d tokens, max %d: %q", i, n, tt.max, p)
+			for i, pt := range parts {
+				p := pt.text
+				if n := c.count(p); n > tt.max || n != pt.tokens {
+					t.Errorf("chunk %d has %d tokens (said %d), max %d: %q", i, n, pt.tokens, tt.max, p)
 				}
 				if !utf8.ValidString(p) {
 					t.Errorf("chunk %d is not valid UTF-8", i)
