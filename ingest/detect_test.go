@@ -105,6 +105,8 @@ func TestHumanize(t *testing.T) {
 		{"Order ID", "Order id"},
 		{"address2", "Address2"},
 		{"价格", "价格"},
+		{"商品ID", "商品ID"},
+		{" 订单_ID ", "订单_ID"},
 		{"zh", "Zh"},
 		{"__", "__"},
 	}

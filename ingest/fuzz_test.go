@@ -65,7 +65,11 @@ func FuzzParseJSONL(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data string) {
 		s := &recordSink{}
 		src := "orders.jsonl"
-		if err := in.readJSONL(context.Background(), file{name: src, path: src, source: src}, strings.NewReader(data), s); err != nil {
+		rs := in.newRecords(file{name: src, path: src, source: src}, s)
+		if err := in.readJSONL(context.Background(), strings.NewReader(data), rs); err != nil {
+			t.Fatal(err)
+		}
+		if err := rs.flush(context.Background()); err != nil {
 			t.Fatal(err)
 		}
 		checkUnits(t, src, s.units)

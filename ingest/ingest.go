@@ -60,6 +60,29 @@ type Options struct {
 	// the record id, the title and the owning customer, overriding
 	// detection. A record missing a named IDField or CustomerField fails.
 	IDField, TitleField, CustomerField string
+	// Records chooses collections in JSON files that hold several, by
+	// their keys: with "products" and "orders", a file {"products": {...},
+	// "users": {...}, "orders": {...}} yields its products and orders and
+	// reports users as skipped. Empty loads every collection except those
+	// whose key, or whose file's name, says they hold people's personal
+	// data ("users", "customers", "accounts", "members", "用户", "客户",
+	// ...): those are skipped and reported unless named here.
+	Records []string
+	// Levels names the levels of keys that wrap records in a nested JSON
+	// file, outermost first: with "platform", "shop", "customer_id", the
+	// records of {"jd": {"S1": {"U7": {"O1": {...}}}}} get platform "jd",
+	// shop "S1" and customer_id "U7" in their metadata, and count as
+	// having those fields when their type and owner are detected. "-"
+	// leaves a level unnamed. The key right above a record is its id.
+	Levels []string
+	// GroupBy merges the records (CSV rows, JSON records) that share this
+	// field's value into one document, whose id is that value: fields
+	// equal in every row appear once, the others as one list item per
+	// distinct row.
+	GroupBy string
+	// Fields, when set, limits the fields a record's text shows to these;
+	// the id, title and customer are still read from every field.
+	Fields []string
 	// Prune deletes stored documents whose source lies in the walked paths
 	// but that no file yields any more. Sources that reported a failure in
 	// this run are never pruned, so a broken file does not erase what was
@@ -109,13 +132,17 @@ func (e FileError) String() string {
 
 // Summary reports what a Run did.
 type Summary struct {
-	Files     int           `json:"files"`      // files read, including those that failed
-	Documents int           `json:"documents"`  // documents written (new or changed)
-	Chunks    int           `json:"chunks"`     // chunks written
-	Unchanged int           `json:"unchanged"`  // documents skipped because their hash matched
-	Pruned    int           `json:"pruned"`     // documents deleted by Options.Prune
-	Failed    []FileError   `json:"failed"`     // per-file and per-record failures, in walk order
-	Elapsed   time.Duration `json:"elapsed_ns"` // wall time of the run
+	Files     int         `json:"files"`     // files read, including those that failed
+	Documents int         `json:"documents"` // documents written (new or changed)
+	Chunks    int         `json:"chunks"`    // chunks written
+	Unchanged int         `json:"unchanged"` // documents skipped because their hash matched
+	Pruned    int         `json:"pruned"`    // documents deleted by Options.Prune
+	Failed    []FileError `json:"failed"`    // per-file and per-record failures, in walk order
+	// Skipped lists what was deliberately left out, and why: files and
+	// collections of people's personal data, collections not chosen by
+	// Options.Records. Skipping is not a failure.
+	Skipped []FileError   `json:"skipped"`
+	Elapsed time.Duration `json:"elapsed_ns"` // wall time of the run
 }
 
 // String renders the summary for people, one failure per line.
@@ -127,6 +154,14 @@ func (s Summary) String() string {
 		fmt.Fprintf(&b, "pruned:    %d\n", s.Pruned)
 	}
 	fmt.Fprintf(&b, "elapsed:   %s\n", s.Elapsed.Round(time.Millisecond))
+	if len(s.Skipped) > 0 {
+		fmt.Fprintf(&b, "skipped:   %d\n", len(s.Skipped))
+		for _, f := range s.Skipped {
+			b.WriteString("  ")
+			b.WriteString(f.String())
+			b.WriteByte('\n')
+		}
+	}
 	if len(s.Failed) == 0 {
 		b.WriteString("failed:    0\n")
 		return b.String()
@@ -163,7 +198,7 @@ func (in *Ingester) RunFS(ctx context.Context, fsys fs.FS, paths ...string) (Sum
 
 func (in *Ingester) run(ctx context.Context, fsys fs.FS, targets []target) (Summary, error) {
 	start := time.Now()
-	r := &run{in: in, ctx: ctx, fsys: fsys, sum: Summary{Failed: []FileError{}}}
+	r := &run{in: in, ctx: ctx, fsys: fsys, sum: Summary{Failed: []FileError{}, Skipped: []FileError{}}}
 	err := r.run(targets)
 	r.sum.Elapsed = time.Since(start)
 	return r.sum, err

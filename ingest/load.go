@@ -29,6 +29,8 @@ type unit struct {
 type sink interface {
 	emit(u unit) error
 	fail(line, record int, reason string)
+	// skip reports a part of the file deliberately left out.
+	skip(line, record int, reason string)
 }
 
 // fileSink passes one file's documents to the run.
@@ -59,9 +61,20 @@ func (s *fileSink) fail(line, record int, reason string) {
 	s.r.fail(s.f.source, FileError{File: s.f.path, Line: line, Record: record, Reason: reason})
 }
 
+func (s *fileSink) skip(line, record int, reason string) {
+	s.r.sum.Skipped = append(s.r.sum.Skipped, FileError{File: s.f.path, Line: line, Record: record, Reason: reason})
+}
+
 // loadTo reads one file, passing its documents and failures to s.
 func (in *Ingester) loadTo(ctx context.Context, fsys fs.FS, f file, s sink) error {
 	format := formats[strings.ToLower(path.Ext(f.name))]
+	switch format {
+	case "csv", "json", "jsonl":
+		if reason := in.excludedFile(f.source); reason != "" {
+			s.skip(0, 0, reason)
+			return nil
+		}
+	}
 	if format == "jsonl" {
 		return in.loadJSONL(ctx, fsys, f, s)
 	}

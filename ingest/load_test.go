@@ -13,12 +13,17 @@ import (
 type recordSink struct {
 	units []unit
 	fails []string // "line/record: reason"
+	skips []string // "line/record: reason"
 }
 
 func (s *recordSink) emit(u unit) error { s.units = append(s.units, u); return nil }
 
 func (s *recordSink) fail(line, record int, reason string) {
 	s.fails = append(s.fails, fmt.Sprintf("%d/%d: %s", line, record, reason))
+}
+
+func (s *recordSink) skip(line, record int, reason string) {
+	s.skips = append(s.skips, fmt.Sprintf("%d/%d: %s", line, record, reason))
 }
 
 // loadFile runs one loader on a fixture, with the fixture path as source.

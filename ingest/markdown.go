@@ -2,6 +2,8 @@ package ingest
 
 import (
 	"fmt"
+	"regexp"
+	"slices"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -28,9 +30,59 @@ func parseMarkdown(text string, frontMatter bool) (markdown, error) {
 		}
 		md.front, body = fm, rest
 	}
-	md.body = strings.TrimSpace(body)
+	md.body = strings.TrimSpace(cleanText(htmlComment.ReplaceAllString(body, "")))
 	md.sections, md.h1 = splitSections(md.body)
+	md.sections = splitArticles(md.sections)
 	return md, nil
+}
+
+// htmlComment matches an HTML comment, which Markdown does not show.
+var htmlComment = regexp.MustCompile(`(?s)<!--.*?-->`)
+
+// articleStart matches the number a statute's article starts with: "第十五条
+// ", "第二十五条之一 ", "Article 12". A section holding several articles is
+// cut into one section per article, so that no chunk holds the end of one
+// article and the start of the next.
+var articleStart = regexp.MustCompile(`^(第[一二三四五六七八九十百千零〇两0-9]+条(之[一二三四五六七八九十]+)?|Article [0-9]+[A-Za-z]?\.?)(\s|　|$)`)
+
+// splitArticles cuts every section that holds at least two articles into
+// its preamble and its articles. An article runs from the paragraph that
+// starts with its number to the next article; its number joins the
+// section's path and starts every chunk after the first.
+func splitArticles(secs []section) []section {
+	var out []section
+	for _, s := range secs {
+		paras := strings.Split(s.body, "\n\n")
+		n := 0
+		for _, p := range paras {
+			if articleStart.MatchString(p) {
+				n++
+			}
+		}
+		if n < 2 {
+			out = append(out, s)
+			continue
+		}
+		cur := section{path: s.path, lead: s.lead}
+		var body []string
+		flush := func() {
+			cur.body = strings.TrimSpace(strings.Join(body, "\n\n"))
+			if cur.body != "" {
+				out = append(out, cur)
+			}
+			body = nil
+		}
+		for _, p := range paras {
+			if m := articleStart.FindStringSubmatch(p); m != nil {
+				flush()
+				num := strings.TrimSpace(m[1])
+				cur = section{path: append(slices.Clip(s.path), num), lead: s.lead, carry: num}
+			}
+			body = append(body, p)
+		}
+		flush()
+	}
+	return out
 }
 
 // splitFrontMatter separates a leading "---" YAML block from the body. A

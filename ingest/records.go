@@ -44,6 +44,12 @@ type record struct {
 	key    string // its key, in a JSON object of records keyed by id
 	hint   string // document type suggested by a wrapping key ("orders")
 	kind   string // what the value is when it is not an object ("a string")
+	// path holds the keys that wrap the record in a nested JSON file,
+	// outermost first: {"jd": {"shop-1": {"P1": {...}}}} gives jd, shop-1.
+	path []string
+	// render, when set, is what the document shows in place of fields: the
+	// merged rows of a group (Options.GroupBy).
+	render object
 }
 
 // decodeValue reads the next JSON value, keeping object keys in order.
@@ -137,9 +143,18 @@ func jsonError(err error, dec *json.Decoder, text string, ls lines) (int, string
 }
 
 // loadJSON reads a JSON file: an array of records, an object of records
-// keyed by id (optionally wrapped in one key, {"orders": {...}}), or a
-// single record.
+// keyed by id, collections of records under keys that name them
+// ({"products": {...}, "orders": [...]}) and levels of keys around them
+// (see recordsOf), or a single record.
 func (in *Ingester) loadJSON(ctx context.Context, f file, text string, s sink) error {
+	rs := in.newRecords(f, s)
+	if err := in.readJSON(ctx, text, rs); err != nil {
+		return err
+	}
+	return rs.flush(ctx)
+}
+
+func (in *Ingester) readJSON(ctx context.Context, text string, s *records) error {
 	ls := newLines(text)
 	dec := json.NewDecoder(strings.NewReader(text))
 	dec.UseNumber()
@@ -170,7 +185,7 @@ func (in *Ingester) loadJSON(ctx context.Context, f file, text string, s sink) e
 				s.fail(line, idx, reason)
 				return nil
 			}
-			if err := in.emitRecord(f, recordOf(v, record{line: ls.at(text, off), index: idx}), s); err != nil {
+			if err := s.add(recordOf(v, record{line: ls.at(text, off), index: idx})); err != nil {
 				return err
 			}
 		}
@@ -186,7 +201,7 @@ func (in *Ingester) loadJSON(ctx context.Context, f file, text string, s sink) e
 			s.fail(line, 0, reason)
 			return nil
 		}
-		recs = recordsOf(v.(object), text, ls)
+		recs = in.recordsOf(v.(object), text, ls, func(line int, reason string) { s.skip(line, 0, reason) })
 	default:
 		s.fail(1, 0, "want a JSON array or object of records")
 		return nil
@@ -199,7 +214,7 @@ func (in *Ingester) loadJSON(ctx context.Context, f file, text string, s sink) e
 		if err := ctx.Err(); err != nil {
 			return fmt.Errorf("ingest: %w", err)
 		}
-		if err := in.emitRecord(f, rec, s); err != nil {
+		if err := s.add(rec); err != nil {
 			return err
 		}
 	}
@@ -214,52 +229,6 @@ func recordOf(v any, rec record) record {
 		rec.kind = kindOf(v)
 	}
 	return rec
-}
-
-// emitRecord passes a record's document to s, or its failure.
-func (in *Ingester) emitRecord(f file, rec record, s sink) error {
-	if rec.kind != "" {
-		s.fail(rec.line, rec.index, fmt.Sprintf("record is %s, not an object", rec.kind))
-		return nil
-	}
-	u, reason := in.recordUnit(f, rec)
-	if reason != "" {
-		s.fail(rec.line, rec.index, reason)
-		return nil
-	}
-	return s.emit(u)
-}
-
-// recordsOf splits a top-level JSON object into records.
-func recordsOf(obj object, text string, ls lines) []record {
-	hint := ""
-	if len(obj) == 1 {
-		switch v := obj[0].val.(type) {
-		case array:
-			if hasObject(v) {
-				hint = typeOfName(obj[0].key)
-				recs := make([]record, 0, len(v))
-				for i, e := range v {
-					recs = append(recs, recordOf(e.val, record{line: ls.at(text, e.off), index: i + 1, hint: hint}))
-				}
-				return recs
-			}
-		case object:
-			hint = typeOfName(obj[0].key)
-			if !allObjects(v) {
-				return []record{{fields: v, line: ls.at(text, obj[0].off), index: 1, hint: hint}}
-			}
-			obj = v
-		}
-	}
-	if !allObjects(obj) {
-		return []record{{fields: obj, line: 1, index: 1}}
-	}
-	recs := make([]record, 0, len(obj))
-	for i, fl := range obj {
-		recs = append(recs, record{fields: fl.val.(object), line: ls.at(text, fl.off), index: i + 1, key: fl.key, hint: hint})
-	}
-	return recs
 }
 
 func hasObject(a array) bool {
@@ -309,10 +278,14 @@ func (in *Ingester) loadJSONL(ctx context.Context, fsys fs.FS, f file, s sink) e
 		return nil
 	}
 	defer fh.Close()
-	return in.readJSONL(ctx, f, fh, s)
+	rs := in.newRecords(f, s)
+	if err := in.readJSONL(ctx, fh, rs); err != nil {
+		return err
+	}
+	return rs.flush(ctx)
 }
 
-func (in *Ingester) readJSONL(ctx context.Context, f file, rd io.Reader, s sink) error {
+func (in *Ingester) readJSONL(ctx context.Context, rd io.Reader, s *records) error {
 	br := bufio.NewReaderSize(rd, 64<<10)
 	for n := 1; ; n++ {
 		if err := ctx.Err(); err != nil {
@@ -328,7 +301,7 @@ func (in *Ingester) readJSONL(ctx context.Context, f file, rd io.Reader, s sink)
 		}
 		if tooLong {
 			s.fail(n, 0, fmt.Sprintf("line longer than %d MiB", maxLineBytes>>20))
-		} else if err := in.jsonLine(f, n, line, s); err != nil {
+		} else if err := in.jsonLine(n, line, s); err != nil {
 			return err
 		}
 		if err == io.EOF {
@@ -338,7 +311,7 @@ func (in *Ingester) readJSONL(ctx context.Context, f file, rd io.Reader, s sink)
 }
 
 // jsonLine handles one JSONL line.
-func (in *Ingester) jsonLine(f file, n int, line []byte, s sink) error {
+func (in *Ingester) jsonLine(n int, line []byte, s *records) error {
 	if n == 1 {
 		line = bytes.TrimPrefix(line, []byte{0xEF, 0xBB, 0xBF})
 	}
@@ -371,7 +344,7 @@ func (in *Ingester) jsonLine(f file, n int, line []byte, s sink) error {
 		s.fail(n, 0, fmt.Sprintf("line is %s, not a JSON object", kindOf(v)))
 		return nil
 	}
-	return in.emitRecord(f, record{fields: obj, line: n}, s)
+	return s.add(record{fields: obj, line: n})
 }
 
 // readLine reads one line without its line break. A line longer than
@@ -396,6 +369,14 @@ func readLine(br *bufio.Reader) (line []byte, tooLong bool, err error) {
 // loadCSV reads a CSV file with a header row; each further row is a
 // record. Commas, semicolons and tabs are recognised as separators.
 func (in *Ingester) loadCSV(ctx context.Context, f file, text string, s sink) error {
+	rs := in.newRecords(f, s)
+	if err := in.readCSV(ctx, text, rs); err != nil {
+		return err
+	}
+	return rs.flush(ctx)
+}
+
+func (in *Ingester) readCSV(ctx context.Context, text string, s *records) error {
 	r := csv.NewReader(strings.NewReader(text))
 	r.Comma = csvComma(text)
 	r.FieldsPerRecord = -1
@@ -448,7 +429,7 @@ func (in *Ingester) loadCSV(ctx context.Context, f file, text string, s sink) er
 		if empty {
 			continue // a row of empty cells, like a blank line
 		}
-		if err := in.emitRecord(f, record{fields: obj, line: line}, s); err != nil {
+		if err := s.add(record{fields: obj, line: line}); err != nil {
 			return err
 		}
 	}

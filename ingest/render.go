@@ -11,14 +11,18 @@ import (
 	"unicode/utf8"
 
 	"github.com/kefuhq/kefu"
+	"github.com/kefuhq/kefu/tokenize"
 )
 
 // Field names recognised in records, compared after normKey ("Order ID",
 // "order_id" and "orderId" are the same field). The first present wins.
 var (
-	idKeys       = []string{"id", "sku", "orderid", "productid", "faqid", "code"}
-	customerKeys = []string{"customerid", "userid", "customer"}
-	titleKeys    = []string{"title", "name", "question", "productname"}
+	idKeys       = []string{"id", "sku", "orderid", "productid", "faqid", "code", "订单id", "订单号", "商品id", "产品id", "编号"}
+	customerKeys = []string{"customerid", "userid", "customer", "buyerid", "用户id", "客户id", "顾客id", "买家id", "会员id"}
+	titleKeys    = []string{"title", "name", "question", "productname", "标题", "名称", "商品名称", "产品名称"}
+	// bodyKeys name a field that holds a record's prose, kept as written
+	// when it runs over several lines.
+	bodyKeys     = []string{"content", "body", "text", "markdown", "article", "正文", "内容"}
 	questionKeys = []string{"question", "q", "问题"}
 	answerKeys   = []string{"answer", "a", "答案"}
 	localeKeys   = []string{"locale", "lang", "language"}
@@ -104,6 +108,21 @@ func scalarText(v any) string {
 func (in *Ingester) recordUnit(f file, rec record) (unit, string) {
 	name := path.Base(f.source)
 	o := rec.fields
+	shown := rec.fields
+	if rec.render != nil {
+		shown = rec.render
+	}
+	// Named levels of keys around the record count as its fields for
+	// detection (an owning customer, say) but are not part of its text.
+	if n := min(len(in.opts.Levels), len(rec.path)); n > 0 {
+		o = slices.Clone(o)
+		for i, level := range in.opts.Levels[:n] {
+			if level = strings.TrimSpace(level); level != "" && level != "-" {
+				o = append(o, field{key: level, val: rec.path[i]})
+			}
+		}
+		rec.fields = o
+	}
 	typ := in.forcedType()
 	if typ == "" {
 		typ = in.recordType(rec, name)
@@ -118,32 +137,81 @@ func (in *Ingester) recordUnit(f file, rec record) (unit, string) {
 		if customer, reason = in.recordCustomer(o); reason != "" {
 			return unit{}, fmt.Sprintf("order %s: %s", id, reason)
 		}
+	} else if in.forcedType() == "" {
+		// Contact details make a record private: without an owner it
+		// would be public knowledge, so it fails instead.
+		if k := personalField(rec.fields); k != "" {
+			return unit{}, fmt.Sprintf("record %s holds personal data (%s) but no customer id: a private record needs the customer it belongs to, or a set type if it is public", id, k)
+		}
 	}
 
 	skip := map[int]bool{}
-	for i, f := range o {
-		if slices.Contains(localeKeys, normKey(f.key)) {
+	for i, f := range shown {
+		if slices.Contains(localeKeys, normKey(f.key)) || !in.keepField(f.key) {
 			skip[i] = true
 		}
 	}
-	var b strings.Builder
+	qa := ""
 	if typ == kefu.TypeFAQ {
-		q, qi := o.scalar(questionKeys...)
-		a, ai := o.scalar(answerKeys...)
+		q, qi := shown.scalar(questionKeys...)
+		a, ai := shown.scalar(answerKeys...)
 		if q != "" && a != "" {
-			fmt.Fprintf(&b, "Q: %s\nA: %s\n", q, a)
+			qa = fmt.Sprintf("Q: %s\nA: %s\n", q, a)
 			skip[qi], skip[ai] = true, true
 		}
 	}
-	if idAt < 0 && rec.key != "" {
-		fmt.Fprintf(&b, "%s: %s\n", idLabel(typ), id)
-	}
-	for i, f := range o {
-		if !skip[i] {
-			renderField(&b, f.key, f.val, 0)
+	keyLine := idAt < 0 && rec.key != "" && !hasValue(shown, id)
+	// A long multi-line text field (an article's content) is the
+	// record's body: it follows the other fields as prose, cut at its own
+	// headings, rather than as one indented "Content:" value.
+	bodyAt := -1
+	for i, f := range shown {
+		if skip[i] {
+			continue
+		}
+		if s, ok := f.val.(string); ok && slices.Contains(bodyKeys, normKey(f.key)) && strings.Contains(strings.TrimSpace(s), "\n") {
+			bodyAt = i
+			break
 		}
 	}
-	text := cleanText(b.String())
+	// Each field is rendered on its own, so that a record too long for one
+	// chunk can be cut between fields, a long field being a section of
+	// its own under its name.
+	type block struct {
+		label string // the field's label when it stands alone, else ""
+		text  string
+	}
+	var blocks []block
+	for i, f := range shown {
+		if skip[i] || i == bodyAt {
+			continue
+		}
+		var fb strings.Builder
+		renderField(&fb, f.key, f.val, 0)
+		if fb.Len() > 0 {
+			blocks = append(blocks, block{humanize(f.key), fb.String()})
+		}
+	}
+	var b strings.Builder
+	b.WriteString(qa)
+	for _, bl := range blocks {
+		b.WriteString(bl.text)
+	}
+	head := cleanText(b.String())
+	zh := detectLocale(head) == "zh"
+	lead := ""
+	if keyLine {
+		lead = idLabel(typ, zh) + ": " + id + "\n"
+		head = cleanText(lead + head)
+	}
+	var body markdown
+	if bodyAt >= 0 {
+		body, _ = parseMarkdown(cleanText(shown[bodyAt].val.(string)), false)
+	}
+	text := head
+	if body.body != "" {
+		text = strings.TrimSpace(head + "\n\n" + body.body)
+	}
 	if text == "" {
 		return unit{}, "empty record"
 	}
@@ -155,11 +223,14 @@ func (in *Ingester) recordUnit(f file, rec record) (unit, string) {
 	if title == "" && typ != kefu.TypeOrder {
 		title, _ = o.scalar(titleKeys...)
 	}
+	if title == "" && typ != kefu.TypeOrder {
+		title = titleBySuffix(o)
+	}
 	if title == "" {
 		if typ == kefu.TypePolicy {
 			title = titleOfName(name) + " " + id
 		} else {
-			title = typeLabel(typ) + " " + id
+			title = typeLabel(typ, zh) + " " + id
 		}
 	}
 	title = oneLine(title)
@@ -173,6 +244,12 @@ func (in *Ingester) recordUnit(f file, rec record) (unit, string) {
 		locale = detectLocale(text)
 	}
 
+	meta := map[string]string{"record_id": id}
+	for i, level := range in.opts.Levels {
+		if level = strings.TrimSpace(level); i < len(rec.path) && level != "" && level != "-" {
+			meta[level] = rec.path[i]
+		}
+	}
 	doc := kefu.Document{
 		ID:         f.source + "#" + id,
 		Type:       typ,
@@ -181,35 +258,117 @@ func (in *Ingester) recordUnit(f file, rec record) (unit, string) {
 		Locale:     locale,
 		CustomerID: customer,
 		Text:       text,
-		Meta:       map[string]string{"record_id": id},
+		Meta:       meta,
+	}
+	secs := []section{{body: head, carry: title}}
+	if len(head) > longRecordBytes*in.maxTokens() {
+		secs = secs[:0]
+		var cur strings.Builder
+		cur.WriteString(lead)
+		cur.WriteString(qa)
+		flush := func() {
+			if t := cleanText(cur.String()); t != "" {
+				secs = append(secs, section{body: t, carry: title})
+			}
+			cur.Reset()
+		}
+		for _, bl := range blocks {
+			if len(bl.text) < longFieldBytes {
+				cur.WriteString(bl.text)
+				continue
+			}
+			flush()
+			secs = append(secs, section{path: []string{bl.label}, body: cleanText(bl.text), carry: title})
+		}
+		flush()
+	}
+	if len(body.sections) > 0 && len(secs) == 1 {
+		// The fields of a record with a body lead its first section
+		// rather than make a small chunk of their own.
+		first := body.sections[0]
+		first.body = strings.TrimSpace(head + "\n\n" + first.body)
+		first.carry = title
+		secs[0] = first
+		body.sections = body.sections[1:]
+	}
+	for _, s := range body.sections {
+		s.carry = title
+		secs = append(secs, s)
 	}
 	return unit{
 		doc:      doc,
-		sections: []section{{body: text, carry: title}},
+		sections: secs,
 		line:     rec.line,
 		record:   rec.index,
 	}, ""
 }
 
+// A record whose text is longer than longRecordBytes bytes per token of
+// the chunk size may not fit one chunk; it is then cut between fields, and
+// every field of at least longFieldBytes bytes is a section of its own.
+const (
+	longRecordBytes = 3
+	longFieldBytes  = 480
+)
+
+// hasValue reports whether a field of o holds the scalar v.
+func hasValue(o object, v string) bool {
+	for _, f := range o {
+		if scalarText(f.val) == v {
+			return true
+		}
+	}
+	return false
+}
+
+// keepField reports whether a record field is shown, by Options.Fields.
+func (in *Ingester) keepField(key string) bool {
+	if len(in.opts.Fields) == 0 {
+		return true
+	}
+	n := normKey(key)
+	for _, k := range in.opts.Fields {
+		if normKey(k) == n {
+			return true
+		}
+	}
+	return false
+}
+
+// titleBySuffix finds a title in a field whose name ends in a word for
+// it: "商品名称", "政策名称", "文章标题".
+func titleBySuffix(o object) string {
+	for _, f := range o {
+		k := strings.TrimSpace(f.key)
+		if strings.HasSuffix(k, "名称") || strings.HasSuffix(k, "标题") {
+			if s := scalarText(f.val); s != "" {
+				return s
+			}
+		}
+	}
+	return ""
+}
+
 // recordType detects a record's type: a customer field makes it an order
 // whatever the file is called, so private data never becomes public by a
-// naming accident; then the file name, a wrapping key, and the fields.
+// naming accident; then a key wrapping the record ("orders"), the file
+// name, and the fields.
 func (in *Ingester) recordType(rec record, name string) string {
 	o := rec.fields
 	if in.hasCustomer(o) {
 		return kefu.TypeOrder
 	}
-	if t := typeOfName(name); t != "" {
-		return t
-	}
 	if rec.hint != "" {
 		return rec.hint
+	}
+	if t := typeOfName(name); t != "" {
+		return t
 	}
 	if o.lookup(questionKeys...) >= 0 && o.lookup(answerKeys...) >= 0 {
 		return kefu.TypeFAQ
 	}
 	for _, f := range o {
-		if n := normKey(f.key); n == "sku" || strings.Contains(n, "price") {
+		if n := normKey(f.key); n == "sku" || strings.Contains(n, "price") || strings.Contains(n, "价格") || strings.Contains(n, "售价") {
 			return kefu.TypeProduct
 		}
 	}
@@ -293,23 +452,39 @@ func bilingual(o object) bool {
 	return false
 }
 
-func typeLabel(typ string) string {
-	switch typ {
-	case kefu.TypeOrder:
+// typeLabel names a record type in a generated title, in Chinese for a
+// Chinese record.
+func typeLabel(typ string, zh bool) string {
+	switch {
+	case typ == kefu.TypeOrder && zh:
+		return "订单"
+	case typ == kefu.TypeOrder:
 		return "Order"
-	case kefu.TypeProduct:
+	case typ == kefu.TypeProduct && zh:
+		return "商品"
+	case typ == kefu.TypeProduct:
 		return "Product"
-	case kefu.TypeFAQ:
+	case typ == kefu.TypeFAQ && zh:
+		return "常见问题"
+	case typ == kefu.TypeFAQ:
 		return "FAQ"
+	case zh:
+		return "记录"
 	}
 	return "Record"
 }
 
-func idLabel(typ string) string {
-	if typ == kefu.TypePolicy {
+// idLabel labels the id line of a record keyed by id.
+func idLabel(typ string, zh bool) string {
+	switch {
+	case zh && typ == kefu.TypeOrder:
+		return "订单号"
+	case zh:
+		return typeLabel(typ, zh) + "编号"
+	case typ == kefu.TypePolicy:
 		return "Id"
 	}
-	return typeLabel(typ) + " id"
+	return typeLabel(typ, zh) + " id"
 }
 
 // renderField writes a field as readable "Key: value" lines. Nested
@@ -320,6 +495,13 @@ func renderField(b *strings.Builder, key string, val any, indent int) {
 	label := humanize(key)
 	switch v := val.(type) {
 	case object:
+		if items := keyedItems(v); items != nil {
+			fmt.Fprintf(b, "%s%s:\n", pad, label)
+			for _, it := range items {
+				fmt.Fprintf(b, "%s- %s\n", pad, it)
+			}
+			return
+		}
 		var sub strings.Builder
 		for _, f := range v {
 			renderField(&sub, f.key, f.val, indent+1)
@@ -341,7 +523,7 @@ func renderField(b *strings.Builder, key string, val any, indent int) {
 		}
 		switch {
 		case len(items) == 0:
-		case scalars:
+		case scalars && shortItems(items):
 			fmt.Fprintf(b, "%s%s: %s\n", pad, label, strings.Join(items, ", "))
 		default:
 			fmt.Fprintf(b, "%s%s:\n", pad, label)
@@ -358,6 +540,47 @@ func renderField(b *strings.Builder, key string, val any, indent int) {
 		s = strings.ReplaceAll(s, "\n", "\n"+pad+"  ")
 		fmt.Fprintf(b, "%s%s: %s\n", pad, label, s)
 	}
+}
+
+// shortItems reports whether a list of values reads well on one line,
+// joined by commas: "black, white", not a list of sentences.
+func shortItems(items []string) bool {
+	total := 0
+	for _, it := range items {
+		n := utf8.RuneCountInString(it)
+		if n > 40 {
+			return false
+		}
+		total += n + 2
+	}
+	return total <= maxItemRunes
+}
+
+// maxItemRunes bounds an object that keyedItems puts on one line.
+const maxItemRunes = 240
+
+// keyedItems renders an object of small objects keyed by id (a product's
+// variants) as one line per object, like a list, or returns nil. The key
+// leads its line unless the object holds it anyway.
+func keyedItems(o object) []string {
+	if len(o) < 2 || !allObjects(o) {
+		return nil
+	}
+	items := make([]string, 0, len(o))
+	for _, f := range o {
+		sub := f.val.(object)
+		s := joinObject(sub)
+		if utf8.RuneCountInString(s) > maxItemRunes {
+			return nil
+		}
+		if k := strings.TrimSpace(f.key); k != "" && !hasValue(sub, k) {
+			s = strings.TrimSuffix(k+": "+s, ": ")
+		}
+		if s != "" {
+			items = append(items, s)
+		}
+	}
+	return items
 }
 
 // inline renders a value on one line.
@@ -431,6 +654,12 @@ func joinObject(o object) string {
 // humanize turns a field name into a label: "tracking_number" and
 // "trackingNumber" become "Tracking number", "name_zh" becomes "Name (zh)".
 func humanize(key string) string {
+	for _, r := range key {
+		if tokenize.IsCJK(r) {
+			// "商品ID" reads well as it is.
+			return strings.TrimSpace(key)
+		}
+	}
 	var words []string
 	var cur []rune
 	runes := []rune(strings.TrimSpace(key))

@@ -56,6 +56,10 @@ func ingestCmd(g *globals) *cobra.Command {
 	f.StringVar(&opts.IDField, "id-field", "", "record field holding the document id (structured files)")
 	f.StringVar(&opts.TitleField, "title-field", "", "record field holding the title")
 	f.StringVar(&opts.CustomerField, "customer-field", "", "record field holding the owning customer id (orders)")
+	f.StringSliceVar(&opts.Records, "records", nil, "collections to load from JSON files holding several, by key (e.g. products,orders); also admits collections skipped as personal data")
+	f.StringSliceVar(&opts.Levels, "levels", nil, "names of the levels of keys wrapping records in nested JSON, outermost first (e.g. platform,shop,customer_id)")
+	f.StringVar(&opts.GroupBy, "group-by", "", "merge the records sharing this field's value into one document")
+	f.StringSliceVar(&opts.Fields, "fields", nil, "record fields to show in the text (default all)")
 	f.BoolVar(&opts.Prune, "prune", false, "delete documents whose source no longer yields them")
 	f.BoolVar(&asJSON, "json", false, "print the summary as JSON")
 	return cmd
