@@ -4,8 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"iter"
 	"strings"
+	"sync"
+	"sync/atomic"
 
 	"github.com/kefuhq/kefu"
 	"github.com/kefuhq/kefu/guard"
@@ -82,6 +85,9 @@ func WithShop(s Shop) Option { return func(o *options) { o.shop = s } }
 
 // Pipeline answers shopper turns. It is safe for concurrent use.
 type Pipeline struct {
+	plantedCache sync.Map // plantedKey -> bool
+	plantedSize  atomic.Int64
+
 	search  Searcher
 	embed   Embedder
 	gen     Generator
@@ -309,14 +315,44 @@ func (p *Pipeline) contextHits(hits []kefu.Hit) []kefu.Hit {
 		if len(out) == p.opts.contextK {
 			break
 		}
-		if _, planted := guard.Injection(h.Chunk.Text); planted {
-			continue
-		}
-		if i == 0 || p.relevant(h) {
+		if (i == 0 || p.relevant(h)) && !p.planted(h.Chunk) {
 			out = append(out, h)
 		}
 	}
 	return out
+}
+
+// planted reports whether a chunk's text reads like instructions to the
+// assistant. Verdicts are cached by chunk id and text, since the same
+// chunks come back turn after turn and the check is the costliest part of
+// a turn.
+func (p *Pipeline) planted(c kefu.Chunk) bool {
+	key := plantedKey{id: c.ID, sum: fnv64(c.Text)}
+	if v, ok := p.plantedCache.Load(key); ok {
+		return v.(bool)
+	}
+	_, found := guard.Injection(c.Text)
+	if p.plantedSize.Add(1) > maxPlantedCache {
+		p.plantedCache.Clear()
+		p.plantedSize.Store(0)
+	}
+	p.plantedCache.Store(key, found)
+	return found
+}
+
+// maxPlantedCache bounds the planted-instruction cache; past it the cache
+// starts over.
+const maxPlantedCache = 50_000
+
+type plantedKey struct {
+	id  string
+	sum uint64
+}
+
+func fnv64(s string) uint64 {
+	h := fnv.New64a()
+	h.Write([]byte(s))
+	return h.Sum64()
 }
 
 // intentOfHit names the intent of a question that no cue classified by

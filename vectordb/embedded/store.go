@@ -98,6 +98,24 @@ func Open(dir string, emb EmbedderInfo) (*Store, error) {
 }
 
 func (s *Store) init(emb EmbedderInfo) error {
+	// A store that is already set up is only read, so that opening it does
+	// not write (and sync) the file.
+	ready := false
+	err := s.db.View(func(tx *bolt.Tx) error {
+		meta := tx.Bucket(bucketMeta)
+		if meta == nil || tx.Bucket(bucketDocs) == nil || tx.Bucket(bucketChunks) == nil {
+			return nil
+		}
+		raw := meta.Get(keyEmbedder)
+		if raw == nil {
+			return nil
+		}
+		ready = true
+		return checkEmbedder(raw, emb)
+	})
+	if err != nil || ready {
+		return err
+	}
 	return s.db.Update(func(tx *bolt.Tx) error {
 		for _, b := range [][]byte{bucketDocs, bucketChunks, bucketMeta} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
@@ -106,20 +124,24 @@ func (s *Store) init(emb EmbedderInfo) error {
 		}
 		meta := tx.Bucket(bucketMeta)
 		if raw := meta.Get(keyEmbedder); raw != nil {
-			var have EmbedderInfo
-			if err := json.Unmarshal(raw, &have); err != nil {
-				return fmt.Errorf("read store metadata: %w", err)
-			}
-			if have != emb {
-				return kefu.Errorf(kefu.EConflict,
-					"the store was built with embedder %s (%d dims) but %s (%d dims) is configured; re-ingest into an empty data dir",
-					have.Name, have.Dims, emb.Name, emb.Dims)
-			}
-			return nil
+			return checkEmbedder(raw, emb)
 		}
 		raw, _ := json.Marshal(emb)
 		return meta.Put(keyEmbedder, raw)
 	})
+}
+
+func checkEmbedder(raw []byte, emb EmbedderInfo) error {
+	var have EmbedderInfo
+	if err := json.Unmarshal(raw, &have); err != nil {
+		return fmt.Errorf("read store metadata: %w", err)
+	}
+	if have != emb {
+		return kefu.Errorf(kefu.EConflict,
+			"the store was built with embedder %s (%d dims) but %s (%d dims) is configured; re-ingest into an empty data dir",
+			have.Name, have.Dims, emb.Name, emb.Dims)
+	}
+	return nil
 }
 
 // Close releases the file.

@@ -120,7 +120,7 @@ func Open(ctx context.Context, cfg Config, emb EmbedderInfo) (*Store, error) {
 		APIKey:                 cfg.APIKey,
 		UseTLS:                 cfg.UseTLS,
 		SkipCompatibilityCheck: true, // the check logs from library code; Ping reports reachability instead
-		PoolSize:               1, // one HTTP/2 connection multiplexes concurrent requests
+		PoolSize:               1,    // one HTTP/2 connection multiplexes concurrent requests
 	})
 	if err != nil {
 		return nil, fmt.Errorf("qdrant: connect %s: %w", net.JoinHostPort(host, strconv.Itoa(port)), err)
