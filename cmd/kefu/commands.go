@@ -23,11 +23,7 @@ func ingestCmd(g *globals) *cobra.Command {
 		Short: "Load documents (md, txt, html, pdf, csv, json, jsonl) into the knowledge store, incrementally",
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cfg, err := g.config()
-			if err != nil {
-				return err
-			}
-			a, err := openApp(cfg, g.stderr)
+			a, err := g.openApp()
 			if err != nil {
 				return err
 			}
@@ -89,11 +85,7 @@ func evalCmd(g *globals) *cobra.Command {
 				}
 				gate = &gt
 			}
-			cfg, err := g.config()
-			if err != nil {
-				return err
-			}
-			a, err := openApp(cfg, g.stderr)
+			a, err := g.openApp()
 			if err != nil {
 				return err
 			}
@@ -101,7 +93,7 @@ func evalCmd(g *globals) *cobra.Command {
 			if empty, err := a.storeIsEmpty(cmd.Context()); err != nil {
 				return err
 			} else if empty {
-				return kefu.Errorf(kefu.EInvalid, "the data dir %s holds no documents: run kefu ingest first", cfg.DataDir)
+				return kefu.Errorf(kefu.EInvalid, "the data dir %s holds no documents: run kefu ingest first", a.cfg.DataDir)
 			}
 			report, err := eval.Run(cmd.Context(), a.pipeline, cases, k)
 			if err != nil {
@@ -178,11 +170,7 @@ func askCmd(g *globals) *cobra.Command {
 			if customer != "" && !auth.ValidCustomerID(customer) {
 				return kefu.Errorf(kefu.EInvalid, "customer id %q has characters outside A-Z a-z 0-9 _ . @ -", customer)
 			}
-			cfg, err := g.config()
-			if err != nil {
-				return err
-			}
-			a, err := openApp(cfg, g.stderr)
+			a, err := g.openApp()
 			if err != nil {
 				return err
 			}

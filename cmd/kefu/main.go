@@ -79,6 +79,16 @@ func (g *globals) config() (Config, error) {
 	return cfg, nil
 }
 
+// openApp reads the configuration and opens the stack it describes; the
+// caller closes it.
+func (g *globals) openApp() (*app, error) {
+	cfg, err := g.config()
+	if err != nil {
+		return nil, err
+	}
+	return openApp(cfg, g.stderr)
+}
+
 func newRoot(stdout, stderr io.Writer, getenv func(string) string) *cobra.Command {
 	g := &globals{stdout: stdout, stderr: stderr, getenv: getenv}
 	root := &cobra.Command{
