@@ -93,6 +93,36 @@ type Options struct {
 	MaxChunkTokens int
 	// BatchSize is the number of texts per Embed call (default 64).
 	BatchSize int
+	// Concurrency bounds the Embed calls in flight at once (default 2);
+	// the next files are loaded and chunked meanwhile.
+	Concurrency int
+	// MaxAttempts bounds the calls made for one batch (default 4): an
+	// embedding error that is transient (see Transient) is retried after
+	// an exponentially growing, jittered pause, any other error ends the
+	// run at once.
+	MaxAttempts int
+	// RetryDelay is the pause before the second attempt (default 500ms);
+	// each later pause doubles it, up to 30s, and is drawn at random from
+	// its upper half.
+	RetryDelay time.Duration
+	// Progress, when set, is called after each file and once at the end,
+	// from the goroutine that called Run, never concurrently. It must
+	// return quickly.
+	Progress func(Progress)
+}
+
+// Progress is a run's progress so far: the files read out of those found,
+// the documents and chunks written, the documents skipped as unchanged and
+// the failures.
+type Progress struct {
+	Files      int    `json:"files"`
+	FilesTotal int    `json:"files_total"`
+	Documents  int    `json:"documents"`
+	Chunks     int    `json:"chunks"`
+	Unchanged  int    `json:"unchanged"`
+	Failed     int    `json:"failed"`
+	File       string `json:"file,omitempty"` // the last file read, as walked
+	Done       bool   `json:"done"`           // the final call
 }
 
 // Ingester loads files into a Store. It is safe to run sequentially many
@@ -217,6 +247,9 @@ func (in *Ingester) check() error {
 	}
 	if o.BatchSize < 0 {
 		return kefu.Errorf(kefu.EInvalid, "batch size %d is negative", o.BatchSize)
+	}
+	if o.Concurrency < 0 || o.MaxAttempts < 0 || o.RetryDelay < 0 {
+		return kefu.Errorf(kefu.EInvalid, "embedding concurrency, attempts and retry delay must not be negative")
 	}
 	return nil
 }

@@ -28,6 +28,25 @@ type run struct {
 	// chunks in order, so that each Embed call gets a full batch.
 	pending []*pendingDoc
 	queue   []chunkRef
+
+	// Batches being embedded: at most Options.Concurrency at once, each
+	// in its own goroutine, which sends its result to done (buffered, so
+	// a send never blocks). Only the run's goroutine touches documents and
+	// the store; it applies results as they come and writes documents in
+	// the order they were loaded.
+	embedCtx context.Context
+	stop     context.CancelFunc
+	inflight int
+	done     chan batchResult
+	files    int // files found, for progress
+}
+
+// batchResult is one embedded batch: its chunks and their vectors, or why
+// it failed.
+type batchResult struct {
+	refs []chunkRef
+	vecs [][]float32
+	err  error
 }
 
 type pendingDoc struct {
@@ -66,8 +85,12 @@ func (r *run) run(targets []target) error {
 	}
 	r.seen = map[string]string{}
 	r.failed = map[string]bool{}
+	r.embedCtx, r.stop = context.WithCancel(r.ctx)
+	r.done = make(chan batchResult, r.in.concurrency())
+	defer r.abandon()
 
 	files, roots, fails := collect(r.fsys, targets)
+	r.files = len(files)
 	for _, f := range fails {
 		r.fail(f.source, f.err)
 	}
@@ -79,14 +102,47 @@ func (r *run) run(targets []target) error {
 		if err := r.in.loadTo(r.ctx, r.fsys, f, &fileSink{r: r, f: f}); err != nil {
 			return err
 		}
+		r.progress(f.path, false)
 	}
 	if err := r.flush(true); err != nil {
 		return err
 	}
 	if r.in.opts.Prune {
-		return r.prune(infos, roots)
+		if err := r.prune(infos, roots); err != nil {
+			return err
+		}
 	}
+	r.progress("", true)
 	return nil
+}
+
+// progress reports the run so far to Options.Progress.
+func (r *run) progress(file string, done bool) {
+	if r.in.opts.Progress == nil {
+		return
+	}
+	r.in.opts.Progress(Progress{
+		Files:      r.sum.Files,
+		FilesTotal: r.files,
+		Documents:  r.sum.Documents,
+		Chunks:     r.sum.Chunks,
+		Unchanged:  r.sum.Unchanged,
+		Failed:     len(r.sum.Failed),
+		File:       file,
+		Done:       done,
+	})
+}
+
+// abandon stops the batches still being embedded, when the run ends early,
+// and waits for their goroutines.
+func (r *run) abandon() {
+	if r.stop == nil {
+		return
+	}
+	r.stop()
+	for ; r.inflight > 0; r.inflight-- {
+		<-r.done
+	}
 }
 
 // fail records a failure of the file, or of one of its records.
@@ -127,37 +183,68 @@ func (r *run) add(u unit, where string) (string, error) {
 	return "", r.flush(false)
 }
 
-// flush embeds queued chunks in full batches (and the remainder when final)
-// and writes every document whose chunks all have vectors.
+// flush sends queued chunks to the embedder in full batches (and the
+// remainder when final), applying the batches done meanwhile; when final,
+// it waits for every batch and writes every document.
 func (r *run) flush(final bool) error {
 	batch := r.in.batchSize()
 	for len(r.queue) >= batch || (final && len(r.queue) > 0) {
 		if err := r.ctx.Err(); err != nil {
 			return fmt.Errorf("ingest: %w", err)
 		}
+		// A free slot first: wait for a batch when all are busy.
+		for r.inflight >= r.in.concurrency() {
+			if err := r.apply(<-r.done); err != nil {
+				return err
+			}
+		}
 		n := min(batch, len(r.queue))
-		refs := r.queue[:n]
+		refs := r.queue[:n:n]
+		r.queue = r.queue[n:]
 		texts := make([]string, n)
 		for i, ref := range refs {
 			texts[i] = embedText(&ref.doc.chunks[ref.i])
 		}
-		vecs, err := r.in.emb.Embed(r.ctx, texts)
-		if err != nil {
-			return fmt.Errorf("ingest: embed %d chunks of %s: %w", n, refs[0].doc.doc.ID, err)
+		r.inflight++
+		go func() {
+			vecs, err := r.in.embed(r.embedCtx, texts)
+			r.done <- batchResult{refs: refs, vecs: vecs, err: err}
+		}()
+	}
+	// Apply what is done without waiting, or everything when final.
+	for r.inflight > 0 {
+		var res batchResult
+		if final {
+			res = <-r.done
+		} else {
+			select {
+			case res = <-r.done:
+			default:
+				return nil
+			}
 		}
-		if len(vecs) != n {
-			return fmt.Errorf("ingest: embedder returned %d vectors for %d texts", len(vecs), n)
-		}
-		for i, ref := range refs {
-			ref.doc.chunks[ref.i].Vector = vecs[i]
-			ref.doc.left--
-		}
-		r.queue = r.queue[n:]
-		if err := r.write(); err != nil {
+		if err := r.apply(res); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// apply takes one embedded batch: its vectors go to their chunks, and the
+// documents now complete are written.
+func (r *run) apply(res batchResult) error {
+	r.inflight--
+	if res.err != nil {
+		if err := r.ctx.Err(); err != nil {
+			return fmt.Errorf("ingest: %w", err)
+		}
+		return fmt.Errorf("ingest: embed %d chunks of %s: %w", len(res.refs), res.refs[0].doc.doc.ID, res.err)
+	}
+	for i, ref := range res.refs {
+		ref.doc.chunks[ref.i].Vector = res.vecs[i]
+		ref.doc.left--
+	}
+	return r.write()
 }
 
 // write stores the pending documents whose chunks are all embedded.
