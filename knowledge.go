@@ -1,5 +1,12 @@
 package kefu
 
+import (
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+)
+
 // Document types. A document's type decides how it is chunked, how it is
 // cited, and which questions may retrieve it.
 const (
@@ -58,7 +65,18 @@ type Filter struct {
 	// OnlyCustomer keeps the customer's own chunks only (no public ones),
 	// for questions about "my orders".
 	OnlyCustomer bool
+	// At, a day as "YYYY-MM-DD", keeps only what is in force that day: a
+	// chunk whose meta effective_from is after At, or whose effective_to is
+	// before it, is left out. Empty At applies no date rule.
+	At string
 }
+
+// Document meta keys with a meaning of their own.
+const (
+	MetaEffectiveFrom = "effective_from"
+	MetaEffectiveTo   = "effective_to"
+	MetaVersion       = "version"
+)
 
 // Allows reports whether a chunk passes the filter. Stores that filter in
 // memory call it; stores that filter remotely must express the same rule.
@@ -68,6 +86,14 @@ func (f Filter) Allows(c *Chunk) bool {
 	}
 	if f.OnlyCustomer && (f.CustomerID == "" || c.CustomerID != f.CustomerID) {
 		return false
+	}
+	if f.At != "" {
+		if from := Day(c.Meta[MetaEffectiveFrom]); from != "" && from > f.At {
+			return false
+		}
+		if to := Day(c.Meta[MetaEffectiveTo]); to != "" && to < f.At {
+			return false
+		}
 	}
 	if len(f.Types) == 0 {
 		return true
@@ -144,3 +170,25 @@ type GenerateRequest struct {
 	// from, recorded with the answer.
 	PromptVersion string
 }
+
+// Day returns the calendar day a date value starts with, as "YYYY-MM-DD":
+// "2026-03-01", "2026/3/1", "2026-03-01T08:00:00Z" and
+// "2026-03-01 00:00:00 +0000 UTC" all give "2026-03-01". A value that does
+// not start with a valid date gives "".
+func Day(v string) string {
+	v = strings.TrimSpace(v)
+	m := dayPattern.FindStringSubmatch(v)
+	if m == nil {
+		return ""
+	}
+	y, _ := strconv.Atoi(m[1])
+	mo, _ := strconv.Atoi(m[2])
+	d, _ := strconv.Atoi(m[3])
+	t := time.Date(y, time.Month(mo), d, 0, 0, 0, 0, time.UTC)
+	if t.Month() != time.Month(mo) || t.Day() != d {
+		return ""
+	}
+	return t.Format("2006-01-02")
+}
+
+var dayPattern = regexp.MustCompile(`^(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})(?:$|[T\s])`)

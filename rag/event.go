@@ -63,6 +63,9 @@ type Meta struct {
 	// answer replaced: "injection:override", "out_of_scope", "no_knowledge",
 	// "ungrounded".
 	Reason string `json:"reason,omitempty"`
+	// At is the day whose policy versions retrieval read: today, or the day
+	// of the order the shopper asked about.
+	At string `json:"at,omitempty"`
 	// Ungrounded lists the facts of a replaced answer that no source held.
 	Ungrounded []string `json:"-"`
 	// Retrieved is every hit retrieval returned, best first (for evaluation

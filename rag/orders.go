@@ -84,6 +84,24 @@ func (p *Pipeline) orders(ctx context.Context, t Turn, u Understanding, meta *Me
 	return &plan{decision: DecideAnswer, text: b.String(), context: chosen}, nil
 }
 
+// orderDate returns the day the shopper's order ref was placed, or "" when
+// the shopper has no such order. The lookup goes through the store's owner
+// filter like every order lookup.
+func (p *Pipeline) orderDate(ctx context.Context, customer, ref string) (string, error) {
+	f := kefu.Filter{CustomerID: customer, OnlyCustomer: true, Types: []string{kefu.TypeOrder}}
+	hits, err := p.search.Search(ctx, kefu.Query{Filter: f, TopK: maxOrdersListed})
+	if err != nil {
+		return "", kefu.WrapError(kefu.EUnavailable, "the knowledge store is unavailable", fmt.Errorf("list orders: %w", err))
+	}
+	want := tokenize.Normalize(ref)
+	for _, h := range hits {
+		if strings.Contains(tokenize.Normalize(h.Chunk.Text), want) {
+			return firstDate(h.Chunk.Text), nil
+		}
+	}
+	return "", nil
+}
+
 // without returns the hits of all that are not in some, in order.
 func without(all, some []kefu.Hit) []kefu.Hit {
 	var out []kefu.Hit

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/kefuhq/kefu"
 	"github.com/kefuhq/kefu/guard"
@@ -39,6 +40,7 @@ type Shop struct {
 }
 
 type options struct {
+	now        func() time.Time
 	refuse     []string // extra out-of-scope cues of this shop
 	topK       int
 	contextK   int
@@ -80,6 +82,10 @@ func WithRefuseTopics(cues ...string) Option {
 	}
 }
 
+// WithClock sets the clock that decides which policy versions are in force
+// (default time.Now).
+func WithClock(now func() time.Time) Option { return func(o *options) { o.now = now } }
+
 // WithShop sets the shop's name and hours used in fixed replies.
 func WithShop(s Shop) Option { return func(o *options) { o.shop = s } }
 
@@ -98,6 +104,7 @@ type Pipeline struct {
 // New returns a pipeline over the given store, embedder and generator.
 func New(s Searcher, e Embedder, g Generator, p *prompts.Set, opts ...Option) *Pipeline {
 	o := options{
+		now:  time.Now,
 		topK: 10, contextK: 4, minLexical: 0.45, minDense: 0.45, backend: "extractive",
 		shop: Shop{
 			Name:  map[string]string{"en": "our shop", "zh": "本店"},
@@ -245,8 +252,19 @@ func (p *Pipeline) plan(ctx context.Context, t Turn, u Understanding, meta *Meta
 		return p.orders(ctx, t, u, meta)
 	}
 
+	// Policies are read as in force today, or on the day of the order the
+	// shopper asks about.
+	at := p.opts.now().Format("2006-01-02")
+	if t.CustomerID != "" && len(u.OrderRefs) > 0 {
+		if placed, err := p.orderDate(ctx, t.CustomerID, u.OrderRefs[0]); err != nil {
+			return nil, err
+		} else if placed != "" {
+			at = placed
+		}
+	}
+	meta.At = at
 	expand := expansion(u.Query)
-	hits, err := p.retrieve(ctx, u.Query, expand, kefu.Filter{CustomerID: t.CustomerID}, p.opts.topK)
+	hits, err := p.retrieve(ctx, u.Query, expand, kefu.Filter{CustomerID: t.CustomerID, At: at}, p.opts.topK)
 	if err != nil {
 		return nil, err
 	}

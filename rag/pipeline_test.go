@@ -6,6 +6,7 @@ import (
 	"iter"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/kefuhq/kefu"
 	"github.com/kefuhq/kefu/prompts"
@@ -16,9 +17,17 @@ type fakeSearcher struct {
 	queries  []kefu.Query
 }
 
+// Search applies the filter to what SearchFn returns, as every store does.
 func (f *fakeSearcher) Search(ctx context.Context, q kefu.Query) ([]kefu.Hit, error) {
 	f.queries = append(f.queries, q)
-	return f.SearchFn(ctx, q)
+	hits, err := f.SearchFn(ctx, q)
+	var out []kefu.Hit
+	for _, h := range hits {
+		if q.Filter.Allows(&h.Chunk) {
+			out = append(out, h)
+		}
+	}
+	return out, err
 }
 
 type fakeEmbedder struct{ err error }
@@ -263,5 +272,37 @@ func TestShopTopicPolicy(t *testing.T) {
 	}
 	if res, _ := Collect(p.Stream(context.Background(), Turn{Message: "return policy"})); res.Meta.Decision != DecideAnswer {
 		t.Errorf("ordinary question refused: %+v", res.Meta)
+	}
+}
+
+func TestPolicyVersionInForce(t *testing.T) {
+	mine := []kefu.Hit{order("W261001-0001", "C1", "2026-02-10")}
+	var policyFilters []kefu.Filter
+	s := &fakeSearcher{SearchFn: func(_ context.Context, q kefu.Query) ([]kefu.Hit, error) {
+		if q.Filter.OnlyCustomer {
+			return mine, nil
+		}
+		policyFilters = append(policyFilters, q.Filter)
+		return []kefu.Hit{policyHit(0.9)}, nil
+	}}
+	clock := func() time.Time { return time.Date(2026, 11, 24, 9, 0, 0, 0, time.UTC) }
+	p := New(s, fakeEmbedder{}, &fakeGenerator{pieces: []string{"Return within 30 days. [1]"}}, prompts.MustLoad(), WithClock(clock))
+	ask := func(customer, msg string) Result {
+		t.Helper()
+		res, err := Collect(p.Stream(context.Background(), Turn{Message: msg, CustomerID: customer}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res
+	}
+	if res := ask("", "how long do I have to return an item?"); res.Meta.At != "2026-11-24" || policyFilters[0].At != "2026-11-24" {
+		t.Errorf("today's policies: meta at %q, filter %+v", res.Meta.At, policyFilters[0])
+	}
+	res := ask("C1", "can I still return W261001-0001?")
+	if res.Meta.Intent != IntentReturn || res.Meta.At != "2026-02-10" || policyFilters[1].At != "2026-02-10" {
+		t.Errorf("policy on the order's day: intent %s at %q filter %+v", res.Meta.Intent, res.Meta.At, policyFilters[1])
+	}
+	if res := ask("C2", "can I still return W261001-0001?"); res.Meta.At != "2026-11-24" {
+		t.Errorf("another shopper's order must not change the day: %q", res.Meta.At)
 	}
 }

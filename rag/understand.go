@@ -198,14 +198,19 @@ func intent(norm string, u Understanding) string {
 // topicIntent is the shop topic a message is about, or IntentOther.
 func topicIntent(norm string, u Understanding) string {
 	policy := hasAny(norm, policyCues)
-	if len(u.OrderRefs) > 0 || (hasAny(norm, orderStatusCues) && !policy) {
-		return IntentOrderStatus
-	}
 	best, bestN := IntentOther, 0
 	for _, it := range []string{IntentReturn, IntentWarranty, IntentShipping, IntentPayment, IntentAccount, IntentProduct} {
 		if n := countAny(norm, topicCues[it]); n > bestN {
 			best, bestN = it, n
 		}
+	}
+	// "Can I still return W261118-1004?" asks the policy about an order;
+	// "where is W261118-1004" asks for the order.
+	if len(u.OrderRefs) > 0 && !(policy && best != IntentOther) {
+		return IntentOrderStatus
+	}
+	if hasAny(norm, orderStatusCues) && !policy {
+		return IntentOrderStatus
 	}
 	return best
 }

@@ -3,6 +3,8 @@ package qdrant
 import (
 	"crypto/sha1"
 	"fmt"
+	"strconv"
+	"strings"
 
 	qc "github.com/qdrant/go-client/qdrant"
 
@@ -63,6 +65,12 @@ func chunkPayload(c *kefu.Chunk, gen string) map[string]*qc.Value {
 	}
 	if c.Heading != "" {
 		p["heading"] = qc.NewValueString(c.Heading)
+	}
+	if d := dayNumber(c.Meta[kefu.MetaEffectiveFrom]); d > 0 {
+		p[fieldFromDay] = qc.NewValueInt(d)
+	}
+	if d := dayNumber(c.Meta[kefu.MetaEffectiveTo]); d > 0 {
+		p[fieldToDay] = qc.NewValueInt(d)
 	}
 	if len(c.Meta) > 0 {
 		fields := make(map[string]*qc.Value, len(c.Meta))
@@ -130,4 +138,14 @@ func intValue(v *qc.Value) int64 {
 		return int64(d.DoubleValue)
 	}
 	return v.GetIntegerValue()
+}
+
+// dayNumber is a date value as the integer yyyymmdd (kefu.Day), or 0.
+func dayNumber(v string) int64 {
+	d := kefu.Day(v)
+	if d == "" {
+		return 0
+	}
+	n, _ := strconv.ParseInt(strings.ReplaceAll(d, "-", ""), 10, 64)
+	return n
 }

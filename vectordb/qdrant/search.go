@@ -318,7 +318,7 @@ func (s *Store) corpusStats(ctx context.Context) (corpusStats, error) {
 // The customer rule first: an anonymous query matches chunks without a
 // customer_id; a shopper's matches those and the shopper's own; with
 // OnlyCustomer, the shopper's own only (nothing at all for an anonymous
-// one). Then the types.
+// one). Then the types, then the day the chunk must be in force.
 func chunkFilter(f kefu.Filter) *qc.Filter {
 	out := &qc.Filter{Must: []*qc.Condition{qc.NewMatchKeyword(fieldKind, kindChunk)}}
 	switch {
@@ -338,6 +338,18 @@ func chunkFilter(f kefu.Filter) *qc.Filter {
 	}
 	if len(f.Types) > 0 {
 		out.Must = append(out.Must, qc.NewMatchKeywords(fieldType, f.Types...))
+	}
+	if at := float64(dayNumber(f.At)); at > 0 {
+		// In force on At: no start or a start on or before it, and no end
+		// or an end on or after it.
+		out.Must = append(out.Must,
+			qc.NewFilterAsCondition(&qc.Filter{Should: []*qc.Condition{
+				qc.NewIsEmpty(fieldFromDay), qc.NewRange(fieldFromDay, &qc.Range{Lte: &at}),
+			}}),
+			qc.NewFilterAsCondition(&qc.Filter{Should: []*qc.Condition{
+				qc.NewIsEmpty(fieldToDay), qc.NewRange(fieldToDay, &qc.Range{Gte: &at}),
+			}}),
+		)
 	}
 	return out
 }

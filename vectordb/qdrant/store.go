@@ -39,7 +39,11 @@ const (
 	fieldType     = "type"
 	fieldCustomer = "customer_id"
 	fieldLocale   = "locale"
-	fieldTerms    = "lexical_terms" // a chunk's length in terms, for BM25
+	// The days a chunk is in force from and to, as integers yyyymmdd, for
+	// range filters (kefu.Filter.At).
+	fieldFromDay = "effective_from_day"
+	fieldToDay   = "effective_to_day"
+	fieldTerms   = "lexical_terms" // a chunk's length in terms, for BM25
 
 	kindChunk = "chunk"
 	kindDoc   = "doc"
@@ -52,7 +56,15 @@ const (
 
 // indexedFields are the payload fields that filters name; each has a
 // keyword index so that filtering stays cheap as the collection grows.
-var indexedFields = []string{fieldKind, fieldDocID, fieldGen, fieldType, fieldCustomer, fieldLocale}
+var indexedFields = []string{fieldKind, fieldDocID, fieldGen, fieldType, fieldCustomer, fieldLocale, fieldFromDay, fieldToDay}
+
+// indexType is the payload index type of an indexed field.
+func indexType(field string) qc.FieldType {
+	if field == fieldFromDay || field == fieldToDay {
+		return qc.FieldType_FieldTypeInteger
+	}
+	return qc.FieldType_FieldTypeKeyword
+}
 
 // Config says where the store lives. The zero value of a field means its
 // default. It is plain data: Open copies what it needs.
@@ -214,7 +226,7 @@ func (s *Store) ensureCollection(ctx context.Context) error {
 				CollectionName: s.collection,
 				Wait:           qc.PtrOf(true),
 				FieldName:      field,
-				FieldType:      qc.FieldType_FieldTypeKeyword.Enum(),
+				FieldType:      indexType(field).Enum(),
 			})
 			return err
 		})

@@ -122,6 +122,44 @@ func Run(t *testing.T, open func(t *testing.T) Store) {
 		}
 	})
 
+	t.Run("the version in force on a day", func(t *testing.T) {
+		s := open(t)
+		dated := func(id, from, to, text string) {
+			t.Helper()
+			doc, chunks := Doc(id, kefu.TypePolicy, "", text)
+			for i := range chunks {
+				chunks[i].Meta = map[string]string{}
+				if from != "" {
+					chunks[i].Meta[kefu.MetaEffectiveFrom] = from
+				}
+				if to != "" {
+					chunks[i].Meta[kefu.MetaEffectiveTo] = to
+				}
+			}
+			if err := s.Replace(ctx, doc, chunks); err != nil {
+				t.Fatal(err)
+			}
+		}
+		dated("returns-2025", "2025-01-01", "2026-02-28", "Returns are accepted within 14 days of delivery.")
+		dated("returns-2026", "2026-03-01", "", "Returns are accepted within 30 days of delivery.")
+		dated("shipping", "", "", "Returns ship back free with a prepaid label within days.")
+		for _, tc := range []struct{ at, want, not string }{
+			{"2026-01-15", "returns-2025", "returns-2026"},
+			{"2026-03-01", "returns-2026", "returns-2025"},
+			{"2027-06-30", "returns-2026", "returns-2025"},
+		} {
+			for _, q := range []kefu.Query{Query("returns accepted within days of delivery", kefu.Filter{At: tc.at}, 10), {Filter: kefu.Filter{At: tc.at}, TopK: 10}} {
+				got := map[string]bool{}
+				for _, h := range search(t, s, q) {
+					got[h.Chunk.DocID] = true
+				}
+				if !got[tc.want] || got[tc.not] || !got["shipping"] {
+					t.Errorf("on %s (query %q) got %v, want %s and the undated chunk, never %s", tc.at, q.Text, got, tc.want, tc.not)
+				}
+			}
+		}
+	})
+
 	t.Run("type filter", func(t *testing.T) {
 		s := open(t)
 		seed(t, s)

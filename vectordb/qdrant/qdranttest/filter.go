@@ -95,6 +95,9 @@ func values(v *qc.Value) []*qc.Value {
 }
 
 func field(fc *qc.FieldCondition, p *point) (bool, error) {
+	if r := fc.GetRange(); r != nil {
+		return inRange(r, values(p.payload[fc.GetKey()])), nil
+	}
 	if fc.GetMatch() == nil {
 		return false, status.Errorf(codes.Unimplemented, "fake: field condition on %s other than match", fc.GetKey())
 	}
@@ -145,4 +148,25 @@ func field(fc *qc.FieldCondition, p *point) (bool, error) {
 func isString(v *qc.Value, s string) bool {
 	x, ok := v.GetKind().(*qc.Value_StringValue)
 	return ok && x.StringValue == s
+}
+
+// inRange reports whether any numeric value lies within r, as Qdrant's
+// range condition does.
+func inRange(r *qc.Range, vals []*qc.Value) bool {
+	for _, v := range vals {
+		var x float64
+		switch n := v.GetKind().(type) {
+		case *qc.Value_IntegerValue:
+			x = float64(n.IntegerValue)
+		case *qc.Value_DoubleValue:
+			x = n.DoubleValue
+		default:
+			continue
+		}
+		if (r.Lt == nil || x < r.GetLt()) && (r.Lte == nil || x <= r.GetLte()) &&
+			(r.Gt == nil || x > r.GetGt()) && (r.Gte == nil || x >= r.GetGte()) {
+			return true
+		}
+	}
+	return false
 }
