@@ -23,7 +23,7 @@ func TestRenderGolden(t *testing.T) {
 	d := replyData{Shop: "Lumi Home & Tech", Hours: "9:00-21:00", OrderID: "W261118-1004", Count: 2}
 	for _, loc := range Locales {
 		var b strings.Builder
-		for _, name := range []string{"sign_in", "no_orders", "order_not_found", "orders_intro", "unknown", "refuse", "refuse_injection", "greeting", "thanks"} {
+		for _, name := range []string{"sign_in", "no_orders", "order_not_found", "orders_intro", "unknown", "refuse", "refuse_injection", "greeting", "thanks", "identity", "feedback"} {
 			out, err := s.Render(loc, name, d)
 			if err != nil {
 				t.Fatalf("%s/%s: %v", loc, name, err)

@@ -241,7 +241,10 @@ func (p *Pipeline) plan(ctx context.Context, t Turn, u Understanding, meta *Meta
 		return p.fixed(DecideRefuse, u.Locale, "refuse", replyData{})
 	case u.Intent == IntentChitChat:
 		name := "greeting"
-		if u.Sentiment == SentimentPositive {
+		switch {
+		case hasAny(u.normalized, identityCues):
+			name = "identity"
+		case u.Sentiment == SentimentPositive:
 			name = "thanks"
 		}
 		return p.fixed(DecideAnswer, u.Locale, name, replyData{})
@@ -270,6 +273,10 @@ func (p *Pipeline) plan(ctx context.Context, t Turn, u Understanding, meta *Meta
 	}
 	meta.Retrieved = hits
 	if len(hits) == 0 || !p.relevant(hits[0]) {
+		if u.Intent == IntentComplaint {
+			// Calm feedback with nothing to look up: acknowledge it.
+			return p.fixed(DecideAnswer, u.Locale, "feedback", replyData{})
+		}
 		meta.Reason = "no_knowledge"
 		return p.unknown(u.Locale, "no_knowledge")
 	}

@@ -108,8 +108,15 @@ var (
 	}
 	chitChatCues = []string{
 		"hi", "hello", "hey", "thanks", "thank you", "thx", "good morning", "good night", "good evening", "bye", "goodbye", "see you",
-		"ok", "okay", "cool", "nice", "lol", "haha", "how are you", "are you a bot", "are you human", "are you real", "are you a robot", "who are you",
+		"ok", "okay", "cool", "nice", "lol", "haha", "how are you", "helpful", "great job", "well done", "appreciate", "are you a bot", "are you human", "are you real", "are you a robot", "who are you",
 		"你好", "您好", "谢谢", "在吗", "在不在", "早上好", "晚上好", "晚安", "哈喽", "好的", "嗯", "哈哈", "拜拜", "再见", "你是机器人", "你是谁", "你是真人",
+	}
+	// identityCues ask what the assistant is; they are chit-chat, not a
+	// request for a person.
+	identityCues = []string{
+		"are you a bot", "are you human", "are you a human", "are you real", "are you a robot", "are you a real person",
+		"are you ai", "are you an ai", "are you chatgpt", "is this a bot", "am i talking to a bot", "am i talking to a human",
+		"你是真人", "你是机器人", "你是ai", "你是人工智能", "是真人吗", "是机器人吗", "你是人吗", "你是谁",
 	}
 	followUpCues = []string{
 		"what about", "how about", "and if", "and for", "what if", "it", "that", "this one", "that one", "the same", "also", "them", "those",
@@ -171,6 +178,8 @@ func Understand(message, locale string, history []kefu.Message) Understanding {
 
 func intent(norm string, u Understanding) string {
 	switch {
+	case hasAny(norm, identityCues):
+		return IntentChitChat
 	case hasAny(norm, humanCues) && !hasAny(norm, []string{"human error"}):
 		return IntentHuman
 	case u.Injection, hasAny(norm, strongOutOfScope):
