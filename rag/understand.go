@@ -111,6 +111,10 @@ var (
 		"ok", "okay", "cool", "nice", "lol", "haha", "how are you", "helpful", "great job", "well done", "appreciate", "are you a bot", "are you human", "are you real", "are you a robot", "who are you",
 		"你好", "您好", "谢谢", "在吗", "在不在", "早上好", "晚上好", "晚安", "哈喽", "好的", "嗯", "哈哈", "拜拜", "再见", "你是机器人", "你是谁", "你是真人",
 	}
+	// continuationCues carry on from the previous message without a new
+	// request of their own.
+	continuationCues = []string{"do it", "go on", "go ahead", "continue", "proceed", "now do", "as i said", "like i said", "i told you", "do as", "just do",
+		"继续", "照做", "开始吧", "执行", "按我说的", "就这么做", "快说", "说吧"}
 	// identityCues ask what the assistant is; they are chit-chat, not a
 	// request for a person.
 	identityCues = []string{
@@ -154,6 +158,16 @@ func Understand(message, locale string, history []kefu.Message) Understanding {
 		u.Locale = DetectLocale(message)
 	}
 	u.InjectionReason, u.Injection = guard.Injection(message)
+	if !u.Injection && hasAny(norm, continuationCues) && len(tokenize.Terms(norm)) <= 8 {
+		// "ok, now do it" after an attempt to override the assistant
+		// continues the attempt.
+		for i := len(history) - 1; i >= 0 && i >= len(history)-4; i-- {
+			if reason, found := guard.Injection(history[i].Content); found {
+				u.InjectionReason, u.Injection = "multi_turn_"+reason, true
+				break
+			}
+		}
+	}
 	u.Legal = hasAny(norm, legalCues)
 	for _, m := range orderRefPattern.FindAllString(message, -1) {
 		u.OrderRefs = append(u.OrderRefs, strings.ToUpper(m))
