@@ -65,6 +65,7 @@ type Ticket struct {
 	Locale         string          `json:"locale,omitempty"`
 	Assignee       string          `json:"assignee,omitempty"` // the agent (API key name) who claimed it
 	Outcome        string          `json:"outcome,omitempty"`  // set when closed
+	Summary        string          `json:"summary,omitempty"`  // a line or two for the queue
 	CreatedAt      time.Time       `json:"created_at"`
 	UpdatedAt      time.Time       `json:"updated_at"`
 	ClaimedAt      *time.Time      `json:"claimed_at,omitempty"`
