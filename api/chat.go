@@ -59,7 +59,11 @@ func (s *Server) chat(c *gin.Context) {
 		writeError(c, fmt.Errorf("store the shopper's message: %w", err))
 		return
 	}
-	history, err := s.history(ctx, conv.ID, user.ID)
+	if t, owned := s.ownedByPerson(c, conv.ID); owned {
+		s.chatHuman(c, req, t)
+		return
+	}
+	history, stored, err := s.history(ctx, conv.ID, user.ID)
 	if err != nil {
 		writeError(c, fmt.Errorf("load the conversation history: %w", err))
 		return
@@ -72,31 +76,35 @@ func (s *Server) chat(c *gin.Context) {
 		Channel:        req.Channel,
 		History:        history,
 	}
+	tr := s.newTriage(turn, stored)
 	if wantsStream(c.Request) {
-		s.chatStream(c, turn)
+		s.chatStream(c, turn, tr)
 		return
 	}
-	s.chatJSON(c, turn)
+	s.chatJSON(c, turn, tr)
 }
 
 // chatJSON gathers the whole answer and replies once.
-func (s *Server) chatJSON(c *gin.Context, turn rag.Turn) {
+func (s *Server) chatJSON(c *gin.Context, turn rag.Turn, tr *triage) {
 	ctx := c.Request.Context()
 	var a answer
 	start := time.Now()
-	err := s.pump(ctx, turn, 0, func(ev rag.Event) error { a.add(ev); return nil }, nil)
+	err := s.pump(ctx, turn, 0, tr.filter(func(ev rag.Event) error { a.add(ev); return nil }), nil)
 	s.metrics.observeTurn(&a, err, "json", time.Since(start))
 	msgID := s.saveAnswer(c, turn.ConversationID, &a, err)
+	ticketID := s.syncTicket(c, turn.ConversationID, tr.finish())
 	if err != nil {
 		writeError(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, a.response(turn, msgID))
+	resp := a.response(turn, msgID)
+	resp.TicketID = ticketID
+	c.JSON(http.StatusOK, resp)
 }
 
 // chatStream sends the answer as server-sent events while it is produced.
 // Once the 200 is sent, a failure arrives as an "error" event.
-func (s *Server) chatStream(c *gin.Context, turn rag.Turn) {
+func (s *Server) chatStream(c *gin.Context, turn rag.Turn, tr *triage) {
 	ctx := c.Request.Context()
 	h := c.Writer.Header()
 	h.Set("Content-Type", "text/event-stream; charset=utf-8")
@@ -113,7 +121,7 @@ func (s *Server) chatStream(c *gin.Context, turn rag.Turn) {
 		return sse.event(EventMeta, a.streamMeta(turn))
 	}
 	start := time.Now()
-	err := s.pump(ctx, turn, s.cfg.HeartbeatInterval, func(ev rag.Event) error {
+	err := s.pump(ctx, turn, s.cfg.HeartbeatInterval, tr.filter(func(ev rag.Event) error {
 		a.add(ev)
 		if ev.Type == rag.EventMeta {
 			return sendMeta()
@@ -137,9 +145,10 @@ func (s *Server) chatStream(c *gin.Context, turn rag.Turn) {
 		}
 		// done is sent once the answer is stored, with its id.
 		return nil
-	}, sse.ping)
+	}), sse.ping)
 	s.metrics.observeTurn(&a, err, "sse", time.Since(start))
 	msgID := s.saveAnswer(c, turn.ConversationID, &a, err)
+	ticketID := s.syncTicket(c, turn.ConversationID, tr.finish())
 
 	if sse.err != nil { // the client is gone; nothing more can be sent
 		_ = c.Error(fmt.Errorf("stream: %w", sse.err))
@@ -157,7 +166,9 @@ func (s *Server) chatStream(c *gin.Context, turn rag.Turn) {
 		}
 		return
 	}
-	_ = sse.event(EventDone, a.response(turn, msgID))
+	resp := a.response(turn, msgID)
+	resp.TicketID = ticketID
+	_ = sse.event(EventDone, resp)
 }
 
 // saveAnswer stores the answer, or the part produced before a failure
@@ -225,22 +236,26 @@ func (s *Server) conversation(ctx context.Context, id, customer, channel string)
 }
 
 // history returns the last historyLimit messages before the current one,
-// oldest first.
-func (s *Server) history(ctx context.Context, conversationID, currentID string) ([]kefu.Message, error) {
+// oldest first, as the pipeline sees them and as stored.
+func (s *Server) history(ctx context.Context, conversationID, currentID string) ([]kefu.Message, []store.Message, error) {
 	msgs, err := s.convs.Messages(ctx, conversationID, historyLimit+1)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	out := make([]kefu.Message, 0, len(msgs))
+	stored := make([]store.Message, 0, len(msgs))
 	for _, m := range msgs {
 		if m.ID != currentID {
-			out = append(out, kefu.Message{Role: m.Role, Content: m.Content})
+			stored = append(stored, m)
 		}
 	}
-	if len(out) > historyLimit {
-		out = out[len(out)-historyLimit:]
+	if len(stored) > historyLimit {
+		stored = stored[len(stored)-historyLimit:]
 	}
-	return out, nil
+	out := make([]kefu.Message, len(stored))
+	for i, m := range stored {
+		out[i] = kefu.Message{Role: m.Role, Content: m.Content}
+	}
+	return out, stored, nil
 }
 
 // decodeChat reads and validates the request body. Malformed JSON and bad

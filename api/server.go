@@ -105,6 +105,13 @@ type Deps struct {
 	Readiness     map[string]Check // by name, run by /readyz
 	Logger        *slog.Logger
 	Registry      *prometheus.Registry
+	// Handoff hands chat turns to people; without it no ticket is opened.
+	Handoff Handoff
+	// Agents, Tickets and AuditLog serve the agent API (/v1/agent/...),
+	// which answers 503 without them.
+	Agents   AgentDesk
+	Tickets  TicketReader
+	AuditLog AuditLog
 }
 
 // Server is the HTTP API. It is immutable once built and safe for
@@ -120,6 +127,13 @@ type Server struct {
 	registry *prometheus.Registry
 	metrics  *metrics
 	handler  http.Handler
+
+	handoff        Handoff
+	agents         AgentDesk
+	tickets        TicketReader
+	auditLog       AuditLog
+	handoffMetrics *handoffMetrics
+	hub            *hub
 }
 
 // New builds a Server. It logs a warning when no API keys are configured,
@@ -134,6 +148,11 @@ func New(cfg Config, deps Deps) *Server {
 		checks:   make(map[string]Check, len(deps.Readiness)),
 		log:      deps.Logger,
 		registry: deps.Registry,
+		handoff:  deps.Handoff,
+		agents:   deps.Agents,
+		tickets:  deps.Tickets,
+		auditLog: deps.AuditLog,
+		hub:      newHub(),
 	}
 	for name, check := range deps.Readiness {
 		s.checks[name] = check
@@ -145,6 +164,7 @@ func New(cfg Config, deps Deps) *Server {
 		s.registry = prometheus.NewRegistry()
 	}
 	s.metrics = newMetrics(s.registry, s.cfg.Version, s.log)
+	s.handoffMetrics = newHandoffMetrics(s.registry, s.log)
 	if s.keys.Len() == 0 {
 		s.log.Warn("no API keys are configured: the API is open to anyone (demo mode)")
 	}
@@ -167,6 +187,8 @@ func (s *Server) routes() http.Handler {
 	r.Use(s.logRequests, s.recoverPanics)
 
 	r.POST("/v1/chat", s.requireRole(auth.RoleWidget), s.identifyShopper, s.chat)
+	r.GET("/v1/conversations/:id/messages", s.requireRole(auth.RoleWidget), s.identifyShopper, s.conversationMessages)
+	s.agentRoutes(r)
 	r.GET("/healthz", s.healthz)
 	r.GET("/readyz", s.readyz)
 	r.GET("/metrics", gin.WrapH(promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{})))
@@ -209,6 +231,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		BaseContext:       func(net.Listener) context.Context { return base },
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 	}
+	srv.RegisterOnShutdown(s.hub.close) // open message streams end at once
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	s.log.Info("listening", "addr", ln.Addr().String(), "version", s.cfg.Version)

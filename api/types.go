@@ -3,6 +3,12 @@ package api
 // The request and response bodies of the API, shared with anything that
 // speaks to it (the CLI, the evaluation harness, tests).
 
+import (
+	"time"
+
+	"github.com/kefuhq/kefu/escalate"
+)
+
 // HeaderCustomerToken carries the shopper token signed by the shop's
 // backend. Without it the shopper is anonymous.
 const HeaderCustomerToken = "X-Kefu-Customer-Token"
@@ -23,7 +29,11 @@ type ChatRequest struct {
 
 // ChatResponse is the reply to POST /v1/chat, and the data of the "done"
 // server-sent event. MessageID is the id of the stored answer ("" in the
-// rare case that storing it failed). Citations is never null.
+// rare case that storing it failed). Citations is never null. TicketID
+// names the conversation's open ticket when it has one: the turn was
+// handed to a person, or an earlier one was and nobody has closed it yet.
+// While a person owns the conversation the assistant does not answer:
+// Decision is "human" and Answer says that someone will reply.
 type ChatResponse struct {
 	ConversationID string      `json:"conversation_id"`
 	MessageID      string      `json:"message_id"`
@@ -35,7 +45,13 @@ type ChatResponse struct {
 	Backend        string      `json:"backend"`
 	Decision       string      `json:"decision"`
 	Locale         string      `json:"locale"`
+	TicketID       string      `json:"ticket_id,omitempty"`
 }
+
+// DecisionHuman is the decision of a chat turn in a conversation that a
+// human agent owns: the message is kept for the agent and the assistant
+// stays silent.
+const DecisionHuman = escalate.DecisionHuman
 
 // Citation is a source the answer quotes; N is its [n] marker in the answer.
 type Citation struct {
@@ -86,6 +102,11 @@ const (
 	EventError      = "error"
 )
 
+// EventMessage names the server-sent event of GET
+// /v1/conversations/{id}/messages with Accept: text/event-stream: one
+// message of the conversation, a ConversationMessage.
+const EventMessage = "message"
+
 // ErrorResponse is the body of every error reply.
 type ErrorResponse struct {
 	Error ErrorBody `json:"error"`
@@ -109,4 +130,96 @@ type HealthResponse struct {
 type ReadyResponse struct {
 	Status string            `json:"status"`
 	Checks map[string]string `json:"checks"`
+}
+
+// ConversationMessage is one message of a conversation as its shopper
+// sees it: Role is "user", "assistant" or "agent" (a person of the shop's
+// team).
+type ConversationMessage struct {
+	ID        string     `json:"id"`
+	Role      string     `json:"role"`
+	Content   string     `json:"content"`
+	CreatedAt time.Time  `json:"created_at"`
+	Decision  string     `json:"decision,omitempty"`
+	Citations []Citation `json:"citations,omitempty"`
+}
+
+// MessagesResponse is the body of GET /v1/conversations/{id}/messages: the
+// messages after the one named by ?after= (all of them without it), oldest
+// first; never null.
+type MessagesResponse struct {
+	ConversationID string                `json:"conversation_id"`
+	Messages       []ConversationMessage `json:"messages"`
+}
+
+// Ticket is a conversation handed to people, as the agent API shows it.
+// Status is "open" (in its team's queue), "claimed" (Assignee, an API key's
+// name, owns the conversation) or "closed" (Outcome "human", "bot" or
+// "abandoned"). Priority is "urgent", "high" or "normal"; Reason is a code
+// of the taxonomy documented in package escalate. Packet is sent by GET
+// /v1/agent/tickets/{id} only.
+type Ticket struct {
+	ID             string           `json:"id"`
+	ConversationID string           `json:"conversation_id"`
+	CustomerID     string           `json:"customer_id,omitempty"`
+	Status         string           `json:"status"`
+	Reason         string           `json:"reason"`
+	Priority       string           `json:"priority"`
+	Team           string           `json:"team"`
+	Intent         string           `json:"intent,omitempty"`
+	Locale         string           `json:"locale,omitempty"`
+	Assignee       string           `json:"assignee,omitempty"`
+	Outcome        string           `json:"outcome,omitempty"`
+	Summary        string           `json:"summary,omitempty"`
+	CreatedAt      time.Time        `json:"created_at"`
+	UpdatedAt      time.Time        `json:"updated_at"`
+	ClaimedAt      *time.Time       `json:"claimed_at,omitempty"`
+	ClosedAt       *time.Time       `json:"closed_at,omitempty"`
+	Packet         *escalate.Packet `json:"packet,omitempty"`
+}
+
+// TicketList is the body of GET /v1/agent/tickets: the queue, most urgent
+// first, then oldest first; never null.
+type TicketList struct {
+	Tickets []Ticket `json:"tickets"`
+}
+
+// ReplyRequest is the body of POST /v1/agent/tickets/{id}/reply.
+type ReplyRequest struct {
+	Message string `json:"message"`
+}
+
+// ReplyResponse is the reply to POST /v1/agent/tickets/{id}/reply: the
+// ticket (claimed by the replying agent) and the message as stored in the
+// conversation.
+type ReplyResponse struct {
+	Ticket  Ticket              `json:"ticket"`
+	Message ConversationMessage `json:"message"`
+}
+
+// ResolveRequest is the body of POST /v1/agent/tickets/{id}/resolve:
+// Outcome is "resolved" or "abandoned".
+type ResolveRequest struct {
+	Outcome string `json:"outcome"`
+}
+
+// Stats is the body of GET /v1/agent/stats: how often conversations go to
+// people and how handoffs end, over everything the store holds.
+// EscalationRate is tickets per conversation; ByReason gives each reason's
+// tickets and rate. Outcomes counts closed tickets by outcome ("human",
+// "bot", "abandoned"); Open and Claimed count the tickets still active.
+type Stats struct {
+	Conversations  int                    `json:"conversations"`
+	Tickets        int                    `json:"tickets"`
+	EscalationRate float64                `json:"escalation_rate"`
+	ByReason       map[string]ReasonStats `json:"by_reason"`
+	Outcomes       map[string]int         `json:"outcomes"`
+	Open           int                    `json:"open"`
+	Claimed        int                    `json:"claimed"`
+}
+
+// ReasonStats counts the tickets of one reason.
+type ReasonStats struct {
+	Tickets int     `json:"tickets"`
+	Rate    float64 `json:"rate"` // per conversation
 }

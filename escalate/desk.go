@@ -45,6 +45,10 @@ const (
 	ChangeBotResolved = "resolved_by_bot" // the assistant answered after all and the offer lapsed
 )
 
+// DecisionHuman is the decision stored with the reply a shopper gets while
+// a person owns the conversation (the assistant stays silent).
+const DecisionHuman = "human"
+
 // Outcomes an agent gives when closing a ticket.
 const (
 	OutcomeResolved  = "resolved"
@@ -111,12 +115,12 @@ var errUnchanged = errors.New("nothing to change")
 // the ticket and the change made; a conversation without an active ticket
 // and no decision gives the zero Ticket and "".
 func (d *Desk) Sync(ctx context.Context, conversationID string, dec *Decision) (store.Ticket, string, error) {
+	if dec == nil {
+		return d.refresh(ctx, conversationID)
+	}
 	msgs, err := d.convs.Messages(ctx, conversationID, 0)
 	if err != nil {
 		return store.Ticket{}, "", fmt.Errorf("read the conversation: %w", err)
-	}
-	if dec == nil {
-		return d.refresh(ctx, conversationID, msgs)
 	}
 	var change string
 	t, _, err := d.tickets.OpenTicket(ctx, conversationID, func(t *store.Ticket, isNew bool) (*store.OutboxEvent, error) {
@@ -154,13 +158,19 @@ func (d *Desk) Sync(ctx context.Context, conversationID string, dec *Decision) (
 	return t, change, nil
 }
 
-func (d *Desk) refresh(ctx context.Context, conversationID string, msgs []store.Message) (store.Ticket, string, error) {
+// refresh updates the active ticket of a conversation, if it has one; most
+// conversations have none, and cost one lookup.
+func (d *Desk) refresh(ctx context.Context, conversationID string) (store.Ticket, string, error) {
 	t, err := d.tickets.ActiveTicket(ctx, conversationID)
 	if kefu.ErrorCode(err) == kefu.ENotFound {
 		return store.Ticket{}, "", nil
 	}
 	if err != nil {
 		return store.Ticket{}, "", fmt.Errorf("find the conversation's ticket: %w", err)
+	}
+	msgs, err := d.convs.Messages(ctx, conversationID, 0)
+	if err != nil {
+		return store.Ticket{}, "", fmt.Errorf("read the conversation: %w", err)
 	}
 	change := ChangeMessage
 	t, err = d.tickets.UpdateTicket(ctx, t.ID, func(t *store.Ticket) (*store.OutboxEvent, error) {

@@ -111,6 +111,9 @@ func buildPacket(t store.Ticket, reasons []string, msgs []store.Message) Packet 
 			last = m.Content
 			p.Sentiment = append(p.Sentiment, Mood{MessageID: m.ID, Sentiment: rag.Understand(m.Content, t.Locale, nil).Sentiment, At: m.CreatedAt})
 		case kefu.RoleAssistant:
+			if m.Decision == DecisionHuman {
+				continue // a notice that a person is on it, not an attempt
+			}
 			p.Tried = append(p.Tried, Attempt{MessageID: m.ID, Decision: m.Decision, Intent: m.Intent, Escalated: m.Escalated,
 				Partial: m.Partial, Answer: shorten(m.Content, maxAnswerRunes)})
 			p.Sources = appendSources(p.Sources, m.Citations)
