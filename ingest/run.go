@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io/fs"
 	"strings"
+	"sync"
 
 	"github.com/kefuhq/kefu"
 )
@@ -38,7 +39,9 @@ type run struct {
 	stop     context.CancelFunc
 	inflight int
 	done     chan batchResult
-	files    int // files found, for progress
+	w        *writer
+	files    int    // files found, for progress
+	file     string // the last file read, for progress
 }
 
 // batchResult is one embedded batch: its chunks and their vectors, or why
@@ -87,6 +90,7 @@ func (r *run) run(targets []target) error {
 	r.failed = map[string]bool{}
 	r.embedCtx, r.stop = context.WithCancel(r.ctx)
 	r.done = make(chan batchResult, r.in.concurrency())
+	r.w = startWriter(r.ctx, r.in.store)
 	defer r.abandon()
 
 	files, roots, fails := collect(r.fsys, targets)
@@ -102,9 +106,13 @@ func (r *run) run(targets []target) error {
 		if err := r.in.loadTo(r.ctx, r.fsys, f, &fileSink{r: r, f: f}); err != nil {
 			return err
 		}
-		r.progress(f.path, false)
+		r.file = f.path
+		r.progress(false)
 	}
 	if err := r.flush(true); err != nil {
+		return err
+	}
+	if err := r.w.close(); err != nil {
 		return err
 	}
 	if r.in.opts.Prune {
@@ -112,29 +120,31 @@ func (r *run) run(targets []target) error {
 			return err
 		}
 	}
-	r.progress("", true)
+	r.progress(true)
 	return nil
 }
 
 // progress reports the run so far to Options.Progress.
-func (r *run) progress(file string, done bool) {
+func (r *run) progress(done bool) {
 	if r.in.opts.Progress == nil {
 		return
 	}
+	docs, chunks := r.w.written()
 	r.in.opts.Progress(Progress{
 		Files:      r.sum.Files,
 		FilesTotal: r.files,
-		Documents:  r.sum.Documents,
-		Chunks:     r.sum.Chunks,
+		Documents:  docs,
+		Chunks:     chunks,
 		Unchanged:  r.sum.Unchanged,
 		Failed:     len(r.sum.Failed),
-		File:       file,
+		File:       r.file,
 		Done:       done,
 	})
 }
 
 // abandon stops the batches still being embedded, when the run ends early,
-// and waits for their goroutines.
+// and waits for their goroutines and for the writer, whose counts it puts
+// in the summary.
 func (r *run) abandon() {
 	if r.stop == nil {
 		return
@@ -143,6 +153,8 @@ func (r *run) abandon() {
 	for ; r.inflight > 0; r.inflight-- {
 		<-r.done
 	}
+	r.w.close()
+	r.sum.Documents, r.sum.Chunks = r.w.written()
 }
 
 // fail records a failure of the file, or of one of its records.
@@ -244,22 +256,94 @@ func (r *run) apply(res batchResult) error {
 		ref.doc.chunks[ref.i].Vector = res.vecs[i]
 		ref.doc.left--
 	}
-	return r.write()
+	if err := r.write(); err != nil {
+		return err
+	}
+	r.progress(false)
+	return nil
 }
 
-// write stores the pending documents whose chunks are all embedded.
+// write hands the pending documents whose chunks are all embedded to the
+// writer, in order.
 func (r *run) write() error {
 	for len(r.pending) > 0 && r.pending[0].left == 0 {
-		p := r.pending[0]
-		if err := r.in.store.Replace(r.ctx, p.doc, p.chunks); err != nil {
-			return fmt.Errorf("ingest: replace %s: %w", p.doc.ID, err)
+		if err := r.w.failed(); err != nil {
+			return err
 		}
-		r.sum.Documents++
-		r.sum.Chunks += len(p.chunks)
+		p := r.pending[0]
+		select {
+		case r.w.docs <- p:
+		case <-r.ctx.Done():
+			return fmt.Errorf("ingest: %w", r.ctx.Err())
+		}
 		r.pending[0] = nil
 		r.pending = r.pending[1:]
 	}
 	return nil
+}
+
+// writer stores documents in its own goroutine, one at a time in the
+// order received, so that storing overlaps loading, chunking and
+// embedding. After its first failure it stores nothing more.
+type writer struct {
+	docs chan *pendingDoc
+	done chan struct{}
+
+	mu     sync.Mutex
+	n      int // documents stored
+	chunks int // their chunks
+	err    error
+}
+
+// writeBuffer is how many documents may wait for the writer.
+const writeBuffer = 64
+
+func startWriter(ctx context.Context, store Store) *writer {
+	w := &writer{docs: make(chan *pendingDoc, writeBuffer), done: make(chan struct{})}
+	go func() {
+		defer close(w.done)
+		for p := range w.docs {
+			if w.failed() != nil {
+				continue // drain
+			}
+			err := store.Replace(ctx, p.doc, p.chunks)
+			w.mu.Lock()
+			if err != nil {
+				w.err = fmt.Errorf("ingest: replace %s: %w", p.doc.ID, err)
+			} else {
+				w.n++
+				w.chunks += len(p.chunks)
+			}
+			w.mu.Unlock()
+		}
+	}()
+	return w
+}
+
+// failed returns the writer's failure, if any.
+func (w *writer) failed() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.err
+}
+
+// written returns the documents and chunks stored so far.
+func (w *writer) written() (int, int) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.n, w.chunks
+}
+
+// close waits for the documents handed over to be stored and returns the
+// writer's failure, if any. It may be called more than once.
+func (w *writer) close() error {
+	select {
+	case <-w.done:
+	default:
+		close(w.docs)
+		<-w.done
+	}
+	return w.failed()
 }
 
 // prune deletes documents under the walked roots that this run did not
