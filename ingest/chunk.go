@@ -419,11 +419,17 @@ func (c *chunker) pack(ps []piece, budget int) []part {
 			b.WriteString(p.text)
 		}
 		text := strings.TrimSpace(b.String())
-		switch n := c.count(text); {
-		case text == "":
-		case n <= budget || j-i == 1:
+		if text == "" {
+			i = j
+			continue
+		}
+		n := ps[i].tokens
+		if j-i > 1 || text != ps[i].text {
+			n = c.count(text)
+		}
+		if n <= budget || j-i == 1 {
 			out = append(out, part{text, n})
-		default:
+		} else {
 			out = append(out, c.packExact(ps[i:j], budget)...)
 		}
 		i = j

@@ -145,7 +145,7 @@ func (in *Ingester) excluded(keys []string) string {
 	}
 	for _, k := range keys {
 		if personalName(k) && !named(k) {
-			return fmt.Sprintf("collection %q skipped: it holds people's personal data, not shop knowledge (name it in Options.Records to load it anyway)", strings.Join(keys, "/"))
+			return fmt.Sprintf("collection %q skipped: it holds people's personal data, not shop knowledge; choose it by name among the records to load it anyway", strings.Join(keys, "/"))
 		}
 	}
 	return ""
@@ -163,7 +163,7 @@ func (in *Ingester) excludedFile(name string) string {
 			return ""
 		}
 	}
-	return fmt.Sprintf("skipped: by its name the file holds people's personal data, not shop knowledge (name %q in Options.Records to load it anyway)", stem)
+	return fmt.Sprintf("skipped: by its name the file holds people's personal data, not shop knowledge; choose %q by name among the records to load it anyway", stem)
 }
 
 // hintOfPath is the document type suggested by the innermost key of the

@@ -144,6 +144,13 @@ func localeOfName(name string) string {
 func detectLocale(s string) string {
 	var letters, han, latin int
 	for _, r := range s {
+		if r < utf8.RuneSelf {
+			if 'a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' {
+				letters++
+				latin++
+			}
+			continue
+		}
 		if !unicode.IsLetter(r) {
 			continue
 		}

@@ -105,9 +105,9 @@ type Options struct {
 	// each later pause doubles it, up to 30s, and is drawn at random from
 	// its upper half.
 	RetryDelay time.Duration
-	// Progress, when set, is called after each file and once at the end,
-	// from the goroutine that called Run, never concurrently. It must
-	// return quickly.
+	// Progress, when set, is called after each file, after each batch
+	// written, and once at the end, from the goroutine that called Run,
+	// never concurrently. It must return quickly.
 	Progress func(Progress)
 }
 
@@ -121,7 +121,7 @@ type Progress struct {
 	Chunks     int    `json:"chunks"`
 	Unchanged  int    `json:"unchanged"`
 	Failed     int    `json:"failed"`
-	File       string `json:"file,omitempty"` // the last file read, as walked
+	File       string `json:"file,omitempty"` // the file last read, as walked
 	Done       bool   `json:"done"`           // the final call
 }
 

@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"unicode"
 	"unicode/utf8"
 
@@ -39,6 +41,9 @@ var (
 // normKey folds a field name for matching: lower case, letters and digits
 // only.
 func normKey(k string) string {
+	if isNormKey(k) {
+		return k
+	}
 	var b strings.Builder
 	for _, r := range k {
 		if unicode.IsLetter(r) || unicode.IsDigit(r) {
@@ -46,6 +51,37 @@ func normKey(k string) string {
 		}
 	}
 	return b.String()
+}
+
+// isNormKey reports whether k is already as normKey leaves it: lower-case
+// ASCII letters and digits, the common case that needs no copy.
+func isNormKey(k string) bool {
+	for i := 0; i < len(k); i++ {
+		if c := k[i]; (c < 'a' || c > 'z') && (c < '0' || c > '9') {
+			return false
+		}
+	}
+	return true
+}
+
+// keyIs reports whether normKey(k) == n without building normKey(k).
+func keyIs(k, n string) bool {
+	j := 0
+	for _, r := range k {
+		if !unicode.IsLetter(r) && !unicode.IsDigit(r) {
+			continue
+		}
+		r = unicode.ToLower(r)
+		if j >= len(n) {
+			return false
+		}
+		m, size := utf8.DecodeRuneInString(n[j:])
+		if m != r {
+			return false
+		}
+		j += size
+	}
+	return j == len(n)
 }
 
 func isCustomerKey(k string) bool {
@@ -63,7 +99,7 @@ func (o object) lookup(names ...string) int {
 	for _, name := range names {
 		n := normKey(name)
 		for i, f := range o {
-			if normKey(f.key) == n {
+			if keyIs(f.key, n) {
 				return i
 			}
 		}
@@ -77,7 +113,7 @@ func (o object) scalar(names ...string) (string, int) {
 	for _, name := range names {
 		n := normKey(name)
 		for i, f := range o {
-			if normKey(f.key) != n {
+			if !keyIs(f.key, n) {
 				continue
 			}
 			if s := scalarText(f.val); s != "" {
@@ -198,7 +234,8 @@ func (in *Ingester) recordUnit(f file, rec record) (unit, string) {
 		b.WriteString(bl.text)
 	}
 	head := cleanText(b.String())
-	zh := detectLocale(head) == "zh"
+	headLocale := detectLocale(head)
+	zh := headLocale == "zh"
 	lead := ""
 	if keyLine {
 		lead = idLabel(typ, zh) + ": " + id + "\n"
@@ -241,7 +278,10 @@ func (in *Ingester) recordUnit(f file, rec record) (unit, string) {
 	} else if l := localeOfName(name); l != "" {
 		locale = l
 	} else if !bilingual(o) {
-		locale = detectLocale(text)
+		locale = headLocale
+		if text != head {
+			locale = detectLocale(text)
+		}
 	}
 
 	meta := map[string]string{"record_id": id}
@@ -609,7 +649,7 @@ func joinObject(o object) string {
 		for _, k := range keys {
 			n := normKey(k)
 			for i, f := range o {
-				if used[i] || normKey(f.key) != n {
+				if used[i] || !keyIs(f.key, n) {
 					continue
 				}
 				if s := oneLine(scalarText(f.val)); s != "" {
@@ -654,6 +694,26 @@ func joinObject(o object) string {
 // humanize turns a field name into a label: "tracking_number" and
 // "trackingNumber" become "Tracking number", "name_zh" becomes "Name (zh)".
 func humanize(key string) string {
+	if v, ok := labels.Load(key); ok {
+		return v.(string)
+	}
+	label := humanizeKey(key)
+	if len(key) <= 64 && labelCount.Add(1) <= maxLabels {
+		labels.Store(key, label)
+	}
+	return label
+}
+
+// labels remembers the labels of field names, which repeat in every
+// record; maxLabels bounds it, as keys can be ids.
+var (
+	labels     sync.Map
+	labelCount atomic.Int64
+)
+
+const maxLabels = 1 << 14
+
+func humanizeKey(key string) string {
 	for _, r := range key {
 		if tokenize.IsCJK(r) {
 			// "商品ID" reads well as it is.
