@@ -156,6 +156,11 @@ func (in *Ingester) loadJSON(ctx context.Context, f file, text string, s sink) e
 
 func (in *Ingester) readJSON(ctx context.Context, text string, s *records) error {
 	ls := newLines(text)
+	if v, err := parseJSON(text); err == nil {
+		return in.emitJSON(ctx, v, text, ls, s)
+	}
+	// Not valid JSON: decoded again token by token, to keep the records
+	// before the error and report it precisely.
 	dec := json.NewDecoder(strings.NewReader(text))
 	dec.UseNumber()
 	tok, err := dec.Token()
@@ -209,6 +214,32 @@ func (in *Ingester) readJSON(ctx context.Context, text string, s *records) error
 	if _, err := dec.Token(); err != io.EOF {
 		s.fail(ls.at(text, dec.InputOffset()), 0, "unexpected data after the JSON value")
 		// The value itself was read whole; keep its records.
+	}
+	for _, rec := range recs {
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("ingest: %w", err)
+		}
+		if err := s.add(rec); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// emitJSON passes on the records of a whole decoded JSON file.
+func (in *Ingester) emitJSON(ctx context.Context, v any, text string, ls lines, s *records) error {
+	var recs []record
+	switch v := v.(type) {
+	case array:
+		recs = make([]record, len(v))
+		for i, e := range v {
+			recs[i] = recordOf(e.val, record{line: ls.at(text, e.off), index: i + 1})
+		}
+	case object:
+		recs = in.recordsOf(v, text, ls, func(line int, reason string) { s.skip(line, 0, reason) })
+	default:
+		s.fail(1, 0, "want a JSON array or object of records")
+		return nil
 	}
 	for _, rec := range recs {
 		if err := ctx.Err(); err != nil {
