@@ -3,6 +3,8 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"io"
+	"os"
 	"strings"
 	"time"
 
@@ -28,7 +30,10 @@ func ingestCmd(g *globals) *cobra.Command {
 				return err
 			}
 			defer a.Close()
+			pp := newProgressPrinter(g.stderr)
+			opts.Progress = pp.update
 			sum, err := a.ingester(opts).Run(cmd.Context(), args...)
+			pp.finish()
 			if err != nil {
 				return err
 			}
@@ -59,6 +64,61 @@ func ingestCmd(g *globals) *cobra.Command {
 	f.BoolVar(&opts.Prune, "prune", false, "delete documents whose source no longer yields them")
 	f.BoolVar(&asJSON, "json", false, "print the summary as JSON")
 	return cmd
+}
+
+// progressPrinter shows an ingest's progress on w, which should be stderr:
+// on a terminal one line redrawn in place at most every tick, elsewhere (a
+// log, a pipe) a plain line every tick*50. Nothing else is written, so
+// stdout stays the summary alone (one JSON object with --json).
+type progressPrinter struct {
+	w     io.Writer
+	tty   bool
+	every time.Duration
+	last  time.Time
+	drawn bool // a line is on the terminal, to be cleared
+}
+
+const progressTick = 100 * time.Millisecond
+
+func newProgressPrinter(w io.Writer) *progressPrinter {
+	p := &progressPrinter{w: w, tty: isTerminal(w), every: progressTick, last: time.Now()}
+	if !p.tty {
+		p.every = 50 * progressTick
+	}
+	return p
+}
+
+func (p *progressPrinter) update(pr ingest.Progress) {
+	if pr.Done || time.Since(p.last) < p.every {
+		return
+	}
+	p.last = time.Now()
+	line := fmt.Sprintf("ingest: %d/%d files, %d documents (%d chunks) written, %d unchanged, %d failed",
+		pr.Files, pr.FilesTotal, pr.Documents, pr.Chunks, pr.Unchanged, pr.Failed)
+	if p.tty {
+		fmt.Fprintf(p.w, "\r\033[K%s", line)
+		p.drawn = true
+		return
+	}
+	fmt.Fprintln(p.w, line)
+}
+
+// finish clears the line drawn on a terminal.
+func (p *progressPrinter) finish() {
+	if p.drawn {
+		fmt.Fprint(p.w, "\r\033[K")
+		p.drawn = false
+	}
+}
+
+// isTerminal reports whether w is a character device, such as a terminal.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
 }
 
 func evalCmd(g *globals) *cobra.Command {

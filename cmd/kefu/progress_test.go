@@ -1,0 +1,41 @@
+package main
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+
+	"github.com/kefuhq/kefu/ingest"
+)
+
+func TestProgressPrinter(t *testing.T) {
+	step := ingest.Progress{Files: 1, FilesTotal: 3, Documents: 10, Chunks: 25, File: "a.json"}
+	done := step
+	done.Done = true
+
+	var plain bytes.Buffer
+	p := newProgressPrinter(&plain)
+	if p.tty {
+		t.Fatal("a buffer taken for a terminal")
+	}
+	p.update(step) // too soon after the start: nothing
+	p.every = 0
+	p.update(step)
+	p.update(done)
+	p.finish()
+	if got, want := plain.String(), "ingest: 1/3 files, 10 documents (25 chunks) written, 0 unchanged, 0 failed\n"; got != want {
+		t.Errorf("plain output %q, want %q", got, want)
+	}
+
+	var term bytes.Buffer
+	p = &progressPrinter{w: &term, tty: true}
+	p.update(step)
+	step.Files = 2
+	p.update(step)
+	p.update(done)
+	p.finish()
+	got := term.String()
+	if strings.Count(got, "\r\033[K") != 3 || strings.Contains(got, "\n") || !strings.HasSuffix(got, "\r\033[K") {
+		t.Errorf("terminal output %q: want lines redrawn in place, then cleared", got)
+	}
+}
