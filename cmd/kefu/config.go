@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"log/slog"
+	"net/url"
 	"os"
 	"regexp"
 	"sort"
@@ -11,6 +12,9 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/kefuhq/kefu"
+	"github.com/kefuhq/kefu/escalate"
 )
 
 // Config is everything kefu reads at start-up: kefu.yaml first, then KEFU_*
@@ -26,6 +30,8 @@ type Config struct {
 	VectorDB  VectorDBConfig  `yaml:"vectordb"`
 	LLM       LLMConfig       `yaml:"llm"`
 	Log       LogConfig       `yaml:"log"`
+
+	Escalation EscalationConfig `yaml:"escalation"`
 }
 
 type ServerConfig struct {
@@ -84,6 +90,55 @@ type QdrantConfig struct {
 func (q QdrantConfig) LogValue() slog.Value {
 	return slog.GroupValue(slog.String("addr", q.Addr), slog.String("collection", q.Collection), slog.Bool("tls", q.TLS),
 		slog.Bool("api_key_set", q.APIKey != "" || q.APIKeyFile != ""))
+}
+
+// EscalationConfig is when conversations go to people, to which team, and
+// the helpdesk webhook that hears of every ticket. The webhook secret is
+// read from the environment or a file only.
+type EscalationConfig struct {
+	RefundThreshold    string          `yaml:"refund_threshold"`
+	MaxUnresolvedTurns int             `yaml:"max_unresolved_turns"`
+	Teams              []escalate.Team `yaml:"teams"`
+	DefaultTeam        string          `yaml:"default_team"`
+	WebhookURL         string          `yaml:"webhook_url"`
+	WebhookSecretFile  string          `yaml:"webhook_secret_file"`
+	// WebhookSecret in kefu.yaml is refused; the environment's is kept in
+	// webhookSecret.
+	WebhookSecret string `yaml:"webhook_secret"`
+	webhookSecret string
+}
+
+// LogValue keeps the webhook secret out of any log line that prints the
+// config.
+func (e EscalationConfig) LogValue() slog.Value {
+	return slog.GroupValue(slog.String("refund_threshold", e.RefundThreshold), slog.Int("max_unresolved_turns", e.MaxUnresolvedTurns),
+		slog.Int("teams", len(e.Teams)), slog.String("default_team", e.DefaultTeam), slog.Bool("webhook", e.WebhookURL != ""),
+		slog.Bool("webhook_secret_set", e.webhookSecret != "" || e.WebhookSecretFile != ""))
+}
+
+// policy is the escalation policy the configuration describes.
+func (e EscalationConfig) policy() (escalate.Config, error) {
+	thresholds, err := escalate.ParseThresholds(e.RefundThreshold)
+	if err != nil {
+		return escalate.Config{}, fmt.Errorf("escalation.refund_threshold: %w", err)
+	}
+	cfg := escalate.Config{RefundThresholds: thresholds, MaxUnresolvedTurns: e.MaxUnresolvedTurns, Teams: e.Teams, DefaultTeam: e.DefaultTeam}
+	if err := cfg.Validate(); err != nil {
+		return escalate.Config{}, err
+	}
+	return cfg, nil
+}
+
+// secret returns the webhook secret from the environment or its file.
+func (e EscalationConfig) secret() ([]byte, error) {
+	if e.WebhookSecretFile == "" {
+		return []byte(e.webhookSecret), nil
+	}
+	raw, err := os.ReadFile(e.WebhookSecretFile)
+	if err != nil {
+		return nil, fmt.Errorf("escalation.webhook_secret_file: %w", err)
+	}
+	return []byte(strings.TrimSpace(string(raw))), nil
 }
 
 type LLMConfig struct {
@@ -157,6 +212,17 @@ var configKeys = []configKey{
 	{"llm.provider", "KEFU_LLM_PROVIDER", "extractive", "answer generator: extractive (offline, quotes the sources)", func(c *Config, v string) error { c.LLM.Provider = v; return nil }},
 	{"log.level", "KEFU_LOG_LEVEL", "info", "debug, info, warn or error", func(c *Config, v string) error { c.Log.Level = v; return nil }},
 	{"log.format", "KEFU_LOG_FORMAT", "text", "text or json", func(c *Config, v string) error { c.Log.Format = v; return nil }},
+	{"escalation.refund_threshold", "KEFU_ESCALATION_REFUND_THRESHOLD", "CNY 2000", "a refund request naming more than this goes to a person; one amount per currency, comma-separated (CNY 2000, USD 300)", func(c *Config, v string) error { c.Escalation.RefundThreshold = v; return nil }},
+	{"escalation.max_unresolved_turns", "KEFU_ESCALATION_MAX_UNRESOLVED_TURNS", "3", "this many answers in a row that asked to clarify or did not know go to a person; -1 turns the rule off", intSetter(func(c *Config) *int { return &c.Escalation.MaxUnresolvedTurns })},
+	{"escalation.teams", "KEFU_ESCALATION_TEAMS", "(none)", "teams that take tickets by intent, locale and reason, first match wins; yaml a list of {name, intents, locales, reasons}, env name:intents:locales:reasons;...", func(c *Config, v string) error {
+		teams, err := escalate.ParseTeams(v)
+		c.Escalation.Teams = teams
+		return err
+	}},
+	{"escalation.default_team", "KEFU_ESCALATION_DEFAULT_TEAM", "support", "the team that takes what no other team takes", func(c *Config, v string) error { c.Escalation.DefaultTeam = v; return nil }},
+	{"escalation.webhook_url", "KEFU_ESCALATION_WEBHOOK_URL", "(none)", "helpdesk URL that receives every new and changed ticket as signed JSON", func(c *Config, v string) error { c.Escalation.WebhookURL = v; return nil }},
+	{"escalation.webhook_secret", "KEFU_WEBHOOK_SECRET", "", "HMAC secret that signs webhook calls (16 bytes or more); environment or file only, never kefu.yaml", func(c *Config, v string) error { c.Escalation.webhookSecret = v; return nil }},
+	{"escalation.webhook_secret_file", "KEFU_WEBHOOK_SECRET_FILE", "", "file holding the webhook secret", func(c *Config, v string) error { c.Escalation.WebhookSecretFile = v; return nil }},
 }
 
 func intSetter(field func(*Config) *int) func(*Config, string) error {
@@ -223,6 +289,11 @@ func (c *Config) fillDefaults() {
 	def(&c.LLM.Provider, "extractive")
 	def(&c.Log.Level, "info")
 	def(&c.Log.Format, "text")
+	def(&c.Escalation.RefundThreshold, "CNY 2000")
+	def(&c.Escalation.DefaultTeam, escalate.DefaultTeam)
+	if c.Escalation.MaxUnresolvedTurns == 0 {
+		c.Escalation.MaxUnresolvedTurns = escalate.DefaultMaxUnresolvedTurns
+	}
 	if c.Embedding.Dims == 0 {
 		c.Embedding.Dims = 512
 	}
@@ -273,6 +344,7 @@ func (c *Config) validate() error {
 	if c.Auth.TokenSecret != "" && len(c.Auth.TokenSecret) < 16 {
 		problems = append(problems, "auth.token_secret is shorter than 16 bytes")
 	}
+	problems = append(problems, c.Escalation.problems()...)
 	if len(problems) > 0 {
 		sort.Strings(problems)
 		return fmt.Errorf("invalid configuration:\n  %s", strings.Join(problems, "\n  "))
@@ -290,4 +362,32 @@ func configHelp() string {
 		fmt.Fprintf(&b, "  %-26s %-24s %-14s %s\n", k.Path, k.Env, k.Default, k.Doc)
 	}
 	return b.String()
+}
+
+func (e EscalationConfig) problems() []string {
+	var problems []string
+	if _, err := e.policy(); err != nil {
+		problems = append(problems, strings.TrimPrefix(err.Error(), kefu.EInvalid+": "))
+	}
+	if e.MaxUnresolvedTurns < -1 {
+		problems = append(problems, fmt.Sprintf("escalation.max_unresolved_turns %d is below -1", e.MaxUnresolvedTurns))
+	}
+	if e.WebhookSecret != "" {
+		problems = append(problems, "escalation.webhook_secret is a secret: set KEFU_WEBHOOK_SECRET or escalation.webhook_secret_file, not kefu.yaml")
+	}
+	if e.webhookSecret != "" && e.WebhookSecretFile != "" {
+		problems = append(problems, "KEFU_WEBHOOK_SECRET and escalation.webhook_secret_file are both set; keep one")
+	}
+	if e.WebhookURL != "" {
+		if u, err := url.Parse(e.WebhookURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			problems = append(problems, "escalation.webhook_url is not an http or https URL")
+		}
+		if e.webhookSecret == "" && e.WebhookSecretFile == "" {
+			problems = append(problems, "escalation.webhook_url is set but no webhook secret is: set KEFU_WEBHOOK_SECRET or escalation.webhook_secret_file")
+		}
+		if e.webhookSecret != "" && len(e.webhookSecret) < escalate.MinWebhookSecretLen {
+			problems = append(problems, fmt.Sprintf("KEFU_WEBHOOK_SECRET is shorter than %d bytes", escalate.MinWebhookSecretLen))
+		}
+	}
+	return problems
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net"
 	"time"
 
@@ -12,6 +13,7 @@ import (
 
 	"github.com/kefuhq/kefu/api"
 	"github.com/kefuhq/kefu/auth"
+	"github.com/kefuhq/kefu/escalate"
 	demoshop "github.com/kefuhq/kefu/examples/demo-shop"
 	"github.com/kefuhq/kefu/store"
 )
@@ -89,6 +91,19 @@ func serve(ctx context.Context, g *globals, cfg Config, demo bool, ready func(ad
 		return fmt.Errorf("auth.api_keys: %w", err)
 	}
 
+	desk, runWebhook, err := handoff(cfg, convs, log)
+	if err != nil {
+		return err
+	}
+	if runWebhook != nil {
+		// The worker stops with ctx and is waited for before the store
+		// closes; undelivered events stay in the outbox for the next start.
+		wctx, stop := context.WithCancel(ctx)
+		done := make(chan struct{})
+		go func() { defer close(done); runWebhook(wctx) }()
+		defer func() { stop(); <-done }()
+	}
+
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	srv := api.New(api.Config{
@@ -107,6 +122,10 @@ func serve(ctx context.Context, g *globals, cfg Config, demo bool, ready func(ad
 		},
 		Logger:   log,
 		Registry: reg,
+		Handoff:  desk,
+		Agents:   desk,
+		Tickets:  convs,
+		AuditLog: convs,
 	})
 	var lc net.ListenConfig
 	ln, err := lc.Listen(ctx, "tcp", cfg.Server.Addr)
@@ -118,4 +137,32 @@ func serve(ctx context.Context, g *globals, cfg Config, demo bool, ready func(ad
 		ready(ln.Addr().String())
 	}
 	return srv.Serve(ctx, ln)
+}
+
+// handoff builds the escalation desk over the conversation store and, with
+// a webhook configured, the worker that delivers ticket changes (run it
+// until its context ends).
+func handoff(cfg Config, convs *store.Bolt, log *slog.Logger) (*escalate.Desk, func(context.Context), error) {
+	policy, err := cfg.Escalation.policy()
+	if err != nil {
+		return nil, nil, err
+	}
+	if cfg.Escalation.WebhookURL == "" {
+		desk, err := escalate.NewDesk(convs, convs, policy)
+		return desk, nil, err
+	}
+	secret, err := cfg.Escalation.secret()
+	if err != nil {
+		return nil, nil, err
+	}
+	w, err := escalate.NewWorker(convs, escalate.WebhookConfig{URL: cfg.Escalation.WebhookURL, Secret: secret}, log.With("component", "webhook"))
+	if err != nil {
+		return nil, nil, err
+	}
+	desk, err := escalate.NewDesk(convs, convs, policy, escalate.WithWebhook(w.Notify))
+	if err != nil {
+		return nil, nil, err
+	}
+	run := func(ctx context.Context) { _ = w.Run(ctx) }
+	return desk, run, nil
 }
