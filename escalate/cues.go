@@ -95,7 +95,7 @@ func sensitive(message string) string {
 	return ""
 }
 
-// refundCues mark a message about getting money back.
+// refundPattern marks a message about getting money back.
 var refundPattern = regexp.MustCompile(cuePattern([]string{
 	"refund*", "money back", "reimburs*", "compensat*", "pay me back", "return*",
 	"退款", "退钱", "退货", "赔偿", "赔付", "补偿", "返还", "退回", "退我",

@@ -77,9 +77,6 @@ func WithWebhook(notify func()) DeskOption {
 	return func(d *Desk) { d.webhook, d.notify = true, notify }
 }
 
-// WithClock sets the desk's clock (tests).
-func WithClock(now func() time.Time) DeskOption { return func(d *Desk) { d.now = now } }
-
 // NewDesk returns a desk over the conversation and ticket stores, with the
 // policy of cfg; it fails with cfg's first problem.
 func NewDesk(convs Conversations, tickets Tickets, cfg Config, opts ...DeskOption) (*Desk, error) {

@@ -17,6 +17,13 @@ type Money struct {
 
 func (m Money) String() string { return m.Currency + " " + strconv.FormatFloat(m.Amount, 'f', -1, 64) }
 
+func (m Money) valid() error {
+	if m.Currency == "" || m.Amount <= 0 {
+		return fmt.Errorf("%v is not a positive amount with a currency", m)
+	}
+	return nil
+}
+
 // currencyWords maps the ways a message names a currency to its code. The
 // yen sign is read as yuan: kefu serves Chinese shops first.
 var currencyWords = map[string]string{

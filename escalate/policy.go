@@ -1,7 +1,6 @@
 package escalate
 
 import (
-	"fmt"
 	"slices"
 
 	"github.com/kefuhq/kefu"
@@ -244,11 +243,4 @@ func localized(m map[string]string, locale string) string {
 		return s
 	}
 	return m["en"]
-}
-
-func (m Money) valid() error {
-	if m.Currency == "" || m.Amount <= 0 {
-		return fmt.Errorf("%v is not a positive amount with a currency", m)
-	}
-	return nil
 }

@@ -319,16 +319,16 @@ func (s *Bolt) Tickets(ctx context.Context, f TicketFilter) ([]Ticket, error) {
 	if err != nil {
 		return nil, fmt.Errorf("list tickets: %w", err)
 	}
-	SortQueue(out)
+	sortQueue(out)
 	if f.Limit > 0 && len(out) > f.Limit {
 		out = out[:f.Limit]
 	}
 	return out, nil
 }
 
-// SortQueue orders tickets as a queue: by priority, most urgent first,
+// sortQueue orders tickets as a queue: by priority, most urgent first,
 // then by age, oldest first, then by ID.
-func SortQueue(ts []Ticket) {
+func sortQueue(ts []Ticket) {
 	slices.SortStableFunc(ts, func(a, b Ticket) int {
 		if d := PriorityRank(a.Priority) - PriorityRank(b.Priority); d != 0 {
 			return d
