@@ -1,0 +1,103 @@
+package remote
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+)
+
+// MaxLine bounds one line of a streamed reply.
+const MaxLine = 1 << 20
+
+// LineCheck checks a line-delimited stream (SSE, NDJSON) as it is read.
+// Line gets each line without its line break and returns an error for a
+// faulty one; End is called at the end of the body and returns an error
+// when the stream stopped before it was complete. A line is passed on to
+// the reader only once it has passed, so a faulty line never reaches the
+// client library.
+type LineCheck struct {
+	Line func(line []byte) error
+	End  func() error
+}
+
+// Wrap returns body checked line by line; the first fault ends reading
+// with that error, which is also recorded in the call.
+func (lc LineCheck) Wrap(body io.ReadCloser, call *Call) io.ReadCloser {
+	return &checkedBody{body: body, r: bufio.NewReader(body), lc: lc, call: call}
+}
+
+type checkedBody struct {
+	body    io.ReadCloser
+	r       *bufio.Reader
+	lc      LineCheck
+	call    *Call
+	pending []byte
+	err     error
+}
+
+func (b *checkedBody) Read(p []byte) (int, error) {
+	for len(b.pending) == 0 {
+		if b.err != nil {
+			return 0, b.err
+		}
+		b.next()
+	}
+	n := copy(p, b.pending)
+	b.pending = b.pending[n:]
+	return n, nil
+}
+
+// next reads and checks one line into pending, or sets err.
+func (b *checkedBody) next() {
+	var line []byte
+	for {
+		chunk, err := b.r.ReadSlice('\n')
+		line = append(line, chunk...)
+		if len(line) > MaxLine {
+			b.fail(fmt.Errorf("stream line longer than %d bytes", MaxLine))
+			return
+		}
+		if errors.Is(err, bufio.ErrBufferFull) {
+			continue
+		}
+		if err == io.EOF {
+			if len(bytes.TrimSpace(line)) > 0 {
+				if cerr := b.lc.Line(bytes.TrimRight(line, "\r\n")); cerr != nil {
+					b.fail(cerr)
+					return
+				}
+				b.pending = line
+			}
+			if b.lc.End != nil {
+				if cerr := b.lc.End(); cerr != nil {
+					b.fail(cerr)
+					return
+				}
+			}
+			b.err = io.EOF
+			return
+		}
+		if err != nil {
+			b.fail(fmt.Errorf("stream cut short: %w", err))
+			return
+		}
+		break
+	}
+	if cerr := b.lc.Line(bytes.TrimRight(line, "\r\n")); cerr != nil {
+		b.fail(cerr)
+		return
+	}
+	b.pending = line
+}
+
+func (b *checkedBody) fail(err error) {
+	b.err = err
+	b.pending = nil
+	if b.call != nil {
+		b.call.setStreamErr(err)
+	}
+}
+
+func (b *checkedBody) Close() error { return b.body.Close() }
