@@ -1,0 +1,280 @@
+// Package openai is a kefu answer generator over any OpenAI-compatible
+// chat-completions endpoint: OpenAI itself, DeepSeek, Qwen's compatible
+// mode, vLLM, llama.cpp's server, LM Studio, Ollama's /v1. It sends the
+// prompt the pipeline rendered (system prompt and messages, personal data
+// already redacted) through langchaingo's OpenAI client and streams the
+// answer back as it arrives.
+package openai
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"iter"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/tmc/langchaingo/llms"
+	lcopenai "github.com/tmc/langchaingo/llms/openai"
+
+	"github.com/kefuhq/kefu"
+	"github.com/kefuhq/kefu/internal/remote"
+)
+
+// DefaultBaseURL is OpenAI's API.
+const DefaultBaseURL = "https://api.openai.com/v1"
+
+// Defaults of Config's zero values.
+const (
+	DefaultTemperature = 0.2
+	DefaultTimeout     = 60 * time.Second
+)
+
+// Config is plain data; the zero value of a field means its default.
+type Config struct {
+	// BaseURL is the API's base URL, ending in /v1 for most servers
+	// (default DefaultBaseURL).
+	BaseURL string
+	// Model is the model name the server knows (required).
+	Model string
+	// APIKey is sent as a bearer token. Local servers need none. It is a
+	// secret: read it from the environment or a file, never log it.
+	APIKey string
+	// Temperature is the sampling temperature (nil: DefaultTemperature; a
+	// customer-service answer should stay close to its sources).
+	Temperature *float64
+	// MaxTokens caps the answer's length in tokens (0: the server's
+	// default).
+	MaxTokens int
+	// Timeout bounds one whole answer (default DefaultTimeout).
+	Timeout time.Duration
+	// HTTPClient's transport carries the requests (default
+	// http.DefaultTransport); its Timeout is ignored in favour of Timeout.
+	HTTPClient *http.Client
+}
+
+// LogValue keeps the API key out of logs.
+func (c Config) LogValue() slog.Value {
+	return slog.GroupValue(slog.String("base_url", remote.RedactURL(c.baseURL())), slog.String("model", c.Model),
+		slog.Bool("api_key_set", c.APIKey != ""), slog.Int("max_tokens", c.MaxTokens), slog.Duration("timeout", c.Timeout))
+}
+
+// String keeps the API key out of anything that prints the config.
+func (c Config) String() string {
+	return fmt.Sprintf("openai.Config{BaseURL: %s, Model: %s, APIKey set: %t, MaxTokens: %d, Timeout: %s}",
+		remote.RedactURL(c.baseURL()), c.Model, c.APIKey != "", c.MaxTokens, c.Timeout)
+}
+
+func (c Config) baseURL() string {
+	if c.BaseURL == "" {
+		return DefaultBaseURL
+	}
+	return strings.TrimRight(c.BaseURL, "/")
+}
+
+// Generator streams answers from an OpenAI-compatible endpoint. It is safe
+// for concurrent use.
+type Generator struct {
+	cfg     Config
+	llm     *lcopenai.LLM
+	service string
+	opts    []llms.CallOption
+}
+
+// placeholderKey is sent when no key is configured: the client library
+// refuses to start without one, and local servers ignore it.
+const placeholderKey = "no-key"
+
+// New returns a generator for cfg. It fails on a missing model or a base
+// URL that is not http(s); it does not call the server.
+func New(cfg Config) (*Generator, error) {
+	if strings.TrimSpace(cfg.Model) == "" {
+		return nil, errors.New("openai generator: no model configured")
+	}
+	u, err := url.Parse(cfg.baseURL())
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("openai generator: base URL %s is not an http(s) URL", remote.RedactURL(cfg.baseURL()))
+	}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = DefaultTimeout
+	}
+	temp := DefaultTemperature
+	if cfg.Temperature != nil {
+		temp = *cfg.Temperature
+	}
+	var base http.RoundTripper
+	if cfg.HTTPClient != nil {
+		base = cfg.HTTPClient.Transport
+	}
+	client := &http.Client{Transport: &remote.Transport{Base: base, Check: sseCheck}}
+	key := cfg.APIKey
+	if key == "" {
+		key = placeholderKey
+	}
+	llm, err := lcopenai.New(
+		lcopenai.WithToken(key),
+		lcopenai.WithModel(cfg.Model),
+		lcopenai.WithBaseURL(cfg.baseURL()),
+		lcopenai.WithHTTPClient(client),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("openai generator: %s", remote.Scrub(err.Error(), cfg.APIKey))
+	}
+	opts := []llms.CallOption{llms.WithModel(cfg.Model), llms.WithTemperature(temp)}
+	if cfg.MaxTokens > 0 {
+		opts = append(opts, llms.WithMaxTokens(cfg.MaxTokens))
+		// OpenAI's own API wants max_completion_tokens (its reasoning
+		// models refuse max_tokens); the compatible servers understand
+		// max_tokens, and not all of them the newer field.
+		if u.Hostname() != "api.openai.com" {
+			opts = append(opts, llms.WithMetadata(map[string]any{"openai:use_legacy_max_tokens": true}))
+		}
+	}
+	return &Generator{
+		cfg: cfg, llm: llm, opts: opts,
+		service: fmt.Sprintf("openai chat %q at %s", cfg.Model, remote.RedactURL(cfg.baseURL())),
+	}, nil
+}
+
+// Name is the backend name reported with answers: "openai/<model>".
+func (g *Generator) Name() string { return "openai/" + g.cfg.Model }
+
+// errStopped ends a stream whose reader stopped early.
+var errStopped = errors.New("reader stopped")
+
+// Generate sends req.System and req.Messages and yields the answer's text
+// as it arrives, piece by piece. A failure ends the stream with an error
+// of code kefu.EUnavailable whose cause is a *remote.Error (status,
+// Retry-After); no error holds the API key. When ctx ends, the request is
+// abandoned and ctx's error is the cause.
+func (g *Generator) Generate(ctx context.Context, req kefu.GenerateRequest) iter.Seq2[string, error] {
+	return func(yield func(string, error) bool) {
+		ctx, cancel := context.WithTimeout(ctx, g.cfg.Timeout)
+		defer cancel()
+		ctx, call := remote.WithCall(ctx)
+		stopped := false
+		stream := func(_ context.Context, chunk []byte) error {
+			if len(chunk) == 0 {
+				return nil
+			}
+			if !yield(string(chunk), nil) {
+				stopped = true
+				return errStopped
+			}
+			return nil
+		}
+		opts := append(append([]llms.CallOption(nil), g.opts...), llms.WithStreamingFunc(stream))
+		_, err := g.llm.GenerateContent(ctx, messages(req), opts...)
+		if stopped {
+			return
+		}
+		if err == nil {
+			err = call.StreamErr() // a fault the library read past
+		}
+		if err != nil {
+			yield("", g.fail(ctx, call, err))
+		}
+	}
+}
+
+// fail turns a failed call into kefu's error, naming the service and never
+// the key.
+func (g *Generator) fail(ctx context.Context, call *remote.Call, err error) error {
+	e := remote.Failure(ctx, g.service, call, err, g.cfg.APIKey)
+	e.Message = statusPrefix.ReplaceAllString(e.Message, "")
+	return kefu.WrapError(kefu.EUnavailable, "the answer model is unavailable", e)
+}
+
+// statusPrefix is how the client library words a bad status, which the
+// error already states.
+var statusPrefix = regexp.MustCompile(`^API returned unexpected status code: \d+:? ?`)
+
+// messages is the rendered prompt in the client library's form: the system
+// prompt first, then the conversation. A human agent's turns are the
+// assistant side, as the shopper saw them.
+func messages(req kefu.GenerateRequest) []llms.MessageContent {
+	var out []llms.MessageContent
+	if req.System != "" {
+		out = append(out, llms.TextParts(llms.ChatMessageTypeSystem, req.System))
+	}
+	for _, m := range req.Messages {
+		role := llms.ChatMessageTypeHuman
+		switch m.Role {
+		case kefu.RoleAssistant, kefu.RoleAgent:
+			role = llms.ChatMessageTypeAI
+		case kefu.RoleSystem:
+			role = llms.ChatMessageTypeSystem
+		}
+		out = append(out, llms.TextParts(role, m.Content))
+	}
+	if len(req.Messages) == 0 && req.Question != "" {
+		out = append(out, llms.TextParts(llms.ChatMessageTypeHuman, req.Question))
+	}
+	return out
+}
+
+// sseCheck checks a streamed reply line by line: every data line must be
+// JSON or [DONE]; an error object, or a tool call (kefu offers no tools),
+// ends the stream with an error; and a stream must end with [DONE] or a
+// finish reason, else it was cut short.
+func sseCheck(body io.ReadCloser, call *remote.Call) io.ReadCloser {
+	complete := false
+	return remote.LineCheck{
+		Line: func(line []byte) error {
+			data, ok := bytes.CutPrefix(line, []byte("data:"))
+			if !ok {
+				return nil // blank lines, comments, event: and id: fields
+			}
+			data = bytes.TrimSpace(data)
+			if string(data) == "[DONE]" {
+				complete = true
+				return nil
+			}
+			var chunk struct {
+				Error *struct {
+					Message string `json:"message"`
+				} `json:"error"`
+				Choices []struct {
+					Delta struct {
+						ToolCalls    json.RawMessage `json:"tool_calls"`
+						FunctionCall json.RawMessage `json:"function_call"`
+					} `json:"delta"`
+					FinishReason *string `json:"finish_reason"`
+				} `json:"choices"`
+			}
+			if err := json.Unmarshal(data, &chunk); err != nil {
+				return fmt.Errorf("malformed stream chunk: %w", err)
+			}
+			if chunk.Error != nil {
+				return fmt.Errorf("the model failed mid-stream: %s", chunk.Error.Message)
+			}
+			for _, c := range chunk.Choices {
+				if isSet(c.Delta.ToolCalls) || isSet(c.Delta.FunctionCall) {
+					return errors.New("the model answered with a tool call, and kefu offers no tools")
+				}
+				if c.FinishReason != nil && *c.FinishReason != "" {
+					complete = true
+				}
+			}
+			return nil
+		},
+		End: func() error {
+			if !complete {
+				return errors.New("stream cut short: it ended without [DONE]")
+			}
+			return nil
+		},
+	}.Wrap(body, call)
+}
+
+func isSet(raw json.RawMessage) bool {
+	s := strings.TrimSpace(string(raw))
+	return s != "" && s != "null" && s != "[]"
+}
