@@ -1,0 +1,311 @@
+package llm
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"iter"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"github.com/kefuhq/kefu"
+)
+
+// Generator is what Resilient wraps: a backend that streams an answer as
+// text pieces, a non-nil error ending the stream (the method set of
+// rag.Generator).
+type Generator interface {
+	Generate(ctx context.Context, req kefu.GenerateRequest) iter.Seq2[string, error]
+}
+
+// Defaults of Resilient's options.
+const (
+	DefaultFirstTokenTimeout = 15 * time.Second
+	DefaultOverallTimeout    = 60 * time.Second
+	DefaultMaxRetryWait      = 5 * time.Second
+	DefaultBreakerFailures   = 5
+	DefaultBreakerCoolDown   = 30 * time.Second
+	// retryBackoff is the wait before the retry when the failure named
+	// none; jittered by up to half again.
+	retryBackoff = 250 * time.Millisecond
+)
+
+// FallbackNotes are the lines put before a fallback answer, by locale;
+// other locales get the English one.
+var FallbackNotes = map[string]string{
+	"en": "(The assistant is busy; here is what our documents say:)",
+	"zh": "（智能助手暂时繁忙，以下是相关资料原文：）",
+}
+
+// ResilientOption tunes Resilient.
+type ResilientOption func(*Failover)
+
+// WithFirstTokenTimeout bounds the wait for an attempt's first piece
+// (default DefaultFirstTokenTimeout).
+func WithFirstTokenTimeout(d time.Duration) ResilientOption {
+	return func(f *Failover) { f.firstToken = d }
+}
+
+// WithOverallTimeout bounds a whole answer from the primary, retry
+// included (default DefaultOverallTimeout).
+func WithOverallTimeout(d time.Duration) ResilientOption {
+	return func(f *Failover) { f.overall = d }
+}
+
+// WithMaxRetryWait caps how long the retry waits for a Retry-After; a
+// backend that asks for longer is not retried (default
+// DefaultMaxRetryWait).
+func WithMaxRetryWait(d time.Duration) ResilientOption {
+	return func(f *Failover) { f.maxRetryWait = d }
+}
+
+// WithBreaker sets the circuit breaker: after failures consecutive failed
+// attempts the primary is left alone for coolDown (defaults
+// DefaultBreakerFailures, DefaultBreakerCoolDown).
+func WithBreaker(failures int, coolDown time.Duration) ResilientOption {
+	return func(f *Failover) { f.maxFailures, f.coolDown = failures, coolDown }
+}
+
+// Failover is a Generator that answers with a primary backend (a language
+// model) and falls back to another (the extractive answerer) when the
+// primary fails before its first piece of text. It is safe for concurrent
+// use.
+//
+// One turn: an attempt must yield its first piece within the first-token
+// timeout. An attempt that fails before that, with an error that may pass
+// (a rate limit, a server error, a broken stream), is retried once, after
+// the Retry-After the error carries (when it is within the cap; a longer
+// one is not waited for) or a short backoff; a first-token timeout is not
+// retried, as the shopper has waited long enough. When no attempt
+// produced text, the fallback answers, its answer preceded by a short
+// note in the shopper's language (FallbackNotes). Once the primary has
+// yielded text, a failure (or the overall timeout) ends the stream with
+// that error: the text so far is the shopper's, and the pipeline keeps it
+// as a partial answer.
+//
+// A circuit breaker spares a dead backend: after N consecutive failed
+// attempts it opens, and for the cool-down every turn goes straight to the
+// fallback; then one turn probes the primary (half-open), closing the
+// breaker on success and reopening it on failure. A turn the caller
+// cancels counts neither way.
+type Failover struct {
+	primary, fallback Generator
+
+	firstToken, overall, maxRetryWait time.Duration
+	maxFailures                       int
+	coolDown                          time.Duration
+
+	now   func() time.Time
+	sleep func(ctx context.Context, d time.Duration) error
+
+	mu        sync.Mutex
+	failures  int       // consecutive failed attempts
+	openUntil time.Time // breaker open until then; zero when closed
+	probing   bool      // a half-open probe is under way
+}
+
+// Resilient wraps primary with a retry, a circuit breaker, timeouts and
+// fallback, as Failover describes.
+func Resilient(primary, fallback Generator, opts ...ResilientOption) *Failover {
+	f := &Failover{
+		primary: primary, fallback: fallback,
+		firstToken: DefaultFirstTokenTimeout, overall: DefaultOverallTimeout, maxRetryWait: DefaultMaxRetryWait,
+		maxFailures: DefaultBreakerFailures, coolDown: DefaultBreakerCoolDown,
+		now: time.Now, sleep: sleepCtx,
+	}
+	for _, o := range opts {
+		o(f)
+	}
+	return f
+}
+
+// BreakerOpen reports whether the primary is being left alone.
+func (f *Failover) BreakerOpen() bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return !f.openUntil.IsZero() && f.now().Before(f.openUntil)
+}
+
+// Errors that end an attempt, as context causes.
+var (
+	errFirstToken = kefu.Errorf(kefu.EUnavailable, "no answer began within the first-token timeout")
+	errOverall    = kefu.Errorf(kefu.EUnavailable, "the answer took longer than the overall timeout")
+	errEmpty      = kefu.Errorf(kefu.EUnavailable, "the model returned an empty answer")
+)
+
+// Generate answers req; see Failover.
+func (f *Failover) Generate(ctx context.Context, req kefu.GenerateRequest) iter.Seq2[string, error] {
+	return func(yield func(string, error) bool) {
+		admitted, probe := f.admit()
+		if !admitted {
+			f.fallBack(ctx, req, yield)
+			return
+		}
+		octx, cancel := context.WithTimeoutCause(ctx, f.overall, errOverall)
+		defer cancel()
+		attempts := 2
+		if probe {
+			attempts = 1
+		}
+		var last error
+		for attempt := 1; attempt <= attempts; attempt++ {
+			if attempt > 1 {
+				wait, ok := f.retryWait(octx, last)
+				if !ok || f.BreakerOpen() {
+					break
+				}
+				if err := f.sleep(octx, wait); err != nil {
+					break
+				}
+			}
+			started, stop, err := f.attempt(octx, req, yield)
+			switch {
+			case stop, started && err == nil:
+				f.settle(probe, nil)
+				return
+			case ctx.Err() != nil:
+				// The caller gave up: not the backend's fault.
+				f.release(probe)
+				yield("", ctx.Err())
+				return
+			case started:
+				f.settle(probe, err)
+				if err != nil {
+					yield("", fmt.Errorf("answer cut short: %w", err))
+				}
+				return
+			}
+			f.settle(probe, err)
+			last = err
+			if errors.Is(err, errFirstToken) {
+				break
+			}
+		}
+		f.fallBack(ctx, req, yield)
+	}
+}
+
+// attempt runs the primary once, passing its pieces on. It reports
+// whether any piece was passed on, whether the reader stopped, and the
+// attempt's error (nil when the answer completed).
+func (f *Failover) attempt(ctx context.Context, req kefu.GenerateRequest, yield func(string, error) bool) (started, stop bool, err error) {
+	actx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	timer := time.AfterFunc(f.firstToken, func() { cancel(errFirstToken) })
+	defer timer.Stop()
+	for piece, perr := range f.primary.Generate(actx, req) {
+		if perr != nil {
+			err = perr
+			break
+		}
+		if piece == "" {
+			continue
+		}
+		if !started && !timer.Stop() {
+			break // the piece came as the timer fired: too late
+		}
+		started = true
+		if !yield(piece, nil) {
+			return true, true, nil
+		}
+	}
+	if cause := context.Cause(actx); actx.Err() != nil && (cause == errFirstToken || cause == errOverall) {
+		err = cause // a timeout of ours is the reason, whatever the backend made of it
+	}
+	if !started && err == nil {
+		err = errEmpty
+	}
+	return started, false, err
+}
+
+// retryWait is how long to wait before retrying after err, and whether to
+// retry at all: not when the error will not pass, nor when the backend
+// asks for longer than the cap or than the time left.
+func (f *Failover) retryWait(ctx context.Context, err error) (time.Duration, bool) {
+	var tmp interface{ Temporary() bool }
+	if errors.As(err, &tmp) && !tmp.Temporary() {
+		return 0, false
+	}
+	wait := retryBackoff + time.Duration(rand.Int64N(int64(retryBackoff/2)))
+	var ra interface{ RetryAfter() time.Duration }
+	if errors.As(err, &ra) && ra.RetryAfter() > 0 {
+		wait = ra.RetryAfter()
+		if wait > f.maxRetryWait {
+			return 0, false
+		}
+	}
+	if dl, ok := ctx.Deadline(); ok && wait >= time.Until(dl) {
+		return 0, false
+	}
+	return wait, true
+}
+
+// fallBack answers with the fallback, after the note.
+func (f *Failover) fallBack(ctx context.Context, req kefu.GenerateRequest, yield func(string, error) bool) {
+	note, ok := FallbackNotes[req.Locale]
+	if !ok {
+		note = FallbackNotes["en"]
+	}
+	if !yield(note+"\n", nil) {
+		return
+	}
+	for piece, err := range f.fallback.Generate(ctx, req) {
+		if !yield(piece, err) || err != nil {
+			return
+		}
+	}
+}
+
+// admit decides whether this turn may call the primary, and whether it is
+// the half-open probe.
+func (f *Failover) admit() (admitted, probe bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.openUntil.IsZero() {
+		return true, false
+	}
+	if f.now().Before(f.openUntil) || f.probing {
+		return false, false
+	}
+	f.probing = true
+	return true, true
+}
+
+// settle records an attempt's outcome (err nil: success).
+func (f *Failover) settle(probe bool, err error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if probe {
+		f.probing = false
+	}
+	if err == nil {
+		f.failures, f.openUntil = 0, time.Time{}
+		return
+	}
+	f.failures++
+	if probe || f.failures >= f.maxFailures {
+		f.openUntil = f.now().Add(f.coolDown)
+	}
+}
+
+// release ends a probe that settled nothing.
+func (f *Failover) release(probe bool) {
+	if !probe {
+		return
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.probing = false
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
