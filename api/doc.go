@@ -1,5 +1,7 @@
 // Package api is kefu's HTTP API, built on gin: the chat endpoint (one JSON
-// reply, or the same content as server-sent events), health, readiness and
+// reply, or the same content as server-sent events), a conversation's
+// messages for the shopper who owns it, the agent console's ticket queue
+// (claim, reply, resolve), document administration, health, readiness and
 // Prometheus metrics.
 //
 // The package turns HTTP into calls on small interfaces it declares itself

@@ -170,6 +170,9 @@ func (p *Pipeline) Stream(ctx context.Context, t Turn) iter.Seq2[Event, error] {
 			}
 		}
 		meta.Decision = plan.decision
+		if plan.escalation != nil && meta.Reason == "" {
+			meta.Reason = plan.escalation.Reason
+		}
 		if !yield(Event{Type: EventMeta, Meta: meta}, nil) {
 			return
 		}

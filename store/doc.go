@@ -1,5 +1,6 @@
-// Package store keeps conversations and their messages. The types here
-// (Conversation, Message) are what every implementation stores and returns;
+// Package store keeps conversations and their messages, escalation tickets
+// with their webhook outbox, and the audit log of agent access. The types
+// here are what every implementation stores and returns;
 // Bolt is the embedded implementation, one bbolt file in the data
 // directory, used when no database server is configured. Consumers declare
 // the few methods they need as their own interface, and package storetest
