@@ -223,8 +223,8 @@ func (f *Failover) attempt(ctx context.Context, req kefu.GenerateRequest, yield 
 // retry at all: not when the error will not pass, nor when the backend
 // asks for longer than the cap or than the time left.
 func (f *Failover) retryWait(ctx context.Context, err error) (time.Duration, bool) {
-	var tmp interface{ Temporary() bool }
-	if errors.As(err, &tmp) && !tmp.Temporary() {
+	var tmp interface{ Transient() bool }
+	if errors.As(err, &tmp) && !tmp.Transient() {
 		return 0, false
 	}
 	wait := retryBackoff + time.Duration(rand.Int64N(int64(retryBackoff/2)))

@@ -27,6 +27,9 @@ type Error struct {
 	Wait    time.Duration // the reply's Retry-After, 0 when it had none
 	Message string        // why, scrubbed of secrets
 	Err     error         // the cause when it is safe to keep (ctx errors, stream faults), else nil
+	// Final marks a reply that asking again will not change (a vector of
+	// the wrong size, say), whatever its status.
+	Final bool
 }
 
 func (e *Error) Error() string {
@@ -51,11 +54,13 @@ func (e *Error) Unwrap() error { return e.Err }
 // Retry-After), 0 when it did not say.
 func (e *Error) RetryAfter() time.Duration { return e.Wait }
 
-// Temporary reports whether trying again later may succeed: a rate limit,
+// Transient reports whether trying again later may succeed: a rate limit,
 // a server error, a timeout, a dropped connection or a broken stream. A
-// refused key, an unknown model or a rejected request are not temporary.
-func (e *Error) Temporary() bool {
+// refused key, an unknown model or a rejected request are not transient.
+func (e *Error) Transient() bool {
 	switch {
+	case e.Final:
+		return false
 	case e.Status == 0:
 		return !errors.Is(e.Err, context.Canceled)
 	case e.Status == http.StatusRequestTimeout, e.Status == http.StatusTooManyRequests, e.Status >= 500:

@@ -112,19 +112,19 @@ func TestGeneratorFailures(t *testing.T) {
 		ctx       time.Duration
 		status    int
 		retry     time.Duration
-		temporary bool
+		transient bool
 		want      string
 		pieces    int
 	}{
-		{name: "rate limit", reply: llmtest.Reply{Fault: llmtest.RateLimit, RetryAfter: "3"}, status: 429, retry: 3 * time.Second, temporary: true, want: "status 429"},
-		{name: "server error", reply: llmtest.Reply{Fault: llmtest.ServerError}, status: 500, temporary: true, want: "status 500"},
-		{name: "malformed first chunk", reply: llmtest.Reply{Text: "a b c", Fault: llmtest.Malformed}, temporary: true, want: "malformed stream chunk"},
-		{name: "malformed later chunk", reply: llmtest.Reply{Text: "a b c", Fault: llmtest.Malformed, FaultAt: 2}, temporary: true, want: "malformed stream chunk", pieces: 2},
-		{name: "disconnect mid-stream", reply: llmtest.Reply{Text: "a b c", Fault: llmtest.Disconnect, FaultAt: 1}, temporary: true, want: "cut short", pieces: 1},
-		{name: "error event", reply: llmtest.Reply{Text: "a b c", Fault: llmtest.ErrorEvent, FaultAt: 1}, temporary: true, want: "failed mid-stream", pieces: 1},
-		{name: "tool call", reply: llmtest.Reply{ToolCalls: []llmtest.ToolCall{{Name: "refund", Arguments: `{"amount": 999}`}}}, temporary: true, want: "tool call"},
-		{name: "slow first token", reply: llmtest.Reply{Text: "a b", FirstTokenDelay: 5 * time.Second}, ctx: 100 * time.Millisecond, temporary: true, want: "deadline exceeded"},
-		{name: "endless stream", reply: llmtest.Reply{Text: "a b", Fault: llmtest.Endless}, ctx: 200 * time.Millisecond, temporary: true, want: "deadline exceeded", pieces: 3},
+		{name: "rate limit", reply: llmtest.Reply{Fault: llmtest.RateLimit, RetryAfter: "3"}, status: 429, retry: 3 * time.Second, transient: true, want: "status 429"},
+		{name: "server error", reply: llmtest.Reply{Fault: llmtest.ServerError}, status: 500, transient: true, want: "status 500"},
+		{name: "malformed first chunk", reply: llmtest.Reply{Text: "a b c", Fault: llmtest.Malformed}, transient: true, want: "malformed stream chunk"},
+		{name: "malformed later chunk", reply: llmtest.Reply{Text: "a b c", Fault: llmtest.Malformed, FaultAt: 2}, transient: true, want: "malformed stream chunk", pieces: 2},
+		{name: "disconnect mid-stream", reply: llmtest.Reply{Text: "a b c", Fault: llmtest.Disconnect, FaultAt: 1}, transient: true, want: "cut short", pieces: 1},
+		{name: "error event", reply: llmtest.Reply{Text: "a b c", Fault: llmtest.ErrorEvent, FaultAt: 1}, transient: true, want: "failed mid-stream", pieces: 1},
+		{name: "tool call", reply: llmtest.Reply{ToolCalls: []llmtest.ToolCall{{Name: "refund", Arguments: `{"amount": 999}`}}}, transient: true, want: "tool call"},
+		{name: "slow first token", reply: llmtest.Reply{Text: "a b", FirstTokenDelay: 5 * time.Second}, ctx: 100 * time.Millisecond, transient: true, want: "deadline exceeded"},
+		{name: "endless stream", reply: llmtest.Reply{Text: "a b", Fault: llmtest.Endless}, ctx: 200 * time.Millisecond, transient: true, want: "deadline exceeded", pieces: 3},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			srv := llmtest.NewServer()
@@ -154,8 +154,8 @@ func TestGeneratorFailures(t *testing.T) {
 			if !errors.As(err, &re) {
 				t.Fatalf("error %v has no *remote.Error", err)
 			}
-			if re.Status != tc.status || re.RetryAfter() != tc.retry || re.Temporary() != tc.temporary {
-				t.Errorf("status %d retry-after %v temporary %t", re.Status, re.RetryAfter(), re.Temporary())
+			if re.Status != tc.status || re.RetryAfter() != tc.retry || re.Transient() != tc.transient {
+				t.Errorf("status %d retry-after %v transient %t", re.Status, re.RetryAfter(), re.Transient())
 			}
 			if tc.ctx > 0 && !errors.Is(err, context.DeadlineExceeded) {
 				t.Errorf("error %v does not wrap the deadline", err)
@@ -177,8 +177,8 @@ func TestTheKeyStaysSecret(t *testing.T) {
 		t.Fatalf("error %q holds the key", err)
 	}
 	var re *remote.Error
-	if !errors.As(err, &re) || re.Temporary() {
-		t.Errorf("a refused key counts as temporary: %v", err)
+	if !errors.As(err, &re) || re.Transient() {
+		t.Errorf("a refused key counts as transient: %v", err)
 	}
 	var logged strings.Builder
 	slog.New(slog.NewTextHandler(&logged, nil)).Info("llm", "config", g.cfg)
@@ -195,8 +195,8 @@ func TestGeneratorUnreachable(t *testing.T) {
 	g := newGen(t, srv, nil)
 	_, err := collect(context.Background(), g, req)
 	var re *remote.Error
-	if !errors.As(err, &re) || re.Status != 0 || !re.Temporary() {
-		t.Fatalf("error %v; want a temporary failure without status", err)
+	if !errors.As(err, &re) || re.Status != 0 || !re.Transient() {
+		t.Fatalf("error %v; want a transient failure without status", err)
 	}
 }
 
