@@ -58,6 +58,11 @@ type Config struct {
 	ShutdownTimeout time.Duration
 	// Version is reported by /healthz and the kefu_build_info metric.
 	Version string
+	// MaxUploadFileBytes bounds each file uploaded to POST
+	// /v1/admin/documents, MaxUploadBytes all of them together; defaults
+	// 10 MiB and 50 MiB. A larger upload gets 413 too_large.
+	MaxUploadFileBytes int64
+	MaxUploadBytes     int64
 }
 
 // Defaults.
@@ -67,6 +72,12 @@ const (
 	DefaultHeartbeatInterval = 15 * time.Second
 	DefaultCheckTimeout      = 2 * time.Second
 	DefaultShutdownTimeout   = 10 * time.Second
+)
+
+// Default upload limits of the admin API.
+const (
+	DefaultMaxUploadFileBytes = 10 << 20
+	DefaultMaxUploadBytes     = 50 << 20
 )
 
 func (c Config) withDefaults() Config {
@@ -84,6 +95,12 @@ func (c Config) withDefaults() Config {
 	}
 	if c.ShutdownTimeout <= 0 {
 		c.ShutdownTimeout = DefaultShutdownTimeout
+	}
+	if c.MaxUploadFileBytes <= 0 {
+		c.MaxUploadFileBytes = DefaultMaxUploadFileBytes
+	}
+	if c.MaxUploadBytes <= 0 {
+		c.MaxUploadBytes = DefaultMaxUploadBytes
 	}
 	return c
 }
@@ -112,6 +129,10 @@ type Deps struct {
 	Agents   AgentDesk
 	Tickets  TicketReader
 	AuditLog AuditLog
+	// Documents serves the admin API's documents (/v1/admin/documents),
+	// which answers 503 without it. Admin access is audited in AuditLog
+	// when there is one.
+	Documents DocumentIngester
 }
 
 // Server is the HTTP API. It is immutable once built and safe for
@@ -134,6 +155,7 @@ type Server struct {
 	auditLog       AuditLog
 	handoffMetrics *handoffMetrics
 	hub            *hub
+	documents      DocumentIngester
 }
 
 // New builds a Server. It logs a warning when no API keys are configured,
@@ -153,6 +175,8 @@ func New(cfg Config, deps Deps) *Server {
 		tickets:  deps.Tickets,
 		auditLog: deps.AuditLog,
 		hub:      newHub(),
+
+		documents: deps.Documents,
 	}
 	for name, check := range deps.Readiness {
 		s.checks[name] = check
@@ -189,6 +213,7 @@ func (s *Server) routes() http.Handler {
 	r.POST("/v1/chat", s.requireRole(auth.RoleWidget), s.identifyShopper, s.chat)
 	r.GET("/v1/conversations/:id/messages", s.requireRole(auth.RoleWidget), s.identifyShopper, s.conversationMessages)
 	s.agentRoutes(r)
+	s.adminRoutes(r)
 	r.GET("/healthz", s.healthz)
 	r.GET("/readyz", s.readyz)
 	r.GET("/metrics", gin.WrapH(promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{})))

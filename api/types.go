@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/kefuhq/kefu/escalate"
+	"github.com/kefuhq/kefu/ingest"
 )
 
 // HeaderCustomerToken carries the shopper token signed by the shop's
@@ -222,4 +223,16 @@ type Stats struct {
 type ReasonStats struct {
 	Tickets int     `json:"tickets"`
 	Rate    float64 `json:"rate"` // per conversation
+}
+
+// UploadResponse is the reply to POST /v1/admin/documents: the ingest
+// summary (files, documents and chunks written, unchanged, failed with
+// reasons, skipped with reasons), with status 200 when nothing failed and
+// 207 when some files or records did.
+type UploadResponse = ingest.Summary
+
+// DeleteDocumentResponse is the reply to DELETE /v1/admin/documents/{id}.
+type DeleteDocumentResponse struct {
+	ID      string `json:"id"`
+	Deleted bool   `json:"deleted"`
 }

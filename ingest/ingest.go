@@ -275,3 +275,39 @@ func (in *Ingester) forcedType() string {
 	}
 	return in.opts.Type
 }
+
+// IngestFS ingests the named files of fsys (all of it when none are
+// named) as RunFS does, reading records with the record options of rec
+// (Type, IDField, TitleField, CustomerField, Records, Levels, GroupBy,
+// Fields) in place of the Ingester's own; its other options stay, and
+// nothing is pruned. It serves uploads, each of which says how its files
+// are to be read. It is safe for concurrent use.
+func (in *Ingester) IngestFS(ctx context.Context, fsys fs.FS, rec Options, names ...string) (Summary, error) {
+	o := in.opts
+	o.Type, o.IDField, o.TitleField, o.CustomerField = rec.Type, rec.IDField, rec.TitleField, rec.CustomerField
+	o.Records, o.Levels, o.GroupBy, o.Fields = rec.Records, rec.Levels, rec.GroupBy, rec.Fields
+	o.Prune = false
+	if len(names) == 0 {
+		names = []string{"."}
+	}
+	return New(in.store, in.emb, o).RunFS(ctx, fsys, names...)
+}
+
+// DeleteDocument removes a stored document and its chunks. It fails with
+// kefu.ENotFound when no document has that id.
+func (in *Ingester) DeleteDocument(ctx context.Context, id string) error {
+	if in.store == nil {
+		return kefu.Errorf(kefu.EInvalid, "ingest needs a store")
+	}
+	infos, err := in.store.Documents(ctx)
+	if err != nil {
+		return fmt.Errorf("ingest: list documents: %w", err)
+	}
+	if !slices.ContainsFunc(infos, func(d kefu.DocumentInfo) bool { return d.ID == id }) {
+		return kefu.Errorf(kefu.ENotFound, "no document %q", id)
+	}
+	if err := in.store.Delete(ctx, id); err != nil {
+		return fmt.Errorf("ingest: delete %s: %w", id, err)
+	}
+	return nil
+}

@@ -448,3 +448,40 @@ func TestDemoShop(t *testing.T) {
 		}
 	}
 }
+
+func TestIngestFS(t *testing.T) {
+	st := newMemStore()
+	in := New(st, &hashEmbedder{}, Options{Prune: true, Type: kefu.TypeFAQ})
+	fsys := fstest.MapFS{
+		"README.md":    {Data: []byte("# Read me\n\nNamed files are read whatever their name.")},
+		"catalog.csv":  {Data: []byte("ref,name,price\nK-1,Kettle,99\n")},
+		"unnamed.json": {Data: []byte(`[{"sku": "X"}]`)},
+	}
+	sum, err := in.IngestFS(context.Background(), fsys, Options{IDField: "ref", Type: kefu.TypeProduct}, "README.md", "catalog.csv")
+	if err != nil || len(sum.Failed) > 0 {
+		t.Fatalf("%v\n%s", err, sum)
+	}
+	if ids := st.ids(); strings.Join(ids, " ") != "README.md catalog.csv#K-1" {
+		t.Errorf("ids = %q", ids)
+	}
+	if d, _, _ := st.doc("catalog.csv#K-1"); d.Type != kefu.TypeProduct {
+		t.Errorf("type = %q: the upload's options were not used", d.Type)
+	}
+	// Nothing is pruned, whatever the Ingester's own options say.
+	if _, err := in.IngestFS(context.Background(), fstest.MapFS{"other.txt": {Data: []byte("x")}}, Options{}); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(st.ids()); n != 3 {
+		t.Errorf("%d documents after a second upload, want 3", n)
+	}
+
+	if err := in.DeleteDocument(context.Background(), "catalog.csv#K-1"); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, ok := st.doc("catalog.csv#K-1"); ok {
+		t.Error("document still stored")
+	}
+	if err := in.DeleteDocument(context.Background(), "catalog.csv#K-1"); kefu.ErrorCode(err) != kefu.ENotFound {
+		t.Errorf("deleting it again: %v", err)
+	}
+}
