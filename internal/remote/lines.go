@@ -70,13 +70,15 @@ func (b *checkedBody) next() {
 				}
 				b.pending = line
 			}
+			b.err = io.EOF
 			if b.lc.End != nil {
 				if cerr := b.lc.End(); cerr != nil {
-					b.fail(cerr)
-					return
+					b.err = cerr // after the last line, which passed
+					if b.call != nil {
+						b.call.setStreamErr(cerr)
+					}
 				}
 			}
-			b.err = io.EOF
 			return
 		}
 		if err != nil {
