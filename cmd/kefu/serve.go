@@ -15,6 +15,7 @@ import (
 	"github.com/kefuhq/kefu/auth"
 	"github.com/kefuhq/kefu/escalate"
 	demoshop "github.com/kefuhq/kefu/examples/demo-shop"
+	"github.com/kefuhq/kefu/ingest"
 	"github.com/kefuhq/kefu/store"
 )
 
@@ -126,6 +127,8 @@ func serve(ctx context.Context, g *globals, cfg Config, demo bool, ready func(ad
 		Agents:   desk,
 		Tickets:  convs,
 		AuditLog: convs,
+		// Uploads go through the same pipeline as kefu ingest.
+		Documents: a.ingester(ingest.Options{}),
 	})
 	var lc net.ListenConfig
 	ln, err := lc.Listen(ctx, "tcp", cfg.Server.Addr)
