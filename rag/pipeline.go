@@ -142,33 +142,6 @@ func (p *Pipeline) Stream(ctx context.Context, t Turn) iter.Seq2[Event, error] {
 			yield(Event{}, err)
 			return
 		}
-		// A generated answer is checked before any of it is sent: every
-		// amount, date, percentage and order number, and every promise
-		// ("full refund", 保证), must come from the passages it was written
-		// from, else a safe reply replaces it.
-		var pieces []string
-		var genErr error
-		if plan.generate != nil {
-			for piece, err := range p.gen.Generate(ctx, *plan.generate) {
-				if err != nil {
-					genErr = fmt.Errorf("generate answer: %w", err)
-					break
-				}
-				pieces = append(pieces, piece)
-			}
-			if genErr == nil {
-				answer, sources := strings.Join(pieces, ""), passageTexts(plan.context)
-				if bad := append(guard.Ungrounded(answer, sources), guard.Promises(answer, sources)...); len(bad) > 0 {
-					meta.Reason = "ungrounded"
-					meta.Ungrounded = bad
-					if plan, err = p.unknown(u.Locale, "ungrounded"); err != nil {
-						yield(Event{}, err)
-						return
-					}
-					pieces = nil
-				}
-			}
-		}
 		meta.Decision = plan.decision
 		if plan.escalation != nil && meta.Reason == "" {
 			meta.Reason = plan.escalation.Reason
@@ -176,19 +149,17 @@ func (p *Pipeline) Stream(ctx context.Context, t Turn) iter.Seq2[Event, error] {
 		if !yield(Event{Type: EventMeta, Meta: meta}, nil) {
 			return
 		}
+		answer := plan.text
 		if plan.generate == nil {
-			pieces = []string{plan.text}
-		}
-		for _, piece := range pieces {
-			if !yield(Event{Type: EventDelta, Delta: piece}, nil) {
+			if !yield(Event{Type: EventDelta, Delta: answer}, nil) {
+				return
+			}
+		} else {
+			var ok bool
+			if answer, ok = p.generate(ctx, plan, u.Locale, meta, yield); !ok {
 				return
 			}
 		}
-		if genErr != nil {
-			yield(Event{}, genErr)
-			return
-		}
-		answer := strings.Join(pieces, "")
 		if !yield(Event{Type: EventCitations, Citations: plan.citations(answer)}, nil) {
 			return
 		}
@@ -197,6 +168,68 @@ func (p *Pipeline) Stream(ctx context.Context, t Turn) iter.Seq2[Event, error] {
 		}
 		yield(Event{Type: EventDone, Done: &Done{Answer: answer}}, nil)
 	}
+}
+
+// generate streams the plan's generated answer through a fact gate: every
+// amount, date, percentage and order number, and every promise ("full
+// refund", 保证), must come from the passages the answer was written from.
+// A sentence that fails stops the answer: what was sent stays, a safe reply
+// offering a human follows (or replaces the answer when nothing was sent),
+// and the turn is handed over with reason "ungrounded". It returns the
+// whole answer, and false when the stream ended early (an error was yielded
+// or the consumer stopped).
+func (p *Pipeline) generate(ctx context.Context, pl *plan, locale string, meta *Meta, yield func(Event, error) bool) (string, bool) {
+	gctx, cancel := context.WithCancel(ctx)
+	defer cancel() // stops the backend when the gate or the consumer stops early
+	gate := newFactGate(passageTexts(pl.context))
+	var sent strings.Builder
+	emit := func(s string) bool {
+		if s == "" {
+			return true
+		}
+		sent.WriteString(s)
+		return yield(Event{Type: EventDelta, Delta: s}, nil)
+	}
+	var bad []string
+	for piece, err := range p.gen.Generate(gctx, *pl.generate) {
+		if err != nil {
+			yield(Event{}, fmt.Errorf("generate answer: %w", err))
+			return "", false
+		}
+		out, failed := gate.feed(piece)
+		if !emit(out) {
+			return "", false
+		}
+		if bad = failed; bad != nil {
+			break
+		}
+	}
+	if bad == nil {
+		out, failed := gate.close()
+		if !emit(out) {
+			return "", false
+		}
+		bad = failed
+	}
+	if bad == nil {
+		return sent.String(), true
+	}
+	meta.Reason, meta.Ungrounded = "ungrounded", bad
+	note, err := p.reply(locale, "unknown", replyData{})
+	if err != nil {
+		yield(Event{}, err)
+		return "", false
+	}
+	if sent.Len() > 0 {
+		note = "\n\n" + note
+	} else {
+		pl.context = nil // nothing of the passages was quoted
+	}
+	if !emit(note) {
+		return "", false
+	}
+	pl.escalation = &Escalation{Reason: "ungrounded"}
+	return sent.String(), true
 }
 
 // plan is what a turn will do: either a fixed text or a generation request,

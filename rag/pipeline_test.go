@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"iter"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -132,7 +133,7 @@ func TestAnswerCitesWhatItQuotes(t *testing.T) {
 			cites = ev.Citations
 		}
 	}
-	if strings.Join(types, ",") != "meta,delta,citations,done" {
+	if got := strings.Join(types, ","); !regexp.MustCompile(`^meta(,delta)+,citations,done$`).MatchString(got) {
 		t.Errorf("event order %v", types)
 	}
 	if len(cites) != 1 || cites[0].N != 2 {
@@ -221,8 +222,8 @@ func TestGuardrails(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if strings.Contains(res.Answer, "90 days") || res.Meta.Reason != "ungrounded" || res.Escalation == nil {
-			t.Errorf("ungrounded answer sent: %q (reason %q)", res.Answer, res.Meta.Reason)
+		if strings.Contains(res.Answer, "90") || strings.Contains(res.Answer, "100%") || res.Escalation == nil || res.Escalation.Reason != "ungrounded" {
+			t.Errorf("ungrounded answer sent: %q (escalation %+v)", res.Answer, res.Escalation)
 		}
 	})
 
@@ -304,5 +305,40 @@ func TestPolicyVersionInForce(t *testing.T) {
 	}
 	if res := ask("C2", "can I still return W261001-0001?"); res.Meta.At != "2026-11-24" {
 		t.Errorf("another shopper's order must not change the day: %q", res.Meta.At)
+	}
+}
+
+func TestFactGateStreamsCheckedText(t *testing.T) {
+	sources := []string{"Returns are accepted within 30 days. Refunds take 3-5 business days."}
+	for _, tc := range []struct {
+		name   string
+		pieces []string
+		want   string
+		bad    bool
+	}{
+		{"grounded, split anywhere", []string{"You can ret", "urn within 3", "0 days. Ref", "unds take 3-5 business days. [1]"}, "You can return within 30 days. Refunds take 3-5 business days. [1]", false},
+		{"words without facts flow", []string{"Sure, happy to help!"}, "Sure, happy to help!", false},
+		{"a wrong number stops the sentence", []string{"Returns: within 3", "1 days."}, "Returns: within ", true},
+		{"a promise the sources lack", []string{"You will get a full refund."}, "You will ge", true},
+		{"decimals are not sentence ends", []string{"Refunds take 3-5 business days, about 1.5 weeks."}, "Refunds take ", true},
+	} {
+		g := newFactGate(sources)
+		var out strings.Builder
+		var bad []string
+		for _, p := range tc.pieces {
+			o, b := g.feed(p)
+			out.WriteString(o)
+			if bad = b; bad != nil {
+				break
+			}
+		}
+		if bad == nil {
+			o, b := g.close()
+			out.WriteString(o)
+			bad = b
+		}
+		if out.String() != tc.want || (bad != nil) != tc.bad {
+			t.Errorf("%s: released %q bad %q; want %q bad=%v", tc.name, out.String(), bad, tc.want, tc.bad)
+		}
 	}
 }
