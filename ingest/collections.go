@@ -112,14 +112,14 @@ func (w *walker) add(rec record) {
 
 // admit reports whether the records under keys are to be loaded: not when
 // Options.Records names other collections, nor when a key names personal
-// data that Options.Records does not name. A collection left out is
-// reported once.
+// data that Options.Records does not name. What is left out is reported
+// once per top-level collection, or per collection named for people.
 func (w *walker) admit(keys []string, line int) bool {
-	reason := w.in.excluded(keys)
+	reason, scope := w.in.excluded(keys)
 	if reason == "" {
 		return true
 	}
-	id := strings.Join(keys, "\x00")
+	id := strings.Join(scope, "\x00")
 	if w.skipped == nil {
 		w.skipped = map[string]bool{}
 	}
@@ -130,8 +130,9 @@ func (w *walker) admit(keys []string, line int) bool {
 	return false
 }
 
-// excluded says why the records under keys are not loaded, or "".
-func (in *Ingester) excluded(keys []string) string {
+// excluded says why the records under keys are not loaded, or "", and
+// the keys the reason is about.
+func (in *Ingester) excluded(keys []string) (string, []string) {
 	named := func(k string) bool {
 		for _, r := range in.opts.Records {
 			if normKey(r) == normKey(k) {
@@ -141,14 +142,14 @@ func (in *Ingester) excluded(keys []string) string {
 		return false
 	}
 	if len(in.opts.Records) > 0 && len(keys) > 0 && !slices.ContainsFunc(keys, named) {
-		return fmt.Sprintf("collection %q skipped: not among the collections chosen (%s)", strings.Join(keys, "/"), strings.Join(in.opts.Records, ", "))
+		return fmt.Sprintf("collection %q skipped: not among the collections chosen (%s)", keys[0], strings.Join(in.opts.Records, ", ")), keys[:1]
 	}
-	for _, k := range keys {
+	for i, k := range keys {
 		if personalName(k) && !named(k) {
-			return fmt.Sprintf("collection %q skipped: it holds people's personal data, not shop knowledge; choose it by name among the records to load it anyway", strings.Join(keys, "/"))
+			return fmt.Sprintf("collection %q skipped: it holds people's personal data, not shop knowledge; choose it by name among the records to load it anyway", strings.Join(keys[:i+1], "/")), keys[:i+1]
 		}
 	}
-	return ""
+	return "", nil
 }
 
 // excludedFile says why a structured file is not loaded, or "": its name

@@ -249,7 +249,7 @@ func TestRealStatutesChunkPerArticle(t *testing.T) {
 			}
 			split++
 			r, _ := utf8.DecodeLastRuneInString(strings.TrimSpace(body))
-			if !strings.ContainsRune("。！？；：", r) {
+			if !strings.ContainsRune("。！？；", r) {
 				t.Errorf("%s ends mid-sentence (%q):\n%s", ch.ID, r, ch.Text)
 			}
 		}

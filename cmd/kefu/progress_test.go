@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"strings"
 	"testing"
 
@@ -37,5 +38,23 @@ func TestProgressPrinter(t *testing.T) {
 	got := term.String()
 	if strings.Count(got, "\r\033[K") != 3 || strings.Contains(got, "\n") || !strings.HasSuffix(got, "\r\033[K") {
 		t.Errorf("terminal output %q: want lines redrawn in place, then cleared", got)
+	}
+}
+
+func TestIngestRecordFlags(t *testing.T) {
+	dir := t.TempDir()
+	out, stderr, err := run(t, nil, "ingest", "--data-dir", dir, "--json", "--records", "orders,users",
+		"--levels", "platform,-,customer_id", "../../ingest/testdata/nested/db.json", "../../ingest/testdata/nested/shop.json")
+	if err != nil {
+		t.Fatalf("ingest: %v\n%s\n%s", err, out, stderr)
+	}
+	var sum ingest.Summary
+	if err := json.Unmarshal([]byte(out), &sum); err != nil {
+		t.Fatalf("--json printed %q: %v", out, err)
+	}
+	// db.json: the order and, named, the user; products not chosen.
+	// shop.json: its collection is not among those chosen either.
+	if sum.Documents != 2 || len(sum.Failed) != 0 || len(sum.Skipped) != 2 || stderr != "" {
+		t.Errorf("summary %+v, stderr %q", sum, stderr)
 	}
 }
