@@ -14,7 +14,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/kefuhq/kefu/embedding"
 	"github.com/kefuhq/kefu/guard"
 	"github.com/kefuhq/kefu/ingest"
 	"github.com/kefuhq/kefu/llm"
@@ -25,12 +24,13 @@ import (
 )
 
 // app is the wired stack: the chunk store (embedded by default, or Qdrant),
-// the local embedder and the extractive answerer.
+// the embedder (local by default) and the answer generator (extractive by
+// default, or a language model that falls back to it).
 type app struct {
 	cfg      Config
 	log      *slog.Logger
 	store    chunkStore
-	embedder *embedding.Local
+	embedder vectorEmbedder
 	pipeline *rag.Pipeline
 }
 
@@ -49,7 +49,7 @@ type chunkStore interface {
 const qdrantOpenTimeout = 30 * time.Second
 
 // openStore opens the configured chunk store for the embedder emb.
-func openStore(cfg Config, emb *embedding.Local) (chunkStore, error) {
+func openStore(cfg Config, emb vectorEmbedder) (chunkStore, error) {
 	if cfg.VectorDB.Provider != "qdrant" {
 		s, err := embedded.Open(filepath.Join(cfg.DataDir, "chunks"), embedded.EmbedderInfo{Name: emb.Name(), Dims: emb.Dims()})
 		if err != nil {
@@ -81,7 +81,14 @@ func openApp(cfg Config, logOut io.Writer) (*app, error) {
 	if err != nil {
 		return nil, err
 	}
-	emb := embedding.NewLocal(cfg.Embedding.Dims)
+	emb, err := newEmbedder(cfg.Embedding)
+	if err != nil {
+		return nil, err
+	}
+	gen, backend, err := newGenerator(cfg.LLM)
+	if err != nil {
+		return nil, err
+	}
 	store, err := openStore(cfg, emb)
 	if err != nil {
 		return nil, err
@@ -91,8 +98,7 @@ func openApp(cfg Config, logOut io.Writer) (*app, error) {
 		store.Close()
 		return nil, err
 	}
-	gen := llm.Extractive{}
-	opts := []rag.Option{rag.WithBackend(gen.Name())}
+	opts := []rag.Option{rag.WithBackend(backend)}
 	if cfg.Retrieval.TopK > 0 {
 		opts = append(opts, rag.WithTopK(cfg.Retrieval.TopK))
 	}

@@ -66,11 +66,6 @@ type RetrievalConfig struct {
 	MinDense   float64 `yaml:"min_dense"`
 }
 
-type EmbeddingConfig struct {
-	Provider string `yaml:"provider"`
-	Dims     int    `yaml:"dims"`
-}
-
 // VectorDBConfig chooses the chunk store: the embedded one under the data
 // dir, or a Qdrant server shared by any number of kefu processes.
 type VectorDBConfig struct {
@@ -141,10 +136,6 @@ func (e EscalationConfig) secret() ([]byte, error) {
 	return []byte(strings.TrimSpace(string(raw))), nil
 }
 
-type LLMConfig struct {
-	Provider string `yaml:"provider"`
-}
-
 type LogConfig struct {
 	Level  string `yaml:"level"`
 	Format string `yaml:"format"`
@@ -194,8 +185,12 @@ var configKeys = []configKey{
 	{"retrieval.context_k", "KEFU_CONTEXT_K", "4", "best hits given to the answer generator", intSetter(func(c *Config) *int { return &c.Retrieval.ContextK })},
 	{"retrieval.min_lexical", "KEFU_MIN_LEXICAL", "0.45", "relevance bar: share of the question's weighted terms the best hit must contain...", floatSetter(func(c *Config) *float64 { return &c.Retrieval.MinLexical })},
 	{"retrieval.min_dense", "KEFU_MIN_DENSE", "0.45", "...or the cosine it must reach; below both, kefu says it does not know and offers a human", floatSetter(func(c *Config) *float64 { return &c.Retrieval.MinDense })},
-	{"embedding.provider", "KEFU_EMBEDDING_PROVIDER", "local", "embedder: local (offline feature hashing)", func(c *Config, v string) error { c.Embedding.Provider = v; return nil }},
-	{"embedding.dims", "KEFU_EMBEDDING_DIMS", "512", "vector size of the local embedder (changing it needs a re-ingest)", intSetter(func(c *Config) *int { return &c.Embedding.Dims })},
+	{"embedding.provider", "KEFU_EMBEDDING_PROVIDER", "local", "embedder: local (offline feature hashing) or openai (any OpenAI-compatible embeddings endpoint); changing it needs a re-ingest", func(c *Config, v string) error { c.Embedding.Provider = v; return nil }},
+	{"embedding.dims", "KEFU_EMBEDDING_DIMS", "512 (local)", "vector size: of the local embedder, or the remote model's (required for openai); changing it needs a re-ingest", intSetter(func(c *Config) *int { return &c.Embedding.Dims })},
+	{"embedding.base_url", "KEFU_EMBEDDING_BASE_URL", "https://api.openai.com/v1", "base URL of the OpenAI-compatible embeddings API", func(c *Config, v string) error { c.Embedding.BaseURL = v; return nil }},
+	{"embedding.model", "KEFU_EMBEDDING_MODEL", "", "embedding model name (required for openai), e.g. text-embedding-3-small, bge-m3", func(c *Config, v string) error { c.Embedding.Model = v; return nil }},
+	{"embedding.api_key", "KEFU_EMBEDDING_API_KEY", "", "API key of the embeddings endpoint; environment or file only, refused in kefu.yaml", func(c *Config, v string) error { c.Embedding.apiKey = v; return nil }},
+	{"embedding.api_key_file", "KEFU_EMBEDDING_API_KEY_FILE", "", "file holding the embeddings API key", func(c *Config, v string) error { c.Embedding.APIKeyFile = v; return nil }},
 	{"vectordb.provider", "KEFU_VECTORDB", "embedded", "chunk store: embedded (on disk under data_dir) or qdrant (a Qdrant server; re-ingest after switching)", func(c *Config, v string) error { c.VectorDB.Provider = v; return nil }},
 	{"vectordb.qdrant.addr", "KEFU_QDRANT_ADDR", "localhost:6334", "Qdrant gRPC address, host:port", func(c *Config, v string) error { c.VectorDB.Qdrant.Addr = v; return nil }},
 	{"vectordb.qdrant.api_key", "KEFU_QDRANT_API_KEY", "", "Qdrant API key (a secret: set it in the environment or a file, never in the repository)", func(c *Config, v string) error { c.VectorDB.Qdrant.APIKey = v; return nil }},
@@ -209,7 +204,22 @@ var configKeys = []configKey{
 		c.VectorDB.Qdrant.TLS = b
 		return nil
 	}},
-	{"llm.provider", "KEFU_LLM_PROVIDER", "extractive", "answer generator: extractive (offline, quotes the sources)", func(c *Config, v string) error { c.LLM.Provider = v; return nil }},
+	{"llm.provider", "KEFU_LLM_PROVIDER", "extractive", "answer generator: extractive (offline, quotes the sources), openai (any OpenAI-compatible endpoint) or ollama (Ollama's native API); a model falls back to extractive when it fails", func(c *Config, v string) error { c.LLM.Provider = v; return nil }},
+	{"llm.base_url", "KEFU_LLM_BASE_URL", "https://api.openai.com/v1 (openai), http://localhost:11434 (ollama)", "base URL of the model's API", func(c *Config, v string) error { c.LLM.BaseURL = v; return nil }},
+	{"llm.model", "KEFU_LLM_MODEL", "", "model name (required for openai and ollama), e.g. gpt-4o-mini, deepseek-chat, qwen2.5:7b", func(c *Config, v string) error { c.LLM.Model = v; return nil }},
+	{"llm.api_key", "KEFU_LLM_API_KEY", "", "API key of the model's endpoint; environment or file only, refused in kefu.yaml", func(c *Config, v string) error { c.LLM.apiKey = v; return nil }},
+	{"llm.api_key_file", "KEFU_LLM_API_KEY_FILE", "", "file holding the model's API key", func(c *Config, v string) error { c.LLM.APIKeyFile = v; return nil }},
+	{"llm.timeout", "KEFU_LLM_TIMEOUT", "60s", "longest a whole answer from the model may take", durationSetter(func(c *Config) *time.Duration { return &c.LLM.Timeout })},
+	{"llm.first_token_timeout", "KEFU_LLM_FIRST_TOKEN_TIMEOUT", "15s", "longest wait for the model's first word before the extractive answer is given instead", durationSetter(func(c *Config) *time.Duration { return &c.LLM.FirstTokenTimeout })},
+	{"llm.max_tokens", "KEFU_LLM_MAX_TOKENS", "512", "longest answer, in the model's tokens", intSetter(func(c *Config) *int { return &c.LLM.MaxTokens })},
+	{"llm.temperature", "KEFU_LLM_TEMPERATURE", "0.2", "sampling temperature, 0..2; low keeps answers close to the sources", func(c *Config, v string) error {
+		f, err := strconv.ParseFloat(v, 64)
+		if err != nil {
+			return fmt.Errorf("not a number: %q", v)
+		}
+		c.LLM.Temperature = &f
+		return nil
+	}},
 	{"log.level", "KEFU_LOG_LEVEL", "info", "debug, info, warn or error", func(c *Config, v string) error { c.Log.Level = v; return nil }},
 	{"log.format", "KEFU_LOG_FORMAT", "text", "text or json", func(c *Config, v string) error { c.Log.Format = v; return nil }},
 	{"escalation.refund_threshold", "KEFU_ESCALATION_REFUND_THRESHOLD", "CNY 2000", "a refund request naming more than this goes to a person; one amount per currency, comma-separated (CNY 2000, USD 300)", func(c *Config, v string) error { c.Escalation.RefundThreshold = v; return nil }},
@@ -232,6 +242,17 @@ func intSetter(field func(*Config) *int) func(*Config, string) error {
 			return fmt.Errorf("not a whole number: %q", v)
 		}
 		*field(c) = n
+		return nil
+	}
+}
+
+func durationSetter(field func(*Config) *time.Duration) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			return fmt.Errorf("not a duration such as 30s: %q", v)
+		}
+		*field(c) = d
 		return nil
 	}
 }
@@ -294,19 +315,14 @@ func (c *Config) fillDefaults() {
 	if c.Escalation.MaxUnresolvedTurns == 0 {
 		c.Escalation.MaxUnresolvedTurns = escalate.DefaultMaxUnresolvedTurns
 	}
-	if c.Embedding.Dims == 0 {
-		c.Embedding.Dims = 512
-	}
+	c.Embedding.fillDefaults()
+	c.LLM.fillDefaults()
 }
 
 func (c *Config) validate() error {
 	var problems []string
-	if c.Embedding.Provider != "local" {
-		problems = append(problems, fmt.Sprintf("embedding.provider %q is not supported (supported: local)", c.Embedding.Provider))
-	}
-	if c.LLM.Provider != "extractive" {
-		problems = append(problems, fmt.Sprintf("llm.provider %q is not supported (supported: extractive)", c.LLM.Provider))
-	}
+	problems = append(problems, c.Embedding.problems()...)
+	problems = append(problems, c.LLM.problems()...)
 	switch c.VectorDB.Provider {
 	case "embedded", "qdrant":
 	default:
@@ -317,9 +333,6 @@ func (c *Config) validate() error {
 	}
 	if c.VectorDB.Qdrant.APIKey != "" && c.VectorDB.Qdrant.APIKeyFile != "" {
 		problems = append(problems, "vectordb.qdrant.api_key and vectordb.qdrant.api_key_file are both set; keep one")
-	}
-	if c.Embedding.Dims < 16 || c.Embedding.Dims > 8192 {
-		problems = append(problems, fmt.Sprintf("embedding.dims %d is outside 16..8192", c.Embedding.Dims))
 	}
 	for name, v := range map[string]float64{"retrieval.min_lexical": c.Retrieval.MinLexical, "retrieval.min_dense": c.Retrieval.MinDense} {
 		if v < 0 || v > 1 {
