@@ -139,6 +139,13 @@ type DocumentInfo struct {
 	Chunks int    `json:"chunks"`
 }
 
+// Replacement is one document with the chunks that replace its stored
+// ones, for stores that write several documents at once.
+type Replacement struct {
+	Doc    Document
+	Chunks []Chunk
+}
+
 // Message is one turn of a conversation as the answering pipeline sees it.
 type Message struct {
 	Role    string `json:"role"` // "user", "assistant", "agent" (a human agent) or "system"

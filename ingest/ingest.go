@@ -21,6 +21,13 @@ type Store interface {
 	Delete(ctx context.Context, docID string) error
 }
 
+// BatchStore is a Store that can also replace several documents in one
+// write (one transaction, or one round trip); the ingester uses it when the
+// store has it.
+type BatchStore interface {
+	ReplaceMany(ctx context.Context, rs []kefu.Replacement) error
+}
+
 // Embedder turns texts into vectors, one per text, in order.
 type Embedder interface {
 	Embed(ctx context.Context, texts []string) ([][]float32, error)

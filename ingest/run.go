@@ -282,9 +282,11 @@ func (r *run) write() error {
 	return nil
 }
 
-// writer stores documents in its own goroutine, one at a time in the
-// order received, so that storing overlaps loading, chunking and
-// embedding. After its first failure it stores nothing more.
+// writer stores documents in its own goroutine, in the order received, so
+// that storing overlaps loading, chunking and embedding. With a BatchStore
+// it writes the documents waiting at that moment together (up to
+// writeBatch), one write instead of one per document. After its first
+// failure it stores nothing more.
 type writer struct {
 	docs chan *pendingDoc
 	done chan struct{}
@@ -295,29 +297,75 @@ type writer struct {
 	err    error
 }
 
-// writeBuffer is how many documents may wait for the writer.
-const writeBuffer = 64
+// writeBuffer is how many documents may wait for the writer; writeBatch how
+// many it writes at once.
+const (
+	writeBuffer = 64
+	writeBatch  = 64
+)
 
 func startWriter(ctx context.Context, store Store) *writer {
 	w := &writer{docs: make(chan *pendingDoc, writeBuffer), done: make(chan struct{})}
+	batcher, _ := store.(BatchStore)
 	go func() {
 		defer close(w.done)
 		for p := range w.docs {
+			batch := []*pendingDoc{p}
+			if batcher != nil {
+				batch = w.waiting(batch)
+			}
 			if w.failed() != nil {
 				continue // drain
 			}
-			err := store.Replace(ctx, p.doc, p.chunks)
+			err := w.write(ctx, store, batcher, batch)
 			w.mu.Lock()
 			if err != nil {
-				w.err = fmt.Errorf("ingest: replace %s: %w", p.doc.ID, err)
+				w.err = err
 			} else {
-				w.n++
-				w.chunks += len(p.chunks)
+				for _, q := range batch {
+					w.n++
+					w.chunks += len(q.chunks)
+				}
 			}
 			w.mu.Unlock()
 		}
 	}()
 	return w
+}
+
+// waiting adds to batch the documents already waiting, up to writeBatch.
+func (w *writer) waiting(batch []*pendingDoc) []*pendingDoc {
+	for len(batch) < writeBatch {
+		select {
+		case q, ok := <-w.docs:
+			if !ok {
+				return batch
+			}
+			batch = append(batch, q)
+		default:
+			return batch
+		}
+	}
+	return batch
+}
+
+func (w *writer) write(ctx context.Context, store Store, batcher BatchStore, batch []*pendingDoc) error {
+	if batcher == nil || len(batch) == 1 {
+		for _, p := range batch {
+			if err := store.Replace(ctx, p.doc, p.chunks); err != nil {
+				return fmt.Errorf("ingest: replace %s: %w", p.doc.ID, err)
+			}
+		}
+		return nil
+	}
+	rs := make([]kefu.Replacement, len(batch))
+	for i, p := range batch {
+		rs[i] = kefu.Replacement{Doc: p.doc, Chunks: p.chunks}
+	}
+	if err := batcher.ReplaceMany(ctx, rs); err != nil {
+		return fmt.Errorf("ingest: replace %d documents from %s: %w", len(rs), batch[0].doc.ID, err)
+	}
+	return nil
 }
 
 // failed returns the writer's failure, if any.

@@ -250,6 +250,64 @@ func (s *Store) Documents(ctx context.Context) ([]kefu.DocumentInfo, error) {
 // Replace atomically replaces every chunk of doc.ID with chunks. Each chunk
 // must carry a vector of the store's dimension and belong to doc.
 func (s *Store) Replace(ctx context.Context, doc kefu.Document, chunks []kefu.Chunk) error {
+	return s.ReplaceMany(ctx, []kefu.Replacement{{Doc: doc, Chunks: chunks}})
+}
+
+// ReplaceMany replaces the chunks of several documents in one transaction,
+// so a batch costs one sync of the file rather than one per document; each
+// document is still replaced whole, and a failure stores none of them.
+func (s *Store) ReplaceMany(ctx context.Context, rs []kefu.Replacement) error {
+	for _, r := range rs {
+		if err := s.validate(r.Doc, r.Chunks); err != nil {
+			return err
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	infos := make([]kefu.DocumentInfo, len(rs))
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		for i, r := range rs {
+			doc, chunks := r.Doc, r.Chunks
+			infos[i] = kefu.DocumentInfo{ID: doc.ID, Type: doc.Type, Source: doc.Source, Hash: doc.Hash, Chunks: len(chunks)}
+			if err := deleteChunks(tx, doc.ID); err != nil {
+				return err
+			}
+			b := tx.Bucket(bucketChunks)
+			for j := range chunks {
+				if err := b.Put(chunkKey(doc.ID, j), encodeChunk(&chunks[j])); err != nil {
+					return err
+				}
+			}
+			raw, _ := json.Marshal(infos[i])
+			if err := tx.Bucket(bucketDocs).Put([]byte(doc.ID), raw); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		if len(rs) == 1 {
+			return fmt.Errorf("store document %s: %w", rs[0].Doc.ID, err)
+		}
+		return fmt.Errorf("store %d documents: %w", len(rs), err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i, r := range rs {
+		s.unindex(r.Doc.ID)
+		for j := range r.Chunks {
+			c := r.Chunks[j]
+			c.Vector = append([]float32(nil), c.Vector...)
+			s.index(&c)
+		}
+		s.docs[r.Doc.ID] = infos[i]
+	}
+	s.maybeCompact()
+	return nil
+}
+
+func (s *Store) validate(doc kefu.Document, chunks []kefu.Chunk) error {
 	if doc.ID == "" {
 		return kefu.Errorf(kefu.EInvalid, "document has no id")
 	}
@@ -265,36 +323,6 @@ func (s *Store) Replace(ctx context.Context, doc kefu.Document, chunks []kefu.Ch
 			return kefu.Errorf(kefu.EInvalid, "chunk %q has another owner than its document", c.ID)
 		}
 	}
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	info := kefu.DocumentInfo{ID: doc.ID, Type: doc.Type, Source: doc.Source, Hash: doc.Hash, Chunks: len(chunks)}
-	err := s.db.Update(func(tx *bolt.Tx) error {
-		if err := deleteChunks(tx, doc.ID); err != nil {
-			return err
-		}
-		b := tx.Bucket(bucketChunks)
-		for i := range chunks {
-			if err := b.Put(chunkKey(doc.ID, i), encodeChunk(&chunks[i])); err != nil {
-				return err
-			}
-		}
-		raw, _ := json.Marshal(info)
-		return tx.Bucket(bucketDocs).Put([]byte(doc.ID), raw)
-	})
-	if err != nil {
-		return fmt.Errorf("store document %s: %w", doc.ID, err)
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.unindex(doc.ID)
-	for i := range chunks {
-		c := chunks[i]
-		c.Vector = append([]float32(nil), c.Vector...)
-		s.index(&c)
-	}
-	s.docs[doc.ID] = info
-	s.maybeCompact()
 	return nil
 }
 

@@ -101,3 +101,26 @@ func TestCompactionKeepsResults(t *testing.T) {
 		t.Fatalf("no compaction happened: %d dead of %d", s.dead, len(s.slots))
 	}
 }
+
+func TestReplaceManyIsOneWrite(t *testing.T) {
+	s := openTest(t, t.TempDir())
+	ctx := context.Background()
+	a, ac := vectordbtest.Doc("a", kefu.TypeFAQ, "", "gift wrapping costs eight yuan")
+	b, bc := vectordbtest.Doc("b", kefu.TypeFAQ, "", "member points never expire")
+	if err := s.ReplaceMany(ctx, []kefu.Replacement{{Doc: a, Chunks: ac}, {Doc: b, Chunks: bc}}); err != nil {
+		t.Fatal(err)
+	}
+	docs, _ := s.Documents(ctx)
+	if len(docs) != 2 {
+		t.Fatalf("documents after ReplaceMany: %v", docs)
+	}
+	bad, badChunks := vectordbtest.Doc("c", kefu.TypeFAQ, "", "never stored")
+	badChunks[0].Vector = badChunks[0].Vector[:2]
+	c2, c2c := vectordbtest.Doc("d", kefu.TypeFAQ, "", "also never stored")
+	if err := s.ReplaceMany(ctx, []kefu.Replacement{{Doc: c2, Chunks: c2c}, {Doc: bad, Chunks: badChunks}}); kefu.ErrorCode(err) != kefu.EInvalid {
+		t.Fatalf("a bad document in the batch: %v", err)
+	}
+	if docs, _ := s.Documents(ctx); len(docs) != 2 {
+		t.Fatalf("a failed batch stored part of itself: %v", docs)
+	}
+}

@@ -15,10 +15,7 @@ import (
 
 // Replacement is one document with the chunks that replace all of its
 // stored ones, for ReplaceMany.
-type Replacement struct {
-	Doc    kefu.Document
-	Chunks []kefu.Chunk
-}
+type Replacement = kefu.Replacement
 
 // Replace replaces every chunk of doc.ID with chunks. Each chunk must carry
 // a vector of the store's dimension and belong to doc (same id and owner).
