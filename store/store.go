@@ -19,9 +19,12 @@ type Conversation struct {
 
 // Message is one message of a conversation. Role is one of kefu.RoleUser,
 // kefu.RoleAssistant, kefu.RoleAgent and kefu.RoleSystem. Intent, Decision,
-// Escalated and Citations describe an assistant answer (as the pipeline
-// reported it) and are empty on other messages. Partial marks an answer cut
-// short by a failure: Content holds what was produced before it.
+// Reason, Escalated, Citations and PromptVersion describe an assistant
+// answer (as the pipeline reported it) and are empty on other messages:
+// Reason is the pipeline's reason code for a refused, handed-over or
+// replaced answer ("no_knowledge", "out_of_scope", ...), PromptVersion the
+// version of the prompt templates that produced it. Partial marks an
+// answer cut short by a failure: Content holds what was produced before it.
 type Message struct {
 	ID             string          `json:"id"`
 	ConversationID string          `json:"conversation_id"`
@@ -30,9 +33,11 @@ type Message struct {
 	CreatedAt      time.Time       `json:"created_at"`
 	Intent         string          `json:"intent,omitempty"`
 	Decision       string          `json:"decision,omitempty"`
+	Reason         string          `json:"reason,omitempty"`
 	Escalated      bool            `json:"escalated,omitempty"`
 	Citations      json.RawMessage `json:"citations,omitempty"` // the citations as sent to the client, a JSON array
 	Partial        bool            `json:"partial,omitempty"`
+	PromptVersion  string          `json:"prompt_version,omitempty"`
 }
 
 // ID prefixes.

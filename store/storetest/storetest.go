@@ -80,7 +80,8 @@ func testMessageRoundTrip(t *testing.T, s Store) {
 	cites := json.RawMessage(`[{"doc_id":"order-1","title":"Order #1","source":"orders.csv","snippet":"shipped","score":0.5}]`)
 	answer, err := s.AppendMessage(ctx, store.Message{
 		ID: "ignored", ConversationID: c.ID, Role: kefu.RoleAssistant, Content: "It shipped [1].",
-		Intent: "order_status", Decision: "answer", Escalated: true, Citations: cites, Partial: true,
+		Intent: "order_status", Decision: "answer", Reason: "no_knowledge", Escalated: true, Citations: cites, Partial: true,
+		PromptVersion: "2026-01-01.1",
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -97,7 +98,8 @@ func testMessageRoundTrip(t *testing.T, s Store) {
 	}
 	got := msgs[1]
 	if got.ID != answer.ID || got.ConversationID != c.ID || got.Role != kefu.RoleAssistant || got.Content != "It shipped [1]." ||
-		got.Intent != "order_status" || got.Decision != "answer" || !got.Escalated || !got.Partial ||
+		got.Intent != "order_status" || got.Decision != "answer" || got.Reason != "no_knowledge" || !got.Escalated || !got.Partial ||
+		got.PromptVersion != "2026-01-01.1" ||
 		!got.CreatedAt.Equal(answer.CreatedAt) || !jsonEqual(got.Citations, cites) {
 		t.Errorf("message = %+v\nwant %+v", got, answer)
 	}
