@@ -39,6 +39,8 @@ type ServerConfig struct {
 	MaxMessageBytes int           `yaml:"max_message_bytes"`
 	MaxBodyBytes    int           `yaml:"max_body_bytes"`
 	Heartbeat       time.Duration `yaml:"heartbeat"`
+	MaxUploadFile   int           `yaml:"max_upload_file_bytes"`
+	MaxUpload       int           `yaml:"max_upload_bytes"`
 }
 
 type AuthConfig struct {
@@ -154,6 +156,8 @@ var configKeys = []configKey{
 	{"server.addr", "KEFU_ADDR", ":8080", "HTTP listen address", func(c *Config, v string) error { c.Server.Addr = v; return nil }},
 	{"server.max_message_bytes", "KEFU_MAX_MESSAGE_BYTES", "4000", "longest accepted chat message, in bytes", intSetter(func(c *Config) *int { return &c.Server.MaxMessageBytes })},
 	{"server.max_body_bytes", "KEFU_MAX_BODY_BYTES", "65536", "largest accepted request body, in bytes", intSetter(func(c *Config) *int { return &c.Server.MaxBodyBytes })},
+	{"server.max_upload_file_bytes", "KEFU_MAX_UPLOAD_FILE_BYTES", "10485760", "largest file accepted by POST /v1/admin/documents, in bytes", intSetter(func(c *Config) *int { return &c.Server.MaxUploadFile })},
+	{"server.max_upload_bytes", "KEFU_MAX_UPLOAD_BYTES", "52428800", "largest upload (all files together) accepted by POST /v1/admin/documents, in bytes", intSetter(func(c *Config) *int { return &c.Server.MaxUpload })},
 	{"server.heartbeat", "KEFU_HEARTBEAT", "15s", "interval of SSE keep-alive comments", func(c *Config, v string) error {
 		d, err := time.ParseDuration(v)
 		c.Server.Heartbeat = d

@@ -108,10 +108,12 @@ func serve(ctx context.Context, g *globals, cfg Config, demo bool, ready func(ad
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	srv := api.New(api.Config{
-		MaxMessageBytes:   cfg.Server.MaxMessageBytes,
-		MaxBodyBytes:      int64(cfg.Server.MaxBodyBytes),
-		HeartbeatInterval: cfg.Server.Heartbeat,
-		Version:           version,
+		MaxMessageBytes:    cfg.Server.MaxMessageBytes,
+		MaxBodyBytes:       int64(cfg.Server.MaxBodyBytes),
+		MaxUploadFileBytes: int64(cfg.Server.MaxUploadFile),
+		MaxUploadBytes:     int64(cfg.Server.MaxUpload),
+		HeartbeatInterval:  cfg.Server.Heartbeat,
+		Version:            version,
 	}, api.Deps{
 		Answerer:      a.pipeline,
 		Conversations: convs,
