@@ -206,7 +206,7 @@ func TestFailoverReturnsAFailureAfterTheFirstToken(t *testing.T) {
 	}{
 		{"disconnect", llmtest.Reply{Text: modelAnswer, Fault: llmtest.Disconnect, FaultAt: 3}, nil, "cut short"},
 		{"malformed chunk", llmtest.Reply{Text: modelAnswer, Fault: llmtest.Malformed, FaultAt: 3}, nil, "malformed"},
-		{"endless stream", llmtest.Reply{Text: modelAnswer, Fault: llmtest.Endless}, []ResilientOption{WithOverallTimeout(300 * time.Millisecond)}, "overall timeout"},
+		{"endless stream", llmtest.Reply{Text: modelAnswer, Fault: llmtest.Endless}, []ResilientOption{WithOverallTimeout(700 * time.Millisecond)}, "overall timeout"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := newRig(t, tc.opts...)
@@ -256,7 +256,8 @@ func TestFailoverBreaker(t *testing.T) {
 	fallback(3)
 	// The next probe succeeds and closes the breaker.
 	r.advance(time.Minute + time.Second)
-	r.srv.Script(llmtest.Reply{Text: modelAnswer, FirstTokenDelay: 300 * time.Millisecond})
+	gate := make(chan struct{})
+	r.srv.Script(llmtest.Reply{Text: modelAnswer, Gate: gate})
 	done := make(chan string)
 	go func() {
 		got, _, _ := collect(context.Background(), r.f, request("en"))
@@ -267,6 +268,7 @@ func TestFailoverBreaker(t *testing.T) {
 	}
 	// A turn during the probe does not pile onto the backend.
 	fallback(4)
+	close(gate)
 	if got := <-done; got != modelAnswer {
 		t.Fatalf("probe answered %q", got)
 	}

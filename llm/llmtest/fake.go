@@ -54,6 +54,9 @@ type Reply struct {
 	// not streamed). The response headers are sent at once, as real
 	// servers do.
 	FirstTokenDelay time.Duration
+	// Gate, when set, also holds back the first piece until it is closed,
+	// so that a test can act while a reply is known to be pending.
+	Gate <-chan struct{}
 	// Fault, when set, is injected into this reply.
 	Fault Fault
 	// FaultAt is how many pieces go out before a Malformed, Disconnect or
@@ -388,6 +391,19 @@ func (f *Fake) text(reply Reply, c ChatRequest) string {
 		return reply.Text
 	}
 	return c.LastUser()
+}
+
+// hold waits for the reply's first-token delay and its gate; it reports
+// false when the client went away first.
+func hold(r *http.Request, reply Reply) bool {
+	if reply.Gate != nil {
+		select {
+		case <-reply.Gate:
+		case <-r.Context().Done():
+			return false
+		}
+	}
+	return wait(r, reply.FirstTokenDelay)
 }
 
 // wait sleeps for d unless the client goes away first.

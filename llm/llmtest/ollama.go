@@ -57,7 +57,7 @@ func (f *Fake) ollamaChat(w http.ResponseWriter, r *http.Request) {
 	if fl, ok := w.(http.Flusher); ok {
 		fl.Flush()
 	}
-	if !wait(r, reply.FirstTokenDelay) {
+	if !hold(r, reply) {
 		return
 	}
 	if c.Stream != nil && !*c.Stream {

@@ -29,7 +29,7 @@ func (f *Fake) chatCompletions(w http.ResponseWriter, r *http.Request) {
 	text := f.text(reply, c)
 	id := fmt.Sprintf("chatcmpl-%d", f.now().UnixNano())
 	if c.Stream == nil || !*c.Stream {
-		if !wait(r, reply.FirstTokenDelay) {
+		if !hold(r, reply) {
 			return
 		}
 		if reply.Fault == Malformed {
@@ -70,7 +70,7 @@ func (f *Fake) chatCompletions(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	send(chunk(map[string]any{"role": "assistant", "content": ""}, nil))
-	if !wait(r, reply.FirstTokenDelay) {
+	if !hold(r, reply) {
 		return
 	}
 	pieces := Pieces(text)
@@ -190,7 +190,7 @@ func (f *Fake) embeddings(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	reply := f.nextEmbed()
-	if failEarly(w, reply) || !wait(r, reply.FirstTokenDelay) {
+	if failEarly(w, reply) || !hold(r, reply) {
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")

@@ -84,7 +84,7 @@ func TestGeneratorFailures(t *testing.T) {
 		{name: "disconnect mid-stream", reply: llmtest.Reply{Text: "a b c", Fault: llmtest.Disconnect, FaultAt: 2}, want: "cut short", pieces: 2},
 		{name: "error line", reply: llmtest.Reply{Text: "a b c", Fault: llmtest.ErrorEvent, FaultAt: 1}, want: "failed mid-stream", pieces: 1},
 		{name: "slow first token", reply: llmtest.Reply{Text: "a", FirstTokenDelay: 5 * time.Second}, ctx: 100 * time.Millisecond, want: "deadline exceeded"},
-		{name: "endless stream", reply: llmtest.Reply{Fault: llmtest.Endless}, ctx: 200 * time.Millisecond, want: "deadline exceeded", pieces: 2},
+		{name: "endless stream", reply: llmtest.Reply{Fault: llmtest.Endless}, ctx: 500 * time.Millisecond, want: "deadline exceeded", pieces: 2},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			srv := llmtest.NewServer()

@@ -124,7 +124,7 @@ func TestGeneratorFailures(t *testing.T) {
 		{name: "error event", reply: llmtest.Reply{Text: "a b c", Fault: llmtest.ErrorEvent, FaultAt: 1}, transient: true, want: "failed mid-stream", pieces: 1},
 		{name: "tool call", reply: llmtest.Reply{ToolCalls: []llmtest.ToolCall{{Name: "refund", Arguments: `{"amount": 999}`}}}, transient: true, want: "tool call"},
 		{name: "slow first token", reply: llmtest.Reply{Text: "a b", FirstTokenDelay: 5 * time.Second}, ctx: 100 * time.Millisecond, transient: true, want: "deadline exceeded"},
-		{name: "endless stream", reply: llmtest.Reply{Text: "a b", Fault: llmtest.Endless}, ctx: 200 * time.Millisecond, transient: true, want: "deadline exceeded", pieces: 3},
+		{name: "endless stream", reply: llmtest.Reply{Text: "a b", Fault: llmtest.Endless}, ctx: 500 * time.Millisecond, transient: true, want: "deadline exceeded", pieces: 3},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			srv := llmtest.NewServer()
