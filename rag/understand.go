@@ -169,14 +169,17 @@ func Understand(message, locale string, history []kefu.Message) Understanding {
 		}
 	}
 	u.Legal = hasAny(norm, legalCues)
-	for _, m := range orderRefPattern.FindAllString(message, -1) {
+	// A phone number is not an order number, and an e-mail address is not
+	// something to search the shop's documents for.
+	clean := withoutPII(message)
+	for _, m := range orderRefPattern.FindAllString(clean, -1) {
 		u.OrderRefs = append(u.OrderRefs, strings.ToUpper(m))
 	}
 	u.Sentiment = sentiment(norm, message)
 	u.Intent = intent(norm, u)
 	u.MyOrders = u.Intent == IntentOrderStatus
 
-	u.Query = strings.TrimSpace(message)
+	u.Query = strings.TrimSpace(clean)
 	if prev := lastUserMessage(history); prev != "" && isFollowUp(norm) {
 		u.FollowUp = true
 		u.Query = prev + " " + u.Query
@@ -338,6 +341,17 @@ func utf8First(s string) (rune, int) {
 		return r, 0
 	}
 	return 0, 0
+}
+
+var piiPlaceholder = regexp.MustCompile(`\[(email|phone|card|id_number|address)\]`)
+
+// withoutPII is message with its personal data taken out.
+func withoutPII(message string) string {
+	red, found := guard.Redact(message)
+	if len(found) == 0 {
+		return message
+	}
+	return strings.Join(strings.Fields(piiPlaceholder.ReplaceAllString(red, " ")), " ")
 }
 
 // DetectLocale returns "zh" when Chinese characters make up a fair share of

@@ -2,6 +2,7 @@ package rag
 
 import (
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/kefuhq/kefu"
@@ -95,5 +96,12 @@ func TestInjectionAcrossTurns(t *testing.T) {
 	}
 	if u := Understand("what is the warranty on the kettle?", "", hist); u.Injection {
 		t.Errorf("a fresh question after a refused attack was refused: %+v", u)
+	}
+}
+
+func TestPersonalDataStaysOutOfTheQuery(t *testing.T) {
+	u := Understand("How long do I have to return an item? Reach me at jane@example.com or 13812345678", "", nil)
+	if strings.Contains(u.Query, "jane") || strings.Contains(u.Query, "138") || len(u.OrderRefs) != 0 || u.Intent != IntentReturn {
+		t.Errorf("%+v", u)
 	}
 }
