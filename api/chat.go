@@ -194,9 +194,11 @@ func (s *Server) saveAnswer(c *gin.Context, conversationID string, a *answer, st
 		Content:        text,
 		Intent:         a.meta.Intent,
 		Decision:       a.meta.Decision,
+		Reason:         a.meta.Reason,
 		Escalated:      a.escalation != nil,
 		Citations:      cites,
 		Partial:        streamErr != nil,
+		PromptVersion:  promptVersion(a.meta),
 	})
 	if err != nil {
 		_ = c.Error(fmt.Errorf("store the answer: %w", err))

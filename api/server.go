@@ -133,6 +133,11 @@ type Deps struct {
 	// which answers 503 without it. Admin access is audited in AuditLog
 	// when there is one.
 	Documents DocumentIngester
+	// Feedback keeps shoppers' ratings of answers (POST
+	// /v1/conversations/{id}/feedback answers 503 without it), Analytics
+	// serves GET /v1/admin/analytics (503 without it).
+	Feedback  FeedbackStore
+	Analytics AnalyticsReader
 }
 
 // Server is the HTTP API. It is immutable once built and safe for
@@ -156,6 +161,9 @@ type Server struct {
 	handoffMetrics *handoffMetrics
 	hub            *hub
 	documents      DocumentIngester
+	feedback       FeedbackStore
+	analytics      AnalyticsReader
+	feedbackTotal  *prometheus.CounterVec
 }
 
 // New builds a Server. It logs a warning when no API keys are configured,
@@ -177,6 +185,8 @@ func New(cfg Config, deps Deps) *Server {
 		hub:      newHub(),
 
 		documents: deps.Documents,
+		feedback:  deps.Feedback,
+		analytics: deps.Analytics,
 	}
 	for name, check := range deps.Readiness {
 		s.checks[name] = check
@@ -189,6 +199,7 @@ func New(cfg Config, deps Deps) *Server {
 	}
 	s.metrics = newMetrics(s.registry, s.cfg.Version, s.log)
 	s.handoffMetrics = newHandoffMetrics(s.registry, s.log)
+	s.feedbackTotal = newFeedbackCounter(s.registry, s.log)
 	if s.keys.Len() == 0 {
 		s.log.Warn("no API keys are configured: the API is open to anyone (demo mode)")
 	}
@@ -212,8 +223,10 @@ func (s *Server) routes() http.Handler {
 
 	r.POST("/v1/chat", s.requireRole(auth.RoleWidget), s.identifyShopper, s.chat)
 	r.GET("/v1/conversations/:id/messages", s.requireRole(auth.RoleWidget), s.identifyShopper, s.conversationMessages)
+	s.conversationRoutes(r)
 	s.agentRoutes(r)
 	s.adminRoutes(r)
+	s.analyticsRoutes(r)
 	r.GET("/healthz", s.healthz)
 	r.GET("/readyz", s.readyz)
 	r.GET("/metrics", gin.WrapH(promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{})))

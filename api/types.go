@@ -135,14 +135,22 @@ type ReadyResponse struct {
 
 // ConversationMessage is one message of a conversation as its shopper
 // sees it: Role is "user", "assistant" or "agent" (a person of the shop's
-// team).
+// team). Intent, Decision, Citations, Partial (an answer cut short by a
+// failure), PromptVersion (of the prompt templates behind an answer) and
+// Feedback (the shopper's rating) describe an assistant answer; GET
+// /v1/conversations/{id} fills them all, the messages route Decision and
+// Citations only.
 type ConversationMessage struct {
-	ID        string     `json:"id"`
-	Role      string     `json:"role"`
-	Content   string     `json:"content"`
-	CreatedAt time.Time  `json:"created_at"`
-	Decision  string     `json:"decision,omitempty"`
-	Citations []Citation `json:"citations,omitempty"`
+	ID            string     `json:"id"`
+	Role          string     `json:"role"`
+	Content       string     `json:"content"`
+	CreatedAt     time.Time  `json:"created_at"`
+	Intent        string     `json:"intent,omitempty"`
+	Decision      string     `json:"decision,omitempty"`
+	Citations     []Citation `json:"citations,omitempty"`
+	Partial       bool       `json:"partial,omitempty"`
+	PromptVersion string     `json:"prompt_version,omitempty"`
+	Feedback      *Feedback  `json:"feedback,omitempty"`
 }
 
 // MessagesResponse is the body of GET /v1/conversations/{id}/messages: the
@@ -235,4 +243,72 @@ type UploadResponse = ingest.Summary
 type DeleteDocumentResponse struct {
 	ID      string `json:"id"`
 	Deleted bool   `json:"deleted"`
+}
+
+// ConversationResponse is the body of GET /v1/conversations/{id}: the
+// conversation and every message its shopper sees, oldest first; Messages
+// is never null.
+type ConversationResponse struct {
+	ID        string                `json:"id"`
+	Channel   string                `json:"channel"`
+	CreatedAt time.Time             `json:"created_at"`
+	UpdatedAt time.Time             `json:"updated_at"`
+	Messages  []ConversationMessage `json:"messages"`
+}
+
+// FeedbackRequest is the body of POST /v1/conversations/{id}/feedback:
+// MessageID names an assistant answer of the conversation, Rating is "up"
+// or "down", Comment is optional (at most 1,000 characters). A second
+// rating of the same answer replaces the first.
+type FeedbackRequest struct {
+	MessageID string `json:"message_id"`
+	Rating    string `json:"rating"`
+	Comment   string `json:"comment,omitempty"`
+}
+
+// Feedback is a shopper's rating of an answer: the reply to POST
+// /v1/conversations/{id}/feedback, and part of the answer in GET
+// /v1/conversations/{id}. CreatedAt is when the latest rating was given.
+type Feedback struct {
+	MessageID string    `json:"message_id"`
+	Rating    string    `json:"rating"`
+	Comment   string    `json:"comment,omitempty"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// Analytics is the body of GET /v1/admin/analytics: the shoppers' ratings
+// and the knowledge gaps they and the assistant reveal. KnowledgeGaps are
+// the latest answers that found nothing relevant in the shop's knowledge
+// (reason no_knowledge), newest first; never null.
+type Analytics struct {
+	Feedback      FeedbackSummary `json:"feedback"`
+	KnowledgeGaps []Exchange      `json:"knowledge_gaps"`
+}
+
+// FeedbackSummary counts the ratings given (a replaced rating counts once,
+// as its latest value). RecentDown holds the latest "down" ratings with the
+// exchanges they rate, newest first; never null.
+type FeedbackSummary struct {
+	Up         int        `json:"up"`
+	Down       int        `json:"down"`
+	RecentDown []Exchange `json:"recent_down"`
+}
+
+// Exchange is a shopper's question and the assistant's answer, as
+// analytics show them: personal data in Question, Answer and Comment is
+// replaced by placeholders ("[phone]"). MessageID names the answer; Reason
+// is its reason code; Rating, Comment and RatedAt are its feedback, if any.
+type Exchange struct {
+	ConversationID string     `json:"conversation_id"`
+	MessageID      string     `json:"message_id"`
+	Question       string     `json:"question"`
+	Answer         string     `json:"answer"`
+	Intent         string     `json:"intent,omitempty"`
+	Decision       string     `json:"decision,omitempty"`
+	Reason         string     `json:"reason,omitempty"`
+	PromptVersion  string     `json:"prompt_version,omitempty"`
+	AnsweredAt     time.Time  `json:"answered_at"`
+	Rating         string     `json:"rating,omitempty"`
+	Comment        string     `json:"comment,omitempty"`
+	RatedAt        *time.Time `json:"rated_at,omitempty"`
 }

@@ -131,6 +131,8 @@ func serve(ctx context.Context, g *globals, cfg Config, demo bool, ready func(ad
 		AuditLog: convs,
 		// Uploads go through the same pipeline as kefu ingest.
 		Documents: a.ingester(ingest.Options{}),
+		Feedback:  convs,
+		Analytics: convs,
 	})
 	var lc net.ListenConfig
 	ln, err := lc.Listen(ctx, "tcp", cfg.Server.Addr)
