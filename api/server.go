@@ -224,6 +224,7 @@ func (s *Server) routes() http.Handler {
 	r.POST("/v1/chat", s.requireRole(auth.RoleWidget), s.identifyShopper, s.chat)
 	r.GET("/v1/conversations/:id/messages", s.requireRole(auth.RoleWidget), s.identifyShopper, s.conversationMessages)
 	s.conversationRoutes(r)
+	s.completionRoutes(r)
 	s.agentRoutes(r)
 	s.adminRoutes(r)
 	s.analyticsRoutes(r)

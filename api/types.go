@@ -4,8 +4,12 @@ package api
 // speaks to it (the CLI, the evaluation harness, tests).
 
 import (
+	"bytes"
+	"encoding/json"
+	"strings"
 	"time"
 
+	"github.com/kefuhq/kefu"
 	"github.com/kefuhq/kefu/escalate"
 	"github.com/kefuhq/kefu/ingest"
 )
@@ -311,4 +315,188 @@ type Exchange struct {
 	Rating         string     `json:"rating,omitempty"`
 	Comment        string     `json:"comment,omitempty"`
 	RatedAt        *time.Time `json:"rated_at,omitempty"`
+}
+
+// HeaderConversationID names the stored conversation of a POST
+// /v1/chat/completions turn. Sent with the request, it continues that
+// conversation (same ownership rules as chat) and the stored messages are
+// the history; the reply always carries it.
+const HeaderConversationID = "X-Kefu-Conversation-Id"
+
+// ChatCompletionRequest is the body of POST /v1/chat/completions, OpenAI's
+// chat completion request. kefu reads Model (echoed back; default
+// "kefu"), Messages (the last must be the shopper's, role "user"; earlier
+// "user" and "assistant" messages are the history; "system", "developer"
+// and "tool" messages are ignored: kefu's own instructions govern the
+// answer), Stream, StreamOptions and N (1 or absent). Other fields
+// (sampling, tools) are accepted and ignored. User is never taken as the
+// shopper's identity: that comes from the X-Kefu-Customer-Token header.
+type ChatCompletionRequest struct {
+	Model         string                       `json:"model,omitempty"`
+	Messages      []ChatCompletionMessage      `json:"messages"`
+	Stream        bool                         `json:"stream,omitempty"`
+	StreamOptions *ChatCompletionStreamOptions `json:"stream_options,omitempty"`
+	N             *int                         `json:"n,omitempty"`
+	User          string                       `json:"user,omitempty"`
+}
+
+// ChatCompletionStreamOptions asks for a last chunk with the usage.
+type ChatCompletionStreamOptions struct {
+	IncludeUsage bool `json:"include_usage,omitempty"`
+}
+
+// ChatCompletionMessage is one message of a chat completion request or
+// reply.
+type ChatCompletionMessage struct {
+	Role    string         `json:"role"`
+	Content MessageContent `json:"content"`
+}
+
+// MessageContent is a message's text. In a request it is a JSON string,
+// null, or an array of content parts of which only text parts
+// ({"type": "text", "text": "..."}) are accepted, joined by newlines;
+// anything else (an image) is invalid. In a reply it is a string.
+type MessageContent string
+
+// UnmarshalJSON reads a string, null or an array of text parts.
+func (c *MessageContent) UnmarshalJSON(b []byte) error {
+	const shape = "a message's content must be a string or an array of text parts"
+	b = bytes.TrimSpace(b)
+	switch {
+	case len(b) == 0 || string(b) == "null":
+		*c = ""
+		return nil
+	case b[0] == '"':
+		var s string
+		if err := json.Unmarshal(b, &s); err != nil {
+			return kefu.WrapError(kefu.EInvalid, shape, err)
+		}
+		*c = MessageContent(s)
+		return nil
+	case b[0] != '[':
+		return kefu.Errorf(kefu.EInvalid, shape)
+	}
+	var parts []struct {
+		Type string  `json:"type"`
+		Text *string `json:"text"`
+	}
+	if err := json.Unmarshal(b, &parts); err != nil {
+		return kefu.WrapError(kefu.EInvalid, shape, err)
+	}
+	texts := make([]string, 0, len(parts))
+	for _, p := range parts {
+		if p.Type != "text" || p.Text == nil {
+			return kefu.Errorf(kefu.EInvalid, "a message content part of type %q is not supported: kefu reads text only", clip(p.Type))
+		}
+		texts = append(texts, *p.Text)
+	}
+	*c = MessageContent(strings.Join(texts, "\n"))
+	return nil
+}
+
+// ChatCompletion is the reply to a POST /v1/chat/completions without
+// streaming: one choice whose content is the answer, followed by a line
+// "Sources: [1] Title; [2] Title" when it cites any. Usage is counted
+// roughly (about four bytes, or one Chinese character, a token). Kefu is
+// kefu's own account of the turn, which OpenAI clients ignore.
+type ChatCompletion struct {
+	ID      string                 `json:"id"`
+	Object  string                 `json:"object"` // "chat.completion"
+	Created int64                  `json:"created"`
+	Model   string                 `json:"model"`
+	Choices []ChatCompletionChoice `json:"choices"`
+	Usage   ChatCompletionUsage    `json:"usage"`
+	Kefu    *CompletionTurn        `json:"kefu,omitempty"`
+}
+
+// ChatCompletionChoice is the one choice of a ChatCompletion.
+type ChatCompletionChoice struct {
+	Index        int                   `json:"index"`
+	Message      ChatCompletionMessage `json:"message"`
+	FinishReason string                `json:"finish_reason"` // "stop"
+}
+
+// ChatCompletionUsage counts tokens, roughly.
+type ChatCompletionUsage struct {
+	PromptTokens     int `json:"prompt_tokens"`
+	CompletionTokens int `json:"completion_tokens"`
+	TotalTokens      int `json:"total_tokens"`
+}
+
+// ChatCompletionChunk is one server-sent event of a streamed POST
+// /v1/chat/completions ("data: {...}"): the first chunk's delta has the
+// role, the next ones the answer's text as it is written, then the
+// "Sources" line, then an empty delta with finish_reason "stop" and Kefu
+// set; with stream_options.include_usage one more chunk carries Usage and
+// no choices. "data: [DONE]" ends the stream. A failure after the stream
+// began arrives as a "data: {"error": {...}}" event instead, and no
+// [DONE].
+type ChatCompletionChunk struct {
+	ID      string                `json:"id"`
+	Object  string                `json:"object"` // "chat.completion.chunk"
+	Created int64                 `json:"created"`
+	Model   string                `json:"model"`
+	Choices []ChatCompletionDelta `json:"choices"`
+	Usage   *ChatCompletionUsage  `json:"usage,omitempty"`
+	Kefu    *CompletionTurn       `json:"kefu,omitempty"`
+}
+
+// ChatCompletionDelta is the one choice of a chunk. FinishReason is null
+// until the last content chunk.
+type ChatCompletionDelta struct {
+	Index        int          `json:"index"`
+	Delta        ChunkContent `json:"delta"`
+	FinishReason *string      `json:"finish_reason"`
+}
+
+// ChunkContent is the piece of the answer a chunk carries.
+type ChunkContent struct {
+	Role    string `json:"role,omitempty"`
+	Content string `json:"content,omitempty"`
+}
+
+// CompletionTurn is what kefu understood and did in a chat completion
+// turn, as in a ChatResponse: the stored conversation and answer, the
+// citations, the decision and any handoff.
+type CompletionTurn struct {
+	ConversationID string      `json:"conversation_id"`
+	MessageID      string      `json:"message_id,omitempty"`
+	Citations      []Citation  `json:"citations"`
+	Intent         string      `json:"intent"`
+	Decision       string      `json:"decision"`
+	Escalated      bool        `json:"escalated"`
+	Escalation     *Escalation `json:"escalation,omitempty"`
+	TicketID       string      `json:"ticket_id,omitempty"`
+}
+
+// OpenAIErrorResponse is the body of every error reply of the
+// OpenAI-compatible routes (/v1/chat/completions, /v1/models), and the
+// data of a failed stream's last event. Code is a kefu error code; Type is
+// OpenAI's: invalid_request_error, authentication_error,
+// permission_error, not_found_error or server_error.
+type OpenAIErrorResponse struct {
+	Error OpenAIError `json:"error"`
+}
+
+// OpenAIError is an error in OpenAI's shape; Param is always null.
+type OpenAIError struct {
+	Message string  `json:"message"`
+	Type    string  `json:"type"`
+	Param   *string `json:"param"`
+	Code    string  `json:"code"`
+}
+
+// ModelList is the body of GET /v1/models: the one model, "kefu", so that
+// chat UIs that list models before chatting find it.
+type ModelList struct {
+	Object string  `json:"object"` // "list"
+	Data   []Model `json:"data"`
+}
+
+// Model is a model as OpenAI's API lists it.
+type Model struct {
+	ID      string `json:"id"`
+	Object  string `json:"object"` // "model"
+	Created int64  `json:"created"`
+	OwnedBy string `json:"owned_by"`
 }

@@ -1,0 +1,497 @@
+package api
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/kefuhq/kefu"
+	"github.com/kefuhq/kefu/auth"
+	"github.com/kefuhq/kefu/escalate"
+	"github.com/kefuhq/kefu/rag"
+	"github.com/kefuhq/kefu/store"
+)
+
+// The OpenAI-compatible face of the chat pipeline: any OpenAI client or
+// chat UI can talk to kefu through POST /v1/chat/completions. The turn runs
+// exactly as a chat turn does (the shopper's message stored first,
+// retrieval, guardrails, handoff, the answer stored after); only the shapes
+// on the wire are OpenAI's.
+
+const (
+	// defaultModel is the model a completion names when the request names
+	// none, and the one model GET /v1/models lists.
+	defaultModel = "kefu"
+	// maxModelLen bounds the model name echoed back.
+	maxModelLen = 128
+	// completionChannel is the channel of conversations started through
+	// the OpenAI-compatible API.
+	completionChannel = "openai"
+	// sourcesPrefix starts the line that lists an answer's sources.
+	sourcesPrefix = "\n\nSources: "
+)
+
+// completionRoutes registers the OpenAI-compatible routes.
+func (s *Server) completionRoutes(r gin.IRouter) {
+	r.POST("/v1/chat/completions", s.openAIAuth, s.chatCompletions)
+	r.GET("/v1/models", s.openAIAuth, s.listModels)
+}
+
+// openAIAuth is requireRole(widget) and identifyShopper in one, answering
+// in OpenAI's error shape: with keys configured, the API key comes in
+// "Authorization: Bearer <key>" (as OpenAI clients send it) or X-API-Key;
+// the shopper's identity only ever comes from the shopper token header.
+func (s *Server) openAIAuth(c *gin.Context) {
+	if s.keys.Len() > 0 {
+		name, role, ok := s.keys.Lookup(presentedKey(c.Request))
+		if !ok {
+			c.Header("WWW-Authenticate", `Bearer realm="kefu"`)
+			writeOpenAIError(c, kefu.Errorf(kefu.EUnauthorized,
+				"unauthorized: a valid API key is required (Authorization: Bearer <key>)"))
+			return
+		}
+		c.Set(ginKeyName, name)
+		if !role.Allows(auth.RoleWidget) {
+			writeOpenAIError(c, kefu.Errorf(kefu.EForbidden, "an API key with role %s may not do this; it needs role %s", role, auth.RoleWidget))
+			return
+		}
+	}
+	if token := strings.TrimSpace(c.GetHeader(HeaderCustomerToken)); token != "" {
+		id, err := auth.Verify(s.secret, token, time.Now())
+		if err != nil {
+			writeOpenAIError(c, err)
+			return
+		}
+		c.Request = c.Request.WithContext(withCustomer(c.Request.Context(), id))
+	}
+	c.Next()
+}
+
+// listModels lists the one model: GET /v1/models.
+func (s *Server) listModels(c *gin.Context) {
+	c.JSON(http.StatusOK, ModelList{Object: "list", Data: []Model{{ID: defaultModel, Object: "model", OwnedBy: "kefu"}}})
+}
+
+// completionQuery is a validated chat completion request.
+type completionQuery struct {
+	model        string
+	question     string
+	history      []kefu.Message // from the request, oldest first
+	stream       bool
+	includeUsage bool
+	promptTokens int
+}
+
+// chatCompletions answers the last user message of an OpenAI chat
+// completion request: POST /v1/chat/completions. Without
+// X-Kefu-Conversation-Id each request starts a stored conversation whose
+// history is the request's earlier messages; with it, the named
+// conversation continues with its stored history.
+func (s *Server) chatCompletions(c *gin.Context) {
+	if s.answerer == nil || s.convs == nil {
+		writeOpenAIError(c, kefu.Errorf(kefu.EUnavailable, "chat is not configured on this server"))
+		return
+	}
+	q, err := s.decodeCompletion(c)
+	if err != nil {
+		writeOpenAIError(c, err)
+		return
+	}
+	ctx := c.Request.Context()
+	customer := customerFrom(ctx)
+	convID := strings.TrimSpace(c.GetHeader(HeaderConversationID))
+	conv, err := s.conversation(ctx, convID, customer, completionChannel)
+	if err != nil {
+		writeOpenAIError(c, err)
+		return
+	}
+	c.Header(HeaderConversationID, conv.ID)
+	user, err := s.convs.AppendMessage(ctx, store.Message{ConversationID: conv.ID, Role: kefu.RoleUser, Content: q.question})
+	if err != nil {
+		writeOpenAIError(c, fmt.Errorf("store the shopper's message: %w", err))
+		return
+	}
+	if t, owned := s.ownedByPerson(c, conv.ID); owned {
+		s.completionHuman(c, q, t)
+		return
+	}
+	history, stored := q.history, storedHistory(q.history)
+	if convID != "" {
+		if history, stored, err = s.history(ctx, conv.ID, user.ID); err != nil {
+			writeOpenAIError(c, fmt.Errorf("load the conversation history: %w", err))
+			return
+		}
+	}
+	turn := rag.Turn{ConversationID: conv.ID, CustomerID: customer, Message: q.question, Channel: completionChannel, History: history}
+	tr := s.newTriage(turn, stored)
+	if q.stream {
+		s.completionStream(c, q, turn, tr)
+		return
+	}
+	s.completionJSON(c, q, turn, tr)
+}
+
+// completionJSON gathers the whole answer and replies with one
+// chat.completion object.
+func (s *Server) completionJSON(c *gin.Context, q completionQuery, turn rag.Turn, tr *triage) {
+	ctx := c.Request.Context()
+	var a answer
+	start := time.Now()
+	err := s.pump(ctx, turn, 0, tr.filter(func(ev rag.Event) error { a.add(ev); return nil }), nil)
+	s.metrics.observeTurn(&a, err, "json", time.Since(start))
+	msgID := s.saveAnswer(c, turn.ConversationID, &a, err)
+	ticketID := s.syncTicket(c, turn.ConversationID, tr.finish())
+	if err != nil {
+		writeOpenAIError(c, err)
+		return
+	}
+	content := a.text() + sourcesLine(a.citations)
+	c.JSON(http.StatusOK, ChatCompletion{
+		ID: completionID(), Object: "chat.completion", Created: time.Now().Unix(), Model: q.model,
+		Choices: []ChatCompletionChoice{{Message: ChatCompletionMessage{Role: kefu.RoleAssistant, Content: MessageContent(content)}, FinishReason: "stop"}},
+		Usage:   usage(q.promptTokens, content),
+		Kefu:    completionTurn(turn.ConversationID, msgID, ticketID, &a),
+	})
+}
+
+// completionStream sends the answer as OpenAI chat.completion.chunk events
+// while it is produced. Once the 200 is sent, a failure arrives as a data
+// event holding an OpenAI error, without the closing [DONE].
+func (s *Server) completionStream(c *gin.Context, q completionQuery, turn rag.Turn, tr *triage) {
+	ctx := c.Request.Context()
+	startStream(c)
+	cs := newChunkStream(c.Writer, q.model)
+	_ = cs.content(ChunkContent{Role: kefu.RoleAssistant})
+
+	var a answer
+	start := time.Now()
+	err := s.pump(ctx, turn, s.cfg.HeartbeatInterval, tr.filter(func(ev rag.Event) error {
+		a.add(ev)
+		if ev.Type == rag.EventDelta && ev.Delta != "" {
+			return cs.content(ChunkContent{Content: ev.Delta})
+		}
+		return nil
+	}), cs.sse.ping)
+	s.metrics.observeTurn(&a, err, "sse", time.Since(start))
+	msgID := s.saveAnswer(c, turn.ConversationID, &a, err)
+	ticketID := s.syncTicket(c, turn.ConversationID, tr.finish())
+
+	if cs.sse.err != nil { // the client is gone
+		_ = c.Error(fmt.Errorf("stream: %w", cs.sse.err))
+		return
+	}
+	if err != nil {
+		_ = c.Error(err)
+		if ctx.Err() == nil {
+			_ = cs.sse.data(openAIError(err))
+		}
+		return
+	}
+	// The final answer is what was stored; words that its deltas did not
+	// carry still reach the client.
+	streamed := a.deltas.String()
+	if tail, ok := strings.CutPrefix(a.text(), streamed); !ok {
+		_ = c.Error(errors.New("the answer's final text does not continue its streamed deltas"))
+	} else if tail != "" {
+		_ = cs.content(ChunkContent{Content: tail})
+	}
+	cs.finish(sourcesLine(a.citations), completionTurn(turn.ConversationID, msgID, ticketID, &a), q)
+}
+
+// completionHuman answers in a conversation a person owns, as chatHuman
+// does: the assistant stays silent and the reply says a person will
+// answer.
+func (s *Server) completionHuman(c *gin.Context, q completionQuery, t store.Ticket) {
+	text := escalate.HumanNotice(rag.DetectLocale(q.question))
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(c.Request.Context()), saveTimeout)
+	defer cancel()
+	var a answer
+	a.meta = rag.Meta{Intent: t.Intent, Decision: DecisionHuman, Backend: DecisionHuman}
+	a.final = &text
+	a.escalation = &rag.Escalation{Reason: t.Reason, Team: t.Team}
+	var msgID string
+	m, err := s.convs.AppendMessage(ctx, store.Message{
+		ConversationID: t.ConversationID, Role: kefu.RoleAssistant, Content: text, Intent: t.Intent, Decision: DecisionHuman,
+	})
+	if err != nil {
+		_ = c.Error(fmt.Errorf("store the reply: %w", err))
+	} else {
+		msgID = m.ID
+	}
+	ticketID := s.syncTicket(c, t.ConversationID, nil)
+	if ticketID == "" {
+		ticketID = t.ID
+	}
+	s.metrics.turns.WithLabelValues(DecisionHuman, label(t.Intent)).Inc()
+	turn := completionTurn(t.ConversationID, msgID, ticketID, &a)
+	if !q.stream {
+		c.JSON(http.StatusOK, ChatCompletion{
+			ID: completionID(), Object: "chat.completion", Created: time.Now().Unix(), Model: q.model,
+			Choices: []ChatCompletionChoice{{Message: ChatCompletionMessage{Role: kefu.RoleAssistant, Content: MessageContent(text)}, FinishReason: "stop"}},
+			Usage:   usage(q.promptTokens, text), Kefu: turn,
+		})
+		return
+	}
+	startStream(c)
+	cs := newChunkStream(c.Writer, q.model)
+	_ = cs.content(ChunkContent{Role: kefu.RoleAssistant})
+	_ = cs.content(ChunkContent{Content: text})
+	cs.finish("", turn, q)
+}
+
+// chunkStream writes one completion's chunks as server-sent events.
+type chunkStream struct {
+	sse     *sseWriter
+	id      string
+	model   string
+	created int64
+	text    strings.Builder // the content sent, for the usage
+}
+
+func newChunkStream(w gin.ResponseWriter, model string) *chunkStream {
+	return &chunkStream{sse: &sseWriter{w: w}, id: completionID(), model: model, created: time.Now().Unix()}
+}
+
+func (cs *chunkStream) chunk(d ChunkContent, finish *string) ChatCompletionChunk {
+	return ChatCompletionChunk{ID: cs.id, Object: "chat.completion.chunk", Created: cs.created, Model: cs.model,
+		Choices: []ChatCompletionDelta{{Delta: d, FinishReason: finish}}}
+}
+
+func (cs *chunkStream) content(d ChunkContent) error {
+	cs.text.WriteString(d.Content)
+	return cs.sse.data(cs.chunk(d, nil))
+}
+
+// finish sends the sources line, the closing chunk with kefu's account of
+// the turn, the usage when asked for, and [DONE].
+func (cs *chunkStream) finish(sources string, turn *CompletionTurn, q completionQuery) {
+	if sources != "" {
+		_ = cs.content(ChunkContent{Content: sources})
+	}
+	stop := "stop"
+	last := cs.chunk(ChunkContent{}, &stop)
+	last.Kefu = turn
+	_ = cs.sse.data(last)
+	if q.includeUsage {
+		u := usage(q.promptTokens, cs.text.String())
+		_ = cs.sse.data(ChatCompletionChunk{ID: cs.id, Object: "chat.completion.chunk", Created: cs.created, Model: cs.model,
+			Choices: []ChatCompletionDelta{}, Usage: &u})
+	}
+	if cs.sse.err == nil {
+		_ = cs.sse.write([]byte("data: [DONE]\n\n"))
+	}
+}
+
+// data writes v as an unnamed server-sent event ("data: {...}"), the form
+// OpenAI's streams take.
+func (s *sseWriter) data(v any) error {
+	if s.err != nil {
+		return s.err
+	}
+	raw, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("encode a stream chunk: %w", err)
+	}
+	s.buf.Reset()
+	s.buf.WriteString("data: ")
+	s.buf.Write(raw)
+	s.buf.WriteString("\n\n")
+	return s.write(s.buf.Bytes())
+}
+
+// decodeCompletion reads and validates a chat completion request. Fields
+// kefu does not use are accepted, since OpenAI clients send them.
+func (s *Server) decodeCompletion(c *gin.Context) (completionQuery, error) {
+	var q completionQuery
+	var req ChatCompletionRequest
+	rc := http.NewResponseController(c.Writer)
+	_ = rc.SetReadDeadline(time.Now().Add(bodyReadTimeout)) // unsupported by test recorders
+	defer rc.SetReadDeadline(time.Time{})
+
+	dec := json.NewDecoder(http.MaxBytesReader(c.Writer, c.Request.Body, s.cfg.MaxBodyBytes))
+	if err := dec.Decode(&req); err != nil {
+		var ke *kefu.Error
+		switch {
+		case errors.As(err, &ke): // from MessageContent
+			return q, err
+		case errors.Is(err, io.EOF):
+			return q, kefu.Errorf(kefu.EInvalid, `request body is empty; send {"messages": [{"role": "user", "content": "..."}]}`)
+		}
+		return q, s.bodyError(err)
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			return q, s.bodyError(err)
+		}
+		return q, kefu.Errorf(kefu.EInvalid, "malformed JSON: the body must hold one JSON object and nothing after it")
+	}
+
+	if req.N != nil && *req.N != 1 {
+		return q, kefu.Errorf(kefu.EInvalid, "n is %d: kefu gives exactly one answer, so n must be 1", *req.N)
+	}
+	q.model = strings.TrimSpace(req.Model)
+	if q.model == "" {
+		q.model = defaultModel
+	}
+	if len(q.model) > maxModelLen || !utf8.ValidString(q.model) {
+		return q, kefu.Errorf(kefu.EInvalid, "model %q is not a model name of at most %d bytes", clip(q.model), maxModelLen)
+	}
+	q.stream = req.Stream
+	q.includeUsage = req.StreamOptions != nil && req.StreamOptions.IncludeUsage
+	n := len(req.Messages)
+	if n == 0 {
+		return q, kefu.Errorf(kefu.EInvalid, "messages is empty: send the shopper's question as a message with role user")
+	}
+	last := req.Messages[n-1]
+	if last.Role != kefu.RoleUser {
+		return q, kefu.Errorf(kefu.EInvalid, "the last message has role %q; it must be the shopper's, with role user", clip(last.Role))
+	}
+	q.question = string(last.Content)
+	if strings.TrimSpace(q.question) == "" {
+		return q, kefu.Errorf(kefu.EInvalid, "the last user message is empty")
+	}
+	if size := len(q.question); size > s.cfg.MaxMessageBytes {
+		return q, kefu.Errorf(kefu.ETooLarge, "the last user message is %d bytes; the limit is %d", size, s.cfg.MaxMessageBytes)
+	}
+	for i, m := range req.Messages {
+		q.promptTokens += roughTokens(string(m.Content))
+		if i == n-1 {
+			break
+		}
+		text := string(m.Content)
+		switch m.Role {
+		case kefu.RoleUser:
+		case kefu.RoleAssistant:
+			text = stripSources(text) // a reply of ours, sent back as history
+		case "system", "developer", "tool", "function":
+			continue // kefu's own instructions govern its answers
+		default:
+			return q, kefu.Errorf(kefu.EInvalid, "messages[%d] has role %q, not one of system, developer, user, assistant, tool", i, clip(m.Role))
+		}
+		if strings.TrimSpace(text) != "" {
+			q.history = append(q.history, kefu.Message{Role: m.Role, Content: text})
+		}
+	}
+	if len(q.history) > historyLimit {
+		q.history = q.history[len(q.history)-historyLimit:]
+	}
+	return q, nil
+}
+
+// storedHistory gives a request's history the shape of stored messages,
+// for the escalation policy.
+func storedHistory(history []kefu.Message) []store.Message {
+	out := make([]store.Message, len(history))
+	for i, m := range history {
+		out[i] = store.Message{Role: m.Role, Content: m.Content}
+	}
+	return out
+}
+
+// sourcesLine lists the citations as "\n\nSources: [1] Title; [2] Title",
+// or "" when there are none.
+func sourcesLine(cites []rag.Citation) string {
+	if len(cites) == 0 {
+		return ""
+	}
+	parts := make([]string, len(cites))
+	for i, c := range cites {
+		n := c.N
+		if n == 0 {
+			n = i + 1
+		}
+		title := strings.Join(strings.Fields(c.Title), " ")
+		if title == "" {
+			title = c.Source
+		}
+		if title == "" {
+			title = c.DocID
+		}
+		parts[i] = "[" + strconv.Itoa(n) + "] " + title
+	}
+	return sourcesPrefix + strings.Join(parts, "; ")
+}
+
+// stripSources removes the sources line that kefu appended to one of its
+// answers.
+func stripSources(text string) string {
+	if i := strings.LastIndex(text, sourcesPrefix+"["); i >= 0 && !strings.Contains(text[i+len(sourcesPrefix):], "\n") {
+		return text[:i]
+	}
+	return text
+}
+
+// roughTokens estimates the tokens of text: a CJK character is about one
+// token, and other text about four bytes a token.
+func roughTokens(text string) int {
+	cjk, other := 0, 0
+	for _, r := range text {
+		if r >= 0x2E80 {
+			cjk++
+		} else {
+			other += utf8.RuneLen(r)
+		}
+	}
+	return cjk + (other+3)/4
+}
+
+func usage(promptTokens int, content string) ChatCompletionUsage {
+	n := roughTokens(content)
+	return ChatCompletionUsage{PromptTokens: promptTokens, CompletionTokens: n, TotalTokens: promptTokens + n}
+}
+
+func completionID() string { return "chatcmpl-" + rand.Text() }
+
+func completionTurn(conversationID, messageID, ticketID string, a *answer) *CompletionTurn {
+	t := &CompletionTurn{
+		ConversationID: conversationID, MessageID: messageID, Citations: citations(a.citations), Intent: a.meta.Intent,
+		Decision: a.meta.Decision, Escalated: a.escalation != nil, TicketID: ticketID,
+	}
+	if a.escalation != nil {
+		t.Escalation = &Escalation{Reason: a.escalation.Reason, Team: a.escalation.Team}
+	}
+	return t
+}
+
+// openAIError is what an OpenAI client may see of err, in OpenAI's shape.
+func openAIError(err error) OpenAIErrorResponse {
+	body := errorBody(err)
+	typ := "server_error"
+	switch status := errorStatus(body.Code); {
+	case status == http.StatusUnauthorized:
+		typ = "authentication_error"
+	case status == http.StatusForbidden:
+		typ = "permission_error"
+	case status == http.StatusNotFound:
+		typ = "not_found_error"
+	case status >= 400 && status < 500:
+		typ = "invalid_request_error"
+	}
+	return OpenAIErrorResponse{Error: OpenAIError{Message: body.Message, Type: typ, Code: body.Code}}
+}
+
+// writeOpenAIError is writeError in OpenAI's error shape.
+func writeOpenAIError(c *gin.Context, err error) {
+	_ = c.Error(err)
+	if errors.Is(err, context.Canceled) && c.Request.Context().Err() != nil {
+		c.AbortWithStatus(statusClientClosed)
+		return
+	}
+	if c.Writer.Written() {
+		c.Abort()
+		return
+	}
+	body := openAIError(err)
+	c.AbortWithStatusJSON(errorStatus(body.Error.Code), body)
+}
