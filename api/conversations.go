@@ -9,7 +9,6 @@ import (
 
 	"github.com/kefuhq/kefu"
 	"github.com/kefuhq/kefu/auth"
-	"github.com/kefuhq/kefu/prompts"
 	"github.com/kefuhq/kefu/rag"
 	"github.com/kefuhq/kefu/store"
 )
@@ -81,4 +80,4 @@ func (s *Server) ownConversation(c *gin.Context) (store.Conversation, error) {
 // promptVersion is the version of the prompt templates behind an answer.
 // The pipeline does not report it in its Meta yet, so it is the version of
 // the templates built into this binary, which the pipeline uses.
-func promptVersion(rag.Meta) string { return prompts.Version }
+func promptVersion(m rag.Meta) string { return m.PromptVersion }

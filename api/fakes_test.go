@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/kefuhq/kefu"
+	"github.com/kefuhq/kefu/prompts"
 	"github.com/kefuhq/kefu/rag"
 	"github.com/kefuhq/kefu/store"
 	"github.com/kefuhq/kefu/store/storetest"
@@ -46,7 +47,7 @@ func answerEvents(answer string) []rag.Event {
 	return []rag.Event{
 		{Type: rag.EventMeta, Meta: &rag.Meta{
 			Intent: "return_refund", Locale: "en", Sentiment: "neutral", Decision: rag.DecideAnswer,
-			Query: "return opened headphones", Backend: "extractive",
+			Query: "return opened headphones", Backend: "extractive", PromptVersion: prompts.Version,
 			Retrieved: []kefu.Hit{{Chunk: kefu.Chunk{ID: "secret-chunk", Text: "RETRIEVED-TEXT-NEVER-SENT"}}},
 		}},
 		{Type: rag.EventDelta, Delta: answer[:len(answer)/2]},

@@ -63,6 +63,9 @@ type Meta struct {
 	// answer replaced: "injection:override", "out_of_scope", "no_knowledge",
 	// "ungrounded".
 	Reason string `json:"reason,omitempty"`
+	// PromptVersion is the prompts.Version of the templates that rendered
+	// the prompt or the fixed reply.
+	PromptVersion string `json:"prompt_version,omitempty"`
 	// At is the day whose policy versions retrieval read: today, or the day
 	// of the order the shopper asked about.
 	At string `json:"at,omitempty"`

@@ -136,7 +136,7 @@ func (p *Pipeline) Stream(ctx context.Context, t Turn) iter.Seq2[Event, error] {
 			return
 		}
 		u := Understand(t.Message, t.Locale, t.History)
-		meta := &Meta{Intent: u.Intent, Locale: u.Locale, Sentiment: u.Sentiment, Query: u.Query, Backend: "rules"}
+		meta := &Meta{Intent: u.Intent, Locale: u.Locale, Sentiment: u.Sentiment, Query: u.Query, Backend: "rules", PromptVersion: prompts.Version}
 		plan, err := p.plan(ctx, t, u, meta)
 		if err != nil {
 			yield(Event{}, err)
