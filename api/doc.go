@@ -1,8 +1,9 @@
 // Package api is kefu's HTTP API, built on gin: the chat endpoint (one JSON
 // reply, or the same content as server-sent events), a conversation's
-// messages for the shopper who owns it, the agent console's ticket queue
-// (claim, reply, resolve), document administration, health, readiness and
-// Prometheus metrics.
+// messages and feedback for the shopper who owns it, the agent console's
+// ticket queue (claim, reply, resolve), document administration and
+// analytics, an OpenAI-compatible /v1/chat/completions facade over the
+// whole pipeline, health, readiness and Prometheus metrics.
 //
 // The package turns HTTP into calls on small interfaces it declares itself
 // (Answerer, Conversations) and turns their results and errors back into

@@ -1,5 +1,6 @@
-// Package store keeps conversations and their messages, escalation tickets
-// with their webhook outbox, and the audit log of agent access. The types
+// Package store keeps conversations and their messages, shoppers' feedback
+// on answers, escalation tickets with their webhook outbox, and the audit log
+// of agent and admin access. The types
 // here are what every implementation stores and returns;
 // Bolt is the embedded implementation, one bbolt file in the data
 // directory, used when no database server is configured. Consumers declare

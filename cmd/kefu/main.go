@@ -1,5 +1,5 @@
 // Command kefu is the one binary of the kefu customer-service assistant:
-// kefu serve | ingest | eval | ask | token. main only parses flags and the
+// kefu serve | ingest | eval | ask | token | fake-llm | bench. main only parses flags and the
 // configuration and wires packages together; every subcommand is a function
 // that tests call directly.
 package main
