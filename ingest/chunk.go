@@ -4,38 +4,16 @@ import (
 	"fmt"
 	"maps"
 	"strings"
-	"sync"
 	"unicode"
 	"unicode/utf8"
 
 	"github.com/kefuhq/kefu"
+	"github.com/kefuhq/kefu/tokens"
 	"github.com/pkoukk/tiktoken-go"
-	tiktoken_loader "github.com/pkoukk/tiktoken-go-loader"
 )
 
-// encodingName is the tokenizer chunks are measured with.
-const encodingName = "cl100k_base"
-
-// cl100k is built on first use and shared: building it parses the embedded
-// BPE ranks, which takes tens of milliseconds and about 11 MiB of heap.
-var cl100k struct {
-	once sync.Once
-	enc  *tiktoken.Tiktoken
-	err  error
-}
-
-func encoding() (*tiktoken.Tiktoken, error) {
-	cl100k.once.Do(func() {
-		// The offline loader reads the ranks compiled into the binary
-		// instead of downloading them.
-		tiktoken.SetBpeLoader(tiktoken_loader.NewOfflineLoader())
-		cl100k.enc, cl100k.err = tiktoken.GetEncoding(encodingName)
-		if cl100k.err != nil {
-			cl100k.err = fmt.Errorf("load tokenizer %s: %w", encodingName, cl100k.err)
-		}
-	})
-	return cl100k.enc, cl100k.err
-}
+// encoding is the shared tokenizer (tokens.Encoding) chunks are measured with.
+func encoding() (*tiktoken.Tiktoken, error) { return tokens.Encoding() }
 
 // section is a run of text that chunks never cross: a Markdown section, a
 // whole plain-text file, a record.
@@ -64,63 +42,17 @@ func newChunker(max int) (*chunker, error) {
 // version names the chunking rules; it is part of every document hash so
 // that changing the chunk size re-chunks everything.
 func (c *chunker) version() string {
-	return fmt.Sprintf("chunk/1 %s max=%d", encodingName, c.max)
+	return fmt.Sprintf("chunk/1 %s max=%d", tokens.EncodingName, c.max)
 }
 
 func (c *chunker) count(s string) int { return len(c.encode(s)) }
 
-// segmentBytes bounds the text encoded at once. The tokenizer's BPE merge
-// and its pre-splitting regular expression are quadratic in the length of
-// a run of letters or of spaces, so a long Chinese passage without
-// punctuation, or a wide padded table, must be cut first.
-const segmentBytes = 256
+// segmentBytes bounds the text encoded at once (see tokens.Encode).
+const segmentBytes = tokens.SegmentBytes
 
-// encode tokenizes s in segments of at most segmentBytes, cut before white
-// space or punctuation where there is some, else between characters. Cuts
-// fall where the tokenizer splits anyway, so counts are exact for ordinary
-// text and at most one token high per segment otherwise. The tokens still
-// decode to s.
-func (c *chunker) encode(s string) []int {
-	var toks []int
-	for s != "" {
-		n := len(s)
-		if n > segmentBytes {
-			n = segmentCut(s)
-		}
-		toks = append(toks, c.enc.EncodeOrdinary(s[:n])...)
-		s = s[n:]
-	}
-	return toks
-}
-
-// segmentCut picks where to end the segment at the start of s, in its
-// second half: best at the start of a line, then before a space, then
-// before any other character that is not part of a word, else at a
-// character start.
-func segmentCut(s string) int {
-	space, other := 0, 0
-	for i := segmentBytes; i > segmentBytes/2; i-- {
-		if !utf8.RuneStart(s[i]) {
-			continue
-		}
-		r, _ := utf8.DecodeRuneInString(s[i:])
-		switch {
-		case s[i-1] == '\n' && !unicode.IsSpace(r):
-			return i
-		case space == 0 && r == ' ':
-			space = i
-		case other == 0 && !unicode.IsSpace(r) && !unicode.IsLetter(r) && !unicode.IsNumber(r) && !unicode.IsMark(r):
-			other = i
-		}
-	}
-	switch {
-	case space > 0:
-		return space
-	case other > 0:
-		return other
-	}
-	return runeStart(s, segmentBytes)
-}
+// encode tokenizes s in segments (tokens.Encode): exact counts for ordinary
+// text, never quadratic on long runs.
+func (c *chunker) encode(s string) []int { return tokens.Encode(c.enc, s) }
 
 // chunks cuts a document's sections into chunks numbered from 0. Sections
 // with no body (a heading directly followed by a sub-heading) yield none;
