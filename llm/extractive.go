@@ -29,6 +29,10 @@ type Extractive struct {
 // Name is the backend name reported with answers.
 func (Extractive) Name() string { return "extractive" }
 
+// IgnoresPrompt tells the pipeline not to render a model prompt for it: the
+// extractive answerer reads the question and the passages only.
+func (Extractive) IgnoresPrompt() bool { return true }
+
 // Generate composes the answer and yields it one sentence at a time. It
 // fails only when ctx is done. With no context it yields nothing.
 func (e Extractive) Generate(ctx context.Context, req kefu.GenerateRequest) iter.Seq2[string, error] {

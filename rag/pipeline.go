@@ -14,6 +14,7 @@ import (
 	"github.com/kefuhq/kefu"
 	"github.com/kefuhq/kefu/guard"
 	"github.com/kefuhq/kefu/prompts"
+	"github.com/kefuhq/kefu/tokens"
 )
 
 // Searcher runs a hybrid search over the shop's chunks. Implementations
@@ -40,14 +41,15 @@ type Shop struct {
 }
 
 type options struct {
-	now        func() time.Time
-	refuse     []string // extra out-of-scope cues of this shop
-	topK       int
-	contextK   int
-	minLexical float64
-	minDense   float64
-	backend    string
-	shop       Shop
+	promptBudget int
+	now          func() time.Time
+	refuse       []string // extra out-of-scope cues of this shop
+	topK         int
+	contextK     int
+	minLexical   float64
+	minDense     float64
+	backend      string
+	shop         Shop
 }
 
 // Option tunes a Pipeline.
@@ -82,6 +84,10 @@ func WithRefuseTopics(cues ...string) Option {
 	}
 }
 
+// WithPromptBudget sets how many tokens (cl100k) a model prompt may take:
+// system prompt, passages, conversation and question (default 3000).
+func WithPromptBudget(n int) Option { return func(o *options) { o.promptBudget = n } }
+
 // WithClock sets the clock that decides which policy versions are in force
 // (default time.Now).
 func WithClock(now func() time.Time) Option { return func(o *options) { o.now = now } }
@@ -104,8 +110,9 @@ type Pipeline struct {
 // New returns a pipeline over the given store, embedder and generator.
 func New(s Searcher, e Embedder, g Generator, p *prompts.Set, opts ...Option) *Pipeline {
 	o := options{
-		now:  time.Now,
-		topK: 10, contextK: 4, minLexical: 0.45, minDense: 0.45, backend: "extractive",
+		promptBudget: 3000,
+		now:          time.Now,
+		topK:         10, contextK: 4, minLexical: 0.45, minDense: 0.45, backend: "extractive",
 		shop: Shop{
 			Name:  map[string]string{"en": "our shop", "zh": "本店"},
 			Hours: map[string]string{"en": "9:00-21:00 every day", "zh": "每天 9:00-21:00"},
@@ -340,13 +347,28 @@ type promptPassage struct{ Title, Heading, Text string }
 // versioned answer prompt of the shopper's language, the redacted history,
 // and a last user message holding the numbered passages and the question.
 func (p *Pipeline) renderPrompt(req *kefu.GenerateRequest, history []kefu.Message) error {
+	req.PromptVersion = prompts.Version
+	if q, ok := p.gen.(interface{ IgnoresPrompt() bool }); ok && q.IgnoresPrompt() {
+		return nil // the extractive answerer reads the question and passages only
+	}
 	sys, err := p.reply(req.Locale, "answer_system", replyData{})
 	if err != nil {
 		return err
 	}
-	passages := make([]promptPassage, len(req.Context))
+	// The budget is spent on the passages first, best first and whole, then
+	// on the conversation, newest first and whole; older turns that do not
+	// fit are summed up in one line.
+	left := p.opts.promptBudget - mustCount(sys) - mustCount(req.Question) - promptOverhead
+	var passages []promptPassage
 	for i, h := range req.Context {
-		passages[i] = promptPassage{Title: h.Chunk.Title, Heading: h.Chunk.Heading, Text: redact(h.Chunk.Text)}
+		pp := promptPassage{Title: h.Chunk.Title, Heading: h.Chunk.Heading, Text: redact(h.Chunk.Text)}
+		cost := mustCount(pp.Title+pp.Heading+pp.Text) + 8
+		if i > 0 && cost > left {
+			req.Context = req.Context[:i] // what is not shown cannot be cited
+			break
+		}
+		passages = append(passages, pp)
+		left -= cost
 	}
 	user, err := p.prompts.Render(req.Locale, "answer_user", struct {
 		Question string
@@ -356,9 +378,69 @@ func (p *Pipeline) renderPrompt(req *kefu.GenerateRequest, history []kefu.Messag
 		return err
 	}
 	req.System = sys
-	req.Messages = append(redactAll(history), kefu.Message{Role: kefu.RoleUser, Content: user})
-	req.PromptVersion = prompts.Version
+	req.Messages = append(fitHistory(redactAll(history), left), kefu.Message{Role: kefu.RoleUser, Content: user})
 	return nil
+}
+
+// promptOverhead is what the prompt's framing and message separators cost.
+const promptOverhead = 64
+
+// fitHistory keeps the newest messages that fit in budget tokens, whole,
+// and replaces the older ones with a one-line summary of what the shopper
+// asked then (each question's first sentence, never cut mid-sentence),
+// itself only as long as the budget allows.
+func fitHistory(history []kefu.Message, budget int) []kefu.Message {
+	keep := len(history)
+	for keep > 0 {
+		cost := mustCount(history[keep-1].Content) + 4
+		if cost > budget {
+			break
+		}
+		budget -= cost
+		keep--
+	}
+	if keep == 0 {
+		return history
+	}
+	var asked []string
+	used := 16
+	for _, m := range history[:keep] {
+		if m.Role != kefu.RoleUser {
+			continue
+		}
+		q := firstSentence(m.Content)
+		if c := mustCount(q) + 2; used+c <= budget {
+			asked = append(asked, q)
+			used += c
+		}
+	}
+	out := history[keep:]
+	if len(asked) > 0 {
+		summary := kefu.Message{Role: kefu.RoleSystem, Content: "Earlier in this conversation the shopper asked: " + strings.Join(asked, " / ")}
+		out = append([]kefu.Message{summary}, out...)
+	}
+	return out
+}
+
+// firstSentence is s up to and including its first sentence end.
+func firstSentence(s string) string {
+	s = strings.TrimSpace(s)
+	for i, r := range s {
+		if strings.ContainsRune("。！？!?\n", r) || (r == '.' && (i+1 == len(s) || s[i+1] == ' ')) {
+			return strings.TrimSpace(s[:i+len(string(r))])
+		}
+	}
+	return s
+}
+
+// mustCount counts tokens; the encoder is compiled into the binary, so it
+// cannot fail but by a broken build, when a rough estimate serves.
+func mustCount(s string) int {
+	n, err := tokens.Count(s)
+	if err != nil {
+		return len(s)/3 + 1
+	}
+	return n
 }
 
 // relevant reports whether a hit clears the bar for answering from it.

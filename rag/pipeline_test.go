@@ -2,6 +2,7 @@ package rag
 
 import (
 	"context"
+	"fmt"
 	"errors"
 	"iter"
 	"regexp"
@@ -340,5 +341,39 @@ func TestFactGateStreamsCheckedText(t *testing.T) {
 		if out.String() != tc.want || (bad != nil) != tc.bad {
 			t.Errorf("%s: released %q bad %q; want %q bad=%v", tc.name, out.String(), bad, tc.want, tc.bad)
 		}
+	}
+}
+
+func TestPromptFitsItsBudget(t *testing.T) {
+	var hist []kefu.Message
+	for i := 0; i < 30; i++ {
+		hist = append(hist,
+			kefu.Message{Role: kefu.RoleUser, Content: fmt.Sprintf("Question number %d about the kettle warranty? It has more words after the first sentence.", i)},
+			kefu.Message{Role: kefu.RoleAssistant, Content: strings.Repeat("A long answer about warranty terms and repairs. ", 10)})
+	}
+	long := policyHit(0.9)
+	long.Chunk.Text = strings.Repeat("Returns are accepted within 30 days of delivery. ", 150)
+	s := &fakeSearcher{SearchFn: func(context.Context, kefu.Query) ([]kefu.Hit, error) { return []kefu.Hit{policyHit(0.95), long, policyHit(0.85)}, nil }}
+	g := &fakeGenerator{pieces: []string{"Return within 30 days. [1]"}}
+	p := New(s, fakeEmbedder{}, g, prompts.MustLoad(), WithPromptBudget(900))
+	if _, err := Collect(p.Stream(context.Background(), Turn{Message: "return window?", History: hist})); err != nil {
+		t.Fatal(err)
+	}
+	total := mustCount(g.got.System)
+	for _, m := range g.got.Messages {
+		total += mustCount(m.Content) + 4
+	}
+	if total > 900 {
+		t.Errorf("prompt takes %d tokens, budget 900", total)
+	}
+	if len(g.got.Context) != 1 {
+		t.Errorf("the passage that does not fit was kept: %d passages", len(g.got.Context))
+	}
+	first, last := g.got.Messages[0], g.got.Messages[len(g.got.Messages)-2]
+	if first.Role != kefu.RoleSystem || !strings.Contains(first.Content, "Question number 0 about the kettle warranty?") || strings.Contains(first.Content, "more words") {
+		t.Errorf("older turns not summed up by their first sentences: %q", first.Content)
+	}
+	if last.Content != hist[len(hist)-1].Content {
+		t.Errorf("the newest turn was not kept whole")
 	}
 }
