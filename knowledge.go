@@ -1,6 +1,8 @@
 package kefu
 
 import (
+	"context"
+	"encoding/json"
 	"regexp"
 	"strconv"
 	"strings"
@@ -176,6 +178,24 @@ type GenerateRequest struct {
 	// PromptVersion names the prompt templates System and Messages come
 	// from, recorded with the answer.
 	PromptVersion string
+	// Tools are functions a language model may call while it writes the
+	// answer. They are closures bound to this turn (the shopper, the day,
+	// the passages so far), so they must not outlive it. A generator that
+	// cannot call tools ignores them.
+	Tools []Tool
+}
+
+// Tool is a function offered to a language model. Parameters is the JSON
+// schema of the arguments object. Call runs it with the arguments as the
+// model wrote them (which may be malformed) and returns the text the model
+// reads back; expected failures (bad arguments, nothing found) are such
+// texts too, worded for the model. A non-nil error is a fault of the
+// system behind the tool and ends the answer.
+type Tool struct {
+	Name        string
+	Description string
+	Parameters  map[string]any
+	Call        func(ctx context.Context, args json.RawMessage) (string, error)
 }
 
 // Day returns the calendar day a date value starts with, as "YYYY-MM-DD":
