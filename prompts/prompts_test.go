@@ -59,6 +59,19 @@ func TestRenderGolden(t *testing.T) {
 			t.Fatal(err)
 		}
 		b.WriteString("== answer_system\n" + sys + "\n== answer_user\n" + user + "\n")
+		rsys, err := s.Render(loc, "rewrite_system", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		type msg struct{ Role, Content string }
+		ruser, err := s.Render(loc, "rewrite_user", struct {
+			History []msg
+			Message string
+		}{[]msg{{"user", "Can I return opened headphones?"}, {"assistant", "Opened items can be returned within 30 days."}}, "what about if it's broken?"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		b.WriteString("== rewrite_system\n" + rsys + "\n== rewrite_user\n" + ruser + "\n")
 
 		path := filepath.Join("testdata", loc+".golden")
 		if *update {

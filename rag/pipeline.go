@@ -41,6 +41,7 @@ type Shop struct {
 }
 
 type options struct {
+	rewriter     Generator
 	promptBudget int
 	now          func() time.Time
 	refuse       []string // extra out-of-scope cues of this shop
@@ -83,6 +84,13 @@ func WithRefuseTopics(cues ...string) Option {
 		}
 	}
 }
+
+// WithRewriter has a language model rewrite follow-up messages ("what
+// about the blue one?") into standalone queries before retrieval, instead
+// of the built-in heuristic (which prefixes the previous question). The
+// heuristic stays the fallback when the model fails, is slow (over
+// rewriteTimeout) or answers with something that is not a query.
+func WithRewriter(g Generator) Option { return func(o *options) { o.rewriter = g } }
 
 // WithPromptBudget sets how many tokens (cl100k) a model prompt may take:
 // system prompt, passages, conversation and question (default 3000).
@@ -143,6 +151,11 @@ func (p *Pipeline) Stream(ctx context.Context, t Turn) iter.Seq2[Event, error] {
 			return
 		}
 		u := Understand(t.Message, t.Locale, t.History)
+		if u.FollowUp && p.opts.rewriter != nil {
+			if q := p.rewrite(ctx, t, u.Locale); q != "" {
+				u.Query = q
+			}
+		}
 		meta := &Meta{Intent: u.Intent, Locale: u.Locale, Sentiment: u.Sentiment, Query: u.Query, Backend: "rules", PromptVersion: prompts.Version}
 		plan, err := p.plan(ctx, t, u, meta)
 		if err != nil {
@@ -380,6 +393,49 @@ func (p *Pipeline) renderPrompt(req *kefu.GenerateRequest, history []kefu.Messag
 	req.System = sys
 	req.Messages = append(fitHistory(redactAll(history), left), kefu.Message{Role: kefu.RoleUser, Content: user})
 	return nil
+}
+
+// rewriteTimeout bounds the model's rewrite of a follow-up.
+const rewriteTimeout = 3 * time.Second
+
+// rewrite asks the rewriter model for a standalone query, or returns ""
+// when it cannot give a usable one. What reaches the model is redacted.
+func (p *Pipeline) rewrite(ctx context.Context, t Turn, locale string) string {
+	sys, err := p.prompts.Render(locale, "rewrite_system", nil)
+	if err != nil {
+		return ""
+	}
+	hist := redactAll(t.History)
+	if len(hist) > 6 {
+		hist = hist[len(hist)-6:]
+	}
+	user, err := p.prompts.Render(locale, "rewrite_user", struct {
+		History []kefu.Message
+		Message string
+	}{hist, redact(t.Message)})
+	if err != nil {
+		return ""
+	}
+	ctx, cancel := context.WithTimeout(ctx, rewriteTimeout)
+	defer cancel()
+	var b strings.Builder
+	for piece, err := range p.opts.rewriter.Generate(ctx, kefu.GenerateRequest{
+		Question: redact(t.Message), Locale: locale, System: sys,
+		Messages: []kefu.Message{{Role: kefu.RoleUser, Content: user}}, PromptVersion: prompts.Version,
+	}) {
+		if err != nil {
+			return ""
+		}
+		b.WriteString(piece)
+		if b.Len() > 600 {
+			return "" // not a query
+		}
+	}
+	q := strings.Trim(strings.TrimSpace(b.String()), "\"'“”「」")
+	if q == "" || strings.Contains(q, "\n") {
+		return ""
+	}
+	return q
 }
 
 // promptOverhead is what the prompt's framing and message separators cost.

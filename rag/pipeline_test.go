@@ -2,8 +2,8 @@ package rag
 
 import (
 	"context"
-	"fmt"
 	"errors"
+	"fmt"
 	"iter"
 	"regexp"
 	"strings"
@@ -353,7 +353,9 @@ func TestPromptFitsItsBudget(t *testing.T) {
 	}
 	long := policyHit(0.9)
 	long.Chunk.Text = strings.Repeat("Returns are accepted within 30 days of delivery. ", 150)
-	s := &fakeSearcher{SearchFn: func(context.Context, kefu.Query) ([]kefu.Hit, error) { return []kefu.Hit{policyHit(0.95), long, policyHit(0.85)}, nil }}
+	s := &fakeSearcher{SearchFn: func(context.Context, kefu.Query) ([]kefu.Hit, error) {
+		return []kefu.Hit{policyHit(0.95), long, policyHit(0.85)}, nil
+	}}
 	g := &fakeGenerator{pieces: []string{"Return within 30 days. [1]"}}
 	p := New(s, fakeEmbedder{}, g, prompts.MustLoad(), WithPromptBudget(900))
 	if _, err := Collect(p.Stream(context.Background(), Turn{Message: "return window?", History: hist})); err != nil {
@@ -375,5 +377,40 @@ func TestPromptFitsItsBudget(t *testing.T) {
 	}
 	if last.Content != hist[len(hist)-1].Content {
 		t.Errorf("the newest turn was not kept whole")
+	}
+}
+
+func TestModelRewritesFollowUps(t *testing.T) {
+	s := &fakeSearcher{SearchFn: func(context.Context, kefu.Query) ([]kefu.Hit, error) { return []kefu.Hit{policyHit(0.9)}, nil }}
+	hist := []kefu.Message{
+		{Role: kefu.RoleUser, Content: "Can I return opened headphones? my phone is 13812345678"},
+		{Role: kefu.RoleAssistant, Content: "Opened items can be returned within 30 days."},
+	}
+	rw := &fakeGenerator{pieces: []string{"return broken ", "headphones"}}
+	p := New(s, fakeEmbedder{}, &fakeGenerator{pieces: []string{"ok"}}, prompts.MustLoad(), WithRewriter(rw))
+	res, err := Collect(p.Stream(context.Background(), Turn{Message: "what about if it's broken?", History: hist}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Meta.Query != "return broken headphones" || s.queries[0].Text != "return broken headphones" {
+		t.Errorf("query %q, searched %q", res.Meta.Query, s.queries[0].Text)
+	}
+	if strings.Contains(rw.got.Messages[0].Content, "13812345678") || !strings.Contains(rw.got.System, "standalone") {
+		t.Errorf("rewrite request: %+v", rw.got)
+	}
+
+	// A failing rewriter leaves the heuristic query.
+	broken := &fakeGenerator{err: errors.New("model down")}
+	p = New(s, fakeEmbedder{}, &fakeGenerator{pieces: []string{"ok"}}, prompts.MustLoad(), WithRewriter(broken))
+	res, _ = Collect(p.Stream(context.Background(), Turn{Message: "what about if it's broken?", History: hist}))
+	if !strings.HasPrefix(res.Meta.Query, "Can I return opened headphones?") {
+		t.Errorf("fallback query %q", res.Meta.Query)
+	}
+	// A standalone question is not rewritten.
+	rw.got = nil
+	p = New(s, fakeEmbedder{}, &fakeGenerator{pieces: []string{"ok"}}, prompts.MustLoad(), WithRewriter(rw))
+	Collect(p.Stream(context.Background(), Turn{Message: "do you sell kettles with a temperature display", History: hist}))
+	if rw.got != nil {
+		t.Error("a standalone question went to the rewriter")
 	}
 }

@@ -85,7 +85,7 @@ func openApp(cfg Config, logOut io.Writer) (*app, error) {
 	if err != nil {
 		return nil, err
 	}
-	gen, backend, err := newGenerator(cfg.LLM)
+	gen, backend, rewriter, err := newGenerator(cfg.LLM)
 	if err != nil {
 		return nil, err
 	}
@@ -99,6 +99,9 @@ func openApp(cfg Config, logOut io.Writer) (*app, error) {
 		return nil, err
 	}
 	opts := []rag.Option{rag.WithBackend(backend)}
+	if rewriter != nil {
+		opts = append(opts, rag.WithRewriter(rewriter))
+	}
 	if cfg.Retrieval.TopK > 0 {
 		opts = append(opts, rag.WithTopK(cfg.Retrieval.TopK))
 	}

@@ -173,7 +173,7 @@ func TestModelConfigErrors(t *testing.T) {
 	if err != nil || *cfg.LLM.Temperature != 0 || cfg.LLM.Timeout != 60*time.Second || cfg.LLM.FirstTokenTimeout != 15*time.Second || cfg.LLM.MaxTokens != 512 {
 		t.Fatalf("config %+v, %v", cfg.LLM, err)
 	}
-	if _, name, err := newGenerator(cfg.LLM); err != nil || name != "ollama/qwen2.5:7b" {
+	if _, name, _, err := newGenerator(cfg.LLM); err != nil || name != "ollama/qwen2.5:7b" {
 		t.Errorf("generator %q, %v", name, err)
 	}
 }

@@ -200,16 +200,17 @@ func newEmbedder(cfg EmbeddingConfig) (vectorEmbedder, error) {
 }
 
 // newGenerator returns the configured answer generator and its name for
-// answers' metadata. A language model is wrapped so that its failures fall
-// back to the extractive answerer.
-func newGenerator(cfg LLMConfig) (rag.Generator, string, error) {
+// answers' metadata, and the model itself (nil without one) for rewriting
+// follow-up questions. A language model answering is wrapped so that its
+// failures fall back to the extractive answerer.
+func newGenerator(cfg LLMConfig) (rag.Generator, string, rag.Generator, error) {
 	extractive := llm.Extractive{}
 	if cfg.Provider == "extractive" {
-		return extractive, extractive.Name(), nil
+		return extractive, extractive.Name(), nil, nil
 	}
 	key, err := apiKey("llm", cfg.apiKey, cfg.APIKeyFile)
 	if err != nil {
-		return nil, "", err
+		return nil, "", nil, err
 	}
 	var model interface {
 		llm.Generator
@@ -228,10 +229,10 @@ func newGenerator(cfg LLMConfig) (rag.Generator, string, error) {
 			MaxTokens: cfg.MaxTokens, Timeout: cfg.Timeout})
 	}
 	if err != nil {
-		return nil, "", fmt.Errorf("llm: %w", err)
+		return nil, "", nil, fmt.Errorf("llm: %w", err)
 	}
 	g := llm.Resilient(model, extractive, llm.WithFirstTokenTimeout(cfg.FirstTokenTimeout), llm.WithOverallTimeout(cfg.Timeout))
-	return g, model.Name(), nil
+	return g, model.Name(), model, nil
 }
 
 var (
