@@ -67,31 +67,55 @@ type Reply struct {
 	RetryAfter string
 }
 
-// ToolCall is a function call the fake's model makes.
+// ToolCall is a function call the fake's model makes, or one a client
+// sends back in the history.
 type ToolCall struct {
-	ID        string
-	Name      string
-	Arguments string // JSON
+	ID        string `json:"id"`
+	Name      string `json:"name"`
+	Arguments string `json:"arguments"` // JSON, as the model wrote it
 }
 
-// Message is one chat message as received.
+// Message is one chat message as received. An assistant message may
+// carry the tool calls the model made, and a "tool" message answers one
+// of them by ToolCallID.
 type Message struct {
-	Role    string `json:"role"`
-	Content string `json:"content"`
+	Role       string     `json:"role"`
+	Content    string     `json:"content"`
+	ToolCalls  []ToolCall `json:"tool_calls,omitempty"`
+	ToolCallID string     `json:"tool_call_id,omitempty"`
 }
 
 // UnmarshalJSON accepts content as a string or as a list of parts, whose
-// text parts are joined.
+// text parts are joined, and tool-call arguments as a JSON string (OpenAI)
+// or an object (Ollama).
 func (m *Message) UnmarshalJSON(b []byte) error {
 	var raw struct {
-		Role    string          `json:"role"`
-		Content json.RawMessage `json:"content"`
+		Role       string          `json:"role"`
+		Content    json.RawMessage `json:"content"`
+		ToolCallID string          `json:"tool_call_id"`
+		ToolCalls  []struct {
+			ID       string `json:"id"`
+			Function struct {
+				Name      string          `json:"name"`
+				Arguments json.RawMessage `json:"arguments"`
+			} `json:"function"`
+		} `json:"tool_calls"`
 	}
 	if err := json.Unmarshal(b, &raw); err != nil {
 		return err
 	}
 	m.Role = raw.Role
 	m.Content = ""
+	m.ToolCallID = raw.ToolCallID
+	m.ToolCalls = nil
+	for _, tc := range raw.ToolCalls {
+		args := string(tc.Function.Arguments)
+		var s string
+		if json.Unmarshal(tc.Function.Arguments, &s) == nil {
+			args = s
+		}
+		m.ToolCalls = append(m.ToolCalls, ToolCall{ID: tc.ID, Name: tc.Function.Name, Arguments: args})
+	}
 	if len(raw.Content) == 0 || string(raw.Content) == "null" {
 		return nil
 	}
@@ -125,6 +149,17 @@ type ChatRequest struct {
 	} `json:"stream_options"`
 	// Options are Ollama's generation options (temperature, num_predict…).
 	Options map[string]any `json:"options"`
+}
+
+// ToolResults returns the contents of the "tool" messages, oldest first.
+func (r ChatRequest) ToolResults() []Message {
+	var out []Message
+	for _, m := range r.Messages {
+		if m.Role == "tool" {
+			out = append(out, m)
+		}
+	}
+	return out
 }
 
 // LastUser returns the content of the last user message, "" when none.
