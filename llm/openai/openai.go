@@ -3,7 +3,9 @@
 // mode, vLLM, llama.cpp's server, LM Studio, Ollama's /v1. It sends the
 // prompt the pipeline rendered (system prompt and messages, personal data
 // already redacted) through langchaingo's OpenAI client and streams the
-// answer back as it arrives.
+// answer back as it arrives. When the request offers tools, the model may
+// call them before it answers: the calls are run and their results sent
+// back, for a bounded number of rounds.
 package openai
 
 import (
@@ -83,7 +85,8 @@ func (c Config) baseURL() string {
 // for concurrent use.
 type Generator struct {
 	cfg     Config
-	llm     *lcopenai.LLM
+	llm     *lcopenai.LLM // refuses tool calls in a reply
+	toolLLM *lcopenai.LLM // lets them through, for requests that offer tools
 	service string
 	opts    []llms.CallOption
 }
@@ -113,19 +116,30 @@ func New(cfg Config) (*Generator, error) {
 	if cfg.HTTPClient != nil {
 		base = cfg.HTTPClient.Transport
 	}
-	client := &http.Client{Transport: &remote.Transport{Base: base, Check: sseCheck}}
 	key := cfg.APIKey
 	if key == "" {
 		key = placeholderKey
 	}
-	llm, err := lcopenai.New(
-		lcopenai.WithToken(key),
-		lcopenai.WithModel(cfg.Model),
-		lcopenai.WithBaseURL(cfg.baseURL()),
-		lcopenai.WithHTTPClient(client),
-	)
+	newLLM := func(tools bool) (*lcopenai.LLM, error) {
+		check := func(body io.ReadCloser, call *remote.Call) io.ReadCloser { return sseCheck(body, call, tools) }
+		llm, err := lcopenai.New(
+			lcopenai.WithToken(key),
+			lcopenai.WithModel(cfg.Model),
+			lcopenai.WithBaseURL(cfg.baseURL()),
+			lcopenai.WithHTTPClient(&http.Client{Transport: &remote.Transport{Base: base, Check: check}}),
+		)
+		if err != nil {
+			return nil, fmt.Errorf("openai generator: %s", remote.Scrub(err.Error(), cfg.APIKey))
+		}
+		return llm, nil
+	}
+	llm, err := newLLM(false)
 	if err != nil {
-		return nil, fmt.Errorf("openai generator: %s", remote.Scrub(err.Error(), cfg.APIKey))
+		return nil, err
+	}
+	toolLLM, err := newLLM(true)
+	if err != nil {
+		return nil, err
 	}
 	opts := []llms.CallOption{llms.WithModel(cfg.Model), llms.WithTemperature(temp)}
 	if cfg.MaxTokens > 0 {
@@ -138,7 +152,7 @@ func New(cfg Config) (*Generator, error) {
 		}
 	}
 	return &Generator{
-		cfg: cfg, llm: llm, opts: opts,
+		cfg: cfg, llm: llm, toolLLM: toolLLM, opts: opts,
 		service: fmt.Sprintf("openai chat %q at %s", cfg.Model, remote.RedactURL(cfg.baseURL())),
 	}, nil
 }
@@ -149,39 +163,172 @@ func (g *Generator) Name() string { return "openai/" + g.cfg.Model }
 // errStopped ends a stream whose reader stopped early.
 var errStopped = errors.New("reader stopped")
 
+// MaxToolRounds is how many times one answer may go back to the model
+// with tool results; the request after the last round tells the model to
+// answer without tools.
+const MaxToolRounds = 4
+
 // Generate sends req.System and req.Messages and yields the answer's text
 // as it arrives, piece by piece. A failure ends the stream with an error
 // of code kefu.EUnavailable whose cause is a *remote.Error (status,
 // Retry-After); no error holds the API key. When ctx ends, the request is
 // abandoned and ctx's error is the cause.
+//
+// With req.Tools, the tools are offered to the model. When it calls some,
+// each call runs in turn (an unknown tool is answered with an error text,
+// not run), the results go back as tool messages and the model is asked
+// again; text it writes along the way is yielded as it comes. After
+// MaxToolRounds rounds the model must answer in text. A tool's error ends
+// the stream with that error.
 func (g *Generator) Generate(ctx context.Context, req kefu.GenerateRequest) iter.Seq2[string, error] {
 	return func(yield func(string, error) bool) {
 		ctx, cancel := context.WithTimeout(ctx, g.cfg.Timeout)
 		defer cancel()
-		ctx, call := remote.WithCall(ctx)
-		stopped := false
-		stream := func(_ context.Context, chunk []byte) error {
-			if len(chunk) == 0 {
-				return nil
+		llm, tools := g.llm, toolDefs(req.Tools)
+		if len(tools) > 0 {
+			llm = g.toolLLM
+		}
+		msgs := messages(req)
+		for round := 0; ; round++ {
+			calls, ok := g.round(ctx, llm, msgs, tools, round, yield)
+			if !ok || len(calls.calls) == 0 {
+				return
 			}
-			if !yield(string(chunk), nil) {
-				stopped = true
-				return errStopped
+			if round == MaxToolRounds {
+				yield("", kefu.WrapError(kefu.EUnavailable, "the answer model is unavailable",
+					fmt.Errorf("%s: the model still called tools after %d rounds", g.service, MaxToolRounds)))
+				return
 			}
-			return nil
-		}
-		opts := append(append([]llms.CallOption(nil), g.opts...), llms.WithStreamingFunc(stream))
-		_, err := g.llm.GenerateContent(ctx, messages(req), opts...)
-		if stopped {
-			return
-		}
-		if err == nil {
-			err = call.StreamErr() // a fault the library read past
-		}
-		if err != nil {
-			yield("", g.fail(ctx, call, err))
+			msgs = append(msgs, calls.message())
+			for _, c := range calls.calls {
+				result, err := runTool(ctx, req.Tools, c)
+				if err != nil {
+					yield("", fmt.Errorf("tool %s: %w", c.FunctionCall.Name, err))
+					return
+				}
+				msgs = append(msgs, llms.MessageContent{Role: llms.ChatMessageTypeTool, Parts: []llms.ContentPart{
+					llms.ToolCallResponse{ToolCallID: c.ID, Name: c.FunctionCall.Name, Content: result}}})
+			}
 		}
 	}
+}
+
+// turnCalls is what a model round asked for: the text it wrote with them,
+// and the calls.
+type turnCalls struct {
+	text  string
+	calls []llms.ToolCall
+}
+
+// message is the model's round as it goes back into the history.
+func (tc turnCalls) message() llms.MessageContent {
+	var parts []llms.ContentPart
+	if tc.text != "" {
+		parts = append(parts, llms.TextContent{Text: tc.text})
+	}
+	for _, c := range tc.calls {
+		parts = append(parts, c)
+	}
+	return llms.MessageContent{Role: llms.ChatMessageTypeAI, Parts: parts}
+}
+
+// round sends msgs once, yielding the text as it streams, and returns the
+// tool calls the model made. ok is false when the stream ended (an error
+// was yielded or the reader stopped).
+func (g *Generator) round(ctx context.Context, llm *lcopenai.LLM, msgs []llms.MessageContent, tools []llms.Tool, round int,
+	yield func(string, error) bool) (calls turnCalls, ok bool) {
+	ctx, call := remote.WithCall(ctx)
+	stopped := false
+	stream := func(_ context.Context, chunk []byte) error {
+		if len(chunk) == 0 || (len(tools) > 0 && toolDelta(chunk)) {
+			return nil
+		}
+		if !yield(string(chunk), nil) {
+			stopped = true
+			return errStopped
+		}
+		return nil
+	}
+	opts := append(append([]llms.CallOption(nil), g.opts...), llms.WithStreamingFunc(stream))
+	if len(tools) > 0 {
+		opts = append(opts, llms.WithTools(tools))
+		if round == MaxToolRounds {
+			opts = append(opts, llms.WithToolChoice("none"))
+		}
+	}
+	resp, err := llm.GenerateContent(ctx, msgs, opts...)
+	if stopped {
+		return calls, false
+	}
+	if err == nil {
+		err = call.StreamErr() // a fault the library read past
+	}
+	if err != nil {
+		yield("", g.fail(ctx, call, err))
+		return calls, false
+	}
+	if len(resp.Choices) > 0 {
+		calls.text = resp.Choices[0].Content
+		for _, c := range resp.Choices[0].ToolCalls {
+			if c.FunctionCall != nil && c.FunctionCall.Name != "" {
+				calls.calls = append(calls.calls, c)
+			}
+		}
+	}
+	return calls, true
+}
+
+// toolDefs is the request's tools in the client library's form.
+func toolDefs(tools []kefu.Tool) []llms.Tool {
+	out := make([]llms.Tool, 0, len(tools))
+	for _, t := range tools {
+		params := t.Parameters
+		if params == nil {
+			params = map[string]any{"type": "object", "properties": map[string]any{}}
+		}
+		out = append(out, llms.Tool{Type: "function", Function: &llms.FunctionDefinition{
+			Name: t.Name, Description: t.Description, Parameters: params}})
+	}
+	return out
+}
+
+// runTool runs one call of the model's. Its arguments go to the tool as
+// written ("{}" when empty); a call of a tool that was not offered is
+// answered with an error text.
+func runTool(ctx context.Context, tools []kefu.Tool, c llms.ToolCall) (string, error) {
+	names := make([]string, len(tools))
+	for i, t := range tools {
+		names[i] = t.Name
+		if t.Name != c.FunctionCall.Name || t.Call == nil {
+			continue
+		}
+		args := strings.TrimSpace(c.FunctionCall.Arguments)
+		if args == "" {
+			args = "{}"
+		}
+		return t.Call(ctx, json.RawMessage(args))
+	}
+	return fmt.Sprintf("error: there is no tool named %q; the tools are %s", c.FunctionCall.Name, strings.Join(names, ", ")), nil
+}
+
+// toolDelta reports whether a streamed chunk is the client library's
+// rendering of tool-call deltas (a JSON list of calls) rather than text.
+func toolDelta(chunk []byte) bool {
+	if !bytes.HasPrefix(bytes.TrimSpace(chunk), []byte("[{")) {
+		return false
+	}
+	var deltas []struct {
+		Function *json.RawMessage `json:"function"`
+	}
+	if json.Unmarshal(chunk, &deltas) != nil || len(deltas) == 0 {
+		return false
+	}
+	for _, d := range deltas {
+		if d.Function == nil {
+			return false
+		}
+	}
+	return true
 }
 
 // fail turns a failed call into kefu's error, naming the service and never
@@ -221,10 +368,10 @@ func messages(req kefu.GenerateRequest) []llms.MessageContent {
 }
 
 // sseCheck checks a streamed reply line by line: every data line must be
-// JSON or [DONE]; an error object, or a tool call (kefu offers no tools),
-// ends the stream with an error; and a stream must end with [DONE] or a
-// finish reason, else it was cut short.
-func sseCheck(body io.ReadCloser, call *remote.Call) io.ReadCloser {
+// JSON or [DONE]; an error object, a legacy function call, or a tool call
+// when no tools were offered, ends the stream with an error; and a stream
+// must end with [DONE] or a finish reason, else it was cut short.
+func sseCheck(body io.ReadCloser, call *remote.Call, tools bool) io.ReadCloser {
 	complete := false
 	return remote.LineCheck{
 		Line: func(line []byte) error {
@@ -256,8 +403,8 @@ func sseCheck(body io.ReadCloser, call *remote.Call) io.ReadCloser {
 				return fmt.Errorf("the model failed mid-stream: %s", chunk.Error.Message)
 			}
 			for _, c := range chunk.Choices {
-				if isSet(c.Delta.ToolCalls) || isSet(c.Delta.FunctionCall) {
-					return errors.New("the model answered with a tool call, and kefu offers no tools")
+				if isSet(c.Delta.FunctionCall) || (!tools && isSet(c.Delta.ToolCalls)) {
+					return errors.New("the model answered with a tool call, and no tools were offered")
 				}
 				if c.FinishReason != nil && *c.FinishReason != "" {
 					complete = true
