@@ -51,6 +51,7 @@ type options struct {
 	minDense     float64
 	backend      string
 	shop         Shop
+	orders       OrderLookup // nil: orders are read from the store
 }
 
 // Option tunes a Pipeline.
@@ -216,6 +217,7 @@ func (p *Pipeline) generate(ctx context.Context, pl *plan, locale string, meta *
 			yield(Event{}, fmt.Errorf("generate answer: %w", err))
 			return "", false
 		}
+		pl.syncTools(gate) // passages a tool call added since the last piece
 		out, failed := gate.feed(piece)
 		if !emit(out) {
 			return "", false
@@ -224,6 +226,7 @@ func (p *Pipeline) generate(ctx context.Context, pl *plan, locale string, meta *
 			break
 		}
 	}
+	pl.syncTools(gate)
 	if bad == nil {
 		out, failed := gate.close()
 		if !emit(out) {
@@ -260,6 +263,7 @@ type plan struct {
 	generate   *kefu.GenerateRequest
 	context    []kefu.Hit
 	escalation *Escalation
+	tools      *toolbox // the turn's tools, which may add to context
 }
 
 // citations lists the context passages the answer cites with [n]; when a
@@ -350,7 +354,9 @@ func (p *Pipeline) plan(ctx context.Context, t Turn, u Understanding, meta *Meta
 	if err := p.renderPrompt(&req, t.History); err != nil {
 		return nil, err
 	}
-	return &plan{decision: DecideAnswer, context: ctxHits, generate: &req}, nil
+	tools := p.newToolbox(t, at, req.Context) // tool results continue the prompt's numbering
+	req.Tools = tools.tools()
+	return &plan{decision: DecideAnswer, context: ctxHits, generate: &req, tools: tools}, nil
 }
 
 // promptPassage is a context passage as the answer prompt shows it.
