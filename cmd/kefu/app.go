@@ -17,6 +17,7 @@ import (
 	"github.com/kefuhq/kefu/guard"
 	"github.com/kefuhq/kefu/ingest"
 	"github.com/kefuhq/kefu/llm"
+	"github.com/kefuhq/kefu/orders"
 	"github.com/kefuhq/kefu/prompts"
 	"github.com/kefuhq/kefu/rag"
 	"github.com/kefuhq/kefu/vectordb/embedded"
@@ -118,11 +119,32 @@ func openApp(cfg Config, logOut io.Writer) (*app, error) {
 		shop := rag.Shop{Name: cfg.Shop.Name, Hours: cfg.Shop.Hours}
 		opts = append(opts, rag.WithShop(shop))
 	}
+	if cfg.Orders.Endpoint != "" {
+		lookup, err := newOrderLookup(cfg.Orders)
+		if err != nil {
+			store.Close()
+			return nil, err
+		}
+		opts = append(opts, rag.WithOrderLookup(lookup))
+	}
 	p := rag.New(store, emb, gen, ps, opts...)
 	return &app{cfg: cfg, log: log, store: store, embedder: emb, pipeline: p}, nil
 }
 
 func (a *app) Close() error { return a.store.Close() }
+
+// newOrderLookup returns the client of the shop's live order look-up.
+func newOrderLookup(cfg OrdersConfig) (*orders.Client, error) {
+	key, err := apiKey("orders", cfg.apiKey, cfg.APIKeyFile)
+	if err != nil {
+		return nil, err
+	}
+	c, err := orders.New(orders.Config{Endpoint: cfg.Endpoint, APIKey: key, Timeout: cfg.Timeout})
+	if err != nil {
+		return nil, fmt.Errorf("orders: %w", err)
+	}
+	return c, nil
+}
 
 func newLogger(cfg LogConfig, w io.Writer) (*slog.Logger, error) {
 	var level slog.Level
@@ -205,3 +227,4 @@ var _ rag.Searcher = (*qdrant.Store)(nil)
 var _ ingest.Store = (*qdrant.Store)(nil)
 var _ chunkStore = (*qdrant.Store)(nil)
 var _ rag.Generator = llm.Extractive{}
+var _ rag.OrderLookup = (*orders.Client)(nil)

@@ -29,6 +29,7 @@ type Config struct {
 	Embedding EmbeddingConfig `yaml:"embedding"`
 	VectorDB  VectorDBConfig  `yaml:"vectordb"`
 	LLM       LLMConfig       `yaml:"llm"`
+	Orders    OrdersConfig    `yaml:"orders"`
 	Log       LogConfig       `yaml:"log"`
 
 	Escalation EscalationConfig `yaml:"escalation"`
@@ -224,6 +225,10 @@ var configKeys = []configKey{
 		c.LLM.Temperature = &f
 		return nil
 	}},
+	{"orders.endpoint", "KEFU_ORDERS_ENDPOINT", "(none: orders from the store)", "the shop's live order look-up, GET {endpoint}?customer_id=...&order_id=... (see package orders); a language model's get_order tool reads orders from it", func(c *Config, v string) error { c.Orders.Endpoint = v; return nil }},
+	{"orders.api_key", "KEFU_ORDERS_API_KEY", "", "bearer key of the order look-up; environment or file only, refused in kefu.yaml", func(c *Config, v string) error { c.Orders.apiKey = v; return nil }},
+	{"orders.api_key_file", "KEFU_ORDERS_API_KEY_FILE", "", "file holding the order look-up's key", func(c *Config, v string) error { c.Orders.APIKeyFile = v; return nil }},
+	{"orders.timeout", "KEFU_ORDERS_TIMEOUT", "5s", "longest one order look-up may take", durationSetter(func(c *Config) *time.Duration { return &c.Orders.Timeout })},
 	{"log.level", "KEFU_LOG_LEVEL", "info", "debug, info, warn or error", func(c *Config, v string) error { c.Log.Level = v; return nil }},
 	{"log.format", "KEFU_LOG_FORMAT", "text", "text or json", func(c *Config, v string) error { c.Log.Format = v; return nil }},
 	{"escalation.refund_threshold", "KEFU_ESCALATION_REFUND_THRESHOLD", "CNY 2000", "a refund request naming more than this goes to a person; one amount per currency, comma-separated (CNY 2000, USD 300)", func(c *Config, v string) error { c.Escalation.RefundThreshold = v; return nil }},
@@ -327,6 +332,7 @@ func (c *Config) validate() error {
 	var problems []string
 	problems = append(problems, c.Embedding.problems()...)
 	problems = append(problems, c.LLM.problems()...)
+	problems = append(problems, c.Orders.problems()...)
 	switch c.VectorDB.Provider {
 	case "embedded", "qdrant":
 	default:
@@ -407,4 +413,33 @@ func (e EscalationConfig) problems() []string {
 		}
 	}
 	return problems
+}
+
+// OrdersConfig points at the shop's live order look-up. Without an
+// endpoint, orders are read from their ingested copies in the store. The
+// key is read from the environment or a file only.
+type OrdersConfig struct {
+	Endpoint   string        `yaml:"endpoint"`
+	APIKeyFile string        `yaml:"api_key_file"`
+	Timeout    time.Duration `yaml:"timeout"`
+	// APIKey in kefu.yaml is refused; the environment's is kept in apiKey.
+	APIKey string `yaml:"api_key"`
+	apiKey string
+}
+
+// LogValue keeps the key out of any log line that prints the config.
+func (o OrdersConfig) LogValue() slog.Value {
+	return slog.GroupValue(slog.String("endpoint", o.Endpoint), slog.Duration("timeout", o.Timeout),
+		slog.Bool("api_key_set", o.apiKey != "" || o.APIKeyFile != ""))
+}
+
+func (o OrdersConfig) problems() []string {
+	var problems []string
+	if o.Endpoint != "" && !httpURL(o.Endpoint) {
+		problems = append(problems, "orders.endpoint is not an http or https URL")
+	}
+	if o.Timeout < 0 {
+		problems = append(problems, fmt.Sprintf("orders.timeout %s is negative", o.Timeout))
+	}
+	return append(problems, keyProblems("orders", o.APIKey, o.apiKey, o.APIKeyFile)...)
 }
