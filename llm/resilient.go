@@ -34,8 +34,8 @@ const (
 // FallbackNotes are the lines put before a fallback answer, by locale;
 // other locales get the English one.
 var FallbackNotes = map[string]string{
-	"en": "(The assistant is busy; here is what our documents say:)",
-	"zh": "（智能助手暂时繁忙，以下是相关资料原文：）",
+	"en": "(The assistant is busy; here is what our documents say. Write \"human\" any time to reach a person.)",
+	"zh": "（智能助手暂时繁忙，以下是相关资料原文；如需人工客服，随时回复“转人工”。）",
 }
 
 // ResilientOption tunes Resilient.

@@ -139,8 +139,8 @@ func TestFailoverRetriesOnceBeforeTheFirstToken(t *testing.T) {
 
 func TestFailoverFallsBackWithANoteInTheShoppersLanguage(t *testing.T) {
 	for _, tc := range []struct{ locale, note, quote string }{
-		{"en", "(The assistant is busy; here is what our documents say:)", "Opened headphones can be returned"},
-		{"zh", "（智能助手暂时繁忙，以下是相关资料原文：）", "拆封的耳机"},
+		{"en", "(The assistant is busy; here is what our documents say. Write \"human\" any time to reach a person.)", "Opened headphones can be returned"},
+		{"zh", "（智能助手暂时繁忙，以下是相关资料原文；如需人工客服，随时回复“转人工”。）", "拆封的耳机"},
 	} {
 		t.Run(tc.locale, func(t *testing.T) {
 			r := newRig(t)
