@@ -72,6 +72,22 @@ func TestRenderGolden(t *testing.T) {
 			t.Fatal(err)
 		}
 		b.WriteString("== rewrite_system\n" + rsys + "\n== rewrite_user\n" + ruser + "\n")
+		for _, name := range []string{"classify_system", "summarise_system"} {
+			out, err := s.Render(loc, name, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b.WriteString("== " + name + "\n" + out + "\n")
+		}
+		cuser, err := s.Render(loc, "classify_user", struct{ Message string }{"AirBeat Pro 多少钱"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		suser, err := s.Render(loc, "summarise_user", struct{ History []msg }{[]msg{{"user", "Where is W261118-1004?"}, {"assistant", "It shipped on 2026-11-18."}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		b.WriteString("== classify_user\n" + cuser + "\n== summarise_user\n" + suser + "\n")
 
 		path := filepath.Join("testdata", loc+".golden")
 		if *update {

@@ -41,7 +41,7 @@ type Shop struct {
 }
 
 type options struct {
-	rewriter     Generator
+	model        Generator // a language model for the small tasks around an answer
 	promptBudget int
 	now          func() time.Time
 	refuse       []string // extra out-of-scope cues of this shop
@@ -86,12 +86,13 @@ func WithRefuseTopics(cues ...string) Option {
 	}
 }
 
-// WithRewriter has a language model rewrite follow-up messages ("what
-// about the blue one?") into standalone queries before retrieval, instead
-// of the built-in heuristic (which prefixes the previous question). The
-// heuristic stays the fallback when the model fails, is slow (over
-// rewriteTimeout) or answers with something that is not a query.
-func WithRewriter(g Generator) Option { return func(o *options) { o.rewriter = g } }
+// WithHelperModel gives the pipeline a language model for the small tasks
+// around an answer, each with its versioned prompt and a time limit
+// (helperTimeout): rewriting a follow-up ("what about the blue one?") into a
+// standalone query, labelling a message no cue classified, and summing up
+// the older part of a long conversation. Without it, or when it fails, is
+// slow or answers off the point, the built-in heuristics do these.
+func WithHelperModel(g Generator) Option { return func(o *options) { o.model = g } }
 
 // WithPromptBudget sets how many tokens (cl100k) a model prompt may take:
 // system prompt, passages, conversation and question (default 3000).
@@ -152,10 +153,8 @@ func (p *Pipeline) Stream(ctx context.Context, t Turn) iter.Seq2[Event, error] {
 			return
 		}
 		u := Understand(t.Message, t.Locale, t.History)
-		if u.FollowUp && p.opts.rewriter != nil {
-			if q := p.rewrite(ctx, t, u.Locale); q != "" {
-				u.Query = q
-			}
+		if p.opts.model != nil {
+			p.refine(ctx, t, &u)
 		}
 		meta := &Meta{Intent: u.Intent, Locale: u.Locale, Sentiment: u.Sentiment, Query: u.Query, Backend: "rules", PromptVersion: prompts.Version}
 		plan, err := p.plan(ctx, t, u, meta)
@@ -351,7 +350,7 @@ func (p *Pipeline) plan(ctx context.Context, t Turn, u Understanding, meta *Meta
 		Question: redact(t.Message), Query: redact(strings.TrimSpace(u.Query + " " + expand)),
 		Locale: u.Locale, Context: ctxHits,
 	}
-	if err := p.renderPrompt(&req, t.History); err != nil {
+	if err := p.renderPrompt(ctx, &req, t.History); err != nil {
 		return nil, err
 	}
 	tools := p.newToolbox(t, at, req.Context) // tool results continue the prompt's numbering
@@ -365,7 +364,7 @@ type promptPassage struct{ Title, Heading, Text string }
 // renderPrompt fills req.System and req.Messages for model backends: the
 // versioned answer prompt of the shopper's language, the redacted history,
 // and a last user message holding the numbered passages and the question.
-func (p *Pipeline) renderPrompt(req *kefu.GenerateRequest, history []kefu.Message) error {
+func (p *Pipeline) renderPrompt(ctx context.Context, req *kefu.GenerateRequest, history []kefu.Message) error {
 	req.PromptVersion = prompts.Version
 	if q, ok := p.gen.(interface{ IgnoresPrompt() bool }); ok && q.IgnoresPrompt() {
 		return nil // the extractive answerer reads the question and passages only
@@ -397,61 +396,20 @@ func (p *Pipeline) renderPrompt(req *kefu.GenerateRequest, history []kefu.Messag
 		return err
 	}
 	req.System = sys
-	req.Messages = append(fitHistory(redactAll(history), left), kefu.Message{Role: kefu.RoleUser, Content: user})
+	summarise := func(older []kefu.Message) string { return p.summarise(ctx, req.Locale, older) }
+	req.Messages = append(fitHistory(redactAll(history), left, summarise), kefu.Message{Role: kefu.RoleUser, Content: user})
 	return nil
-}
-
-// rewriteTimeout bounds the model's rewrite of a follow-up.
-const rewriteTimeout = 3 * time.Second
-
-// rewrite asks the rewriter model for a standalone query, or returns ""
-// when it cannot give a usable one. What reaches the model is redacted.
-func (p *Pipeline) rewrite(ctx context.Context, t Turn, locale string) string {
-	sys, err := p.prompts.Render(locale, "rewrite_system", nil)
-	if err != nil {
-		return ""
-	}
-	hist := redactAll(t.History)
-	if len(hist) > 6 {
-		hist = hist[len(hist)-6:]
-	}
-	user, err := p.prompts.Render(locale, "rewrite_user", struct {
-		History []kefu.Message
-		Message string
-	}{hist, redact(t.Message)})
-	if err != nil {
-		return ""
-	}
-	ctx, cancel := context.WithTimeout(ctx, rewriteTimeout)
-	defer cancel()
-	var b strings.Builder
-	for piece, err := range p.opts.rewriter.Generate(ctx, kefu.GenerateRequest{
-		Question: redact(t.Message), Locale: locale, System: sys,
-		Messages: []kefu.Message{{Role: kefu.RoleUser, Content: user}}, PromptVersion: prompts.Version,
-	}) {
-		if err != nil {
-			return ""
-		}
-		b.WriteString(piece)
-		if b.Len() > 600 {
-			return "" // not a query
-		}
-	}
-	q := strings.Trim(strings.TrimSpace(b.String()), "\"'“”「」")
-	if q == "" || strings.Contains(q, "\n") {
-		return ""
-	}
-	return q
 }
 
 // promptOverhead is what the prompt's framing and message separators cost.
 const promptOverhead = 64
 
 // fitHistory keeps the newest messages that fit in budget tokens, whole,
-// and replaces the older ones with a one-line summary of what the shopper
-// asked then (each question's first sentence, never cut mid-sentence),
-// itself only as long as the budget allows.
-func fitHistory(history []kefu.Message, budget int) []kefu.Message {
+// and replaces the older ones with a summary: the helper model's (through
+// summarise, which returns "" without one) when it fits, else a line of
+// what the shopper asked then (each question's first sentence, never cut
+// mid-sentence), itself only as long as the budget allows.
+func fitHistory(history []kefu.Message, budget int, summarise func([]kefu.Message) string) []kefu.Message {
 	keep := len(history)
 	for keep > 0 {
 		cost := mustCount(history[keep-1].Content) + 4
@@ -463,6 +421,9 @@ func fitHistory(history []kefu.Message, budget int) []kefu.Message {
 	}
 	if keep == 0 {
 		return history
+	}
+	if sum := summarise(history[:keep]); sum != "" && mustCount(sum)+16 <= budget {
+		return append([]kefu.Message{{Role: kefu.RoleSystem, Content: "Earlier in this conversation: " + sum}}, history[keep:]...)
 	}
 	var asked []string
 	used := 16

@@ -387,7 +387,7 @@ func TestModelRewritesFollowUps(t *testing.T) {
 		{Role: kefu.RoleAssistant, Content: "Opened items can be returned within 30 days."},
 	}
 	rw := &fakeGenerator{pieces: []string{"return broken ", "headphones"}}
-	p := New(s, fakeEmbedder{}, &fakeGenerator{pieces: []string{"ok"}}, prompts.MustLoad(), WithRewriter(rw))
+	p := New(s, fakeEmbedder{}, &fakeGenerator{pieces: []string{"ok"}}, prompts.MustLoad(), WithHelperModel(rw))
 	res, err := Collect(p.Stream(context.Background(), Turn{Message: "what about if it's broken?", History: hist}))
 	if err != nil {
 		t.Fatal(err)
@@ -401,16 +401,44 @@ func TestModelRewritesFollowUps(t *testing.T) {
 
 	// A failing rewriter leaves the heuristic query.
 	broken := &fakeGenerator{err: errors.New("model down")}
-	p = New(s, fakeEmbedder{}, &fakeGenerator{pieces: []string{"ok"}}, prompts.MustLoad(), WithRewriter(broken))
+	p = New(s, fakeEmbedder{}, &fakeGenerator{pieces: []string{"ok"}}, prompts.MustLoad(), WithHelperModel(broken))
 	res, _ = Collect(p.Stream(context.Background(), Turn{Message: "what about if it's broken?", History: hist}))
 	if !strings.HasPrefix(res.Meta.Query, "Can I return opened headphones?") {
 		t.Errorf("fallback query %q", res.Meta.Query)
 	}
 	// A standalone question is not rewritten.
 	rw.got = nil
-	p = New(s, fakeEmbedder{}, &fakeGenerator{pieces: []string{"ok"}}, prompts.MustLoad(), WithRewriter(rw))
+	p = New(s, fakeEmbedder{}, &fakeGenerator{pieces: []string{"ok"}}, prompts.MustLoad(), WithHelperModel(rw))
 	Collect(p.Stream(context.Background(), Turn{Message: "do you sell kettles with a temperature display", History: hist}))
 	if rw.got != nil {
 		t.Error("a standalone question went to the rewriter")
+	}
+}
+
+func TestHelperModelLabelsAndSummarises(t *testing.T) {
+	s := &fakeSearcher{SearchFn: func(context.Context, kefu.Query) ([]kefu.Hit, error) { return []kefu.Hit{policyHit(0.9)}, nil }}
+	label := &fakeGenerator{pieces: []string{" payment\n"}}
+	p := New(s, fakeEmbedder{}, &fakeGenerator{pieces: []string{"ok"}}, prompts.MustLoad(), WithHelperModel(label))
+	res, _ := Collect(p.Stream(context.Background(), Turn{Message: "blah blah zzz"}))
+	if res.Meta.Intent != IntentPayment || !strings.Contains(label.got.System, "one intent") {
+		t.Errorf("model label not used: intent %s", res.Meta.Intent)
+	}
+	label.pieces = []string{"definitely something else"}
+	res, _ = Collect(p.Stream(context.Background(), Turn{Message: "blah blah zzz"}))
+	if res.Meta.Intent != IntentReturn { // not the model's words: the topic of the passage that answered
+		t.Errorf("an answer that is not a label was used: %s", res.Meta.Intent)
+	}
+
+	var hist []kefu.Message
+	for i := 0; i < 40; i++ {
+		hist = append(hist, kefu.Message{Role: kefu.RoleUser, Content: strings.Repeat("a question about my kettle order ", 8)},
+			kefu.Message{Role: kefu.RoleAssistant, Content: strings.Repeat("an answer about kettles ", 8)})
+	}
+	summary := &fakeGenerator{pieces: []string{"The shopper asked about a kettle order."}}
+	g := &fakeGenerator{pieces: []string{"ok"}}
+	p = New(s, fakeEmbedder{}, g, prompts.MustLoad(), WithHelperModel(summary), WithPromptBudget(1200))
+	Collect(p.Stream(context.Background(), Turn{Message: "return policy for kettles?", History: hist}))
+	if first := g.got.Messages[0]; first.Role != kefu.RoleSystem || first.Content != "Earlier in this conversation: The shopper asked about a kettle order." {
+		t.Errorf("history summary %q", first.Content)
 	}
 }

@@ -101,7 +101,7 @@ func openApp(cfg Config, logOut io.Writer) (*app, error) {
 	}
 	opts := []rag.Option{rag.WithBackend(backend)}
 	if rewriter != nil {
-		opts = append(opts, rag.WithRewriter(rewriter))
+		opts = append(opts, rag.WithHelperModel(rewriter))
 	}
 	if cfg.Retrieval.TopK > 0 {
 		opts = append(opts, rag.WithTopK(cfg.Retrieval.TopK))
