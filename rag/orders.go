@@ -20,15 +20,15 @@ const (
 
 // genericOrderTerms are the words every order question shares; what is left
 // ("air fryer", "kettle") picks the orders the shopper means.
-var genericOrderTerms = map[string]bool{}
-
-func init() {
+var genericOrderTerms = func() map[string]bool {
+	m := map[string]bool{}
 	for _, t := range tokenize.Terms(`order orders where wheres track tracking status package parcel delivery deliver shipped ship arrive arrived
 		when will has did yet latest recent last number id info update check show list see all
 		我的订单 订单 快递 包裹 物流 到哪 哪里 单号 状态 发货 到了 什么时候 啥时候 几时 查询 查一下 帮我 看看 最近 买的 东西 一下`) {
-		genericOrderTerms[t] = true
+		m[t] = true
 	}
-}
+	return m
+}()
 
 // orders answers a signed-in shopper's question about their own orders. The
 // search is restricted to that shopper's order documents inside the store;
