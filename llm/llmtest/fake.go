@@ -242,6 +242,7 @@ func New(opts ...Option) *Fake {
 	mux.HandleFunc("POST /api/chat", f.ollamaChat)
 	mux.HandleFunc("POST /api/embed", f.ollamaEmbed)
 	mux.HandleFunc("GET /api/tags", f.ollamaTags)
+	mux.HandleFunc("POST /v1/messages", f.anthropicMessages)
 	f.mux = mux
 	return f
 }
