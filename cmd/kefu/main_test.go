@@ -106,8 +106,10 @@ func TestIngestReportsBadFilesAndKeepsTheRest(t *testing.T) {
 	}
 }
 
-func TestAskAnswersWithCitations(t *testing.T) {
-	dir := demoDataDir(t)
+// askDemo asks the demo shop three questions, in both languages and as a
+// signed-in shopper, and checks each answer and its citation.
+func askDemo(t *testing.T, env map[string]string, dir string) {
+	t.Helper()
 	for _, tc := range []struct {
 		args         []string
 		want, source string
@@ -116,7 +118,7 @@ func TestAskAnswersWithCitations(t *testing.T) {
 		{[]string{"free shipping minimum?"}, "¥99", "shipping.en.md"},
 		{[]string{"--customer", "C1001", "where is my order"}, "SF1420576381945", "orders.jsonl"},
 	} {
-		out, _, err := run(t, nil, append([]string{"ask", "--data-dir", dir}, tc.args...)...)
+		out, _, err := run(t, env, append([]string{"ask", "--data-dir", dir}, tc.args...)...)
 		if err != nil {
 			t.Fatalf("ask %v: %v", tc.args, err)
 		}
@@ -124,6 +126,11 @@ func TestAskAnswersWithCitations(t *testing.T) {
 			t.Errorf("ask %v:\n%s\nwant %q cited from %s", tc.args, out, tc.want, tc.source)
 		}
 	}
+}
+
+func TestAskAnswersWithCitations(t *testing.T) {
+	dir := demoDataDir(t)
+	askDemo(t, nil, dir)
 	if _, _, err := run(t, nil, "ask", "--data-dir", dir, "--customer", "C1001; drop", "hi"); err == nil {
 		t.Error("ask accepted a malformed customer id")
 	}

@@ -49,22 +49,7 @@ func TestQdrantStoreEndToEnd(t *testing.T) {
 	if written, unchanged := ingest(); written != 0 || unchanged < 100 {
 		t.Fatalf("second ingest wrote %d, skipped %d; want every document skipped", written, unchanged)
 	}
-	for _, tc := range []struct {
-		args         []string
-		want, source string
-	}{
-		{[]string{"退货期限是多久？"}, "30天", "returns.zh.md"},
-		{[]string{"free shipping minimum?"}, "¥99", "shipping.en.md"},
-		{[]string{"--customer", "C1001", "where is my order"}, "SF1420576381945", "orders.jsonl"},
-	} {
-		out, _, err := run(t, env, append([]string{"ask", "--data-dir", dir}, tc.args...)...)
-		if err != nil {
-			t.Fatalf("ask %v: %v", tc.args, err)
-		}
-		if !strings.Contains(out, tc.want) || !strings.Contains(out, tc.source) {
-			t.Errorf("ask %v:\n%s\nwant %q cited from %s", tc.args, out, tc.want, tc.source)
-		}
-	}
+	askDemo(t, env, dir)
 }
 
 // The leak test of the embedded store, on Qdrant: every shopper (and an
