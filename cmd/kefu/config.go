@@ -209,8 +209,8 @@ var configKeys = []configKey{
 		c.VectorDB.Qdrant.TLS = b
 		return nil
 	}},
-	{"llm.provider", "KEFU_LLM_PROVIDER", "extractive", "answer generator: extractive (offline, quotes the sources), openai (any OpenAI-compatible endpoint) or ollama (Ollama's native API); a model falls back to extractive when it fails", func(c *Config, v string) error { c.LLM.Provider = v; return nil }},
-	{"llm.base_url", "KEFU_LLM_BASE_URL", "https://api.openai.com/v1 (openai), http://localhost:11434 (ollama)", "base URL of the model's API", func(c *Config, v string) error { c.LLM.BaseURL = v; return nil }},
+	{"llm.provider", "KEFU_LLM_PROVIDER", "extractive", "answer generator: extractive (offline, quotes the sources), openai (any OpenAI-compatible endpoint), ollama (Ollama's native API) or anthropic (Anthropic's Messages API); a model falls back to extractive when it fails", func(c *Config, v string) error { c.LLM.Provider = v; return nil }},
+	{"llm.base_url", "KEFU_LLM_BASE_URL", "https://api.openai.com/v1 (openai), http://localhost:11434 (ollama), https://api.anthropic.com (anthropic)", "base URL of the model's API", func(c *Config, v string) error { c.LLM.BaseURL = v; return nil }},
 	{"llm.model", "KEFU_LLM_MODEL", "", "model name (required for openai and ollama), e.g. gpt-4o-mini, deepseek-chat, qwen2.5:7b", func(c *Config, v string) error { c.LLM.Model = v; return nil }},
 	{"llm.api_key", "KEFU_LLM_API_KEY", "", "API key of the model's endpoint; environment or file only, refused in kefu.yaml", func(c *Config, v string) error { c.LLM.apiKey = v; return nil }},
 	{"llm.api_key_file", "KEFU_LLM_API_KEY_FILE", "", "file holding the model's API key", func(c *Config, v string) error { c.LLM.APIKeyFile = v; return nil }},

@@ -11,6 +11,7 @@ import (
 	"github.com/kefuhq/kefu/embedding"
 	embopenai "github.com/kefuhq/kefu/embedding/openai"
 	"github.com/kefuhq/kefu/llm"
+	"github.com/kefuhq/kefu/llm/anthropic"
 	"github.com/kefuhq/kefu/llm/ollama"
 	"github.com/kefuhq/kefu/llm/openai"
 	"github.com/kefuhq/kefu/rag"
@@ -119,12 +120,15 @@ func (l LLMConfig) problems() []string {
 	var problems []string
 	switch l.Provider {
 	case "extractive":
-	case "openai", "ollama":
+	case "openai", "ollama", "anthropic":
 		if l.Model == "" {
 			problems = append(problems, fmt.Sprintf("llm.model is required for llm.provider %s", l.Provider))
 		}
+		if l.Provider == "anthropic" && l.Temperature != nil && *l.Temperature > 1 {
+			problems = append(problems, fmt.Sprintf("llm.temperature %v is above 1, the most Anthropic's API takes", *l.Temperature))
+		}
 	default:
-		problems = append(problems, fmt.Sprintf("llm.provider %q is not extractive, openai or ollama", l.Provider))
+		problems = append(problems, fmt.Sprintf("llm.provider %q is not extractive, openai, ollama or anthropic", l.Provider))
 	}
 	if l.BaseURL != "" && !httpURL(l.BaseURL) {
 		problems = append(problems, "llm.base_url is not an http or https URL")
@@ -223,6 +227,9 @@ func newGenerator(cfg LLMConfig) (rag.Generator, string, rag.Generator, error) {
 			base = defaultOllamaBaseURL
 		}
 		model, err = ollama.New(ollama.Config{BaseURL: base, Model: cfg.Model, Temperature: cfg.Temperature,
+			MaxTokens: cfg.MaxTokens, Timeout: cfg.Timeout})
+	case "anthropic":
+		model, err = anthropic.New(anthropic.Config{BaseURL: cfg.BaseURL, Model: cfg.Model, APIKey: key, Temperature: cfg.Temperature,
 			MaxTokens: cfg.MaxTokens, Timeout: cfg.Timeout})
 	default:
 		model, err = openai.New(openai.Config{BaseURL: cfg.BaseURL, Model: cfg.Model, APIKey: key, Temperature: cfg.Temperature,
