@@ -76,3 +76,21 @@ func TestAskWithAnthropic(t *testing.T) {
 		}
 	})
 }
+
+func TestAnthropicConfigProblems(t *testing.T) {
+	hot, ok := 1.5, 0.7
+	for _, tc := range []struct {
+		cfg  LLMConfig
+		want string
+	}{
+		{LLMConfig{Provider: "anthropic", Model: "claude-x", Temperature: &ok}, ""},
+		{LLMConfig{Provider: "anthropic", Temperature: &ok}, "llm.model is required"},
+		{LLMConfig{Provider: "anthropic", Model: "claude-x", Temperature: &hot}, "above 1"},
+		{LLMConfig{Provider: "claude", Model: "claude-x"}, "not extractive, openai, ollama or anthropic"},
+	} {
+		got := strings.Join(tc.cfg.problems(), "; ")
+		if (tc.want == "") != (got == "") || !strings.Contains(got, tc.want) {
+			t.Errorf("%+v: problems %q, want %q", tc.cfg, got, tc.want)
+		}
+	}
+}
