@@ -211,7 +211,7 @@ var configKeys = []configKey{
 	}},
 	{"llm.provider", "KEFU_LLM_PROVIDER", "extractive", "answer generator: extractive (offline, quotes the sources), openai (any OpenAI-compatible endpoint), ollama (Ollama's native API) or anthropic (Anthropic's Messages API); a model falls back to extractive when it fails", func(c *Config, v string) error { c.LLM.Provider = v; return nil }},
 	{"llm.base_url", "KEFU_LLM_BASE_URL", "https://api.openai.com/v1 (openai), http://localhost:11434 (ollama), https://api.anthropic.com (anthropic)", "base URL of the model's API", func(c *Config, v string) error { c.LLM.BaseURL = v; return nil }},
-	{"llm.model", "KEFU_LLM_MODEL", "", "model name (required for openai and ollama), e.g. gpt-4o-mini, deepseek-chat, qwen2.5:7b", func(c *Config, v string) error { c.LLM.Model = v; return nil }},
+	{"llm.model", "KEFU_LLM_MODEL", "", "model name (required for openai, ollama and anthropic), e.g. gpt-4o-mini, deepseek-chat, qwen2.5:7b, claude-sonnet-4-5", func(c *Config, v string) error { c.LLM.Model = v; return nil }},
 	{"llm.api_key", "KEFU_LLM_API_KEY", "", "API key of the model's endpoint; environment or file only, refused in kefu.yaml", func(c *Config, v string) error { c.LLM.apiKey = v; return nil }},
 	{"llm.api_key_file", "KEFU_LLM_API_KEY_FILE", "", "file holding the model's API key", func(c *Config, v string) error { c.LLM.APIKeyFile = v; return nil }},
 	{"llm.timeout", "KEFU_LLM_TIMEOUT", "60s", "longest a whole answer from the model may take", durationSetter(func(c *Config) *time.Duration { return &c.LLM.Timeout })},

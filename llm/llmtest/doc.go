@@ -1,6 +1,6 @@
 // Package llmtest is an in-process model server for tests, demos and load
 // runs: it speaks the OpenAI chat-completions and embeddings API (streamed
-// as server-sent events or not) and Ollama's native /api/chat and
+// as server-sent events or not), Anthropic's /v1/messages stream, and Ollama's native /api/chat and
 // /api/embed, answers each chat request with the next scripted Reply or an
 // echo of the last user message, returns tool calls when told to, records
 // every request it receives, and injects the faults a real backend shows:
