@@ -25,6 +25,7 @@ import (
 
 	"github.com/kefuhq/kefu"
 	"github.com/kefuhq/kefu/internal/remote"
+	"github.com/kefuhq/kefu/internal/remote/chat"
 )
 
 // DefaultBaseURL is Anthropic's API.
@@ -143,9 +144,6 @@ func New(cfg Config) (*Generator, error) {
 // Name is the backend name reported with answers: "anthropic/<model>".
 func (g *Generator) Name() string { return "anthropic/" + g.cfg.Model }
 
-// errStopped ends a stream whose reader stopped early.
-var errStopped = errors.New("reader stopped")
-
 // Generate sends req.System and req.Messages and yields the answer's text
 // as it arrives, piece by piece. A failure ends the stream with an error
 // of code kefu.EUnavailable whose cause is a *remote.Error (status,
@@ -155,29 +153,7 @@ func (g *Generator) Generate(ctx context.Context, req kefu.GenerateRequest) iter
 	return func(yield func(string, error) bool) {
 		ctx, cancel := context.WithTimeout(ctx, g.cfg.Timeout)
 		defer cancel()
-		ctx, call := remote.WithCall(ctx)
-		stopped := false
-		stream := func(_ context.Context, chunk []byte) error {
-			if len(chunk) == 0 {
-				return nil
-			}
-			if !yield(string(chunk), nil) {
-				stopped = true
-				return errStopped
-			}
-			return nil
-		}
-		opts := append(append([]llms.CallOption(nil), g.opts...), llms.WithStreamingFunc(stream))
-		_, err := g.llm.GenerateContent(ctx, messages(req), opts...)
-		if stopped {
-			return
-		}
-		if err == nil {
-			err = call.StreamErr() // a fault the library read past
-		}
-		if err != nil {
-			yield("", g.fail(ctx, call, err))
-		}
+		chat.Stream(ctx, g.llm, messages(req), g.opts, nil, g.fail, yield)
 	}
 }
 
@@ -193,30 +169,23 @@ func (g *Generator) fail(ctx context.Context, call *remote.Call, err error) erro
 // status, which the error already states.
 var libraryPrefix = regexp.MustCompile(`^(anthropic: failed to create message: )?(API returned unexpected status code: \d+:? ?)?`)
 
-// messages is the rendered prompt in the client library's form: the system
-// prompt first (the library moves it to the request's system field), then
-// the conversation. A human agent's turns are the assistant side, as the
-// shopper saw them; a system turn inside the conversation joins the system
-// prompt, since the API has no such role.
+// messages is the rendered prompt in the client library's form (see
+// chat.Messages) with its system turns joined into one, first: the library
+// moves it to the request's system field, and the API has no system role
+// inside the conversation.
 func messages(req kefu.GenerateRequest) []llms.MessageContent {
 	var out []llms.MessageContent
 	var system []string
-	if req.System != "" {
-		system = append(system, req.System)
-	}
-	for _, m := range req.Messages {
-		role := llms.ChatMessageTypeHuman
-		switch m.Role {
-		case kefu.RoleAssistant, kefu.RoleAgent:
-			role = llms.ChatMessageTypeAI
-		case kefu.RoleSystem:
-			system = append(system, m.Content)
+	for _, m := range chat.Messages(req) {
+		if m.Role != llms.ChatMessageTypeSystem {
+			out = append(out, m)
 			continue
 		}
-		out = append(out, llms.TextParts(role, m.Content))
-	}
-	if len(req.Messages) == 0 && req.Question != "" {
-		out = append(out, llms.TextParts(llms.ChatMessageTypeHuman, req.Question))
+		for _, p := range m.Parts {
+			if t, ok := p.(llms.TextContent); ok {
+				system = append(system, t.Text)
+			}
+		}
 	}
 	if len(system) > 0 {
 		out = append([]llms.MessageContent{llms.TextParts(llms.ChatMessageTypeSystem, strings.Join(system, "\n\n"))}, out...)

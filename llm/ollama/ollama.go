@@ -24,6 +24,7 @@ import (
 
 	"github.com/kefuhq/kefu"
 	"github.com/kefuhq/kefu/internal/remote"
+	"github.com/kefuhq/kefu/internal/remote/chat"
 )
 
 // Defaults of Config's zero values.
@@ -92,8 +93,6 @@ func New(cfg Config) (*Generator, error) {
 // Name is the backend name reported with answers: "ollama/<model>".
 func (g *Generator) Name() string { return "ollama/" + g.cfg.Model }
 
-var errStopped = errors.New("reader stopped")
-
 // Generate sends req.System and req.Messages and yields the answer's text
 // as it arrives. A failure ends the stream with an error of code
 // kefu.EUnavailable whose cause is a *remote.Error; when ctx ends, the
@@ -102,56 +101,14 @@ func (g *Generator) Generate(ctx context.Context, req kefu.GenerateRequest) iter
 	return func(yield func(string, error) bool) {
 		ctx, cancel := context.WithTimeout(ctx, g.cfg.Timeout)
 		defer cancel()
-		ctx, call := remote.WithCall(ctx)
-		stopped := false
-		stream := func(_ context.Context, chunk []byte) error {
-			if len(chunk) == 0 {
-				return nil
-			}
-			if !yield(string(chunk), nil) {
-				stopped = true
-				return errStopped
-			}
-			return nil
-		}
-		opts := append(append([]llms.CallOption(nil), g.opts...), llms.WithStreamingFunc(stream))
-		_, err := g.llm.GenerateContent(ctx, messages(req), opts...)
-		if stopped {
-			return
-		}
-		if err == nil {
-			// The client library ends quietly on a dropped connection; the
-			// body check did not.
-			err = call.StreamErr()
-		}
-		if err != nil {
-			e := remote.Failure(ctx, g.service, call, err)
-			yield("", kefu.WrapError(kefu.EUnavailable, "the answer model is unavailable", e))
-		}
+		chat.Stream(ctx, g.llm, chat.Messages(req), g.opts, nil, g.fail, yield)
 	}
 }
 
-// messages is the rendered prompt in the client library's form. A human
-// agent's turns are the assistant side, as the shopper saw them.
-func messages(req kefu.GenerateRequest) []llms.MessageContent {
-	var out []llms.MessageContent
-	if req.System != "" {
-		out = append(out, llms.TextParts(llms.ChatMessageTypeSystem, req.System))
-	}
-	for _, m := range req.Messages {
-		role := llms.ChatMessageTypeHuman
-		switch m.Role {
-		case kefu.RoleAssistant, kefu.RoleAgent:
-			role = llms.ChatMessageTypeAI
-		case kefu.RoleSystem:
-			role = llms.ChatMessageTypeSystem
-		}
-		out = append(out, llms.TextParts(role, m.Content))
-	}
-	if len(req.Messages) == 0 && req.Question != "" {
-		out = append(out, llms.TextParts(llms.ChatMessageTypeHuman, req.Question))
-	}
-	return out
+// fail turns a failed call into kefu's error, naming the service.
+func (g *Generator) fail(ctx context.Context, call *remote.Call, err error) error {
+	e := remote.Failure(ctx, g.service, call, err)
+	return kefu.WrapError(kefu.EUnavailable, "the answer model is unavailable", e)
 }
 
 // ndjsonCheck checks a streamed reply line by line: every line must be a

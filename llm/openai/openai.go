@@ -28,6 +28,7 @@ import (
 
 	"github.com/kefuhq/kefu"
 	"github.com/kefuhq/kefu/internal/remote"
+	"github.com/kefuhq/kefu/internal/remote/chat"
 )
 
 // DefaultBaseURL is OpenAI's API.
@@ -160,9 +161,6 @@ func New(cfg Config) (*Generator, error) {
 // Name is the backend name reported with answers: "openai/<model>".
 func (g *Generator) Name() string { return "openai/" + g.cfg.Model }
 
-// errStopped ends a stream whose reader stopped early.
-var errStopped = errors.New("reader stopped")
-
 // MaxToolRounds is how many times one answer may go back to the model
 // with tool results; the request after the last round tells the model to
 // answer without tools.
@@ -188,7 +186,7 @@ func (g *Generator) Generate(ctx context.Context, req kefu.GenerateRequest) iter
 		if len(tools) > 0 {
 			llm = g.toolLLM
 		}
-		msgs := messages(req)
+		msgs := chat.Messages(req)
 		for round := 0; ; round++ {
 			calls, ok := g.round(ctx, llm, msgs, tools, round, yield)
 			if !ok || len(calls.calls) == 0 {
@@ -237,34 +235,17 @@ func (tc turnCalls) message() llms.MessageContent {
 // was yielded or the reader stopped).
 func (g *Generator) round(ctx context.Context, llm *lcopenai.LLM, msgs []llms.MessageContent, tools []llms.Tool, round int,
 	yield func(string, error) bool) (calls turnCalls, ok bool) {
-	ctx, call := remote.WithCall(ctx)
-	stopped := false
-	stream := func(_ context.Context, chunk []byte) error {
-		if len(chunk) == 0 || (len(tools) > 0 && toolDelta(chunk)) {
-			return nil
-		}
-		if !yield(string(chunk), nil) {
-			stopped = true
-			return errStopped
-		}
-		return nil
-	}
-	opts := append(append([]llms.CallOption(nil), g.opts...), llms.WithStreamingFunc(stream))
+	var skip func([]byte) bool
+	opts := g.opts
 	if len(tools) > 0 {
-		opts = append(opts, llms.WithTools(tools))
+		skip = toolDelta
+		opts = append(append([]llms.CallOption(nil), opts...), llms.WithTools(tools))
 		if round == MaxToolRounds {
 			opts = append(opts, llms.WithToolChoice("none"))
 		}
 	}
-	resp, err := llm.GenerateContent(ctx, msgs, opts...)
-	if stopped {
-		return calls, false
-	}
-	if err == nil {
-		err = call.StreamErr() // a fault the library read past
-	}
-	if err != nil {
-		yield("", g.fail(ctx, call, err))
+	resp, ok := chat.Stream(ctx, llm, msgs, opts, skip, g.fail, yield)
+	if !ok {
 		return calls, false
 	}
 	if len(resp.Choices) > 0 {
@@ -342,30 +323,6 @@ func (g *Generator) fail(ctx context.Context, call *remote.Call, err error) erro
 // statusPrefix is how the client library words a bad status, which the
 // error already states.
 var statusPrefix = regexp.MustCompile(`^API returned unexpected status code: \d+:? ?`)
-
-// messages is the rendered prompt in the client library's form: the system
-// prompt first, then the conversation. A human agent's turns are the
-// assistant side, as the shopper saw them.
-func messages(req kefu.GenerateRequest) []llms.MessageContent {
-	var out []llms.MessageContent
-	if req.System != "" {
-		out = append(out, llms.TextParts(llms.ChatMessageTypeSystem, req.System))
-	}
-	for _, m := range req.Messages {
-		role := llms.ChatMessageTypeHuman
-		switch m.Role {
-		case kefu.RoleAssistant, kefu.RoleAgent:
-			role = llms.ChatMessageTypeAI
-		case kefu.RoleSystem:
-			role = llms.ChatMessageTypeSystem
-		}
-		out = append(out, llms.TextParts(role, m.Content))
-	}
-	if len(req.Messages) == 0 && req.Question != "" {
-		out = append(out, llms.TextParts(llms.ChatMessageTypeHuman, req.Question))
-	}
-	return out
-}
 
 // sseCheck checks a streamed reply line by line: every data line must be
 // JSON or [DONE]; an error object, a legacy function call, or a tool call
