@@ -15,7 +15,6 @@ import (
 	"iter"
 	"log/slog"
 	"net/http"
-	"net/url"
 	"regexp"
 	"strings"
 	"time"
@@ -62,23 +61,17 @@ type Config struct {
 }
 
 // LogValue keeps the API key out of logs.
-func (c Config) LogValue() slog.Value {
-	return slog.GroupValue(slog.String("base_url", remote.RedactURL(c.baseURL())), slog.String("model", c.Model),
-		slog.Bool("api_key_set", c.APIKey != ""), slog.Int("max_tokens", c.MaxTokens), slog.Duration("timeout", c.Timeout))
-}
+func (c Config) LogValue() slog.Value { return c.view().LogValue() }
 
 // String keeps the API key out of anything that prints the config.
-func (c Config) String() string {
-	return fmt.Sprintf("anthropic.Config{BaseURL: %s, Model: %s, APIKey set: %t, MaxTokens: %d, Timeout: %s}",
-		remote.RedactURL(c.baseURL()), c.Model, c.APIKey != "", c.MaxTokens, c.Timeout)
+func (c Config) String() string { return c.view().String() }
+
+func (c Config) view() remote.ConfigView {
+	return remote.ConfigView{Kind: "anthropic.Config", BaseURL: c.baseURL(), Model: c.Model, KeySet: c.APIKey != "",
+		MaxTokens: c.MaxTokens, Timeout: c.Timeout}
 }
 
-func (c Config) baseURL() string {
-	if c.BaseURL == "" {
-		return DefaultBaseURL
-	}
-	return strings.TrimRight(c.BaseURL, "/")
-}
+func (c Config) baseURL() string { return remote.BaseURL(c.BaseURL, DefaultBaseURL) }
 
 // apiURL is the base the client library appends /messages to.
 func (c Config) apiURL() string {
@@ -107,9 +100,8 @@ func New(cfg Config) (*Generator, error) {
 	if cfg.APIKey == "" {
 		return nil, errors.New("anthropic generator: no API key configured")
 	}
-	u, err := url.Parse(cfg.baseURL())
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("anthropic generator: base URL %s is not an http(s) URL", remote.RedactURL(cfg.baseURL()))
+	if _, err := remote.HTTPURL(cfg.baseURL()); err != nil {
+		return nil, fmt.Errorf("anthropic generator: %w", err)
 	}
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = DefaultTimeout
@@ -121,15 +113,11 @@ func New(cfg Config) (*Generator, error) {
 	if cfg.Temperature != nil {
 		temp = *cfg.Temperature
 	}
-	var base http.RoundTripper
-	if cfg.HTTPClient != nil {
-		base = cfg.HTTPClient.Transport
-	}
 	llm, err := lcanthropic.New(
 		lcanthropic.WithToken(cfg.APIKey),
 		lcanthropic.WithModel(cfg.Model),
 		lcanthropic.WithBaseURL(cfg.apiURL()),
-		lcanthropic.WithHTTPClient(&http.Client{Transport: &remote.Transport{Base: base, Check: sseCheck}}),
+		lcanthropic.WithHTTPClient(remote.Client(cfg.HTTPClient, sseCheck)),
 	)
 	if err != nil {
 		return nil, fmt.Errorf("anthropic generator: %s", remote.Scrub(err.Error(), cfg.APIKey))

@@ -15,7 +15,6 @@ import (
 	"io"
 	"iter"
 	"net/http"
-	"net/url"
 	"strings"
 	"time"
 
@@ -58,13 +57,9 @@ func New(cfg Config) (*Generator, error) {
 	if strings.TrimSpace(cfg.Model) == "" {
 		return nil, errors.New("ollama generator: no model configured")
 	}
-	if cfg.BaseURL == "" {
-		cfg.BaseURL = DefaultBaseURL
-	}
-	cfg.BaseURL = strings.TrimRight(cfg.BaseURL, "/")
-	u, err := url.Parse(cfg.BaseURL)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("ollama generator: base URL %s is not an http(s) URL", remote.RedactURL(cfg.BaseURL))
+	cfg.BaseURL = remote.BaseURL(cfg.BaseURL, DefaultBaseURL)
+	if _, err := remote.HTTPURL(cfg.BaseURL); err != nil {
+		return nil, fmt.Errorf("ollama generator: %w", err)
 	}
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = DefaultTimeout
@@ -73,11 +68,7 @@ func New(cfg Config) (*Generator, error) {
 	if cfg.Temperature != nil {
 		temp = *cfg.Temperature
 	}
-	var base http.RoundTripper
-	if cfg.HTTPClient != nil {
-		base = cfg.HTTPClient.Transport
-	}
-	client := &http.Client{Transport: &remote.Transport{Base: base, Check: ndjsonCheck}}
+	client := remote.Client(cfg.HTTPClient, ndjsonCheck)
 	llm, err := lcollama.New(lcollama.WithServerURL(cfg.BaseURL), lcollama.WithModel(cfg.Model), lcollama.WithHTTPClient(client))
 	if err != nil {
 		return nil, fmt.Errorf("ollama generator: %w", err)

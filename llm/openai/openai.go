@@ -18,7 +18,6 @@ import (
 	"iter"
 	"log/slog"
 	"net/http"
-	"net/url"
 	"regexp"
 	"strings"
 	"time"
@@ -64,23 +63,17 @@ type Config struct {
 }
 
 // LogValue keeps the API key out of logs.
-func (c Config) LogValue() slog.Value {
-	return slog.GroupValue(slog.String("base_url", remote.RedactURL(c.baseURL())), slog.String("model", c.Model),
-		slog.Bool("api_key_set", c.APIKey != ""), slog.Int("max_tokens", c.MaxTokens), slog.Duration("timeout", c.Timeout))
-}
+func (c Config) LogValue() slog.Value { return c.view().LogValue() }
 
 // String keeps the API key out of anything that prints the config.
-func (c Config) String() string {
-	return fmt.Sprintf("openai.Config{BaseURL: %s, Model: %s, APIKey set: %t, MaxTokens: %d, Timeout: %s}",
-		remote.RedactURL(c.baseURL()), c.Model, c.APIKey != "", c.MaxTokens, c.Timeout)
+func (c Config) String() string { return c.view().String() }
+
+func (c Config) view() remote.ConfigView {
+	return remote.ConfigView{Kind: "openai.Config", BaseURL: c.baseURL(), Model: c.Model, KeySet: c.APIKey != "",
+		MaxTokens: c.MaxTokens, Timeout: c.Timeout}
 }
 
-func (c Config) baseURL() string {
-	if c.BaseURL == "" {
-		return DefaultBaseURL
-	}
-	return strings.TrimRight(c.BaseURL, "/")
-}
+func (c Config) baseURL() string { return remote.BaseURL(c.BaseURL, DefaultBaseURL) }
 
 // Generator streams answers from an OpenAI-compatible endpoint. It is safe
 // for concurrent use.
@@ -102,9 +95,9 @@ func New(cfg Config) (*Generator, error) {
 	if strings.TrimSpace(cfg.Model) == "" {
 		return nil, errors.New("openai generator: no model configured")
 	}
-	u, err := url.Parse(cfg.baseURL())
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("openai generator: base URL %s is not an http(s) URL", remote.RedactURL(cfg.baseURL()))
+	u, err := remote.HTTPURL(cfg.baseURL())
+	if err != nil {
+		return nil, fmt.Errorf("openai generator: %w", err)
 	}
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = DefaultTimeout
@@ -112,10 +105,6 @@ func New(cfg Config) (*Generator, error) {
 	temp := DefaultTemperature
 	if cfg.Temperature != nil {
 		temp = *cfg.Temperature
-	}
-	var base http.RoundTripper
-	if cfg.HTTPClient != nil {
-		base = cfg.HTTPClient.Transport
 	}
 	key := cfg.APIKey
 	if key == "" {
@@ -127,7 +116,7 @@ func New(cfg Config) (*Generator, error) {
 			lcopenai.WithToken(key),
 			lcopenai.WithModel(cfg.Model),
 			lcopenai.WithBaseURL(cfg.baseURL()),
-			lcopenai.WithHTTPClient(&http.Client{Transport: &remote.Transport{Base: base, Check: check}}),
+			lcopenai.WithHTTPClient(remote.Client(cfg.HTTPClient, check)),
 		)
 		if err != nil {
 			return nil, fmt.Errorf("openai generator: %s", remote.Scrub(err.Error(), cfg.APIKey))
