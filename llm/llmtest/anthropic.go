@@ -97,27 +97,11 @@ func (f *Fake) anthropicMessages(w http.ResponseWriter, r *http.Request) {
 	}
 	block := 0
 	send("content_block_start", map[string]any{"index": block, "content_block": map[string]any{"type": "text", "text": ""}})
-	pieces := Pieces(text)
-	for i := 0; ; i++ {
-		if i == reply.FaultAt && f.strikeAnthropic(w, flusher, reply.Fault) {
-			return
-		}
-		var piece string
-		switch {
-		case i < len(pieces):
-			piece = pieces[i]
-		case reply.Fault == Endless:
-			piece = endlessPiece
-		}
-		if piece == "" {
-			break
-		}
-		if i > 0 && !wait(r, max(f.pace(), endlessGap(reply.Fault, i >= len(pieces)))) {
-			return
-		}
+	strike := func(fault Fault) bool { return f.strikeAnthropic(w, flusher, fault) }
+	delta := func(piece string) {
 		send("content_block_delta", map[string]any{"index": block, "delta": map[string]any{"type": "text_delta", "text": piece}})
 	}
-	if reply.FaultAt > len(pieces) && f.strikeAnthropic(w, flusher, reply.Fault) {
+	if !f.pump(r, reply, text, strike, delta) {
 		return
 	}
 	send("content_block_stop", map[string]any{"index": block})
@@ -172,13 +156,7 @@ func (f *Fake) recordAnthropic(r *http.Request) Request {
 		}
 		req.Chat = &c
 	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.requests = append(f.requests, req)
-	if f.maxRecorded > 0 && len(f.requests) > f.maxRecorded {
-		f.requests = append([]Request(nil), f.requests[len(f.requests)-f.maxRecorded:]...)
-	}
-	return req
+	return f.keep(req)
 }
 
 // systemText reads Anthropic's system field: a string or a list of text

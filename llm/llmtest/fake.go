@@ -334,6 +334,12 @@ func (f *Fake) record(r *http.Request) Request {
 			}
 		}
 	}
+	return f.keep(req)
+}
+
+// keep records req, dropping the oldest beyond the fake's limit, and
+// returns it.
+func (f *Fake) keep(req Request) Request {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.requests = append(f.requests, req)
@@ -427,6 +433,34 @@ func (f *Fake) text(reply Reply, c ChatRequest) string {
 		return reply.Text
 	}
 	return c.LastUser()
+}
+
+// pump sends text piece by piece at the fake's pace (then filler without
+// end for an Endless reply), striking the reply's fault before piece
+// FaultAt or after the last piece. It reports false when the stream is
+// over: strike ended it or the client went away.
+func (f *Fake) pump(r *http.Request, reply Reply, text string, strike func(Fault) bool, send func(piece string)) bool {
+	pieces := Pieces(text)
+	for i := 0; ; i++ {
+		if i == reply.FaultAt && strike(reply.Fault) {
+			return false
+		}
+		var piece string
+		switch {
+		case i < len(pieces):
+			piece = pieces[i]
+		case reply.Fault == Endless:
+			piece = endlessPiece
+		}
+		if piece == "" {
+			break
+		}
+		if i > 0 && !wait(r, max(f.pace(), endlessGap(reply.Fault, i >= len(pieces)))) {
+			return false
+		}
+		send(piece)
+	}
+	return reply.FaultAt <= len(pieces) || !strike(reply.Fault)
 }
 
 // hold waits for the reply's first-token delay and its gate; it reports

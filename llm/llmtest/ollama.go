@@ -68,27 +68,8 @@ func (f *Fake) ollamaChat(w http.ResponseWriter, r *http.Request) {
 		jsonLine(w, line(text, true))
 		return
 	}
-	pieces := Pieces(text)
-	for i := 0; ; i++ {
-		if i == reply.FaultAt && strikeNDJSON(w, reply.Fault) {
-			return
-		}
-		var piece string
-		switch {
-		case i < len(pieces):
-			piece = pieces[i]
-		case reply.Fault == Endless:
-			piece = endlessPiece
-		}
-		if piece == "" {
-			break
-		}
-		if i > 0 && !wait(r, max(f.pace(), endlessGap(reply.Fault, i >= len(pieces)))) {
-			return
-		}
-		jsonLine(w, line(piece, false))
-	}
-	if reply.FaultAt > len(pieces) && strikeNDJSON(w, reply.Fault) {
+	strike := func(fault Fault) bool { return strikeNDJSON(w, fault) }
+	if !f.pump(r, reply, text, strike, func(piece string) { jsonLine(w, line(piece, false)) }) {
 		return
 	}
 	jsonLine(w, line("", true))

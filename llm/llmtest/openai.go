@@ -73,28 +73,8 @@ func (f *Fake) chatCompletions(w http.ResponseWriter, r *http.Request) {
 	if !hold(r, reply) {
 		return
 	}
-	pieces := Pieces(text)
-	for i := 0; ; i++ {
-		if i == reply.FaultAt && f.strike(w, flusher, reply.Fault) {
-			return
-		}
-		var piece string
-		switch {
-		case i < len(pieces):
-			piece = pieces[i]
-		case reply.Fault == Endless:
-			piece = endlessPiece
-		default:
-		}
-		if piece == "" {
-			break
-		}
-		if i > 0 && !wait(r, max(f.pace(), endlessGap(reply.Fault, i >= len(pieces)))) {
-			return
-		}
-		send(chunk(map[string]any{"content": piece}, nil))
-	}
-	if reply.FaultAt > len(pieces) && f.strike(w, flusher, reply.Fault) {
+	strike := func(fault Fault) bool { return f.strike(w, flusher, fault) }
+	if !f.pump(r, reply, text, strike, func(piece string) { send(chunk(map[string]any{"content": piece}, nil)) }) {
 		return
 	}
 	finish := "stop"
