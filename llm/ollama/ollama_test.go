@@ -32,24 +32,13 @@ func newGen(t *testing.T, srv *llmtest.Server) *Generator {
 	return g
 }
 
-func collect(ctx context.Context, g *Generator) ([]string, error) {
-	var pieces []string
-	for p, err := range g.Generate(ctx, req) {
-		if err != nil {
-			return pieces, err
-		}
-		pieces = append(pieces, p)
-	}
-	return pieces, nil
-}
-
 func TestGeneratorStreamsFromOllama(t *testing.T) {
 	srv := llmtest.NewServer()
 	defer srv.Close()
 	g := newGen(t, srv)
 	answer := "大部分商品自签收之日起30天内可以退货。[1]"
 	srv.Script(llmtest.Reply{Text: answer})
-	pieces, err := collect(context.Background(), g)
+	pieces, err := llmtest.Collect(g.Generate(context.Background(), req))
 	if err != nil || strings.Join(pieces, "") != answer || len(pieces) < 10 {
 		t.Fatalf("pieces %q, %v", pieces, err)
 	}
@@ -97,7 +86,7 @@ func TestGeneratorFailures(t *testing.T) {
 				ctx, cancel = context.WithTimeout(ctx, tc.ctx)
 				defer cancel()
 			}
-			pieces, err := collect(ctx, g)
+			pieces, err := llmtest.Collect(g.Generate(ctx, req))
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("error %v; want one saying %q", err, tc.want)
 			}

@@ -29,17 +29,6 @@ func newGen(t *testing.T, srv *llmtest.Server, mod func(*Config)) *Generator {
 	return g
 }
 
-func collect(ctx context.Context, g *Generator, req kefu.GenerateRequest) ([]string, error) {
-	var pieces []string
-	for p, err := range g.Generate(ctx, req) {
-		if err != nil {
-			return pieces, err
-		}
-		pieces = append(pieces, p)
-	}
-	return pieces, nil
-}
-
 var req = kefu.GenerateRequest{
 	Question: "Can I return opened headphones?", Locale: "en",
 	System: "You are Lumi's customer-service assistant. Answer only from the passages.",
@@ -57,7 +46,7 @@ func TestGeneratorSendsThePromptAndStreamsTheAnswer(t *testing.T) {
 	g := newGen(t, srv, func(c *Config) { c.Temperature = &temp; c.MaxTokens = 300 })
 	answer := "Yes, within 30 days. 拆封的耳机可以退货。 [1]"
 	srv.Script(llmtest.Reply{Text: answer})
-	pieces, err := collect(context.Background(), g, req)
+	pieces, err := llmtest.Collect(g.Generate(context.Background(), req))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -93,7 +82,7 @@ func TestGeneratorDefaults(t *testing.T) {
 	srv := llmtest.NewServer()
 	defer srv.Close()
 	g := newGen(t, srv, func(c *Config) { c.APIKey = "" })
-	if _, err := collect(context.Background(), g, req); err != nil {
+	if _, err := llmtest.Collect(g.Generate(context.Background(), req)); err != nil {
 		t.Fatal(err)
 	}
 	r := srv.Requests()[0]
@@ -137,7 +126,7 @@ func TestGeneratorFailures(t *testing.T) {
 				ctx, cancel = context.WithTimeout(ctx, tc.ctx)
 				defer cancel()
 			}
-			pieces, err := collect(ctx, g, req)
+			pieces, err := llmtest.Collect(g.Generate(ctx, req))
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("error %v; want one saying %q", err, tc.want)
 			}
@@ -168,7 +157,7 @@ func TestTheKeyStaysSecret(t *testing.T) {
 	srv := llmtest.NewServer(llmtest.WithAPIKey("sk-the-right-one"))
 	defer srv.Close()
 	g := newGen(t, srv, nil)
-	_, err := collect(context.Background(), g, req)
+	_, err := llmtest.Collect(g.Generate(context.Background(), req))
 	if err == nil || !strings.Contains(err.Error(), "status 401") {
 		t.Fatalf("error %v; want a 401", err)
 	}
@@ -193,7 +182,7 @@ func TestGeneratorUnreachable(t *testing.T) {
 	srv := llmtest.NewServer()
 	srv.Close()
 	g := newGen(t, srv, nil)
-	_, err := collect(context.Background(), g, req)
+	_, err := llmtest.Collect(g.Generate(context.Background(), req))
 	var re *remote.Error
 	if !errors.As(err, &re) || re.Status != 0 || !re.Transient() {
 		t.Fatalf("error %v; want a transient failure without status", err)

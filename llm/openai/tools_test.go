@@ -51,7 +51,7 @@ func TestToolCallsRunAndTheAnswerFollows(t *testing.T) {
 	var args []string
 	r := req
 	r.Tools = []kefu.Tool{orderTool(&args)}
-	pieces, err := collect(context.Background(), g, r)
+	pieces, err := llmtest.Collect(g.Generate(context.Background(), r))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -106,7 +106,7 @@ func TestToolRoundsAreBounded(t *testing.T) {
 	var args []string
 	r := req
 	r.Tools = []kefu.Tool{orderTool(&args)}
-	_, err := collect(context.Background(), newGen(t, srv, nil), r)
+	_, err := llmtest.Collect(newGen(t, srv, nil).Generate(context.Background(), r))
 	if kefu.ErrorCode(err) != kefu.EUnavailable || !strings.Contains(err.Error(), "after 4 rounds") {
 		t.Fatalf("err %v; want the model to be cut off", err)
 	}
@@ -134,7 +134,7 @@ func TestToolFailureEndsTheAnswer(t *testing.T) {
 	down := kefu.WrapError(kefu.EUnavailable, "the order service is unavailable", errors.New("connection refused"))
 	r := req
 	r.Tools = []kefu.Tool{{Name: "get_order", Call: func(context.Context, json.RawMessage) (string, error) { return "", down }}}
-	pieces, err := collect(context.Background(), newGen(t, srv, nil), r)
+	pieces, err := llmtest.Collect(newGen(t, srv, nil).Generate(context.Background(), r))
 	if !errors.Is(err, down) || len(pieces) != 0 {
 		t.Fatalf("pieces %q err %v; want the tool's error", pieces, err)
 	}
@@ -147,7 +147,7 @@ func TestNoToolsNoToolsOffered(t *testing.T) {
 	srv := llmtest.NewServer()
 	defer srv.Close()
 	srv.Script(llmtest.Reply{Text: "Yes. [1]"})
-	if _, err := collect(context.Background(), newGen(t, srv, nil), req); err != nil {
+	if _, err := llmtest.Collect(newGen(t, srv, nil).Generate(context.Background(), req)); err != nil {
 		t.Fatal(err)
 	}
 	if c := srv.ChatRequests()[0]; len(c.Tools) != 0 || strings.Contains(string(srv.Requests()[0].Body), "tool_choice") {
