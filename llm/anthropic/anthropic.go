@@ -150,7 +150,7 @@ func (g *Generator) Generate(ctx context.Context, req kefu.GenerateRequest) iter
 func (g *Generator) fail(ctx context.Context, call *remote.Call, err error) error {
 	e := remote.Failure(ctx, g.service, call, err, g.cfg.APIKey)
 	e.Message = libraryPrefix.ReplaceAllString(e.Message, "")
-	return kefu.WrapError(kefu.EUnavailable, "the answer model is unavailable", e)
+	return chat.Unavailable(e)
 }
 
 // libraryPrefix is how the client library words a failure and a bad

@@ -99,7 +99,7 @@ func (g *Generator) Generate(ctx context.Context, req kefu.GenerateRequest) iter
 // fail turns a failed call into kefu's error, naming the service.
 func (g *Generator) fail(ctx context.Context, call *remote.Call, err error) error {
 	e := remote.Failure(ctx, g.service, call, err)
-	return kefu.WrapError(kefu.EUnavailable, "the answer model is unavailable", e)
+	return chat.Unavailable(e)
 }
 
 // ndjsonCheck checks a streamed reply line by line: every line must be a

@@ -182,8 +182,7 @@ func (g *Generator) Generate(ctx context.Context, req kefu.GenerateRequest) iter
 				return
 			}
 			if round == MaxToolRounds {
-				yield("", kefu.WrapError(kefu.EUnavailable, "the answer model is unavailable",
-					fmt.Errorf("%s: the model still called tools after %d rounds", g.service, MaxToolRounds)))
+				yield("", chat.Unavailable(fmt.Errorf("%s: the model still called tools after %d rounds", g.service, MaxToolRounds)))
 				return
 			}
 			msgs = append(msgs, calls.message())
@@ -306,7 +305,7 @@ func toolDelta(chunk []byte) bool {
 func (g *Generator) fail(ctx context.Context, call *remote.Call, err error) error {
 	e := remote.Failure(ctx, g.service, call, err, g.cfg.APIKey)
 	e.Message = statusPrefix.ReplaceAllString(e.Message, "")
-	return kefu.WrapError(kefu.EUnavailable, "the answer model is unavailable", e)
+	return chat.Unavailable(e)
 }
 
 // statusPrefix is how the client library words a bad status, which the

@@ -38,6 +38,12 @@ func Messages(req kefu.GenerateRequest) []llms.MessageContent {
 	return out
 }
 
+// Unavailable is err as kefu's error for an answer model that failed: code
+// kefu.EUnavailable, the same message from every backend, err the cause.
+func Unavailable(err error) error {
+	return kefu.WrapError(kefu.EUnavailable, "the answer model is unavailable", err)
+}
+
 // errStopped ends a stream whose reader stopped early.
 var errStopped = errors.New("reader stopped")
 
