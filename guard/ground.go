@@ -8,9 +8,12 @@ import (
 )
 
 // factPattern finds the checkable facts of an answer: amounts with a
-// currency, percentages, dates, times of day, durations, order numbers and
-// other numbers of two or more digits.
-var factPattern = regexp.MustCompile(`[¥$€£]\s?\d[\d,]*(?:\.\d+)?|\d[\d,]*(?:\.\d+)?\s?(?:元|块|%|％)|\d{4}-\d{2}-\d{2}|\d{1,2}:\d{2}|\b[A-Z]{1,4}\d{6,}(?:-\d{2,})?\b|\d+(?:\.\d+)?`)
+// currency, percentages, dates, times of day, ranges ("3-5"), durations
+// ("7 days", "15天"), order numbers and other numbers of two or more digits.
+var factPattern = regexp.MustCompile(`[¥$€£]\s?\d[\d,]*(?:\.\d+)?|\d[\d,]*(?:\.\d+)?\s?(?:元|块|%|％)|\d{4}-\d{2}-\d{2}|\d{1,2}:\d{2}|\b[A-Z]{1,4}\d{6,}(?:-\d{2,})?\b|\d+(?:\.\d+)?\s?[-–~]\s?\d+(?:\.\d+)?|\d+(?:\.\d+)?\s?(?:business days?|working days?|days?|hours?|weeks?|months?|years?|个工作日|工作日|天|小时|周|个月|年)|\d+(?:\.\d+)?`)
+
+// durationOrRange marks a fact that is checked even with a single digit.
+var durationOrRange = regexp.MustCompile(`[-–~]|[a-z天日时周月年]`)
 
 // Ungrounded returns the facts of answer (amounts, percentages, dates,
 // times, order and tracking numbers, numbers) that appear in none of the
@@ -29,7 +32,7 @@ func Ungrounded(answer string, sources []string) []string {
 	seen := map[string]bool{}
 	for _, f := range factPattern.FindAllString(answer, -1) {
 		c := compact(f)
-		if seen[c] || len(digitsOf(c)) < 2 && !strings.ContainsAny(c, "¥$€£%") {
+		if seen[c] || len(digitsOf(c)) < 2 && !strings.ContainsAny(c, "¥$€£%") && !durationOrRange.MatchString(c) {
 			continue
 		}
 		seen[c] = true

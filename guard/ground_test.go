@@ -18,7 +18,7 @@ func TestUngrounded(t *testing.T) {
 		t.Errorf("grounded answer flagged: %q", got)
 	}
 	got := Ungrounded("You get a 100% refund within 45 days, and order W261118-9999 ships at 16:00.", sources)
-	want := []string{"100%", "45", "W261118-9999", "16:00"}
+	want := []string{"100%", "45 days", "W261118-9999", "16:00"}
 	if !slices.Equal(got, want) {
 		t.Errorf("Ungrounded = %q, want %q", got, want)
 	}
@@ -47,5 +47,18 @@ func TestPromises(t *testing.T) {
 	}
 	if got := Promises("We guarantee you'll get compensation, 我们保证赔偿。", src); len(got) != 5 {
 		t.Errorf("Promises = %q, want guarantee, you'll get, compensat, 保证, 赔偿", got)
+	}
+}
+
+func TestUngroundedRangesAndDurations(t *testing.T) {
+	src := []string{"UnionPay and bank cards: 3-5 business days. Alipay: 1-3 business days. Report damage within 7 days."}
+	if got := Ungrounded("UnionPay refunds take 3-5 business days; report damage within 7 days. [1]", src); got != nil {
+		t.Errorf("grounded ranges flagged: %q", got)
+	}
+	if got := Ungrounded("Refunds to UnionPay take 7-9 business days.", src); len(got) == 0 {
+		t.Error("an invented range passed")
+	}
+	if got := Ungrounded("Report damage within 2 days.", src); len(got) == 0 {
+		t.Error("an invented one-digit duration passed")
 	}
 }

@@ -103,7 +103,17 @@ func WithPromptBudget(n int) Option { return func(o *options) { o.promptBudget =
 func WithClock(now func() time.Time) Option { return func(o *options) { o.now = now } }
 
 // WithShop sets the shop's name and hours used in fixed replies.
-func WithShop(s Shop) Option { return func(o *options) { o.shop = s } }
+// A locale missing from s keeps its default.
+func WithShop(s Shop) Option {
+	return func(o *options) {
+		for loc, v := range s.Name {
+			o.shop.Name[loc] = v
+		}
+		for loc, v := range s.Hours {
+			o.shop.Hours[loc] = v
+		}
+	}
+}
 
 // Pipeline answers shopper turns. It is safe for concurrent use.
 type Pipeline struct {
