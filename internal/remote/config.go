@@ -28,16 +28,26 @@ func HTTPURL(raw string) (*url.URL, error) {
 }
 
 // Client is an HTTP client over a Transport that checks bodies with check
-// and carries requests over hc's transport (http.DefaultTransport when hc
-// or its transport is nil). hc's Timeout is not kept: the adapter bounds
+// and carries requests over hc's transport (a pooled copy of
+// http.DefaultTransport when hc or its transport is nil). hc's Timeout is not kept: the adapter bounds
 // each call with its context.
 func Client(hc *http.Client, check BodyCheck) *http.Client {
-	var base http.RoundTripper
-	if hc != nil {
+	var base http.RoundTripper = pooled
+	if hc != nil && hc.Transport != nil {
 		base = hc.Transport
 	}
 	return &http.Client{Transport: &Transport{Base: base, Check: check}}
 }
+
+// pooled is the transport of model clients given none: the default one
+// with room to keep a connection per concurrent stream, so a busy server
+// does not open (and TLS-handshake) a new connection for most turns.
+var pooled = func() http.RoundTripper {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConns = 512
+	t.MaxIdleConnsPerHost = 256
+	return t
+}()
 
 // ConfigView is a model service's config as logs and printouts may show
 // it: the base URL without a password, and the API key only as set or not.
