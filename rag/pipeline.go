@@ -117,8 +117,8 @@ func WithShop(s Shop) Option {
 
 // Pipeline answers shopper turns. It is safe for concurrent use.
 type Pipeline struct {
-	plantedCache sync.Map // plantedKey -> bool
-	plantedSize  atomic.Int64
+	chunkCache     sync.Map // chunkKey -> *chunkFacts
+	chunkCacheSize atomic.Int64
 
 	search  Searcher
 	embed   Embedder
@@ -389,8 +389,9 @@ func (p *Pipeline) renderPrompt(ctx context.Context, req *kefu.GenerateRequest, 
 	left := p.opts.promptBudget - mustCount(sys) - mustCount(req.Question) - promptOverhead
 	var passages []promptPassage
 	for i, h := range req.Context {
-		pp := promptPassage{Title: h.Chunk.Title, Heading: h.Chunk.Heading, Text: redact(h.Chunk.Text)}
-		cost := mustCount(pp.Title+pp.Heading+pp.Text) + 8
+		facts := p.chunkFacts(h.Chunk)
+		pp := promptPassage{Title: h.Chunk.Title, Heading: h.Chunk.Heading, Text: facts.redacted}
+		cost := facts.tokens + 8
 		if i > 0 && cost > left {
 			req.Context = req.Context[:i] // what is not shown cannot be cited
 			break
@@ -499,28 +500,40 @@ func (p *Pipeline) contextHits(hits []kefu.Hit) []kefu.Hit {
 }
 
 // planted reports whether a chunk's text reads like instructions to the
-// assistant. Verdicts are cached by chunk id and text, since the same
-// chunks come back turn after turn and the check is the costliest part of
-// a turn.
+// assistant. The check is the costliest step of a turn, so its verdict is
+// kept per chunk (chunkCache).
 func (p *Pipeline) planted(c kefu.Chunk) bool {
-	key := plantedKey{id: c.ID, sum: fnv64(c.Text)}
-	if v, ok := p.plantedCache.Load(key); ok {
-		return v.(bool)
-	}
-	_, found := guard.Injection(c.Text)
-	if p.plantedSize.Add(1) > maxPlantedCache {
-		p.plantedCache.Clear()
-		p.plantedSize.Store(0)
-	}
-	p.plantedCache.Store(key, found)
-	return found
+	return p.chunkFacts(c).planted
 }
 
-// maxPlantedCache bounds the planted-instruction cache; past it the cache
-// starts over.
-const maxPlantedCache = 50_000
+// chunkFacts is what the pipeline works out about a chunk's text, once:
+// the same chunks come back turn after turn.
+type chunkFacts struct {
+	planted  bool   // reads like instructions to the assistant
+	redacted string // the text as a model may see it
+	tokens   int    // cl100k tokens of title, heading and redacted text
+}
 
-type plantedKey struct {
+func (p *Pipeline) chunkFacts(c kefu.Chunk) *chunkFacts {
+	key := chunkKey{id: c.ID, sum: fnv64(c.Title + "\x00" + c.Heading + "\x00" + c.Text)}
+	if v, ok := p.chunkCache.Load(key); ok {
+		return v.(*chunkFacts)
+	}
+	f := &chunkFacts{redacted: redact(c.Text)}
+	_, f.planted = guard.Injection(c.Text)
+	f.tokens = mustCount(c.Title + c.Heading + f.redacted)
+	if p.chunkCacheSize.Add(1) > maxChunkCache {
+		p.chunkCache.Clear()
+		p.chunkCacheSize.Store(0)
+	}
+	p.chunkCache.Store(key, f)
+	return f
+}
+
+// maxChunkCache bounds the per-chunk cache; past it the cache starts over.
+const maxChunkCache = 50_000
+
+type chunkKey struct {
 	id  string
 	sum uint64
 }
