@@ -2,7 +2,7 @@
 // data directory holds documents, chunks and vectors; at open the store
 // builds in-memory indexes from it, a BM25 inverted index over
 // tokenize.Terms and a column-major vector matrix, and answers hybrid
-// queries by fusing both sides with a weighted sum (Fuse).
+// queries by fusing both sides with a weighted sum (vectordb.Fuse).
 //
 // Every write (the replacement of one document's chunks) is one bbolt
 // transaction, so a crash mid-ingest leaves each document either wholly old

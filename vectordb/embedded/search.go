@@ -8,26 +8,11 @@ import (
 
 	"github.com/kefuhq/kefu"
 	"github.com/kefuhq/kefu/tokenize"
+	"github.com/kefuhq/kefu/vectordb"
 )
-
-// Fusion weights. Lexical matching carries most of the signal for shop
-// documents (product names, order ids, policy terms); the dense side adds
-// typo and partial-word tolerance. Chosen on the demo golden set, see
-// docs/DECISIONS.md.
-const (
-	LexicalWeight = 0.6
-	DenseWeight   = 0.4
-)
-
-// Fuse is the hybrid score of a chunk from its normalised lexical score and
-// its cosine. Stores that compute the two sides elsewhere (Qdrant) use it
-// too, so rankings agree across stores.
-func Fuse(lexical, dense float64) float64 {
-	return LexicalWeight*lexical + DenseWeight*math.Max(0, dense)
-}
 
 // DefaultTopK is the number of hits Search returns when the query asks for none.
-const DefaultTopK = 10
+const DefaultTopK = vectordb.DefaultTopK
 
 type scores struct {
 	lex, exp, dense []float32
@@ -88,7 +73,7 @@ func (s *Store) Search(ctx context.Context, q kefu.Query) ([]kefu.Hit, error) {
 	for slot := range cand {
 		lex := float64(sc.lex[slot])
 		dense := float64(sc.dense[slot])
-		hits = append(hits, kefu.Hit{Chunk: *s.slots[slot], Score: Fuse(lex, dense), Lexical: lex, Dense: dense})
+		hits = append(hits, kefu.Hit{Chunk: *s.slots[slot], Score: vectordb.Fuse(lex, dense), Lexical: lex, Dense: dense})
 	}
 	sort.Slice(hits, func(i, j int) bool {
 		if hits[i].Score != hits[j].Score {

@@ -43,7 +43,7 @@
 // client-side as the embedded store defines it (BM25 over the query's terms
 // divided by the sum of their IDF, plus a quarter of the same share for the
 // expansion terms, capped at 1), and hits are ranked by
-// embedded.Fuse(Lexical, Dense). The approximations are documented on
+// vectordb.Fuse(Lexical, Dense). The approximations are documented on
 // Search.
 //
 // # Writes

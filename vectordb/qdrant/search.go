@@ -11,7 +11,7 @@ import (
 
 	"github.com/kefuhq/kefu"
 	"github.com/kefuhq/kefu/tokenize"
-	"github.com/kefuhq/kefu/vectordb/embedded"
+	"github.com/kefuhq/kefu/vectordb"
 )
 
 const (
@@ -26,8 +26,8 @@ const (
 )
 
 // Search runs a hybrid query inside Qdrant, restricted by q.Filter in every
-// prefetch, and returns up to q.TopK hits (embedded.DefaultTopK when 0),
-// best first by embedded.Fuse(Lexical, Dense), ties by chunk id.
+// prefetch, and returns up to q.TopK hits (vectordb.DefaultTopK when 0),
+// best first by vectordb.Fuse(Lexical, Dense), ties by chunk id.
 //
 // Hit.Dense is the cosine, as Qdrant computes it. Hit.Lexical is the
 // embedded store's: the BM25 score of the query's terms divided by the sum
@@ -57,7 +57,7 @@ func (s *Store) Search(ctx context.Context, q kefu.Query) ([]kefu.Hit, error) {
 	}
 	k := q.TopK
 	if k <= 0 {
-		k = embedded.DefaultTopK
+		k = vectordb.DefaultTopK
 	}
 	if q.Filter.OnlyCustomer && q.Filter.CustomerID == "" {
 		return nil, nil // "my orders" of nobody
@@ -114,7 +114,7 @@ func (s *Store) Search(ctx context.Context, q kefu.Query) ([]kefu.Hit, error) {
 		if lexical <= 0 && dense <= 0 {
 			continue
 		}
-		hits = append(hits, kefu.Hit{Chunk: c, Score: embedded.Fuse(lexical, dense), Lexical: lexical, Dense: dense})
+		hits = append(hits, kefu.Hit{Chunk: c, Score: vectordb.Fuse(lexical, dense), Lexical: lexical, Dense: dense})
 	}
 	sort.Slice(hits, func(i, j int) bool {
 		if hits[i].Score != hits[j].Score {
@@ -132,7 +132,7 @@ func (s *Store) Search(ctx context.Context, q kefu.Query) ([]kefu.Hit, error) {
 // prefetch, each carrying the filter, whose union the outer query re-scores
 // with the dense vector, so that every candidate (found by either side)
 // comes back with its cosine as its score; the client then fuses each
-// candidate's lexical score and cosine with embedded.Fuse. This is the
+// candidate's lexical score and cosine with vectordb.Fuse. This is the
 // embedded store's candidate selection (the union of each side's best).
 // Qdrant's RRF fusion is not used: it ranks by position, and cuts chunks
 // that Fuse places in the top k, such as one matched only through the
