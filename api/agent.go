@@ -98,22 +98,10 @@ func (s *Server) agentRoutes(r gin.IRouter) {
 // work. Unlike requireRole it never admits an anonymous caller: with no
 // keys configured the agent API is closed.
 func (s *Server) requireAgent(c *gin.Context) {
-	if s.keys.Len() == 0 {
-		writeError(c, kefu.Errorf(kefu.EForbidden,
-			"the agent API is closed: no API keys are configured; add a key with role agent or admin to auth.api_keys"))
-		return
-	}
-	name, role, ok := s.keys.Lookup(presentedKey(c.Request))
-	if !ok {
-		c.Header("WWW-Authenticate", `Bearer realm="kefu"`)
-		writeError(c, kefu.Errorf(kefu.EUnauthorized,
-			"unauthorized: an agent or admin API key is required (Authorization: Bearer <key> or %s)", HeaderAPIKey))
-		return
-	}
-	c.Set(ginKeyName, name)
-	c.Set(ginKeyRole, string(role))
-	if !role.Allows(auth.RoleAgent) {
-		writeError(c, kefu.Errorf(kefu.EForbidden, "an API key with role %s may not use the agent API; it needs role agent or admin", role))
+	if !s.staffKey(c, auth.RoleAgent,
+		"the agent API is closed: no API keys are configured; add a key with role agent or admin to auth.api_keys",
+		"unauthorized: an agent or admin API key is required",
+		"may not use the agent API; it needs role agent or admin") {
 		return
 	}
 	if s.agents == nil || s.tickets == nil || s.auditLog == nil {
@@ -121,6 +109,31 @@ func (s *Server) requireAgent(c *gin.Context) {
 		return
 	}
 	c.Next()
+}
+
+// staffKey admits a request whose API key has a role allowing need, and
+// records the key's name and role for the handlers and the audit log. Staff
+// routes never admit an anonymous caller: with no keys configured they are
+// closed. The three texts are the closed, missing-key and wrong-role
+// messages; it writes the error and returns false when it refuses.
+func (s *Server) staffKey(c *gin.Context, need auth.Role, closed, missing, wrongRole string) bool {
+	if s.keys.Len() == 0 {
+		writeError(c, kefu.Errorf(kefu.EForbidden, "%s", closed))
+		return false
+	}
+	name, role, ok := s.keys.Lookup(presentedKey(c.Request))
+	if !ok {
+		c.Header("WWW-Authenticate", `Bearer realm="kefu"`)
+		writeError(c, kefu.Errorf(kefu.EUnauthorized, "%s (Authorization: Bearer <key> or %s)", missing, HeaderAPIKey))
+		return false
+	}
+	c.Set(ginKeyName, name)
+	c.Set(ginKeyRole, string(role))
+	if !role.Allows(need) {
+		writeError(c, kefu.Errorf(kefu.EForbidden, "an API key with role %s %s", role, wrongRole))
+		return false
+	}
+	return true
 }
 
 // agentActions names what each agent route does, for the audit log.

@@ -130,29 +130,19 @@ func (s *Server) analyticsRoutes(r gin.IRouter) {
 // configured. Each access is audited when there is an audit log; one that
 // cannot be recorded is refused.
 func (s *Server) requireAnalytics(c *gin.Context) {
-	if s.keys.Len() == 0 {
-		writeError(c, kefu.Errorf(kefu.EForbidden,
-			"analytics are closed: no API keys are configured; add a key with role admin to auth.api_keys"))
+	if !s.staffKey(c, auth.RoleAdmin,
+		"analytics are closed: no API keys are configured; add a key with role admin to auth.api_keys",
+		"unauthorized: an admin API key is required",
+		"may not read analytics; it needs role admin") {
 		return
 	}
-	name, role, ok := s.keys.Lookup(presentedKey(c.Request))
-	if !ok {
-		c.Header("WWW-Authenticate", `Bearer realm="kefu"`)
-		writeError(c, kefu.Errorf(kefu.EUnauthorized,
-			"unauthorized: an admin API key is required (Authorization: Bearer <key> or %s)", HeaderAPIKey))
-		return
-	}
-	c.Set(ginKeyName, name)
-	if !role.Allows(auth.RoleAdmin) {
-		writeError(c, kefu.Errorf(kefu.EForbidden, "an API key with role %s may not read analytics; it needs role admin", role))
-		return
-	}
+	name, role := c.GetString(ginKeyName), c.GetString(ginKeyRole)
 	if s.analytics == nil {
 		writeError(c, kefu.Errorf(kefu.EUnavailable, "analytics are not configured on this server"))
 		return
 	}
 	if s.auditLog != nil {
-		rec := store.AuditRecord{At: time.Now(), Actor: name, Role: string(role), Action: "analytics.view"}
+		rec := store.AuditRecord{At: time.Now(), Actor: name, Role: role, Action: "analytics.view"}
 		if err := s.auditLog.AppendAudit(c.Request.Context(), rec); err != nil {
 			writeError(c, kefu.WrapError(kefu.EUnavailable, "the audit log is unavailable, so admin access is refused", err))
 			return
