@@ -33,10 +33,12 @@ var (
 	bucketMessageIDs    = []byte("message_ids")   // message id -> key in bucketMessages
 )
 
-// Bolt is the embedded conversation store. Writes are serialised by bbolt;
-// it is safe for concurrent use.
+// Bolt is the embedded conversation store. It is safe for concurrent use:
+// conversations and messages written at the same time share a commit (see
+// committer); other writes are serialised by bbolt.
 type Bolt struct {
 	db  *bolt.DB
+	w   *committer
 	now func() time.Time
 }
 
@@ -69,11 +71,14 @@ func open(dir string, timeout time.Duration) (*Bolt, error) {
 		db.Close()
 		return nil, fmt.Errorf("open conversation store %s: %w", FileName, err)
 	}
-	return &Bolt{db: db, now: time.Now}, nil
+	return &Bolt{db: db, w: newCommitter(db), now: time.Now}, nil
 }
 
 // Close releases the file. Calls after Close fail.
-func (s *Bolt) Close() error { return s.db.Close() }
+func (s *Bolt) Close() error {
+	s.w.close()
+	return s.db.Close()
+}
 
 // Ping reports whether the store is usable.
 func (s *Bolt) Ping(ctx context.Context) error {
@@ -92,19 +97,47 @@ func (s *Bolt) CreateConversation(ctx context.Context, customerID, channel strin
 	if err := ctx.Err(); err != nil {
 		return Conversation{}, err
 	}
-	now := s.now().UTC()
-	c := Conversation{ID: newID(conversationPrefix), CustomerID: customerID, Channel: channel, CreatedAt: now, UpdatedAt: now}
+	c := s.newConversation(customerID, channel)
 	raw, err := json.Marshal(c)
 	if err != nil {
 		return Conversation{}, fmt.Errorf("create conversation: %w", err)
 	}
-	err = s.db.Update(func(tx *bolt.Tx) error {
+	err = s.w.update(ctx, func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketConversations).Put([]byte(c.ID), raw)
 	})
 	if err != nil {
 		return Conversation{}, fmt.Errorf("create conversation: %w", err)
 	}
 	return c, nil
+}
+
+// StartConversation is CreateConversation and AppendMessage of first in
+// one transaction: the new conversation is stored with its first message
+// or not at all. first.ConversationID is set to the new conversation's.
+func (s *Bolt) StartConversation(ctx context.Context, customerID, channel string, first Message) (Conversation, Message, error) {
+	if err := ctx.Err(); err != nil {
+		return Conversation{}, Message{}, err
+	}
+	if err := checkMessage(first); err != nil {
+		return Conversation{}, Message{}, err
+	}
+	c := s.newConversation(customerID, channel)
+	first.ID = newID(messagePrefix)
+	first.ConversationID = c.ID
+	var conv Conversation
+	err := s.w.update(ctx, func(tx *bolt.Tx) error {
+		conv = c
+		return s.putMessage(tx, &conv, &first)
+	})
+	if err != nil {
+		return Conversation{}, Message{}, fmt.Errorf("start conversation: %w", err)
+	}
+	return conv, first, nil
+}
+
+func (s *Bolt) newConversation(customerID, channel string) Conversation {
+	now := s.now().UTC()
+	return Conversation{ID: newID(conversationPrefix), CustomerID: customerID, Channel: channel, CreatedAt: now, UpdatedAt: now}
 }
 
 // Conversation returns the conversation id, or a kefu.ENotFound error.
@@ -130,48 +163,16 @@ func (s *Bolt) AppendMessage(ctx context.Context, m Message) (Message, error) {
 	if err := ctx.Err(); err != nil {
 		return Message{}, err
 	}
-	switch m.Role {
-	case kefu.RoleUser, kefu.RoleAssistant, kefu.RoleAgent, kefu.RoleSystem:
-	default:
-		return Message{}, kefu.Errorf(kefu.EInvalid, "message role %q is not one of user, assistant, agent, system", m.Role)
-	}
-	if len(m.Citations) > 0 && !json.Valid(m.Citations) {
-		return Message{}, kefu.Errorf(kefu.EInvalid, "message citations are not valid JSON")
+	if err := checkMessage(m); err != nil {
+		return Message{}, err
 	}
 	m.ID = newID(messagePrefix)
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	err := s.w.update(ctx, func(tx *bolt.Tx) error {
 		c, err := getConversation(tx, m.ConversationID)
 		if err != nil {
 			return err
 		}
-		// The time is taken inside the write transaction, which bbolt
-		// serialises, so times never run backwards within a conversation.
-		m.CreatedAt = s.now().UTC()
-		if m.CreatedAt.Before(c.UpdatedAt) {
-			m.CreatedAt = c.UpdatedAt
-		}
-		c.UpdatedAt = m.CreatedAt
-		msgs := tx.Bucket(bucketMessages)
-		seq, err := msgs.NextSequence()
-		if err != nil {
-			return err
-		}
-		key := messageKey(m.ConversationID, seq)
-		rawMsg, err := json.Marshal(m)
-		if err != nil {
-			return err
-		}
-		rawConv, err := json.Marshal(c)
-		if err != nil {
-			return err
-		}
-		if err := msgs.Put(key, rawMsg); err != nil {
-			return err
-		}
-		if err := tx.Bucket(bucketMessageIDs).Put([]byte(m.ID), key); err != nil {
-			return err
-		}
-		return tx.Bucket(bucketConversations).Put([]byte(c.ID), rawConv)
+		return s.putMessage(tx, &c, &m)
 	})
 	if err != nil {
 		if kefu.ErrorCode(err) == kefu.ENotFound {
@@ -180,6 +181,52 @@ func (s *Bolt) AppendMessage(ctx context.Context, m Message) (Message, error) {
 		return Message{}, fmt.Errorf("append message: %w", err)
 	}
 	return m, nil
+}
+
+func checkMessage(m Message) error {
+	switch m.Role {
+	case kefu.RoleUser, kefu.RoleAssistant, kefu.RoleAgent, kefu.RoleSystem:
+	default:
+		return kefu.Errorf(kefu.EInvalid, "message role %q is not one of user, assistant, agent, system", m.Role)
+	}
+	if len(m.Citations) > 0 && !json.Valid(m.Citations) {
+		return kefu.Errorf(kefu.EInvalid, "message citations are not valid JSON")
+	}
+	return nil
+}
+
+// putMessage stores m, with its ID set, as the last message of c, and c
+// with its UpdatedAt moved to m's time, which it sets.
+func (s *Bolt) putMessage(tx *bolt.Tx, c *Conversation, m *Message) error {
+	// The time is taken inside the write transaction, and write
+	// transactions run one at a time, so times never run backwards
+	// within a conversation.
+	m.CreatedAt = s.now().UTC()
+	if m.CreatedAt.Before(c.UpdatedAt) {
+		m.CreatedAt = c.UpdatedAt
+	}
+	c.UpdatedAt = m.CreatedAt
+	msgs := tx.Bucket(bucketMessages)
+	seq, err := msgs.NextSequence()
+	if err != nil {
+		return err
+	}
+	key := messageKey(m.ConversationID, seq)
+	rawMsg, err := json.Marshal(m)
+	if err != nil {
+		return err
+	}
+	rawConv, err := json.Marshal(c)
+	if err != nil {
+		return err
+	}
+	if err := msgs.Put(key, rawMsg); err != nil {
+		return err
+	}
+	if err := tx.Bucket(bucketMessageIDs).Put([]byte(m.ID), key); err != nil {
+		return err
+	}
+	return tx.Bucket(bucketConversations).Put([]byte(c.ID), rawConv)
 }
 
 // Message returns the message id, or a kefu.ENotFound error.

@@ -7,6 +7,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"sync"
 	"testing"
 
 	"github.com/kefuhq/kefu"
@@ -16,6 +17,7 @@ import (
 // Store is the behaviour the suite checks.
 type Store interface {
 	CreateConversation(ctx context.Context, customerID, channel string) (store.Conversation, error)
+	StartConversation(ctx context.Context, customerID, channel string, first store.Message) (store.Conversation, store.Message, error)
 	Conversation(ctx context.Context, id string) (store.Conversation, error)
 	AppendMessage(ctx context.Context, m store.Message) (store.Message, error)
 	Message(ctx context.Context, id string) (store.Message, error)
@@ -32,6 +34,8 @@ func Run(t *testing.T, open func(t *testing.T) Store) {
 	t.Run("ConversationsApart", func(t *testing.T) { testConversationsApart(t, open(t)) })
 	t.Run("NotFound", func(t *testing.T) { testNotFound(t, open(t)) })
 	t.Run("InvalidMessage", func(t *testing.T) { testInvalidMessage(t, open(t)) })
+	t.Run("StartConversation", func(t *testing.T) { testStartConversation(t, open(t)) })
+	t.Run("ConcurrentWrites", func(t *testing.T) { testConcurrentWrites(t, open(t)) })
 	t.Run("Ping", func(t *testing.T) {
 		if err := open(t).Ping(context.Background()); err != nil {
 			t.Fatal(err)
@@ -247,4 +251,99 @@ func jsonEqual(a, b json.RawMessage) bool {
 		return false
 	}
 	return fmt.Sprint(x) == fmt.Sprint(y)
+}
+
+func testStartConversation(t *testing.T, s Store) {
+	ctx := context.Background()
+	c, m, err := s.StartConversation(ctx, "cust-3", "app", store.Message{Role: kefu.RoleUser, Content: "where is my parcel?"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.ID == "" || c.CustomerID != "cust-3" || c.Channel != "app" {
+		t.Errorf("conversation = %+v", c)
+	}
+	if m.ID == "" || m.ConversationID != c.ID || m.CreatedAt.Before(c.CreatedAt) || !c.UpdatedAt.Equal(m.CreatedAt) {
+		t.Errorf("message = %+v in conversation %+v", m, c)
+	}
+	got, err := s.Conversation(ctx, c.ID)
+	if err != nil || got.CustomerID != "cust-3" || !got.UpdatedAt.Equal(m.CreatedAt) {
+		t.Errorf("Conversation = %+v, %v", got, err)
+	}
+	msgs, err := s.Messages(ctx, c.ID, 0)
+	if err != nil || len(msgs) != 1 || msgs[0].ID != m.ID || msgs[0].Content != "where is my parcel?" {
+		t.Errorf("Messages = %+v, %v", msgs, err)
+	}
+	if _, err := s.AppendMessage(ctx, store.Message{ConversationID: c.ID, Role: kefu.RoleAssistant, Content: "on its way"}); err != nil {
+		t.Fatal(err)
+	}
+
+	// An invalid first message stores nothing, not even the conversation.
+	before, _ := s.Messages(ctx, c.ID, 0)
+	_, _, err = s.StartConversation(ctx, "", "web", store.Message{Role: "bot", Content: "x"})
+	if kefu.ErrorCode(err) != kefu.EInvalid {
+		t.Errorf("StartConversation with role bot: error = %v, want invalid", err)
+	}
+	if after, _ := s.Messages(ctx, c.ID, 0); len(after) != len(before) {
+		t.Errorf("messages changed from %d to %d", len(before), len(after))
+	}
+}
+
+// testConcurrentWrites writes from many goroutines at once, some of the
+// writes failing, as a busy server does: every write that succeeded is
+// stored exactly once, every failure is the caller's own.
+func testConcurrentWrites(t *testing.T, s Store) {
+	ctx := context.Background()
+	const writers, each = 16, 20
+	var wg sync.WaitGroup
+	errs := make(chan error, writers*each*2)
+	convs := make([]store.Conversation, writers)
+	for w := range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c, _, err := s.StartConversation(ctx, fmt.Sprint("cust-", w), "web", store.Message{Role: kefu.RoleUser, Content: "0"})
+			if err != nil {
+				errs <- err
+				return
+			}
+			convs[w] = c
+			for i := 1; i < each; i++ {
+				// A write to a conversation that does not exist fails
+				// alone, whatever it shares a commit with.
+				_, err := s.AppendMessage(ctx, store.Message{ConversationID: "c_MISSING" + fmt.Sprint(w), Role: kefu.RoleUser, Content: "lost"})
+				if kefu.ErrorCode(err) != kefu.ENotFound {
+					errs <- fmt.Errorf("append to a missing conversation: error = %v, want not_found", err)
+				}
+				if _, err := s.AppendMessage(ctx, store.Message{ConversationID: c.ID, Role: kefu.RoleUser, Content: fmt.Sprint(i)}); err != nil {
+					errs <- err
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	for w, c := range convs {
+		if c.ID == "" {
+			continue
+		}
+		msgs, err := s.Messages(ctx, c.ID, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(msgs) != each {
+			t.Errorf("writer %d: %d messages stored, want %d", w, len(msgs), each)
+			continue
+		}
+		for i, m := range msgs {
+			if m.Content != fmt.Sprint(i) {
+				t.Errorf("writer %d: message %d = %q", w, i, m.Content)
+			}
+			if i > 0 && m.CreatedAt.Before(msgs[i-1].CreatedAt) {
+				t.Errorf("writer %d: message %d is older than the one before", w, i)
+			}
+		}
+	}
 }
