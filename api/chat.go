@@ -49,14 +49,9 @@ func (s *Server) chat(c *gin.Context) {
 	}
 	ctx := c.Request.Context()
 	customer := customerFrom(ctx)
-	conv, err := s.conversation(ctx, req.ConversationID, customer, req.Channel)
+	conv, user, err := s.storeQuestion(ctx, req.ConversationID, customer, req.Channel, req.Message)
 	if err != nil {
 		writeError(c, err)
-		return
-	}
-	user, err := s.convs.AppendMessage(ctx, store.Message{ConversationID: conv.ID, Role: kefu.RoleUser, Content: req.Message})
-	if err != nil {
-		writeError(c, fmt.Errorf("store the shopper's message: %w", err))
 		return
 	}
 	if t, owned := s.ownedByPerson(c, conv.ID); owned {
@@ -205,6 +200,31 @@ func (s *Server) saveAnswer(c *gin.Context, conversationID string, a *answer, st
 		return ""
 	}
 	return m.ID
+}
+
+// storeQuestion stores the shopper's message as the next of conversation
+// id, or as the first of a new conversation (one write) when id is empty,
+// and returns both. An id the shopper may not continue is not found, as
+// conversation reports it.
+func (s *Server) storeQuestion(ctx context.Context, id, customer, channel, text string) (store.Conversation, store.Message, error) {
+	msg := store.Message{Role: kefu.RoleUser, Content: text}
+	if id == "" {
+		conv, user, err := s.convs.StartConversation(ctx, customer, channel, msg)
+		if err != nil {
+			return conv, user, fmt.Errorf("start a conversation with the shopper's message: %w", err)
+		}
+		return conv, user, nil
+	}
+	conv, err := s.conversation(ctx, id, customer, channel)
+	if err != nil {
+		return conv, store.Message{}, err
+	}
+	msg.ConversationID = conv.ID
+	user, err := s.convs.AppendMessage(ctx, msg)
+	if err != nil {
+		return conv, user, fmt.Errorf("store the shopper's message: %w", err)
+	}
+	return conv, user, nil
 }
 
 // conversation returns the conversation to continue, or a new one when id

@@ -110,17 +110,12 @@ func (s *Server) chatCompletions(c *gin.Context) {
 	ctx := c.Request.Context()
 	customer := customerFrom(ctx)
 	convID := strings.TrimSpace(c.GetHeader(HeaderConversationID))
-	conv, err := s.conversation(ctx, convID, customer, completionChannel)
+	conv, user, err := s.storeQuestion(ctx, convID, customer, completionChannel, q.question)
 	if err != nil {
 		writeOpenAIError(c, err)
 		return
 	}
 	c.Header(HeaderConversationID, conv.ID)
-	user, err := s.convs.AppendMessage(ctx, store.Message{ConversationID: conv.ID, Role: kefu.RoleUser, Content: q.question})
-	if err != nil {
-		writeOpenAIError(c, fmt.Errorf("store the shopper's message: %w", err))
-		return
-	}
 	if t, owned := s.ownedByPerson(c, conv.ID); owned {
 		s.completionHuman(c, q, t)
 		return

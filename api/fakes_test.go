@@ -86,6 +86,28 @@ func (s *memStore) CreateConversation(ctx context.Context, customerID, channel s
 	return c, nil
 }
 
+func (s *memStore) StartConversation(ctx context.Context, customerID, channel string, first store.Message) (store.Conversation, store.Message, error) {
+	if err := checkRole(first); err != nil {
+		return store.Conversation{}, store.Message{}, err
+	}
+	c, err := s.CreateConversation(ctx, customerID, channel)
+	if err != nil {
+		return c, store.Message{}, err
+	}
+	first.ConversationID = c.ID
+	m, err := s.AppendMessage(ctx, first)
+	if err != nil {
+		s.mu.Lock()
+		delete(s.convs, c.ID)
+		s.mu.Unlock()
+		return store.Conversation{}, store.Message{}, err
+	}
+	s.mu.Lock()
+	c = s.convs[c.ID]
+	s.mu.Unlock()
+	return c, m, nil
+}
+
 func (s *memStore) Conversation(ctx context.Context, id string) (store.Conversation, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -105,13 +127,8 @@ func (s *memStore) AppendMessage(ctx context.Context, m store.Message) (store.Me
 			return store.Message{}, err
 		}
 	}
-	switch m.Role {
-	case kefu.RoleUser, kefu.RoleAssistant, kefu.RoleAgent, kefu.RoleSystem:
-	default:
-		return store.Message{}, kefu.Errorf(kefu.EInvalid, "bad role %q", m.Role)
-	}
-	if len(m.Citations) > 0 && !json.Valid(m.Citations) {
-		return store.Message{}, kefu.Errorf(kefu.EInvalid, "bad citations")
+	if err := checkRole(m); err != nil {
+		return store.Message{}, err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -205,4 +222,16 @@ func (b *logBuffer) String() string {
 
 func (b *logBuffer) logger() *slog.Logger {
 	return slog.New(slog.NewTextHandler(b, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+func checkRole(m store.Message) error {
+	switch m.Role {
+	case kefu.RoleUser, kefu.RoleAssistant, kefu.RoleAgent, kefu.RoleSystem:
+	default:
+		return kefu.Errorf(kefu.EInvalid, "bad role %q", m.Role)
+	}
+	if len(m.Citations) > 0 && !json.Valid(m.Citations) {
+		return kefu.Errorf(kefu.EInvalid, "bad citations")
+	}
+	return nil
 }

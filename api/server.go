@@ -30,6 +30,9 @@ type Answerer interface {
 // unknown ids fail with kefu.ENotFound.
 type Conversations interface {
 	CreateConversation(ctx context.Context, customerID, channel string) (store.Conversation, error)
+	// StartConversation stores a new conversation with its first message,
+	// both or neither.
+	StartConversation(ctx context.Context, customerID, channel string, first store.Message) (store.Conversation, store.Message, error)
 	Conversation(ctx context.Context, id string) (store.Conversation, error)
 	AppendMessage(ctx context.Context, m store.Message) (store.Message, error)
 	Messages(ctx context.Context, conversationID string, limit int) ([]store.Message, error)

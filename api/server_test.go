@@ -151,13 +151,13 @@ func TestChatNotConfigured(t *testing.T) {
 	wantError(t, rec, 503, kefu.EUnavailable)
 }
 
-// panicStore panics when a conversation is created, to exercise recovery.
+// panicStore panics when a conversation is started, to exercise recovery.
 type panicStore struct{ *memStore }
 
-func (panicStore) CreateConversation(context.Context, string, string) (store.Conversation, error) {
+func (panicStore) StartConversation(context.Context, string, string, store.Message) (store.Conversation, store.Message, error) {
 	var convs map[string]store.Conversation
 	convs["x"] = store.Conversation{} // a nil map write
-	return store.Conversation{}, nil
+	return store.Conversation{}, store.Message{}, nil
 }
 
 func TestRecoverPanic(t *testing.T) {
