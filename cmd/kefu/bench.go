@@ -41,6 +41,7 @@ type benchConfig struct {
 	Concurrency int
 	Requests    int
 	Duration    time.Duration
+	Ramp        time.Duration // client w starts after w/Concurrency of it
 	Timeout     time.Duration
 	SSE         bool
 	Message     string
@@ -53,11 +54,12 @@ func benchCmd(g *globals) *cobra.Command {
 	cfg := benchConfig{}
 	var asJSON bool
 	cmd := &cobra.Command{
-		Use:   "bench --url http://127.0.0.1:8080 [--concurrency 100] [--requests 2000] [--duration 60s] [--sse] [--json]",
+		Use:   "bench --url http://127.0.0.1:8080 [--concurrency 100] [--requests 2000] [--duration 60s] [--ramp 2s] [--sse] [--json]",
 		Short: "Load a running kefu server with chat turns; report throughput, latency and stream integrity",
 		Long: `Load a running kefu server with POST /v1/chat requests, from --concurrency clients at once, until
 --requests have been sent or --duration has passed (requests in flight then finish, each within --timeout).
-It reports the throughput (answers per second), the latency percentiles and the failures. With --sse each
+With --ramp the clients start one after another over that time instead of all at once, so that turns
+of the same length do not keep arriving together. It reports the throughput (answers per second), the latency percentiles and the failures. With --sse each
 turn is streamed and checked: the time to the first delta, the gaps between events, and the streams that
 were dropped (no done event), reordered (events out of their documented order), mismatched (deltas that
 do not add up to the done event's answer) or failed (an error event). Exit status 1 if any request failed.
@@ -90,6 +92,7 @@ Every turn starts a conversation on channel "bench" in the server's store.`,
 	f.IntVar(&cfg.Concurrency, "concurrency", 100, fmt.Sprintf("requests in flight at once (at most %d)", maxBenchConcurrency))
 	f.IntVar(&cfg.Requests, "requests", 2000, fmt.Sprintf("requests to send (at most %d)", maxBenchRequests))
 	f.DurationVar(&cfg.Duration, "duration", 60*time.Second, "stop sending after this long (at most 1h)")
+	f.DurationVar(&cfg.Ramp, "ramp", 0, "start the clients one after another, evenly over this long, so that their turns do not arrive in step (0: all at once)")
 	f.DurationVar(&cfg.Timeout, "timeout", 30*time.Second, "give up on one request after this long")
 	f.BoolVar(&cfg.SSE, "sse", false, "stream each answer as server-sent events and check the streams")
 	f.StringVar(&cfg.Message, "message", "How long do I have to return an item?", "the shopper's message")
@@ -109,6 +112,8 @@ func (c benchConfig) endpoint() (string, error) {
 		return "", kefu.Errorf(kefu.EInvalid, "--requests %d is not from 1 to %d", c.Requests, maxBenchRequests)
 	case c.Duration <= 0 || c.Duration > maxBenchDuration:
 		return "", kefu.Errorf(kefu.EInvalid, "--duration %s is not more than 0 and at most %s", c.Duration, maxBenchDuration)
+	case c.Ramp < 0 || c.Ramp >= c.Duration:
+		return "", kefu.Errorf(kefu.EInvalid, "--ramp %s is not from 0 to less than --duration %s", c.Ramp, c.Duration)
 	case c.Timeout <= 0 || c.Timeout > maxBenchTimeout:
 		return "", kefu.Errorf(kefu.EInvalid, "--timeout %s is not more than 0 and at most %s", c.Timeout, maxBenchTimeout)
 	case strings.TrimSpace(c.Message) == "":
@@ -211,6 +216,15 @@ func runBench(ctx context.Context, cfg benchConfig) (benchReport, error) {
 	var wg sync.WaitGroup
 	for w := range workers {
 		wg.Go(func() {
+			if cfg.Ramp > 0 {
+				t := time.NewTimer(cfg.Ramp * time.Duration(w) / time.Duration(workers))
+				defer t.Stop()
+				select {
+				case <-t.C:
+				case <-ctx.Done():
+					return
+				}
+			}
 			for ctx.Err() == nil && time.Now().Before(stop) && next.Add(1) <= int64(cfg.Requests) {
 				results[w] = append(results[w], benchOne(ctx, client, endpoint, body, cfg))
 			}

@@ -84,7 +84,7 @@ func TestBenchAgainstServer(t *testing.T) {
 		t.Run(mode, func(t *testing.T) {
 			args := []string{"bench", "--url", ts.URL, "--requests", "12", "--concurrency", "3", "--json", "--api-key", key, "--token", tok}
 			if mode == "sse" {
-				args = append(args, "--sse")
+				args = append(args, "--sse", "--ramp", "30ms") // the clients start 10 ms apart
 			}
 			out, stderr, err := run(t, nil, args...)
 			if err != nil {
@@ -195,6 +195,8 @@ func TestBenchRefusesBadTargetsAndBounds(t *testing.T) {
 		{[]string{"--duration", "0s"}, "--duration"},
 		{[]string{"--duration", "3h"}, "--duration"},
 		{[]string{"--timeout", "0s"}, "--timeout"},
+		{[]string{"--ramp", "-1s"}, "--ramp"},
+		{[]string{"--ramp", "2m", "--duration", "1m"}, "--ramp"},
 		{[]string{"--message", "  "}, "--message"},
 	}
 	for _, tt := range tests {
