@@ -329,33 +329,12 @@ func sseCheck(body io.ReadCloser, call *remote.Call, tools bool) io.ReadCloser {
 				complete = true
 				return nil
 			}
-			var chunk struct {
-				Error *struct {
-					Message string `json:"message"`
-				} `json:"error"`
-				Choices []struct {
-					Delta struct {
-						ToolCalls    json.RawMessage `json:"tool_calls"`
-						FunctionCall json.RawMessage `json:"function_call"`
-					} `json:"delta"`
-					FinishReason *string `json:"finish_reason"`
-				} `json:"choices"`
+			if plainChunk(data) {
+				return nil
 			}
-			if err := json.Unmarshal(data, &chunk); err != nil {
-				return fmt.Errorf("malformed stream chunk: %w", err)
-			}
-			if chunk.Error != nil {
-				return fmt.Errorf("the model failed mid-stream: %s", chunk.Error.Message)
-			}
-			for _, c := range chunk.Choices {
-				if isSet(c.Delta.FunctionCall) || (!tools && isSet(c.Delta.ToolCalls)) {
-					return errors.New("the model answered with a tool call, and no tools were offered")
-				}
-				if c.FinishReason != nil && *c.FinishReason != "" {
-					complete = true
-				}
-			}
-			return nil
+			finished, err := checkChunk(data, tools)
+			complete = complete || finished
+			return err
 		},
 		End: func() error {
 			if !complete {
@@ -364,6 +343,94 @@ func sseCheck(body io.ReadCloser, call *remote.Call, tools bool) io.ReadCloser {
 			return nil
 		},
 	}.Wrap(body, call)
+}
+
+// checkChunk decodes one streamed chunk and fails it when it is not JSON,
+// holds an error, a legacy function call, or a tool call when no tools
+// were offered; finished reports a finish reason.
+func checkChunk(data []byte, tools bool) (finished bool, err error) {
+	var chunk struct {
+		Error *struct {
+			Message string `json:"message"`
+		} `json:"error"`
+		Choices []struct {
+			Delta struct {
+				ToolCalls    json.RawMessage `json:"tool_calls"`
+				FunctionCall json.RawMessage `json:"function_call"`
+			} `json:"delta"`
+			FinishReason *string `json:"finish_reason"`
+		} `json:"choices"`
+	}
+	if err := json.Unmarshal(data, &chunk); err != nil {
+		return false, fmt.Errorf("malformed stream chunk: %w", err)
+	}
+	if chunk.Error != nil {
+		return false, fmt.Errorf("the model failed mid-stream: %s", chunk.Error.Message)
+	}
+	for _, c := range chunk.Choices {
+		if isSet(c.Delta.FunctionCall) || (!tools && isSet(c.Delta.ToolCalls)) {
+			return false, errors.New("the model answered with a tool call, and no tools were offered")
+		}
+		if c.FinishReason != nil && *c.FinishReason != "" {
+			finished = true
+		}
+	}
+	return finished, nil
+}
+
+// plainChunk reports, without decoding it, that data is JSON with no
+// error, no tool or function call and no finish reason other than null:
+// the text chunks that make up nearly all of a stream, which need no
+// closer look. Keys are matched as encoding/json matches them, ignoring
+// case; a chunk with an escaped ASCII character (\u00XX), which could spell
+// a key, goes to the full check. It may say false of a plain chunk (a
+// piece of text that is the word "error" in quotes, say); that only costs
+// the full check. Values of the wrong type are left to the client
+// library's decoder, which fails on them.
+func plainChunk(data []byte) bool {
+	if !json.Valid(data) || bytes.Contains(data, []byte(`\u00`)) {
+		return false
+	}
+	const finish = `"finish_reason"`
+	for i := bytes.IndexByte(data, '"'); i >= 0; {
+		rest := data[i:]
+		switch {
+		case hasPrefixFold(rest, `"error"`), hasPrefixFold(rest, `"tool_calls"`), hasPrefixFold(rest, `"function_call"`):
+			return false
+		case hasPrefixFold(rest, finish):
+			rest = bytes.TrimLeft(rest[len(finish):], " \t\r\n")
+			if len(rest) == 0 || rest[0] != ':' {
+				return false
+			}
+			if !bytes.HasPrefix(bytes.TrimLeft(rest[1:], " \t\r\n"), []byte("null")) {
+				return false
+			}
+		}
+		j := bytes.IndexByte(data[i+1:], '"')
+		if j < 0 {
+			break
+		}
+		i += 1 + j
+	}
+	return true
+}
+
+// hasPrefixFold reports whether data begins with the lower-case ASCII key,
+// ignoring the case of data's letters.
+func hasPrefixFold(data []byte, key string) bool {
+	if len(data) < len(key) {
+		return false
+	}
+	for j := 0; j < len(key); j++ {
+		c := data[j]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		if c != key[j] {
+			return false
+		}
+	}
+	return true
 }
 
 func isSet(raw json.RawMessage) bool {
