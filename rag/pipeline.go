@@ -118,6 +118,7 @@ func WithShop(s Shop) Option {
 // Pipeline answers shopper turns. It is safe for concurrent use.
 type Pipeline struct {
 	chunkCache     sync.Map // chunkKey -> *chunkFacts
+	systems        sync.Map // locale -> renderedPrompt, see systemPrompt
 	chunkCacheSize atomic.Int64
 
 	search  Searcher
@@ -166,7 +167,7 @@ func (p *Pipeline) Stream(ctx context.Context, t Turn) iter.Seq2[Event, error] {
 		if p.opts.model != nil {
 			p.refine(ctx, t, &u)
 		}
-		meta := &Meta{Intent: u.Intent, Locale: u.Locale, Sentiment: u.Sentiment, Query: u.Query, Backend: "rules", PromptVersion: prompts.Version}
+		meta := &Meta{Intent: u.Intent, Locale: u.Locale, Sentiment: u.Sentiment, Query: u.Query, Backend: "rules", PromptVersion: prompts.Version, Legal: u.Legal}
 		plan, err := p.plan(ctx, t, u, meta)
 		if err != nil {
 			yield(Event{}, err)
@@ -379,14 +380,14 @@ func (p *Pipeline) renderPrompt(ctx context.Context, req *kefu.GenerateRequest, 
 	if q, ok := p.gen.(interface{ IgnoresPrompt() bool }); ok && q.IgnoresPrompt() {
 		return nil // the extractive answerer reads the question and passages only
 	}
-	sys, err := p.reply(req.Locale, "answer_system", replyData{})
+	sys, err := p.systemPrompt(req.Locale)
 	if err != nil {
 		return err
 	}
 	// The budget is spent on the passages first, best first and whole, then
 	// on the conversation, newest first and whole; older turns that do not
 	// fit are summed up in one line.
-	left := p.opts.promptBudget - mustCount(sys) - mustCount(req.Question) - promptOverhead
+	left := p.opts.promptBudget - sys.tokens - mustCount(req.Question) - promptOverhead
 	var passages []promptPassage
 	for i, h := range req.Context {
 		facts := p.chunkFacts(h.Chunk)
@@ -406,10 +407,31 @@ func (p *Pipeline) renderPrompt(ctx context.Context, req *kefu.GenerateRequest, 
 	if err != nil {
 		return err
 	}
-	req.System = sys
+	req.System = sys.text
 	summarise := func(older []kefu.Message) string { return p.summarise(ctx, req.Locale, older) }
 	req.Messages = append(fitHistory(redactAll(history), left, summarise), kefu.Message{Role: kefu.RoleUser, Content: user})
 	return nil
+}
+
+// systemPrompt is the answer prompt's system part for a locale and its
+// token count. Both depend only on the locale and the pipeline's settings,
+// so they are worked out once per locale.
+func (p *Pipeline) systemPrompt(locale string) (renderedPrompt, error) {
+	if v, ok := p.systems.Load(locale); ok {
+		return v.(renderedPrompt), nil
+	}
+	text, err := p.reply(locale, "answer_system", replyData{})
+	if err != nil {
+		return renderedPrompt{}, err
+	}
+	r := renderedPrompt{text: text, tokens: mustCount(text)}
+	p.systems.Store(locale, r)
+	return r, nil
+}
+
+type renderedPrompt struct {
+	text   string
+	tokens int
 }
 
 // promptOverhead is what the prompt's framing and message separators cost.
