@@ -78,7 +78,8 @@ func NewPolicy(cfg Config) (*Policy, error) {
 // Turn is a finished chat turn as the policy sees it.
 type Turn struct {
 	Message string // what the shopper wrote
-	// Meta is what the pipeline understood and decided.
+	// Meta is what the pipeline understood and decided; a zero Meta (no
+	// locale) means no pipeline saw the message, and Assess reads it.
 	Meta rag.Meta
 	// Escalation is the pipeline's own escalation, nil when it had none.
 	Escalation *rag.Escalation
@@ -113,9 +114,14 @@ func (p *Policy) Assess(t Turn) (Decision, bool) {
 	if locale == "" {
 		locale = rag.DetectLocale(t.Message)
 	}
-	// The pipeline reports a legal threat only as its escalation reason,
-	// and only when no stronger rule of its own applied first.
-	if rag.Understand(t.Message, locale, nil).Legal {
+	// The pipeline's escalation names a legal threat only when no stronger
+	// rule of its own applied first; its Meta says so whatever it decided.
+	// A turn with no Meta from a pipeline (no locale) is understood here.
+	legal := t.Meta.Legal
+	if t.Meta.Locale == "" {
+		legal = rag.Understand(t.Message, locale, nil).Legal
+	}
+	if legal {
 		reasons = append(reasons, ReasonLegal)
 	}
 	if t.Meta.Sentiment == rag.SentimentAngry {

@@ -20,6 +20,9 @@ func escalated(intent, sentiment, reason string) (rag.Meta, *rag.Escalation) {
 	return m, &rag.Escalation{Reason: reason}
 }
 
+// legal is m as the pipeline reports a message that reads as a legal threat.
+func legal(m rag.Meta) rag.Meta { m.Legal = true; return m }
+
 func assistant(decision, intent string) store.Message {
 	return store.Message{Role: kefu.RoleAssistant, Decision: decision, Intent: intent, Escalated: decision == rag.DecideEscalate}
 }
@@ -50,7 +53,8 @@ func TestPolicyRules(t *testing.T) {
 		{"requested, intent only", Turn{Message: "real person please", Meta: rag.Meta{Intent: rag.IntentHuman, Locale: "en"}}, ReasonRequested, store.PriorityNormal},
 		{"anger", Turn{Message: "This is ridiculous, worst shop ever!!!", Meta: angryMeta, Escalation: angryEsc}, ReasonAnger, store.PriorityHigh},
 		{"legal", Turn{Message: "I will sue you", Meta: legalMeta, Escalation: legalEsc}, ReasonLegal, store.PriorityUrgent},
-		{"legal behind a request for a person", Turn{Message: "Get me a human or my lawyer will call", Meta: reqMeta, Escalation: reqEsc}, ReasonLegal, store.PriorityUrgent},
+		{"legal behind a request for a person", Turn{Message: "Get me a human or my lawyer will call", Meta: legal(reqMeta), Escalation: reqEsc}, ReasonLegal, store.PriorityUrgent},
+		{"legal, no pipeline meta", Turn{Message: "Get me a human or my lawyer will call"}, ReasonLegal, store.PriorityUrgent},
 		{"legal zh", Turn{Message: "我要去12315投诉你们", Meta: zh(legalMeta), Escalation: legalEsc}, ReasonLegal, store.PriorityUrgent},
 		{"chargeback over legal", Turn{Message: "I'm going to file a chargeback with my bank", Meta: legalMeta, Escalation: legalEsc}, ReasonChargeback, store.PriorityUrgent},
 		{"chargeback, dispute", Turn{Message: "I will dispute the charge with my credit card company", Meta: answered(rag.IntentPayment)}, ReasonChargeback, store.PriorityUrgent},

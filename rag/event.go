@@ -69,6 +69,9 @@ type Meta struct {
 	// At is the day whose policy versions retrieval read: today, or the day
 	// of the order the shopper asked about.
 	At string `json:"at,omitempty"`
+	// Legal is set when the message reads as a legal threat, whatever was
+	// decided (the pipeline may have had a stronger reason to hand over).
+	Legal bool `json:"-"`
 	// Ungrounded lists the facts of a replaced answer that no source held.
 	Ungrounded []string `json:"-"`
 	// Retrieved is every hit retrieval returned, best first (for evaluation
