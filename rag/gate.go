@@ -28,9 +28,13 @@ func newFactGate(sources []string) *factGate { return &factGate{sources: sources
 // gate is then done: its held text is dropped).
 func (g *factGate) feed(piece string) (string, []string) {
 	var out strings.Builder
+	// Promise cues are substrings, so when the sentence so far with the
+	// whole piece holds none, neither does any sentence within it: one
+	// look per piece instead of one per character.
+	mayPromise := !g.risky && hasPromise(g.sentence.String()+piece)
 	for _, r := range piece {
 		g.sentence.WriteRune(r)
-		if !g.risky && (unicode.IsDigit(r) || strings.ContainsRune("¥$€£%％", r) || hasPromise(g.sentence.String())) {
+		if !g.risky && (unicode.IsDigit(r) || strings.ContainsRune("¥$€£%％", r) || mayPromise && hasPromise(g.sentence.String())) {
 			g.risky = true
 		}
 		if g.risky {

@@ -344,6 +344,45 @@ func TestFactGateStreamsCheckedText(t *testing.T) {
 	}
 }
 
+// TestFactGateSplitDoesNotMatter feeds the same answers whole, word by word
+// and character by character: what is released, and the verdict, must be
+// the same however the model cuts its stream.
+func TestFactGateSplitDoesNotMatter(t *testing.T) {
+	sources := []string{"Returns are accepted within 30 days. Refunds take 3-5 business days."}
+	run := func(pieces []string) (string, bool) {
+		g := newFactGate(sources)
+		var out strings.Builder
+		for _, p := range pieces {
+			o, bad := g.feed(p)
+			out.WriteString(o)
+			if bad != nil {
+				return out.String(), true
+			}
+		}
+		o, bad := g.close()
+		return out.String() + o, bad != nil
+	}
+	for _, answer := range []string{
+		"You will get a full refund. Thanks!",
+		"Sure. We guarantee a full refund within 30 days.",
+		"退货期限是30天。我们保证全额退款。",
+		"Returns are accepted within 30 days. Refunds take 3-5 business days. [1]",
+		"No facts here, just words. And more words!",
+	} {
+		wantText, wantBad := run([]string{answer})
+		words := strings.SplitAfter(answer, " ")
+		var runes []string
+		for _, r := range answer {
+			runes = append(runes, string(r))
+		}
+		for name, pieces := range map[string][]string{"words": words, "characters": runes} {
+			if text, bad := run(pieces); text != wantText || bad != wantBad {
+				t.Errorf("%q by %s: released %q bad=%v; whole: %q bad=%v", answer, name, text, bad, wantText, wantBad)
+			}
+		}
+	}
+}
+
 func TestPromptFitsItsBudget(t *testing.T) {
 	var hist []kefu.Message
 	for i := 0; i < 30; i++ {
