@@ -100,6 +100,9 @@ func (tr *triage) filter(onEvent func(rag.Event) error) func(rag.Event) error {
 				ev.Done = &rag.Done{Answer: ev.Done.Answer + tr.notice}
 			}
 		}
+		if before == nil && after == nil {
+			return onEvent(ev) // nearly every event: a delta
+		}
 		for _, e := range append(append(before, ev), after...) {
 			if err := onEvent(e); err != nil {
 				return err

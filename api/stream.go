@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -12,78 +13,107 @@ import (
 	"github.com/kefuhq/kefu/rag"
 )
 
-// pump runs the answerer's stream on a goroutine of its own and hands each
-// event to onEvent on the caller's goroutine, which alone writes to the
-// client. While waiting, it calls onIdle every heartbeat (never when
-// heartbeat is 0). It returns the stream's error, ctx's error if ctx ends
-// first, or the first error of onEvent or onIdle; it returns only once the
-// stream has stopped, cancelling it if need be.
+// pump runs the answerer's stream and hands each event to onEvent, on the
+// caller's goroutine: a streamed piece goes from the model's connection to
+// the client's without changing goroutines. While the stream is quiet, a
+// timer calls onIdle every heartbeat (never when heartbeat is 0); onEvent
+// and onIdle never run at the same time. It returns the stream's error,
+// the first error of onEvent or onIdle (either stops the stream), or ctx's
+// error if ctx ended before the stream did; it returns only once the
+// stream has stopped. An answerer that panics fails the turn with an
+// error; a panic in onEvent is not caught here.
 func (s *Server) pump(ctx context.Context, turn rag.Turn, heartbeat time.Duration,
-	onEvent func(rag.Event) error, onIdle func() error) error {
+	onEvent func(rag.Event) error, onIdle func() error) (err error) {
 	ctx, cancel := context.WithCancel(ctx)
-	type item struct {
-		ev  rag.Event
-		err error
-	}
-	items := make(chan item)
-	go func() {
-		defer close(items)
+	defer cancel()
+	var hb *heartbeats
+	if heartbeat > 0 && onIdle != nil {
+		hb = startHeartbeats(heartbeat, onIdle, cancel)
 		defer func() {
-			// A panicking answerer fails this turn, not the process.
-			if v := recover(); v != nil {
-				select {
-				case items <- item{err: fmt.Errorf("answerer panicked: %v", v)}:
-				case <-ctx.Done():
-				}
+			if idleErr := hb.stop(); idleErr != nil {
+				err = idleErr // the cause of the stream's stop
 			}
 		}()
-		for ev, err := range s.answerer.Stream(ctx, turn) {
-			select {
-			case items <- item{ev, err}:
-			case <-ctx.Done():
-				return
-			}
-			if err != nil {
-				return
-			}
-		}
-	}()
+	}
+	inEvent := false
 	defer func() {
-		cancel()
-		for range items { // wait for the stream to stop
+		if v := recover(); v != nil {
+			if inEvent {
+				panic(v)
+			}
+			err = fmt.Errorf("answerer panicked: %v", v)
 		}
 	}()
-
-	var tick <-chan time.Time
-	var ticker *time.Ticker
-	if heartbeat > 0 && onIdle != nil {
-		ticker = time.NewTicker(heartbeat)
-		defer ticker.Stop()
-		tick = ticker.C
-	}
-	for {
-		select {
-		case it, ok := <-items:
-			if !ok {
-				return nil
-			}
-			if it.err != nil {
-				return it.err
-			}
-			if err := onEvent(it.ev); err != nil {
-				return err
-			}
-			if ticker != nil {
-				ticker.Reset(heartbeat)
-			}
-		case <-tick:
-			if err := onIdle(); err != nil {
-				return err
-			}
-		case <-ctx.Done():
-			return ctx.Err()
+	for ev, streamErr := range s.answerer.Stream(ctx, turn) {
+		if streamErr != nil {
+			return streamErr
+		}
+		inEvent = true
+		err = hb.run(func() error { return onEvent(ev) })
+		inEvent = false
+		if err != nil {
+			return err
 		}
 	}
+	return ctx.Err()
+}
+
+// heartbeats calls onIdle whenever heartbeat passes without an event. Its
+// first failure stops the stream (through cancel) and is kept for stop.
+// A nil *heartbeats runs events without any.
+type heartbeats struct {
+	mu      sync.Mutex
+	every   time.Duration
+	timer   *time.Timer
+	onIdle  func() error
+	cancel  context.CancelFunc
+	err     error
+	stopped bool
+}
+
+func startHeartbeats(every time.Duration, onIdle func() error, cancel context.CancelFunc) *heartbeats {
+	h := &heartbeats{every: every, onIdle: onIdle, cancel: cancel}
+	h.timer = time.AfterFunc(every, h.fire)
+	return h
+}
+
+func (h *heartbeats) fire() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.stopped || h.err != nil {
+		return
+	}
+	if h.err = h.onIdle(); h.err != nil {
+		h.cancel()
+		return
+	}
+	h.timer.Reset(h.every)
+}
+
+// run runs fn, an event's delivery, apart from any heartbeat, and starts
+// the wait for the next heartbeat over.
+func (h *heartbeats) run(fn func() error) error {
+	if h == nil {
+		return fn()
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.err != nil {
+		return h.err
+	}
+	err := fn()
+	h.timer.Reset(h.every)
+	return err
+}
+
+// stop ends the heartbeats; after it onIdle is not called again. It
+// returns onIdle's failure, if there was one.
+func (h *heartbeats) stop() error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.stopped = true
+	h.timer.Stop()
+	return h.err
 }
 
 // sseWriter writes server-sent events and flushes each one. Its first
