@@ -12,7 +12,9 @@ import (
 
 type answerFunc func(ctx context.Context, t rag.Turn) iter.Seq2[rag.Event, error]
 
-func (f answerFunc) Stream(ctx context.Context, t rag.Turn) iter.Seq2[rag.Event, error] { return f(ctx, t) }
+func (f answerFunc) Stream(ctx context.Context, t rag.Turn) iter.Seq2[rag.Event, error] {
+	return f(ctx, t)
+}
 
 // TestPumpHeartbeatFailureStopsStream: a client that is gone is noticed by
 // a failed heartbeat while the model is quiet; the stream is stopped and
