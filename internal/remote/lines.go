@@ -52,8 +52,15 @@ func (b *checkedBody) Read(p []byte) (int, error) {
 // next reads and checks one line into pending, or sets err.
 func (b *checkedBody) next() {
 	var line []byte
-	for {
+	for first := true; ; first = false {
 		chunk, err := b.r.ReadSlice('\n')
+		if first && err == nil {
+			// The whole line is in the reader's buffer, which stays put
+			// until the next read: Read hands it on before calling next
+			// again, so it needs no copy.
+			line = chunk
+			break
+		}
 		line = append(line, chunk...)
 		if len(line) > MaxLine {
 			b.fail(fmt.Errorf("stream line longer than %d bytes", MaxLine))

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"testing/iotest"
 	"time"
 )
 
@@ -64,5 +65,30 @@ func TestFailurePrefersCtxThenStreamThenStatus(t *testing.T) {
 	e = Failure(context.Background(), "svc", &Call{Status: 503, RetryAfter: time.Second}, errors.New("busy"))
 	if !e.Transient() || e.RetryAfter() != time.Second || !strings.Contains(e.Error(), "retry after 1s") {
 		t.Errorf("503: %v", e)
+	}
+}
+
+// TestLineCheckPassesEveryByte reads through the check with one-byte and
+// odd-sized reads, over lines shorter and longer than the reader's buffer:
+// what comes out is what went in, and every line was checked whole.
+func TestLineCheckPassesEveryByte(t *testing.T) {
+	long := strings.Repeat("x", 10_000)
+	in := "data: one\n\ndata: " + long + "\r\ndata: two\nlast"
+	var lines []string
+	check := LineCheck{Line: func(line []byte) error { lines = append(lines, string(line)); return nil }}
+	for name, wrap := range map[string]func(io.Reader) io.Reader{
+		"whole":    func(r io.Reader) io.Reader { return r },
+		"one byte": iotest.OneByteReader,
+		"half":     iotest.HalfReader,
+	} {
+		lines = nil
+		got, err := io.ReadAll(wrap(check.Wrap(io.NopCloser(strings.NewReader(in)), &Call{})))
+		if err != nil || string(got) != in {
+			t.Errorf("%s: read %d bytes, %v; want the %d sent", name, len(got), err, len(in))
+		}
+		want := []string{"data: one", "", "data: " + long, "data: two", "last"}
+		if strings.Join(lines, "|") != strings.Join(want, "|") {
+			t.Errorf("%s: %d lines checked, want %d", name, len(lines), len(want))
+		}
 	}
 }
