@@ -183,6 +183,11 @@ type GenerateRequest struct {
 	// the passages so far), so they must not outlive it. A generator that
 	// cannot call tools ignores them.
 	Tools []Tool
+	// FellBack, when set, is called by a generator that hands the answer
+	// over to a fallback backend (the primary failed before its first
+	// piece, or is resting), with the fallback's name, before the
+	// fallback's first piece. It is called on the generating goroutine.
+	FellBack func(backend string)
 }
 
 // Tool is a function offered to a language model. Parameters is the JSON

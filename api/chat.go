@@ -402,6 +402,9 @@ func (a *answer) add(ev rag.Event) {
 	case rag.EventDone:
 		if ev.Done != nil {
 			a.final = &ev.Done.Answer
+			if ev.Done.Backend != "" {
+				a.meta.Backend = ev.Done.Backend // a fallback took over
+			}
 		}
 	}
 }

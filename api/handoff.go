@@ -97,7 +97,7 @@ func (tr *triage) filter(onEvent func(rag.Event) error) func(rag.Event) error {
 				}
 			}
 			if ev.Type == rag.EventDone && ev.Done != nil && tr.notice != "" {
-				ev.Done = &rag.Done{Answer: ev.Done.Answer + tr.notice}
+				ev.Done = &rag.Done{Answer: ev.Done.Answer + tr.notice, Backend: ev.Done.Backend}
 			}
 		}
 		if before == nil && after == nil {

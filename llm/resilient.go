@@ -247,6 +247,9 @@ func (f *Failover) fallBack(ctx context.Context, req kefu.GenerateRequest, yield
 	if !ok {
 		note = FallbackNotes["en"]
 	}
+	if req.FellBack != nil {
+		req.FellBack(nameOf(f.fallback))
+	}
 	if !yield(note+"\n", nil) {
 		return
 	}
@@ -255,6 +258,14 @@ func (f *Failover) fallBack(ctx context.Context, req kefu.GenerateRequest, yield
 			return
 		}
 	}
+}
+
+// nameOf is a generator's name, as reported with answers.
+func nameOf(g Generator) string {
+	if n, ok := g.(interface{ Name() string }); ok {
+		return n.Name()
+	}
+	return "fallback"
 }
 
 // admit decides whether this turn may call the primary, and whether it is

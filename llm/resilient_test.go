@@ -94,7 +94,9 @@ const modelAnswer = "Yes: opened headphones can be returned within 30 days if un
 func TestFailoverPassesTheModelsAnswer(t *testing.T) {
 	r := newRig(t)
 	r.srv.Script(llmtest.Reply{Text: modelAnswer})
-	got, pieces, err := collect(context.Background(), r.f, request("en"))
+	req := request("en")
+	req.FellBack = func(name string) { t.Errorf("FellBack(%q) on an answer of the model's", name) }
+	got, pieces, err := collect(context.Background(), r.f, req)
 	if err != nil || got != modelAnswer {
 		t.Fatalf("got %q, %v; want the model's answer", got, err)
 	}
@@ -145,9 +147,15 @@ func TestFailoverFallsBackWithANoteInTheShoppersLanguage(t *testing.T) {
 		t.Run(tc.locale, func(t *testing.T) {
 			r := newRig(t)
 			r.srv.Script(llmtest.Reply{Fault: llmtest.ServerError}, llmtest.Reply{Fault: llmtest.ServerError})
-			got, _, err := collect(context.Background(), r.f, request(tc.locale))
+			req := request(tc.locale)
+			var fellBack []string
+			req.FellBack = func(name string) { fellBack = append(fellBack, name) }
+			got, _, err := collect(context.Background(), r.f, req)
 			if err != nil {
 				t.Fatal(err)
+			}
+			if len(fellBack) != 1 || fellBack[0] != "extractive" {
+				t.Errorf("FellBack calls %q, want one naming the extractive answerer", fellBack)
 			}
 			if !strings.HasPrefix(got, tc.note+"\n") || !strings.Contains(got, tc.quote) || !strings.Contains(got, "[1]") {
 				t.Fatalf("fallback answer %q; want the note, then the quoted, cited policy", got)

@@ -95,9 +95,11 @@ type Escalation struct {
 	Team   string `json:"team,omitempty"`
 }
 
-// Done closes a successful turn with the whole answer text.
+// Done closes a successful turn with the whole answer text and the backend
+// that wrote it: Meta's, unless a fallback took over after Meta was sent.
 type Done struct {
-	Answer string `json:"answer"`
+	Answer  string `json:"answer"`
+	Backend string `json:"backend,omitempty"`
 }
 
 // Result is a whole turn gathered from its events.
@@ -129,6 +131,9 @@ func Collect(events iter.Seq2[Event, error]) (Result, error) {
 			r.Escalation = ev.Escalation
 		case EventDone:
 			r.Answer = ev.Done.Answer
+			if ev.Done.Backend != "" {
+				r.Meta.Backend = ev.Done.Backend
+			}
 			return r, nil
 		}
 	}

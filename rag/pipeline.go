@@ -197,7 +197,11 @@ func (p *Pipeline) Stream(ctx context.Context, t Turn) iter.Seq2[Event, error] {
 		if plan.escalation != nil && !yield(Event{Type: EventEscalation, Escalation: plan.escalation}, nil) {
 			return
 		}
-		yield(Event{Type: EventDone, Done: &Done{Answer: answer}}, nil)
+		backend := meta.Backend
+		if plan.backend != "" {
+			backend = plan.backend
+		}
+		yield(Event{Type: EventDone, Done: &Done{Answer: answer, Backend: backend}}, nil)
 	}
 }
 
@@ -222,7 +226,13 @@ func (p *Pipeline) generate(ctx context.Context, pl *plan, locale string, meta *
 		return yield(Event{Type: EventDelta, Delta: s}, nil)
 	}
 	var bad []string
-	for piece, err := range p.gen.Generate(gctx, *pl.generate) {
+	req := *pl.generate
+	// meta was sent already; the backend that finally writes the answer
+	// is reported with the done event.
+	backend := meta.Backend
+	req.FellBack = func(name string) { backend = name }
+	defer func() { pl.backend = backend }()
+	for piece, err := range p.gen.Generate(gctx, req) {
 		if err != nil {
 			yield(Event{}, fmt.Errorf("generate answer: %w", err))
 			return "", false
@@ -274,6 +284,7 @@ type plan struct {
 	context    []kefu.Hit
 	escalation *Escalation
 	tools      *toolbox // the turn's tools, which may add to context
+	backend    string   // the backend that wrote the generated answer
 }
 
 // citations lists the context passages the answer cites with [n]; when a

@@ -80,6 +80,9 @@ func TestAskWithALanguageModel(t *testing.T) {
 		if n := len(srv.ChatRequests()); n != 2 {
 			t.Errorf("%d model calls, want 2 (one retry)", n)
 		}
+		if !strings.Contains(stderr, "backend=extractive") {
+			t.Errorf("stderr %q does not name the fallback that answered", stderr)
+		}
 		if strings.Contains(out+stderr, key) {
 			t.Error("the API key was printed")
 		}
