@@ -46,10 +46,10 @@ var sensitiveCues = []struct {
 // sensitivePatterns are sensitiveCues compiled, in the same order.
 var sensitivePatterns = compileCues()
 
-func compileCues() []*regexp.Regexp {
-	out := make([]*regexp.Regexp, len(sensitiveCues))
+func compileCues() []*guard.Regexp {
+	out := make([]*guard.Regexp, len(sensitiveCues))
 	for i, group := range sensitiveCues {
-		out[i] = regexp.MustCompile(cuePattern(group.cues))
+		out[i] = guard.MustCompile(cuePattern(group.cues))
 	}
 	return out
 }
@@ -96,7 +96,7 @@ func sensitive(message string) string {
 }
 
 // refundPattern marks a message about getting money back.
-var refundPattern = regexp.MustCompile(cuePattern([]string{
+var refundPattern = guard.MustCompile(cuePattern([]string{
 	"refund*", "money back", "reimburs*", "compensat*", "pay me back", "return*",
 	"退款", "退钱", "退货", "赔偿", "赔付", "补偿", "返还", "退回", "退我",
 }))

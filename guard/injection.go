@@ -21,7 +21,7 @@ const (
 
 type pattern struct {
 	reason string
-	re     *regexp.Regexp
+	re     *Regexp
 }
 
 // injectionPatterns are matched against Fold(text). They name what the
@@ -29,7 +29,7 @@ type pattern struct {
 // ordinary "ignore my previous message, I meant the blue one" or 忽略之前的地址
 // passes.
 var injectionPatterns = func() []pattern {
-	p := func(reason, expr string) pattern { return pattern{reason, regexp.MustCompile(expr)} }
+	p := func(reason, expr string) pattern { return pattern{reason, MustCompile(expr)} }
 	return []pattern{
 		p(ReasonOverride, `\b(ignore|disregard|forget|bypass|override|overrule|skip|drop|abandon)\b[^.?!]{0,40}\b(instructions?|prompts?|guidelines|directives|restrictions|programming|guardrails|safety (rules|guidelines)|system rules|previous rules|your rules|all rules|the rules|constraints|the policy|your policy|policies)\b`),
 		p(ReasonOverride, `\bnote to (ai|the ai|ai assistants?|assistants?|chatbots?|the assistant|bots?|llms?|language models?)\b|\b(ai|assistant|chatbot)s?,? (must|should) (always|now|ignore)\b`),
