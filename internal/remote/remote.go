@@ -90,6 +90,10 @@ func (c *Call) StreamErr() error {
 	return c.streamErr
 }
 
+// StreamFault records a fault an adapter found in the stream it reads
+// itself; the first one recorded is kept.
+func (c *Call) StreamFault(err error) { c.setStreamErr(err) }
+
 func (c *Call) setStreamErr(err error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()

@@ -2,13 +2,15 @@
 // chat-completions endpoint: OpenAI itself, DeepSeek, Qwen's compatible
 // mode, vLLM, llama.cpp's server, LM Studio, Ollama's /v1. It sends the
 // prompt the pipeline rendered (system prompt and messages, personal data
-// already redacted) through langchaingo's OpenAI client and streams the
-// answer back as it arrives. When the request offers tools, the model may
-// call them before it answers: the calls are run and their results sent
-// back, for a bounded number of rounds.
+// already redacted) and streams the answer back as it arrives, reading the
+// server-sent events itself (see docs/DECISIONS.md: the client library's
+// stream reader was the largest cost of a streamed turn). When the request
+// offers tools, the model may call them before it answers: the calls are
+// run and their results sent back, for a bounded number of rounds.
 package openai
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -18,12 +20,8 @@ import (
 	"iter"
 	"log/slog"
 	"net/http"
-	"regexp"
 	"strings"
 	"time"
-
-	"github.com/tmc/langchaingo/llms"
-	lcopenai "github.com/tmc/langchaingo/llms/openai"
 
 	"github.com/kefuhq/kefu"
 	"github.com/kefuhq/kefu/internal/remote"
@@ -78,16 +76,13 @@ func (c Config) baseURL() string { return remote.BaseURL(c.BaseURL, DefaultBaseU
 // Generator streams answers from an OpenAI-compatible endpoint. It is safe
 // for concurrent use.
 type Generator struct {
-	cfg     Config
-	llm     *lcopenai.LLM // refuses tool calls in a reply
-	toolLLM *lcopenai.LLM // lets them through, for requests that offer tools
-	service string
-	opts    []llms.CallOption
+	cfg      Config
+	client   *http.Client
+	endpoint string // the chat-completions URL
+	maxField string // "max_tokens", or "max_completion_tokens" for OpenAI itself
+	temp     float64
+	service  string
 }
-
-// placeholderKey is sent when no key is configured: the client library
-// refuses to start without one, and local servers ignore it.
-const placeholderKey = "no-key"
 
 // New returns a generator for cfg. It fails on a missing model or a base
 // URL that is not http(s); it does not call the server.
@@ -106,44 +101,17 @@ func New(cfg Config) (*Generator, error) {
 	if cfg.Temperature != nil {
 		temp = *cfg.Temperature
 	}
-	key := cfg.APIKey
-	if key == "" {
-		key = placeholderKey
-	}
-	newLLM := func(tools bool) (*lcopenai.LLM, error) {
-		check := func(body io.ReadCloser, call *remote.Call) io.ReadCloser { return sseCheck(body, call, tools) }
-		llm, err := lcopenai.New(
-			lcopenai.WithToken(key),
-			lcopenai.WithModel(cfg.Model),
-			lcopenai.WithBaseURL(cfg.baseURL()),
-			lcopenai.WithHTTPClient(remote.Client(cfg.HTTPClient, check)),
-		)
-		if err != nil {
-			return nil, fmt.Errorf("openai generator: %s", remote.Scrub(err.Error(), cfg.APIKey))
-		}
-		return llm, nil
-	}
-	llm, err := newLLM(false)
-	if err != nil {
-		return nil, err
-	}
-	toolLLM, err := newLLM(true)
-	if err != nil {
-		return nil, err
-	}
-	opts := []llms.CallOption{llms.WithModel(cfg.Model), llms.WithTemperature(temp)}
-	if cfg.MaxTokens > 0 {
-		opts = append(opts, llms.WithMaxTokens(cfg.MaxTokens))
-		// OpenAI's own API wants max_completion_tokens (its reasoning
-		// models refuse max_tokens); the compatible servers understand
-		// max_tokens, and not all of them the newer field.
-		if u.Hostname() != "api.openai.com" {
-			opts = append(opts, llms.WithMetadata(map[string]any{"openai:use_legacy_max_tokens": true}))
-		}
+	// OpenAI's own API wants max_completion_tokens (its reasoning models
+	// refuse max_tokens); the compatible servers understand max_tokens,
+	// and not all of them the newer field.
+	maxField := "max_tokens"
+	if u.Hostname() == "api.openai.com" {
+		maxField = "max_completion_tokens"
 	}
 	return &Generator{
-		cfg: cfg, llm: llm, toolLLM: toolLLM, opts: opts,
-		service: fmt.Sprintf("openai chat %q at %s", cfg.Model, remote.RedactURL(cfg.baseURL())),
+		cfg: cfg, client: remote.Client(cfg.HTTPClient, nil), temp: temp, maxField: maxField,
+		endpoint: strings.TrimSuffix(cfg.baseURL(), "/") + "/chat/completions",
+		service:  fmt.Sprintf("openai chat %q at %s", cfg.Model, remote.RedactURL(cfg.baseURL())),
 	}, nil
 }
 
@@ -171,13 +139,10 @@ func (g *Generator) Generate(ctx context.Context, req kefu.GenerateRequest) iter
 	return func(yield func(string, error) bool) {
 		ctx, cancel := context.WithTimeout(ctx, g.cfg.Timeout)
 		defer cancel()
-		llm, tools := g.llm, toolDefs(req.Tools)
-		if len(tools) > 0 {
-			llm = g.toolLLM
-		}
-		msgs := chat.Messages(req)
+		tools := toolDefs(req.Tools)
+		msgs := messages(req)
 		for round := 0; ; round++ {
-			calls, ok := g.round(ctx, llm, msgs, tools, round, yield)
+			calls, ok := g.round(ctx, msgs, tools, round, yield)
 			if !ok || len(calls.calls) == 0 {
 				return
 			}
@@ -189,74 +154,344 @@ func (g *Generator) Generate(ctx context.Context, req kefu.GenerateRequest) iter
 			for _, c := range calls.calls {
 				result, err := runTool(ctx, req.Tools, c)
 				if err != nil {
-					yield("", fmt.Errorf("tool %s: %w", c.FunctionCall.Name, err))
+					yield("", fmt.Errorf("tool %s: %w", c.Function.Name, err))
 					return
 				}
-				msgs = append(msgs, llms.MessageContent{Role: llms.ChatMessageTypeTool, Parts: []llms.ContentPart{
-					llms.ToolCallResponse{ToolCallID: c.ID, Name: c.FunctionCall.Name, Content: result}}})
+				msgs = append(msgs, message{Role: "tool", Content: &result, ToolCallID: c.ID})
 			}
 		}
 	}
+}
+
+// The chat-completions request, as much of it as kefu sends.
+type (
+	request struct {
+		Model       string         `json:"model"`
+		Messages    []message      `json:"messages"`
+		Temperature float64        `json:"temperature"`
+		Stream      bool           `json:"stream"`
+		Tools       []tool         `json:"tools,omitempty"`
+		ToolChoice  string         `json:"tool_choice,omitempty"`
+		Extra       map[string]int `json:"-"` // max_tokens or max_completion_tokens
+	}
+	message struct {
+		Role       string     `json:"role"`
+		Content    *string    `json:"content"` // null on a round of only tool calls
+		ToolCalls  []toolCall `json:"tool_calls,omitempty"`
+		ToolCallID string     `json:"tool_call_id,omitempty"`
+	}
+	tool struct {
+		Type     string      `json:"type"`
+		Function functionDef `json:"function"`
+	}
+	functionDef struct {
+		Name        string         `json:"name"`
+		Description string         `json:"description,omitempty"`
+		Parameters  map[string]any `json:"parameters"`
+	}
+	toolCall struct {
+		ID       string       `json:"id"`
+		Type     string       `json:"type"`
+		Function functionCall `json:"function"`
+	}
+	functionCall struct {
+		Name      string `json:"name"`
+		Arguments string `json:"arguments"`
+	}
+)
+
+// MarshalJSON adds the Extra fields to the request.
+func (r request) MarshalJSON() ([]byte, error) {
+	type plain request
+	raw, err := json.Marshal(plain(r))
+	if err != nil || len(r.Extra) == 0 {
+		return raw, err
+	}
+	extra, err := json.Marshal(r.Extra)
+	if err != nil {
+		return nil, err
+	}
+	return append(append(raw[:len(raw)-1], ','), extra[1:]...), nil
+}
+
+// messages is the rendered prompt as chat messages: the system prompt
+// first, then the conversation (the question alone when there is none). A
+// human agent's turns are the assistant side, as the shopper saw them.
+func messages(req kefu.GenerateRequest) []message {
+	var out []message
+	text := func(role, content string) message { return message{Role: role, Content: &content} }
+	if req.System != "" {
+		out = append(out, text("system", req.System))
+	}
+	for _, m := range req.Messages {
+		role := "user"
+		switch m.Role {
+		case kefu.RoleAssistant, kefu.RoleAgent:
+			role = "assistant"
+		case kefu.RoleSystem:
+			role = "system"
+		}
+		out = append(out, text(role, m.Content))
+	}
+	if len(req.Messages) == 0 && req.Question != "" {
+		out = append(out, text("user", req.Question))
+	}
+	return out
 }
 
 // turnCalls is what a model round asked for: the text it wrote with them,
 // and the calls.
 type turnCalls struct {
 	text  string
-	calls []llms.ToolCall
+	calls []toolCall
 }
 
 // message is the model's round as it goes back into the history.
-func (tc turnCalls) message() llms.MessageContent {
-	var parts []llms.ContentPart
+func (tc turnCalls) message() message {
+	m := message{Role: "assistant", ToolCalls: tc.calls}
 	if tc.text != "" {
-		parts = append(parts, llms.TextContent{Text: tc.text})
+		m.Content = &tc.text
 	}
-	for _, c := range tc.calls {
-		parts = append(parts, c)
-	}
-	return llms.MessageContent{Role: llms.ChatMessageTypeAI, Parts: parts}
+	return m
 }
 
 // round sends msgs once, yielding the text as it streams, and returns the
 // tool calls the model made. ok is false when the stream ended (an error
 // was yielded or the reader stopped).
-func (g *Generator) round(ctx context.Context, llm *lcopenai.LLM, msgs []llms.MessageContent, tools []llms.Tool, round int,
+func (g *Generator) round(ctx context.Context, msgs []message, tools []tool, round int,
 	yield func(string, error) bool) (calls turnCalls, ok bool) {
-	var skip func([]byte) bool
-	opts := g.opts
-	if len(tools) > 0 {
-		skip = toolDelta
-		opts = append(append([]llms.CallOption(nil), opts...), llms.WithTools(tools))
-		if round == MaxToolRounds {
-			opts = append(opts, llms.WithToolChoice("none"))
-		}
+	ctx, call := remote.WithCall(ctx)
+	r := request{Model: g.cfg.Model, Messages: msgs, Temperature: g.temp, Stream: true, Tools: tools}
+	if len(tools) > 0 && round == MaxToolRounds {
+		r.ToolChoice = "none"
 	}
-	resp, ok := chat.Stream(ctx, llm, msgs, opts, skip, g.fail, yield)
-	if !ok {
+	if g.cfg.MaxTokens > 0 {
+		r.Extra = map[string]int{g.maxField: g.cfg.MaxTokens}
+	}
+	calls, err := g.stream(ctx, r, call, yield)
+	if errors.Is(err, errStopped) {
 		return calls, false
 	}
-	if len(resp.Choices) > 0 {
-		calls.text = resp.Choices[0].Content
-		for _, c := range resp.Choices[0].ToolCalls {
-			if c.FunctionCall != nil && c.FunctionCall.Name != "" {
-				calls.calls = append(calls.calls, c)
-			}
-		}
+	if err != nil {
+		yield("", g.fail(ctx, call, err))
+		return calls, false
 	}
 	return calls, true
 }
 
-// toolDefs is the request's tools in the client library's form.
-func toolDefs(tools []kefu.Tool) []llms.Tool {
-	out := make([]llms.Tool, 0, len(tools))
+// errStopped ends a stream whose reader stopped early.
+var errStopped = errors.New("reader stopped")
+
+// stream makes one streamed call and reads it to its end.
+func (g *Generator) stream(ctx context.Context, r request, call *remote.Call, yield func(string, error) bool) (turnCalls, error) {
+	body, err := json.Marshal(r)
+	if err != nil {
+		return turnCalls{}, fmt.Errorf("encode the request: %w", err)
+	}
+	hr, err := http.NewRequestWithContext(ctx, http.MethodPost, g.endpoint, bytes.NewReader(body))
+	if err != nil {
+		return turnCalls{}, err
+	}
+	hr.Header.Set("Content-Type", "application/json")
+	hr.Header.Set("Accept", "text/event-stream")
+	if g.cfg.APIKey != "" {
+		hr.Header.Set("Authorization", "Bearer "+g.cfg.APIKey)
+	}
+	resp, err := g.client.Do(hr)
+	if err != nil {
+		return turnCalls{}, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode/100 != 2 {
+		return turnCalls{}, errors.New(errorText(resp.Body))
+	}
+	return readStream(resp.Body, len(r.Tools) > 0, call, yield)
+}
+
+// errorText is what a failed reply says: its error message, or the start
+// of its body.
+func errorText(body io.Reader) string {
+	raw, _ := io.ReadAll(io.LimitReader(body, 4<<10))
+	var e struct {
+		Error struct {
+			Message string `json:"message"`
+		} `json:"error"`
+	}
+	if json.Unmarshal(raw, &e) == nil && e.Error.Message != "" {
+		return e.Error.Message
+	}
+	return strings.TrimSpace(string(raw))
+}
+
+// readStream reads a streamed reply, yielding its text and gathering its
+// tool calls. Every data line must be JSON or [DONE]; an error object, a
+// legacy function call, or a tool call when no tools were offered, fails
+// the stream; and a stream must end with [DONE] or a finish reason, else
+// it was cut short. A fault is recorded in call, so that it is the
+// error's cause; a reader that stops early gives errStopped.
+func readStream(body io.Reader, tools bool, call *remote.Call, yield func(string, error) bool) (turnCalls, error) {
+	br := bufio.NewReaderSize(body, 8<<10)
+	var text strings.Builder
+	var calls []toolCall
+	complete := false
+	fault := func(err error) (turnCalls, error) {
+		call.StreamFault(err)
+		return turnCalls{}, err
+	}
+	for {
+		line, err := readLine(br)
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return fault(err)
+		}
+		data, ok := bytes.CutPrefix(line, []byte("data:"))
+		if !ok {
+			continue // blank lines, comments, event: and id: fields
+		}
+		data = bytes.TrimSpace(data)
+		if string(data) == "[DONE]" {
+			complete = true
+			break
+		}
+		c, err := decodeChunk(data, tools)
+		if err != nil {
+			return fault(err)
+		}
+		for _, ch := range c.Choices {
+			if ch.FinishReason != nil && *ch.FinishReason != "" {
+				complete = true
+			}
+			for _, d := range ch.Delta.ToolCalls {
+				calls = addToolDelta(calls, d)
+			}
+			if piece := ch.Delta.Content; piece != "" {
+				text.WriteString(piece)
+				if !yield(piece, nil) {
+					return turnCalls{}, errStopped
+				}
+			}
+		}
+	}
+	if !complete {
+		return fault(errors.New("stream cut short: it ended without [DONE]"))
+	}
+	out := turnCalls{text: text.String()}
+	for _, c := range calls {
+		if c.Function.Name != "" {
+			out.calls = append(out.calls, c)
+		}
+	}
+	return out, nil
+}
+
+// readLine reads one line without its line break, at most remote.MaxLine
+// bytes; io.EOF only when nothing is left.
+func readLine(br *bufio.Reader) ([]byte, error) {
+	line, err := br.ReadSlice('\n')
+	if err == nil || (err == io.EOF && len(line) > 0) {
+		return bytes.TrimRight(line, "\r\n"), nil
+	}
+	if err == io.EOF {
+		return nil, io.EOF
+	}
+	if !errors.Is(err, bufio.ErrBufferFull) {
+		return nil, fmt.Errorf("stream cut short: %w", err)
+	}
+	long := append([]byte(nil), line...)
+	for errors.Is(err, bufio.ErrBufferFull) {
+		if len(long) > remote.MaxLine {
+			return nil, fmt.Errorf("stream line longer than %d bytes", remote.MaxLine)
+		}
+		line, err = br.ReadSlice('\n')
+		long = append(long, line...)
+	}
+	if err != nil && err != io.EOF {
+		return nil, fmt.Errorf("stream cut short: %w", err)
+	}
+	return bytes.TrimRight(long, "\r\n"), nil
+}
+
+// chunk is one streamed piece of a reply, as much of it as kefu reads.
+type chunk struct {
+	Error *struct {
+		Message string `json:"message"`
+	} `json:"error"`
+	Choices []struct {
+		Delta struct {
+			Content      string          `json:"content"`
+			ToolCalls    []toolDelta     `json:"tool_calls"`
+			FunctionCall json.RawMessage `json:"function_call"`
+		} `json:"delta"`
+		FinishReason *string `json:"finish_reason"`
+	} `json:"choices"`
+}
+
+// toolDelta is a piece of a tool call: the first names it, the next add
+// to its arguments.
+type toolDelta struct {
+	Index    int    `json:"index"`
+	ID       string `json:"id"`
+	Type     string `json:"type"`
+	Function struct {
+		Name      string `json:"name"`
+		Arguments string `json:"arguments"`
+	} `json:"function"`
+}
+
+// decodeChunk decodes one data line and fails it when it is not JSON,
+// holds an error, a legacy function call, or a tool call when no tools
+// were offered.
+func decodeChunk(data []byte, tools bool) (chunk, error) {
+	var c chunk
+	if err := json.Unmarshal(data, &c); err != nil {
+		return c, fmt.Errorf("malformed stream chunk: %w", err)
+	}
+	if c.Error != nil {
+		return c, fmt.Errorf("the model failed mid-stream: %s", c.Error.Message)
+	}
+	for _, ch := range c.Choices {
+		if isSet(ch.Delta.FunctionCall) || (!tools && len(ch.Delta.ToolCalls) > 0) {
+			return c, errors.New("the model answered with a tool call, and no tools were offered")
+		}
+	}
+	return c, nil
+}
+
+// maxToolCalls bounds the calls of one round, whatever indexes a server
+// sends.
+const maxToolCalls = 32
+
+// addToolDelta adds a tool-call piece to the calls gathered so far.
+func addToolDelta(calls []toolCall, d toolDelta) []toolCall {
+	if d.Index < 0 || d.Index >= maxToolCalls {
+		return calls
+	}
+	for len(calls) <= d.Index {
+		calls = append(calls, toolCall{Type: "function"})
+	}
+	c := &calls[d.Index]
+	if d.ID != "" {
+		c.ID = d.ID
+	}
+	if d.Type != "" {
+		c.Type = d.Type
+	}
+	c.Function.Name += d.Function.Name
+	c.Function.Arguments += d.Function.Arguments
+	return calls
+}
+
+// toolDefs is the request's tools as the API takes them.
+func toolDefs(tools []kefu.Tool) []tool {
+	out := make([]tool, 0, len(tools))
 	for _, t := range tools {
 		params := t.Parameters
 		if params == nil {
 			params = map[string]any{"type": "object", "properties": map[string]any{}}
 		}
-		out = append(out, llms.Tool{Type: "function", Function: &llms.FunctionDefinition{
-			Name: t.Name, Description: t.Description, Parameters: params}})
+		out = append(out, tool{Type: "function", Function: functionDef{Name: t.Name, Description: t.Description, Parameters: params}})
 	}
 	return out
 }
@@ -264,173 +499,26 @@ func toolDefs(tools []kefu.Tool) []llms.Tool {
 // runTool runs one call of the model's. Its arguments go to the tool as
 // written ("{}" when empty); a call of a tool that was not offered is
 // answered with an error text.
-func runTool(ctx context.Context, tools []kefu.Tool, c llms.ToolCall) (string, error) {
+func runTool(ctx context.Context, tools []kefu.Tool, c toolCall) (string, error) {
 	names := make([]string, len(tools))
 	for i, t := range tools {
 		names[i] = t.Name
-		if t.Name != c.FunctionCall.Name || t.Call == nil {
+		if t.Name != c.Function.Name || t.Call == nil {
 			continue
 		}
-		args := strings.TrimSpace(c.FunctionCall.Arguments)
+		args := strings.TrimSpace(c.Function.Arguments)
 		if args == "" {
 			args = "{}"
 		}
 		return t.Call(ctx, json.RawMessage(args))
 	}
-	return fmt.Sprintf("error: there is no tool named %q; the tools are %s", c.FunctionCall.Name, strings.Join(names, ", ")), nil
-}
-
-// toolDelta reports whether a streamed chunk is the client library's
-// rendering of tool-call deltas (a JSON list of calls) rather than text.
-func toolDelta(chunk []byte) bool {
-	if !bytes.HasPrefix(bytes.TrimSpace(chunk), []byte("[{")) {
-		return false
-	}
-	var deltas []struct {
-		Function *json.RawMessage `json:"function"`
-	}
-	if json.Unmarshal(chunk, &deltas) != nil || len(deltas) == 0 {
-		return false
-	}
-	for _, d := range deltas {
-		if d.Function == nil {
-			return false
-		}
-	}
-	return true
+	return fmt.Sprintf("error: there is no tool named %q; the tools are %s", c.Function.Name, strings.Join(names, ", ")), nil
 }
 
 // fail turns a failed call into kefu's error, naming the service and never
 // the key.
 func (g *Generator) fail(ctx context.Context, call *remote.Call, err error) error {
-	e := remote.Failure(ctx, g.service, call, err, g.cfg.APIKey)
-	e.Message = statusPrefix.ReplaceAllString(e.Message, "")
-	return chat.Unavailable(e)
-}
-
-// statusPrefix is how the client library words a bad status, which the
-// error already states.
-var statusPrefix = regexp.MustCompile(`^API returned unexpected status code: \d+:? ?`)
-
-// sseCheck checks a streamed reply line by line: every data line must be
-// JSON or [DONE]; an error object, a legacy function call, or a tool call
-// when no tools were offered, ends the stream with an error; and a stream
-// must end with [DONE] or a finish reason, else it was cut short.
-func sseCheck(body io.ReadCloser, call *remote.Call, tools bool) io.ReadCloser {
-	complete := false
-	return remote.LineCheck{
-		Line: func(line []byte) error {
-			data, ok := bytes.CutPrefix(line, []byte("data:"))
-			if !ok {
-				return nil // blank lines, comments, event: and id: fields
-			}
-			data = bytes.TrimSpace(data)
-			if string(data) == "[DONE]" {
-				complete = true
-				return nil
-			}
-			if plainChunk(data) {
-				return nil
-			}
-			finished, err := checkChunk(data, tools)
-			complete = complete || finished
-			return err
-		},
-		End: func() error {
-			if !complete {
-				return errors.New("stream cut short: it ended without [DONE]")
-			}
-			return nil
-		},
-	}.Wrap(body, call)
-}
-
-// checkChunk decodes one streamed chunk and fails it when it is not JSON,
-// holds an error, a legacy function call, or a tool call when no tools
-// were offered; finished reports a finish reason.
-func checkChunk(data []byte, tools bool) (finished bool, err error) {
-	var chunk struct {
-		Error *struct {
-			Message string `json:"message"`
-		} `json:"error"`
-		Choices []struct {
-			Delta struct {
-				ToolCalls    json.RawMessage `json:"tool_calls"`
-				FunctionCall json.RawMessage `json:"function_call"`
-			} `json:"delta"`
-			FinishReason *string `json:"finish_reason"`
-		} `json:"choices"`
-	}
-	if err := json.Unmarshal(data, &chunk); err != nil {
-		return false, fmt.Errorf("malformed stream chunk: %w", err)
-	}
-	if chunk.Error != nil {
-		return false, fmt.Errorf("the model failed mid-stream: %s", chunk.Error.Message)
-	}
-	for _, c := range chunk.Choices {
-		if isSet(c.Delta.FunctionCall) || (!tools && isSet(c.Delta.ToolCalls)) {
-			return false, errors.New("the model answered with a tool call, and no tools were offered")
-		}
-		if c.FinishReason != nil && *c.FinishReason != "" {
-			finished = true
-		}
-	}
-	return finished, nil
-}
-
-// plainChunk reports, without decoding it, that data is JSON with no
-// error, no tool or function call and no finish reason other than null:
-// the text chunks that make up nearly all of a stream, which need no
-// closer look. Keys are matched as encoding/json matches them, ignoring
-// case; a chunk with an escaped ASCII character (\u00XX), which could spell
-// a key, goes to the full check. It may say false of a plain chunk (a
-// piece of text that is the word "error" in quotes, say); that only costs
-// the full check. Values of the wrong type are left to the client
-// library's decoder, which fails on them.
-func plainChunk(data []byte) bool {
-	if !json.Valid(data) || bytes.Contains(data, []byte(`\u00`)) {
-		return false
-	}
-	const finish = `"finish_reason"`
-	for i := bytes.IndexByte(data, '"'); i >= 0; {
-		rest := data[i:]
-		switch {
-		case hasPrefixFold(rest, `"error"`), hasPrefixFold(rest, `"tool_calls"`), hasPrefixFold(rest, `"function_call"`):
-			return false
-		case hasPrefixFold(rest, finish):
-			rest = bytes.TrimLeft(rest[len(finish):], " \t\r\n")
-			if len(rest) == 0 || rest[0] != ':' {
-				return false
-			}
-			if !bytes.HasPrefix(bytes.TrimLeft(rest[1:], " \t\r\n"), []byte("null")) {
-				return false
-			}
-		}
-		j := bytes.IndexByte(data[i+1:], '"')
-		if j < 0 {
-			break
-		}
-		i += 1 + j
-	}
-	return true
-}
-
-// hasPrefixFold reports whether data begins with the lower-case ASCII key,
-// ignoring the case of data's letters.
-func hasPrefixFold(data []byte, key string) bool {
-	if len(data) < len(key) {
-		return false
-	}
-	for j := 0; j < len(key); j++ {
-		c := data[j]
-		if 'A' <= c && c <= 'Z' {
-			c += 'a' - 'A'
-		}
-		if c != key[j] {
-			return false
-		}
-	}
-	return true
+	return chat.Unavailable(remote.Failure(ctx, g.service, call, err, g.cfg.APIKey))
 }
 
 func isSet(raw json.RawMessage) bool {
