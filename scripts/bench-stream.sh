@@ -9,7 +9,8 @@
 #   TMPDIR=/dev/shm scripts/bench-stream.sh # data dirs on tmpfs (no disk sync)
 #
 # Settings (environment): RUNS (3), TPS (20 tokens/s), FAKE_PORT (18435),
-# KEFU_PORT (18480). Everything listens on and talks to 127.0.0.1 only; every
+# KEFU_PORT (18480). Every bench figure also records the CPU the hypervisor took
+# from the machine meanwhile (*_steal_cores). Everything listens on and talks to 127.0.0.1 only; every
 # load is bounded in requests and time; every process started here is stopped
 # on exit.
 #
@@ -19,9 +20,10 @@
 #   plain   40 pieces, the same answer without digits (nothing is held)
 # and, for each: the fake model alone (hey, streamed completions), kefu bench
 # --sse at 1, 100 and 500 concurrent turns, kefu bench (JSON) at 1 and 100,
-# "staggered" SSE loads (100 and 500 turns as 20 bench processes started 0.1 s
-# apart, so that the turns do not arrive in lockstep), probes of the fake
-# model's own token gaps during the 500-stream load, and one traced stream.
+# all clients at once and again with --ramp 2s (the clients start evenly over
+# two seconds, one turn's length, so that turns do not arrive in lockstep:
+# the steady state of N streams), probes of the fake model's own token gaps
+# during the ramped 500-stream load, and one traced stream.
 # It prints the median over the repetitions of every figure.
 set -euo pipefail
 
@@ -85,6 +87,8 @@ record() { printf '%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" >>"$tmp/metrics.tsv"; }
 cputicks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 # opens: TCP connections this machine has opened so far (ActiveOpens)
 opens() { awk '/^Tcp:/ && ++n == 2 {print $6}' /proc/net/snmp; }
+# steal: jiffies the hypervisor took from this machine so far
+steal() { awk '/^cpu /{print $9}' /proc/stat; }
 # busy: busy and total jiffies of the whole machine so far
 busy() { awk '/^cpu /{print $2+$3+$4+$7+$8, $2+$3+$4+$5+$6+$7+$8}' /proc/stat; }
 HZ=$(getconf CLK_TCK)
@@ -132,17 +136,23 @@ model_alone() {
 	record "$v" "$r" "model_c${c}_ttfb_p95" "$(awk -F, 'NR>1{print $5*1000}' "$csv" | pct 95)"
 }
 
-# bench V R MODE C N: one kefu bench run, with kefu's and the machine's CPU
+# bench V R MODE C N [RAMP]: one kefu bench run, with kefu's and the
+# machine's CPU; with RAMP the clients start evenly over that time and the
+# figures are named ramp_MODE_cC, else MODE_cC (all clients at once)
 bench() {
-	local v=$1 r=$2 mode=$3 c=$4 n=$5 out=$tmp/raw/bench-$1-$2-$3-c$4.json flag=()
-	[[ $mode == sse ]] && flag=(--sse)
-	local k0 f0 b0 a0 t0 o0 k1 f1 b1 a1 t1 o1
-	o0=$(opens); k0=$(cputicks "$kefu_pid"); f0=$(cputicks "$fake_pid"); read -r b0 a0 < <(busy); t0=$EPOCHREALTIME
-	"$K" bench --url "$KEFU" "${flag[@]}" --concurrency "$c" --requests "$n" --duration 120s --timeout 30s \
-		--message "$MESSAGE" --json >"$out" || true
-	t1=$EPOCHREALTIME; k1=$(cputicks "$kefu_pid"); f1=$(cputicks "$fake_pid"); read -r b1 a1 < <(busy); o1=$(opens)
-	[[ -s $out ]] || die "kefu bench gave no report ($mode, concurrency $c)"
+	local v=$1 r=$2 mode=$3 c=$4 n=$5 ramp=${6:-0s} flag=()
 	local p="${mode}_c${c}"
+	[[ $ramp != 0s ]] && p="ramp_$p"
+	local out=$tmp/raw/bench-$1-$2-$p.json
+	[[ $mode == sse ]] && flag=(--sse)
+	local k0 f0 b0 a0 t0 o0 s0 k1 f1 b1 a1 t1 o1 s1
+	o0=$(opens); k0=$(cputicks "$kefu_pid"); f0=$(cputicks "$fake_pid"); read -r b0 a0 < <(busy); s0=$(steal); t0=$EPOCHREALTIME
+	"$K" bench --url "$KEFU" "${flag[@]}" --concurrency "$c" --requests "$n" --ramp "$ramp" --duration 120s --timeout 30s \
+		--message "$MESSAGE" --json >"$out" || true
+	t1=$EPOCHREALTIME; k1=$(cputicks "$kefu_pid"); f1=$(cputicks "$fake_pid"); read -r b1 a1 < <(busy); s1=$(steal); o1=$(opens)
+	[[ -s $out ]] || die "kefu bench gave no report ($mode, concurrency $c)"
+	record "$v" "$r" "${p}_steal_cores" "$(awk -v a="$s0" -v b="$s1" -v h="$HZ" -v s="$t0" -v e="$t1" 'BEGIN{print (b-a)/h/(e-s)}')"
+	record "$v" "$r" "${p}_kefu_ms_cpu_per_turn" "$(awk -v a="$k0" -v b="$k1" -v h="$HZ" -v n="$n" 'BEGIN{print (b-a)/h*1000/n}')"
 	record "$v" "$r" "${p}_kefu_cores" "$(awk -v a="$k0" -v b="$k1" -v h="$HZ" -v s="$t0" -v e="$t1" 'BEGIN{print (b-a)/h/(e-s)}')"
 	record "$v" "$r" "${p}_fake_cores" "$(awk -v a="$f0" -v b="$f1" -v h="$HZ" -v s="$t0" -v e="$t1" 'BEGIN{print (b-a)/h/(e-s)}')"
 	# connections opened per turn, beyond the load's own c: kefu's to the model
@@ -158,29 +168,6 @@ bench() {
 		  ["complete", .streams.complete], ["dropped", .streams.dropped], ["reordered", .streams.reordered],
 		  ["mismatched", .streams.mismatched], ["stream_failed", .streams.failed]] else [] end)
 		| .[] | "\($p)_\(.[0])\t\(.[1])"' "$out" |
-		while IFS=$'\t' read -r key val; do record "$v" "$r" "$key" "$val"; done
-}
-
-# staggered V R C: C turns at once as 20 bench processes, started 0.1 s apart
-# (each runs 5 turns per stream). The first-delta p95 of all the turns lies
-# between the smallest and the largest p95 of the processes.
-staggered() {
-	local v=$1 r=$2 c=$3 per=$(($3 / 20)) k bp=()
-	mkdir -p "$tmp/raw/stag-$v-$r-c$c"
-	for k in $(seq 20); do
-		"$K" bench --url "$KEFU" --sse --concurrency "$per" --requests "$((per * 5))" --duration 120s --timeout 30s \
-			--message "$MESSAGE" --json >"$tmp/raw/stag-$v-$r-c$c/$k.json" &
-		bp+=("$!")
-		sleep 0.1
-	done
-	for k in "${bp[@]}"; do wait "$k" || true; done
-	jq -rs --arg p "stag_c$c" '
-		[["ok", (map(.ok) | add)], ["complete", (map(.streams.complete) | add)],
-		 ["fd_p95_min", (map(.streams.first_delta_ms.p95) | min)], ["fd_p95_max", (map(.streams.first_delta_ms.p95) | max)],
-		 ["fd_p50_med", (map(.streams.first_delta_ms.p50) | sort | .[length / 2 | floor])],
-		 ["gap_p99_min", (map(.streams.event_gap_ms.p99) | min)], ["gap_p99_max", (map(.streams.event_gap_ms.p99) | max)],
-		 ["lat_p50_med", (map(.latency_ms.p50) | sort | .[length / 2 | floor])]]
-		| .[] | "\($p)_\(.[0])\t\(.[1])"' "$tmp/raw/stag-$v-$r-c$c"/*.json |
 		while IFS=$'\t' read -r key val; do record "$v" "$r" "$key" "$val"; done
 }
 
@@ -244,20 +231,21 @@ for r in $(seq "$RUNS"); do
 		bench "$v" "$r" json 1 5
 		bench "$v" "$r" sse 100 500
 		bench "$v" "$r" json 100 500
+		bench "$v" "$r" sse 500 2500
+		bench "$v" "$r" sse 100 500 2s
+		bench "$v" "$r" json 100 500 2s
 		# four probes of the model's own token gaps while 500 streams run
 		probes=()
 		for k in 1 2 3 4; do
-			(sleep "$((k + 1))" && for j in 1 2; do gaps "$FAKE/v1/chat/completions" "$(cat "$tmp/completion.json")"; done) \
+			(sleep "$((k + 2))" && for j in 1 2; do gaps "$FAKE/v1/chat/completions" "$(cat "$tmp/completion.json")"; done) \
 				>"$tmp/probe.$v.$r.$k" &
 			probes+=("$!")
-			done
-		bench "$v" "$r" sse 500 2500
+		done
+		bench "$v" "$r" sse 500 2500 2s
 		for k in "${probes[@]}"; do wait "$k" || true; done
 		cat "$tmp/probe.$v.$r".* >"$tmp/raw/probe-$v-$r.txt"
 		record "$v" "$r" model_gap_under_c500_p50 "$(pct 50 <"$tmp/raw/probe-$v-$r.txt")"
 		record "$v" "$r" model_gap_under_c500_p99 "$(pct 99 <"$tmp/raw/probe-$v-$r.txt")"
-		staggered "$v" "$r" 100
-		staggered "$v" "$r" 500
 		# connections kefu keeps open to the model once the load is over
 		if command -v ss >/dev/null; then
 			record "$v" "$r" model_conns_idle_after "$(ss -Htn state established "( dport = :$FAKE_PORT )" | wc -l)"
@@ -273,15 +261,18 @@ awk -F'\t' '{ m[$1 "\t" $2 "\t" $3] = $4; k[$1 "\t" $2] = 1 }
 	END {
 		for (vr in k) {
 			for (c = 1; c <= 500; c *= (c == 1 ? 100 : 5)) {
-				if ((vr "\tjson_c" c "_lat_p50") in m) {
-					print vr "\toverhead_json_c" c "_p50\t" m[vr "\tjson_c" c "_lat_p50"] - m[vr "\tmodel_c" c "_lat_p50"]
-					print vr "\toverhead_json_c" c "_p99\t" m[vr "\tjson_c" c "_lat_p99"] - m[vr "\tmodel_c" c "_lat_p99"]
-				}
-				if ((vr "\tsse_c" c "_lat_p50") in m) {
-					print vr "\toverhead_sse_c" c "_p50\t" m[vr "\tsse_c" c "_lat_p50"] - m[vr "\tmodel_c" c "_lat_p50"]
-					print vr "\toverhead_sse_c" c "_p99\t" m[vr "\tsse_c" c "_lat_p99"] - m[vr "\tmodel_c" c "_lat_p99"]
-					print vr "\tttft_added_c" c "_p50\t" m[vr "\tsse_c" c "_fd_p50"] - m[vr "\tmodel_c" c "_ttfb_p50"]
-					print vr "\tttft_added_c" c "_p95\t" m[vr "\tsse_c" c "_fd_p95"] - m[vr "\tmodel_c" c "_ttfb_p95"]
+				for (pre = 0; pre < 2; pre++) {
+					r = pre ? "ramp_" : ""
+					if ((vr "\t" r "json_c" c "_lat_p50") in m) {
+						print vr "\t" r "overhead_json_c" c "_p50\t" m[vr "\t" r "json_c" c "_lat_p50"] - m[vr "\tmodel_c" c "_lat_p50"]
+						print vr "\t" r "overhead_json_c" c "_p99\t" m[vr "\t" r "json_c" c "_lat_p99"] - m[vr "\tmodel_c" c "_lat_p99"]
+					}
+					if ((vr "\t" r "sse_c" c "_lat_p50") in m) {
+						print vr "\t" r "overhead_sse_c" c "_p50\t" m[vr "\t" r "sse_c" c "_lat_p50"] - m[vr "\tmodel_c" c "_lat_p50"]
+						print vr "\t" r "overhead_sse_c" c "_p99\t" m[vr "\t" r "sse_c" c "_lat_p99"] - m[vr "\tmodel_c" c "_lat_p99"]
+						print vr "\t" r "ttft_added_c" c "_p50\t" m[vr "\t" r "sse_c" c "_fd_p50"] - m[vr "\tmodel_c" c "_ttfb_p50"]
+						print vr "\t" r "ttft_added_c" c "_p95\t" m[vr "\t" r "sse_c" c "_fd_p95"] - m[vr "\tmodel_c" c "_ttfb_p95"]
+					}
 				}
 			}
 		}
