@@ -42,6 +42,32 @@ func TestAskWithAnthropic(t *testing.T) {
 		}
 	})
 
+	t.Run("get_order sees only the shopper's own orders", func(t *testing.T) {
+		srv.Reset()
+		srv.Script(
+			llmtest.Reply{ToolCalls: []llmtest.ToolCall{
+				{ID: "toolu_theirs", Name: "get_order", Arguments: `{"order_id": "W260920-1006"}`}, // C1002's
+				{ID: "toolu_mine", Name: "get_order", Arguments: `{"order_id": "W261118-1004"}`},
+			}},
+			llmtest.Reply{Text: "Your order W261118-1004 is on its way. [2]"},
+		)
+		out, stderr, err := run(t, env, "ask", "--data-dir", dir, "--customer", "C1001", "How long do I have to return an item?")
+		if err != nil {
+			t.Fatalf("%v\n%s", err, stderr)
+		}
+		reqs := srv.Requests()
+		if len(reqs) != 2 {
+			t.Fatalf("%d requests to the model, want 2\n%s", len(reqs), out)
+		}
+		second := string(reqs[1].Body)
+		if strings.Contains(second, "C1002") || !strings.Contains(second, "W261118-1004") || !strings.Contains(second, "not found") {
+			t.Errorf("tool results sent to the model:\n%s", second)
+		}
+		if strings.Contains(out, "W260920-1006") || strings.Contains(out, "C1002") {
+			t.Errorf("another shopper's order reached the answer:\n%s", out)
+		}
+	})
+
 	t.Run("a failing model falls back to the documents", func(t *testing.T) {
 		srv.Reset()
 		srv.Script(llmtest.Reply{Fault: llmtest.ServerError}, llmtest.Reply{Fault: llmtest.ServerError})

@@ -110,3 +110,31 @@ func (b *checkedBody) fail(err error) {
 }
 
 func (b *checkedBody) Close() error { return b.body.Close() }
+
+// ReadLine reads one line of a stream without its line break, at most
+// MaxLine bytes. The line is valid until the next read. It returns io.EOF
+// only when nothing is left; a read error is the stream cut short.
+func ReadLine(br *bufio.Reader) ([]byte, error) {
+	line, err := br.ReadSlice('\n')
+	if err == nil || (err == io.EOF && len(line) > 0) {
+		return bytes.TrimRight(line, "\r\n"), nil
+	}
+	if err == io.EOF {
+		return nil, io.EOF
+	}
+	if !errors.Is(err, bufio.ErrBufferFull) {
+		return nil, fmt.Errorf("stream cut short: %w", err)
+	}
+	long := append([]byte(nil), line...)
+	for errors.Is(err, bufio.ErrBufferFull) {
+		if len(long) > MaxLine {
+			return nil, fmt.Errorf("stream line longer than %d bytes", MaxLine)
+		}
+		line, err = br.ReadSlice('\n')
+		long = append(long, line...)
+	}
+	if err != nil && err != io.EOF {
+		return nil, fmt.Errorf("stream cut short: %w", err)
+	}
+	return bytes.TrimRight(long, "\r\n"), nil
+}

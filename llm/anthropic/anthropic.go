@@ -1,12 +1,16 @@
 // Package anthropic is a kefu answer generator over Anthropic's Messages
 // API. It sends the prompt the pipeline rendered (the system prompt in the
 // request's system field, then the conversation; personal data already
-// redacted) through langchaingo's Anthropic client and streams the answer
-// back as it arrives. It does not call tools: a request's Tools are
-// ignored, as kefu.GenerateRequest allows.
+// redacted) and streams the answer back as it arrives, reading the
+// server-sent events itself (langchaingo's client keeps only the first
+// block of a reply, so it loses tool calls that follow text). When the
+// request offers tools, the model may call them before it answers, for a
+// bounded number of rounds, as with the OpenAI-compatible generator.
 package anthropic
 
 import (
+	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -14,13 +18,10 @@ import (
 	"io"
 	"iter"
 	"log/slog"
+	"mime"
 	"net/http"
-	"regexp"
 	"strings"
 	"time"
-
-	"github.com/tmc/langchaingo/llms"
-	lcanthropic "github.com/tmc/langchaingo/llms/anthropic"
 
 	"github.com/kefuhq/kefu"
 	"github.com/kefuhq/kefu/internal/remote"
@@ -73,22 +74,25 @@ func (c Config) view() remote.ConfigView {
 
 func (c Config) baseURL() string { return remote.BaseURL(c.BaseURL, DefaultBaseURL) }
 
-// apiURL is the base the client library appends /messages to.
-func (c Config) apiURL() string {
+// messagesURL is the Messages API's address.
+func (c Config) messagesURL() string {
 	base := c.baseURL()
-	if strings.HasSuffix(base, "/v1") {
-		return base
+	if !strings.HasSuffix(base, "/v1") {
+		base += "/v1"
 	}
-	return base + "/v1"
+	return base + "/messages"
 }
+
+// apiVersion is the Messages API version kefu speaks.
+const apiVersion = "2023-06-01"
 
 // Generator streams answers from Anthropic's Messages API. It is safe for
 // concurrent use.
 type Generator struct {
 	cfg     Config
-	llm     *lcanthropic.LLM
+	client  *http.Client
+	temp    float64
 	service string
-	opts    []llms.CallOption
 }
 
 // New returns a generator for cfg. It fails on a missing model or key, or
@@ -113,18 +117,8 @@ func New(cfg Config) (*Generator, error) {
 	if cfg.Temperature != nil {
 		temp = *cfg.Temperature
 	}
-	llm, err := lcanthropic.New(
-		lcanthropic.WithToken(cfg.APIKey),
-		lcanthropic.WithModel(cfg.Model),
-		lcanthropic.WithBaseURL(cfg.apiURL()),
-		lcanthropic.WithHTTPClient(remote.Client(cfg.HTTPClient, sseCheck)),
-	)
-	if err != nil {
-		return nil, fmt.Errorf("anthropic generator: %s", remote.Scrub(err.Error(), cfg.APIKey))
-	}
 	return &Generator{
-		cfg: cfg, llm: llm,
-		opts:    []llms.CallOption{llms.WithModel(cfg.Model), llms.WithTemperature(temp), llms.WithMaxTokens(cfg.MaxTokens)},
+		cfg: cfg, client: remote.Client(cfg.HTTPClient, nil), temp: temp,
 		service: fmt.Sprintf("anthropic messages %q at %s", cfg.Model, remote.RedactURL(cfg.baseURL())),
 	}, nil
 }
@@ -136,99 +130,302 @@ func (g *Generator) Name() string { return "anthropic/" + g.cfg.Model }
 // as it arrives, piece by piece. A failure ends the stream with an error
 // of code kefu.EUnavailable whose cause is a *remote.Error (status,
 // Retry-After); no error holds the API key. When ctx ends, the request is
-// abandoned and ctx's error is the cause. req.Tools are not offered.
+// abandoned and ctx's error is the cause.
+//
+// With req.Tools, the tools are offered to the model. When it calls some,
+// each call runs in turn (an unknown tool is answered with an error text,
+// not run), the results go back as tool_result blocks and the model is
+// asked again; text it writes along the way is yielded as it comes. After
+// chat.MaxToolRounds rounds the model must answer in text. A tool's error
+// ends the stream with that error.
 func (g *Generator) Generate(ctx context.Context, req kefu.GenerateRequest) iter.Seq2[string, error] {
 	return func(yield func(string, error) bool) {
 		ctx, cancel := context.WithTimeout(ctx, g.cfg.Timeout)
 		defer cancel()
-		chat.Stream(ctx, g.llm, messages(req), g.opts, nil, g.fail, yield)
+		system, msgs := messages(req)
+		tools := toolDefs(req.Tools)
+		var text string // the text of the last round
+		round := func(ctx context.Context, n int) ([]chat.ToolCall, bool) {
+			r := request{Model: g.cfg.Model, MaxTokens: g.cfg.MaxTokens, Temperature: g.temp, System: system,
+				Messages: msgs, Stream: true, Tools: tools}
+			if len(tools) > 0 && n == chat.MaxToolRounds {
+				r.ToolChoice = &toolChoice{Type: "none"}
+			}
+			ctx, call := remote.WithCall(ctx)
+			got, err := g.stream(ctx, r, call, yield)
+			if errors.Is(err, errStopped) {
+				return nil, false
+			}
+			if err != nil {
+				yield("", g.fail(ctx, call, err))
+				return nil, false
+			}
+			text = got.text
+			return got.calls, true
+		}
+		answered := func(calls []chat.ToolCall, results []string) {
+			var asked, answers []block
+			if text != "" {
+				asked = append(asked, block{Type: "text", Text: text})
+			}
+			for i, c := range calls {
+				input := json.RawMessage(strings.TrimSpace(c.Arguments))
+				if !json.Valid(input) || !bytes.HasPrefix(input, []byte("{")) {
+					input = json.RawMessage("{}") // the tool got the arguments as written
+				}
+				asked = append(asked, block{Type: "tool_use", ID: c.ID, Name: c.Name, Input: input})
+				answers = append(answers, block{Type: "tool_result", ToolUseID: c.ID, Content: results[i]})
+			}
+			msgs = append(msgs, message{Role: "assistant", Content: asked}, message{Role: "user", Content: answers})
+		}
+		chat.WithTools(ctx, req.Tools, g.service, round, answered, yield)
 	}
+}
+
+// The Messages API request, as much of it as kefu sends.
+type (
+	request struct {
+		Model       string      `json:"model"`
+		MaxTokens   int         `json:"max_tokens"`
+		Temperature float64     `json:"temperature"`
+		System      string      `json:"system,omitempty"`
+		Messages    []message   `json:"messages"`
+		Stream      bool        `json:"stream"`
+		Tools       []tool      `json:"tools,omitempty"`
+		ToolChoice  *toolChoice `json:"tool_choice,omitempty"`
+	}
+	message struct {
+		Role    string `json:"role"`
+		Content any    `json:"content"` // a string, or []block
+	}
+	block struct {
+		Type      string          `json:"type"`
+		Text      string          `json:"text,omitempty"`
+		ID        string          `json:"id,omitempty"`
+		Name      string          `json:"name,omitempty"`
+		Input     json.RawMessage `json:"input,omitempty"`
+		ToolUseID string          `json:"tool_use_id,omitempty"`
+		Content   string          `json:"content,omitempty"`
+	}
+	tool struct {
+		Name        string         `json:"name"`
+		Description string         `json:"description,omitempty"`
+		InputSchema map[string]any `json:"input_schema"`
+	}
+	toolChoice struct {
+		Type string `json:"type"`
+	}
+)
+
+// messages is the rendered prompt as the API takes it: the system prompt
+// and the conversation's system turns joined into the system field (the
+// API has no system role inside the conversation), then the conversation,
+// a human agent's turns on the assistant side as the shopper saw them (the
+// question alone when there is none).
+func messages(req kefu.GenerateRequest) (string, []message) {
+	var system []string
+	if req.System != "" {
+		system = append(system, req.System)
+	}
+	var out []message
+	for _, m := range req.Messages {
+		switch m.Role {
+		case kefu.RoleSystem:
+			system = append(system, m.Content)
+		case kefu.RoleAssistant, kefu.RoleAgent:
+			out = append(out, message{Role: "assistant", Content: m.Content})
+		default:
+			out = append(out, message{Role: "user", Content: m.Content})
+		}
+	}
+	if len(req.Messages) == 0 && req.Question != "" {
+		out = append(out, message{Role: "user", Content: req.Question})
+	}
+	return strings.Join(system, "\n\n"), out
+}
+
+// toolDefs is the request's tools as the API takes them.
+func toolDefs(tools []kefu.Tool) []tool {
+	out := make([]tool, 0, len(tools))
+	for _, t := range tools {
+		out = append(out, tool{Name: t.Name, Description: t.Description, InputSchema: chat.Schema(t)})
+	}
+	return out
+}
+
+// reply is what one round of the model wrote.
+type reply struct {
+	text  string
+	calls []chat.ToolCall
+}
+
+// errStopped ends a stream whose reader stopped early.
+var errStopped = errors.New("reader stopped")
+
+// stream makes one call and reads its reply to the end: server-sent
+// events, or one JSON message from a server that does not stream.
+func (g *Generator) stream(ctx context.Context, r request, call *remote.Call, yield func(string, error) bool) (reply, error) {
+	header := http.Header{}
+	header.Set("x-api-key", g.cfg.APIKey)
+	header.Set("anthropic-version", apiVersion)
+	resp, err := chat.Post(ctx, g.client, g.cfg.messagesURL(), header, r)
+	if err != nil {
+		return reply{}, err
+	}
+	defer resp.Body.Close()
+	tools := len(r.Tools) > 0
+	if t, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type")); t == "application/json" {
+		return readWhole(resp.Body, tools, call, yield)
+	}
+	return readStream(resp.Body, tools, call, yield)
+}
+
+// event is one streamed event, as much of it as kefu reads.
+type event struct {
+	Type         string `json:"type"`
+	Index        int    `json:"index"`
+	ContentBlock *struct {
+		Type string `json:"type"`
+		ID   string `json:"id"`
+		Name string `json:"name"`
+	} `json:"content_block"`
+	Delta *struct {
+		Type        string `json:"type"`
+		Text        string `json:"text"`
+		PartialJSON string `json:"partial_json"`
+	} `json:"delta"`
+	Error *struct {
+		Type    string `json:"type"`
+		Message string `json:"message"`
+	} `json:"error"`
+}
+
+// maxBlocks bounds the content blocks of one reply, whatever indexes a
+// server sends.
+const maxBlocks = 64
+
+// readStream reads a streamed reply, yielding its text and gathering its
+// tool calls. Every data line must be a JSON event; an error event, or a
+// tool call when no tools were offered, fails the stream; and a stream
+// must end with message_stop, else it was cut short. A fault is recorded
+// in call, so that it is the error's cause; a reader that stops early
+// gives errStopped.
+func readStream(body io.Reader, tools bool, call *remote.Call, yield func(string, error) bool) (reply, error) {
+	br := bufio.NewReaderSize(body, 8<<10)
+	var text strings.Builder
+	calls := map[int]*chat.ToolCall{}
+	var order []int
+	fault := func(err error) (reply, error) {
+		call.StreamFault(err)
+		return reply{}, err
+	}
+	complete := false
+	for !complete {
+		line, err := remote.ReadLine(br)
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return fault(err)
+		}
+		data, ok := bytes.CutPrefix(line, []byte("data:"))
+		if !ok {
+			continue // blank lines, comments, event: and id: fields
+		}
+		var ev event
+		if err := json.Unmarshal(bytes.TrimSpace(data), &ev); err != nil {
+			return fault(fmt.Errorf("malformed stream event: %w", err))
+		}
+		switch ev.Type {
+		case "error":
+			msg := "no reason given"
+			if ev.Error != nil {
+				msg = strings.TrimSpace(ev.Error.Type + ": " + ev.Error.Message)
+			}
+			return fault(fmt.Errorf("the model failed mid-stream: %s", msg))
+		case "content_block_start":
+			if ev.ContentBlock == nil || ev.ContentBlock.Type != "tool_use" {
+				continue
+			}
+			if !tools {
+				return fault(errors.New("the model answered with a tool call, and no tools were offered"))
+			}
+			if _, seen := calls[ev.Index]; !seen && len(calls) < maxBlocks {
+				calls[ev.Index] = &chat.ToolCall{ID: ev.ContentBlock.ID, Name: ev.ContentBlock.Name}
+				order = append(order, ev.Index)
+			}
+		case "content_block_delta":
+			if ev.Delta == nil {
+				continue
+			}
+			switch ev.Delta.Type {
+			case "text_delta":
+				if ev.Delta.Text == "" {
+					continue
+				}
+				text.WriteString(ev.Delta.Text)
+				if !yield(ev.Delta.Text, nil) {
+					return reply{}, errStopped
+				}
+			case "input_json_delta":
+				if c, ok := calls[ev.Index]; ok {
+					c.Arguments += ev.Delta.PartialJSON
+				}
+			}
+		case "message_stop":
+			complete = true
+		}
+	}
+	if !complete {
+		return fault(errors.New("stream cut short: it ended without message_stop"))
+	}
+	out := reply{text: text.String()}
+	for _, i := range order {
+		if c := calls[i]; c.Name != "" {
+			out.calls = append(out.calls, *c)
+		}
+	}
+	return out, nil
+}
+
+// readWhole reads a reply that came as one JSON message.
+func readWhole(body io.Reader, tools bool, call *remote.Call, yield func(string, error) bool) (reply, error) {
+	var m struct {
+		Content []struct {
+			Type  string          `json:"type"`
+			Text  string          `json:"text"`
+			ID    string          `json:"id"`
+			Name  string          `json:"name"`
+			Input json.RawMessage `json:"input"`
+		} `json:"content"`
+	}
+	if err := json.NewDecoder(io.LimitReader(body, remote.MaxLine)).Decode(&m); err != nil {
+		err = fmt.Errorf("malformed reply: %w", err)
+		call.StreamFault(err)
+		return reply{}, err
+	}
+	var out reply
+	for _, b := range m.Content {
+		switch b.Type {
+		case "text":
+			out.text += b.Text
+		case "tool_use":
+			if !tools {
+				err := errors.New("the model answered with a tool call, and no tools were offered")
+				call.StreamFault(err)
+				return reply{}, err
+			}
+			out.calls = append(out.calls, chat.ToolCall{ID: b.ID, Name: b.Name, Arguments: string(b.Input)})
+		}
+	}
+	if out.text != "" && !yield(out.text, nil) {
+		return reply{}, errStopped
+	}
+	return out, nil
 }
 
 // fail turns a failed call into kefu's error, naming the service and never
 // the key.
 func (g *Generator) fail(ctx context.Context, call *remote.Call, err error) error {
-	e := remote.Failure(ctx, g.service, call, err, g.cfg.APIKey)
-	e.Message = libraryPrefix.ReplaceAllString(e.Message, "")
-	return chat.Unavailable(e)
-}
-
-// libraryPrefix is how the client library words a failure and a bad
-// status, which the error already states.
-var libraryPrefix = regexp.MustCompile(`^(anthropic: failed to create message: )?(API returned unexpected status code: \d+:? ?)?`)
-
-// messages is the rendered prompt in the client library's form (see
-// chat.Messages) with its system turns joined into one, first: the library
-// moves it to the request's system field, and the API has no system role
-// inside the conversation.
-func messages(req kefu.GenerateRequest) []llms.MessageContent {
-	var out []llms.MessageContent
-	var system []string
-	for _, m := range chat.Messages(req) {
-		if m.Role != llms.ChatMessageTypeSystem {
-			out = append(out, m)
-			continue
-		}
-		for _, p := range m.Parts {
-			if t, ok := p.(llms.TextContent); ok {
-				system = append(system, t.Text)
-			}
-		}
-	}
-	if len(system) > 0 {
-		out = append([]llms.MessageContent{llms.TextParts(llms.ChatMessageTypeSystem, strings.Join(system, "\n\n"))}, out...)
-	}
-	return out
-}
-
-// sseCheck checks a streamed reply line by line: every data line must be a
-// JSON event; an error event, or a tool call (none are offered), ends the
-// stream with an error; and a stream must end with message_stop, else it
-// was cut short. A reply that is not streamed passes unchecked.
-func sseCheck(body io.ReadCloser, call *remote.Call) io.ReadCloser {
-	complete, streamed := false, false
-	return remote.LineCheck{
-		Line: func(line []byte) error {
-			data, ok := strings.CutPrefix(string(line), "data:")
-			if !ok {
-				if strings.HasPrefix(string(line), "event:") {
-					streamed = true
-				}
-				return nil // blank lines, comments, event: and id: fields
-			}
-			streamed = true
-			var ev struct {
-				Type  string `json:"type"`
-				Error *struct {
-					Type    string `json:"type"`
-					Message string `json:"message"`
-				} `json:"error"`
-				ContentBlock *struct {
-					Type string `json:"type"`
-				} `json:"content_block"`
-			}
-			if err := json.Unmarshal([]byte(strings.TrimSpace(data)), &ev); err != nil {
-				return fmt.Errorf("malformed stream event: %w", err)
-			}
-			switch {
-			case ev.Type == "error":
-				msg := "no reason given"
-				if ev.Error != nil {
-					msg = strings.TrimSpace(ev.Error.Type + ": " + ev.Error.Message)
-				}
-				return fmt.Errorf("the model failed mid-stream: %s", msg)
-			case ev.Type == "content_block_start" && ev.ContentBlock != nil && ev.ContentBlock.Type == "tool_use":
-				return errors.New("the model answered with a tool call, and no tools were offered")
-			case ev.Type == "message_stop":
-				complete = true
-			}
-			return nil
-		},
-		End: func() error {
-			if streamed && !complete {
-				return errors.New("stream cut short: it ended without message_stop")
-			}
-			return nil
-		},
-	}.Wrap(body, call)
+	return chat.Unavailable(remote.Failure(ctx, g.service, call, err, g.cfg.APIKey))
 }

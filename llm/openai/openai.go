@@ -121,7 +121,7 @@ func (g *Generator) Name() string { return "openai/" + g.cfg.Model }
 // MaxToolRounds is how many times one answer may go back to the model
 // with tool results; the request after the last round tells the model to
 // answer without tools.
-const MaxToolRounds = 4
+const MaxToolRounds = chat.MaxToolRounds
 
 // Generate sends req.System and req.Messages and yields the answer's text
 // as it arrives, piece by piece. A failure ends the stream with an error
@@ -141,25 +141,20 @@ func (g *Generator) Generate(ctx context.Context, req kefu.GenerateRequest) iter
 		defer cancel()
 		tools := toolDefs(req.Tools)
 		msgs := messages(req)
-		for round := 0; ; round++ {
-			calls, ok := g.round(ctx, msgs, tools, round, yield)
-			if !ok || len(calls.calls) == 0 {
-				return
-			}
-			if round == MaxToolRounds {
-				yield("", chat.Unavailable(fmt.Errorf("%s: the model still called tools after %d rounds", g.service, MaxToolRounds)))
-				return
-			}
-			msgs = append(msgs, calls.message())
-			for _, c := range calls.calls {
-				result, err := runTool(ctx, req.Tools, c)
-				if err != nil {
-					yield("", fmt.Errorf("tool %s: %w", c.Function.Name, err))
-					return
-				}
-				msgs = append(msgs, message{Role: "tool", Content: &result, ToolCallID: c.ID})
+		var text string // the text of the last round
+		round := func(ctx context.Context, n int) ([]chat.ToolCall, bool) {
+			var calls []chat.ToolCall
+			var ok bool
+			text, calls, ok = g.round(ctx, msgs, tools, n, yield)
+			return calls, ok
+		}
+		answered := func(calls []chat.ToolCall, results []string) {
+			msgs = append(msgs, assistantCalls(text, calls))
+			for i, c := range calls {
+				msgs = append(msgs, message{Role: "tool", Content: &results[i], ToolCallID: c.ID})
 			}
 		}
+		chat.WithTools(ctx, req.Tools, g.service, round, answered, yield)
 	}
 }
 
@@ -239,44 +234,50 @@ func messages(req kefu.GenerateRequest) []message {
 	return out
 }
 
-// turnCalls is what a model round asked for: the text it wrote with them,
-// and the calls.
-type turnCalls struct {
-	text  string
-	calls []toolCall
-}
-
-// message is the model's round as it goes back into the history.
-func (tc turnCalls) message() message {
-	m := message{Role: "assistant", ToolCalls: tc.calls}
-	if tc.text != "" {
-		m.Content = &tc.text
+// assistantCalls is the model's round as it goes back into the history:
+// the text it wrote and the calls it made.
+func assistantCalls(text string, calls []chat.ToolCall) message {
+	m := message{Role: "assistant"}
+	if text != "" {
+		m.Content = &text
+	}
+	for _, c := range calls {
+		m.ToolCalls = append(m.ToolCalls, toolCall{ID: c.ID, Type: "function", Function: functionCall{Name: c.Name, Arguments: c.Arguments}})
 	}
 	return m
 }
 
 // round sends msgs once, yielding the text as it streams, and returns the
-// tool calls the model made. ok is false when the stream ended (an error
-// was yielded or the reader stopped).
-func (g *Generator) round(ctx context.Context, msgs []message, tools []tool, round int,
-	yield func(string, error) bool) (calls turnCalls, ok bool) {
+// text and the tool calls the model made. ok is false when the stream
+// ended (an error was yielded or the reader stopped).
+func (g *Generator) round(ctx context.Context, msgs []message, tools []tool, n int,
+	yield func(string, error) bool) (text string, calls []chat.ToolCall, ok bool) {
 	ctx, call := remote.WithCall(ctx)
 	r := request{Model: g.cfg.Model, Messages: msgs, Temperature: g.temp, Stream: true, Tools: tools}
-	if len(tools) > 0 && round == MaxToolRounds {
+	if len(tools) > 0 && n == MaxToolRounds {
 		r.ToolChoice = "none"
 	}
 	if g.cfg.MaxTokens > 0 {
 		r.Extra = map[string]int{g.maxField: g.cfg.MaxTokens}
 	}
-	calls, err := g.stream(ctx, r, call, yield)
+	got, err := g.stream(ctx, r, call, yield)
 	if errors.Is(err, errStopped) {
-		return calls, false
+		return "", nil, false
 	}
 	if err != nil {
 		yield("", g.fail(ctx, call, err))
-		return calls, false
+		return "", nil, false
 	}
-	return calls, true
+	for _, c := range got.calls {
+		calls = append(calls, chat.ToolCall{ID: c.ID, Name: c.Function.Name, Arguments: c.Function.Arguments})
+	}
+	return got.text, calls, true
+}
+
+// turnCalls is what a model round wrote: its text and its tool calls.
+type turnCalls struct {
+	text  string
+	calls []toolCall
 }
 
 // errStopped ends a stream whose reader stopped early.
@@ -284,43 +285,16 @@ var errStopped = errors.New("reader stopped")
 
 // stream makes one streamed call and reads it to its end.
 func (g *Generator) stream(ctx context.Context, r request, call *remote.Call, yield func(string, error) bool) (turnCalls, error) {
-	body, err := json.Marshal(r)
-	if err != nil {
-		return turnCalls{}, fmt.Errorf("encode the request: %w", err)
-	}
-	hr, err := http.NewRequestWithContext(ctx, http.MethodPost, g.endpoint, bytes.NewReader(body))
-	if err != nil {
-		return turnCalls{}, err
-	}
-	hr.Header.Set("Content-Type", "application/json")
-	hr.Header.Set("Accept", "text/event-stream")
+	header := http.Header{}
 	if g.cfg.APIKey != "" {
-		hr.Header.Set("Authorization", "Bearer "+g.cfg.APIKey)
+		header.Set("Authorization", "Bearer "+g.cfg.APIKey)
 	}
-	resp, err := g.client.Do(hr)
+	resp, err := chat.Post(ctx, g.client, g.endpoint, header, r)
 	if err != nil {
 		return turnCalls{}, err
 	}
 	defer resp.Body.Close()
-	if resp.StatusCode/100 != 2 {
-		return turnCalls{}, errors.New(errorText(resp.Body))
-	}
 	return readStream(resp.Body, len(r.Tools) > 0, call, yield)
-}
-
-// errorText is what a failed reply says: its error message, or the start
-// of its body.
-func errorText(body io.Reader) string {
-	raw, _ := io.ReadAll(io.LimitReader(body, 4<<10))
-	var e struct {
-		Error struct {
-			Message string `json:"message"`
-		} `json:"error"`
-	}
-	if json.Unmarshal(raw, &e) == nil && e.Error.Message != "" {
-		return e.Error.Message
-	}
-	return strings.TrimSpace(string(raw))
 }
 
 // readStream reads a streamed reply, yielding its text and gathering its
@@ -339,7 +313,7 @@ func readStream(body io.Reader, tools bool, call *remote.Call, yield func(string
 		return turnCalls{}, err
 	}
 	for {
-		line, err := readLine(br)
+		line, err := remote.ReadLine(br)
 		if err == io.EOF {
 			break
 		}
@@ -384,33 +358,6 @@ func readStream(body io.Reader, tools bool, call *remote.Call, yield func(string
 		}
 	}
 	return out, nil
-}
-
-// readLine reads one line without its line break, at most remote.MaxLine
-// bytes; io.EOF only when nothing is left.
-func readLine(br *bufio.Reader) ([]byte, error) {
-	line, err := br.ReadSlice('\n')
-	if err == nil || (err == io.EOF && len(line) > 0) {
-		return bytes.TrimRight(line, "\r\n"), nil
-	}
-	if err == io.EOF {
-		return nil, io.EOF
-	}
-	if !errors.Is(err, bufio.ErrBufferFull) {
-		return nil, fmt.Errorf("stream cut short: %w", err)
-	}
-	long := append([]byte(nil), line...)
-	for errors.Is(err, bufio.ErrBufferFull) {
-		if len(long) > remote.MaxLine {
-			return nil, fmt.Errorf("stream line longer than %d bytes", remote.MaxLine)
-		}
-		line, err = br.ReadSlice('\n')
-		long = append(long, line...)
-	}
-	if err != nil && err != io.EOF {
-		return nil, fmt.Errorf("stream cut short: %w", err)
-	}
-	return bytes.TrimRight(long, "\r\n"), nil
 }
 
 // chunk is one streamed piece of a reply, as much of it as kefu reads.
@@ -487,32 +434,9 @@ func addToolDelta(calls []toolCall, d toolDelta) []toolCall {
 func toolDefs(tools []kefu.Tool) []tool {
 	out := make([]tool, 0, len(tools))
 	for _, t := range tools {
-		params := t.Parameters
-		if params == nil {
-			params = map[string]any{"type": "object", "properties": map[string]any{}}
-		}
-		out = append(out, tool{Type: "function", Function: functionDef{Name: t.Name, Description: t.Description, Parameters: params}})
+		out = append(out, tool{Type: "function", Function: functionDef{Name: t.Name, Description: t.Description, Parameters: chat.Schema(t)}})
 	}
 	return out
-}
-
-// runTool runs one call of the model's. Its arguments go to the tool as
-// written ("{}" when empty); a call of a tool that was not offered is
-// answered with an error text.
-func runTool(ctx context.Context, tools []kefu.Tool, c toolCall) (string, error) {
-	names := make([]string, len(tools))
-	for i, t := range tools {
-		names[i] = t.Name
-		if t.Name != c.Function.Name || t.Call == nil {
-			continue
-		}
-		args := strings.TrimSpace(c.Function.Arguments)
-		if args == "" {
-			args = "{}"
-		}
-		return t.Call(ctx, json.RawMessage(args))
-	}
-	return fmt.Sprintf("error: there is no tool named %q; the tools are %s", c.Function.Name, strings.Join(names, ", ")), nil
 }
 
 // fail turns a failed call into kefu's error, naming the service and never

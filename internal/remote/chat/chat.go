@@ -1,6 +1,8 @@
-// Package chat is what kefu's answer generators over langchaingo's chat
-// clients share: the rendered prompt in the client library's form, and one
-// streamed call whose text goes to the reader as it arrives.
+// Package chat is what kefu's answer generators share: the rendered prompt
+// in langchaingo's form and one streamed call through a langchaingo client
+// (Ollama), a JSON request to an API that streams server-sent events
+// (OpenAI-compatible, Anthropic), and the rounds of tool calls before an
+// answer.
 package chat
 
 import (
