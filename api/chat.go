@@ -38,6 +38,7 @@ const (
 // stored before the answerer is called and the answer after, cut answers
 // included (marked partial).
 func (s *Server) chat(c *gin.Context) {
+	began := time.Now()
 	if s.answerer == nil || s.convs == nil {
 		writeError(c, kefu.Errorf(kefu.EUnavailable, "chat is not configured on this server"))
 		return
@@ -73,14 +74,14 @@ func (s *Server) chat(c *gin.Context) {
 	}
 	tr := s.newTriage(turn, stored)
 	if wantsStream(c.Request) {
-		s.chatStream(c, turn, tr)
+		s.chatStream(c, turn, tr, began)
 		return
 	}
-	s.chatJSON(c, turn, tr)
+	s.chatJSON(c, turn, tr, began)
 }
 
 // chatJSON gathers the whole answer and replies once.
-func (s *Server) chatJSON(c *gin.Context, turn rag.Turn, tr *triage) {
+func (s *Server) chatJSON(c *gin.Context, turn rag.Turn, tr *triage, began time.Time) {
 	ctx := c.Request.Context()
 	var a answer
 	start := time.Now()
@@ -95,11 +96,12 @@ func (s *Server) chatJSON(c *gin.Context, turn rag.Turn, tr *triage) {
 	resp := a.response(turn, msgID)
 	resp.TicketID = ticketID
 	c.JSON(http.StatusOK, resp)
+	s.metrics.observeOverhead(&a, "json", began)
 }
 
 // chatStream sends the answer as server-sent events while it is produced.
 // Once the 200 is sent, a failure arrives as an "error" event.
-func (s *Server) chatStream(c *gin.Context, turn rag.Turn, tr *triage) {
+func (s *Server) chatStream(c *gin.Context, turn rag.Turn, tr *triage, began time.Time) {
 	ctx := c.Request.Context()
 	h := c.Writer.Header()
 	h.Set("Content-Type", "text/event-stream; charset=utf-8")
@@ -163,7 +165,9 @@ func (s *Server) chatStream(c *gin.Context, turn rag.Turn, tr *triage) {
 	}
 	resp := a.response(turn, msgID)
 	resp.TicketID = ticketID
-	_ = sse.event(EventDone, resp)
+	if sse.event(EventDone, resp) == nil {
+		s.metrics.observeOverhead(&a, "sse", began)
+	}
 }
 
 // saveAnswer stores the answer, or the part produced before a failure
@@ -384,6 +388,7 @@ type answer struct {
 	final      *string
 	citations  []rag.Citation
 	escalation *rag.Escalation
+	spent      rag.Timing // the pipeline's waits on retrieval and models
 }
 
 func (a *answer) add(ev rag.Event) {
@@ -402,6 +407,7 @@ func (a *answer) add(ev rag.Event) {
 	case rag.EventDone:
 		if ev.Done != nil {
 			a.final = &ev.Done.Answer
+			a.spent = ev.Done.Spent
 			if ev.Done.Backend != "" {
 				a.meta.Backend = ev.Done.Backend // a fallback took over
 			}

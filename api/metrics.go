@@ -16,6 +16,7 @@ type metrics struct {
 	failures    *prometheus.CounterVec   // kefu_chat_failures_total{code}
 	requests    *prometheus.CounterVec   // kefu_http_requests_total{route,status}
 	latency     *prometheus.HistogramVec // kefu_chat_duration_seconds{mode}
+	overhead    *prometheus.HistogramVec // kefu_chat_overhead_seconds{mode}
 }
 
 func newMetrics(reg prometheus.Registerer, version string, log *slog.Logger) *metrics {
@@ -41,12 +42,19 @@ func newMetrics(reg prometheus.Registerer, version string, log *slog.Logger) *me
 			Help:    "Time to answer a chat turn, from the call to the answerer to its last event, by reply mode (json or sse).",
 			Buckets: []float64{.05, .1, .25, .5, 1, 2, 4, 8, 15, 30, 60},
 		}, []string{"mode"}),
+		overhead: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "kefu_chat_overhead_seconds",
+			Help: "kefu's own time in a chat turn that was answered: from the request to the last byte of the reply, " +
+				"less the waits for query embedding, retrieval and the models, by reply mode (json or sse).",
+			Buckets: []float64{.00025, .0005, .00075, .001, .0015, .002, .003, .004, .005, .0075, .01, .015, .02, .03, .05, .1, .25, .5, 1},
+		}, []string{"mode"}),
 	}
 	m.turns = register(reg, m.turns, log)
 	m.escalations = register(reg, m.escalations, log)
 	m.failures = register(reg, m.failures, log)
 	m.requests = register(reg, m.requests, log)
 	m.latency = register(reg, m.latency, log)
+	m.overhead = register(reg, m.overhead, log)
 	if version != "" {
 		info := prometheus.NewGauge(prometheus.GaugeOpts{
 			Name:        "kefu_build_info",
@@ -87,6 +95,13 @@ func (m *metrics) observeTurn(a *answer, err error, mode string, elapsed time.Du
 		m.failures.WithLabelValues(failureCode(err)).Inc()
 	}
 	m.latency.WithLabelValues(mode).Observe(elapsed.Seconds())
+}
+
+// observeOverhead records kefu's own time in an answered turn that began
+// at began: its wall time so far less the waits the pipeline reported.
+func (m *metrics) observeOverhead(a *answer, mode string, began time.Time) {
+	own := time.Since(began) - a.spent.Retrieval - a.spent.Model
+	m.overhead.WithLabelValues(mode).Observe(max(own, 0).Seconds())
 }
 
 // label keeps a label value short and never empty.

@@ -99,6 +99,7 @@ func TestMetrics(t *testing.T) {
 		`kefu_http_requests_total{route="/v1/chat",status="200"} 1`,
 		`kefu_http_requests_total{route="/v1/chat",status="400"} 1`,
 		`kefu_chat_duration_seconds_count{mode="json"} 1`,
+		`kefu_chat_overhead_seconds_count{mode="json"} 1`,
 		`kefu_build_info{version="test"} 1`,
 	} {
 		if !strings.Contains(body, want) {

@@ -100,6 +100,8 @@ type Escalation struct {
 type Done struct {
 	Answer  string `json:"answer"`
 	Backend string `json:"backend,omitempty"`
+	// Spent is how long the turn waited on retrieval and the models.
+	Spent Timing `json:"-"`
 }
 
 // Result is a whole turn gathered from its events.

@@ -163,6 +163,8 @@ func (p *Pipeline) Stream(ctx context.Context, t Turn) iter.Seq2[Event, error] {
 			yield(Event{}, ErrEmptyMessage)
 			return
 		}
+		var spent Timing
+		ctx := withTiming(ctx, &spent)
 		u := Understand(t.Message, t.Locale, t.History)
 		if p.opts.model != nil {
 			p.refine(ctx, t, &u)
@@ -201,7 +203,7 @@ func (p *Pipeline) Stream(ctx context.Context, t Turn) iter.Seq2[Event, error] {
 		if plan.backend != "" {
 			backend = plan.backend
 		}
-		yield(Event{Type: EventDone, Done: &Done{Answer: answer, Backend: backend}}, nil)
+		yield(Event{Type: EventDone, Done: &Done{Answer: answer, Backend: backend, Spent: spent}}, nil)
 	}
 }
 
@@ -232,7 +234,27 @@ func (p *Pipeline) generate(ctx context.Context, pl *plan, locale string, meta *
 	backend := meta.Backend
 	req.FellBack = func(name string) { backend = name }
 	defer func() { pl.backend = backend }()
+	// The model's time is the wait for each piece: from asking for it to
+	// getting it, less any search a tool ran meanwhile (counted as
+	// retrieval). What kefu does with a piece is its own time.
+	t, _ := ctx.Value(timingKey{}).(*Timing)
+	var asked time.Time
+	var searched time.Duration
+	waiting := false
+	waitFor := func() {
+		if t != nil {
+			asked, searched, waiting = time.Now(), t.Retrieval, true
+		}
+	}
+	arrived := func() {
+		if waiting {
+			t.Model += time.Since(asked) - (t.Retrieval - searched)
+			waiting = false
+		}
+	}
+	waitFor()
 	for piece, err := range p.gen.Generate(gctx, req) {
+		arrived()
 		if err != nil {
 			yield(Event{}, fmt.Errorf("generate answer: %w", err))
 			return "", false
@@ -245,7 +267,9 @@ func (p *Pipeline) generate(ctx context.Context, pl *plan, locale string, meta *
 		if bad = failed; bad != nil {
 			break
 		}
+		waitFor()
 	}
+	arrived() // the wait for the end of the stream
 	pl.syncTools(gate)
 	if bad == nil {
 		out, failed := gate.close()
@@ -635,6 +659,7 @@ func redactAll(msgs []kefu.Message) []kefu.Message {
 }
 
 func (p *Pipeline) retrieve(ctx context.Context, query, expand string, f kefu.Filter, k int) ([]kefu.Hit, error) {
+	defer spend(ctx, time.Now(), retrievalTime)
 	vecs, err := p.embed.Embed(ctx, []string{query})
 	if err != nil {
 		return nil, kefu.WrapError(kefu.EUnavailable, "the embedding service is unavailable", fmt.Errorf("embed query: %w", err))

@@ -481,3 +481,55 @@ func TestHelperModelLabelsAndSummarises(t *testing.T) {
 		t.Errorf("history summary %q", first.Content)
 	}
 }
+
+// slowGenerator waits before each piece, as a model does.
+type slowGenerator struct {
+	pieces []string
+	each   time.Duration
+}
+
+func (g slowGenerator) Generate(ctx context.Context, _ kefu.GenerateRequest) iter.Seq2[string, error] {
+	return func(yield func(string, error) bool) {
+		for _, p := range g.pieces {
+			time.Sleep(g.each)
+			if !yield(p, nil) {
+				return
+			}
+		}
+	}
+}
+
+// TestTimingSeparatesTheModelFromKefu: the time reported as the model's is
+// the wait for its pieces, not what the consumer of the stream does with
+// them, so kefu's overhead (wall time less the waits) keeps the consumer's.
+func TestTimingSeparatesTheModelFromKefu(t *testing.T) {
+	s := &fakeSearcher{SearchFn: func(context.Context, kefu.Query) ([]kefu.Hit, error) {
+		time.Sleep(10 * time.Millisecond)
+		return []kefu.Hit{policyHit(1)}, nil
+	}}
+	const each, busy = 20 * time.Millisecond, 15 * time.Millisecond
+	p := New(s, fakeEmbedder{}, slowGenerator{pieces: []string{"Returns ", "are ", "fine. [1]"}, each: each}, prompts.MustLoad())
+	start := time.Now()
+	var spent Timing
+	consumed := time.Duration(0)
+	for ev, err := range p.Stream(context.Background(), Turn{Message: "how long do I have to return an item?"}) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ev.Type == EventDelta {
+			time.Sleep(busy) // the API writing to a slow client
+			consumed += busy
+		}
+		if ev.Type == EventDone {
+			spent = ev.Done.Spent
+		}
+	}
+	wall := time.Since(start)
+	if spent.Model < 3*each || spent.Retrieval < 10*time.Millisecond {
+		t.Errorf("spent %+v; want at least the model's %v and the search's 10ms", spent, 3*each)
+	}
+	if spent.Model+spent.Retrieval+consumed > wall {
+		t.Errorf("model %v + retrieval %v + the consumer's %v exceed the wall time %v: the consumer's time was counted as the model's",
+			spent.Model, spent.Retrieval, consumed, wall)
+	}
+}
