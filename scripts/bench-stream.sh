@@ -94,6 +94,29 @@ busy() { awk '/^cpu /{print $2+$3+$4+$7+$8, $2+$3+$4+$5+$6+$7+$8}' /proc/stat; }
 HZ=$(getconf CLK_TCK)
 NCPU=$(nproc)
 
+# scrape FILE: kefu's overhead histogram buckets now ("mode le count" lines)
+scrape() {
+	curl -sf --max-time 5 "$KEFU/metrics" |
+		sed -n 's/^kefu_chat_overhead_seconds_bucket{mode="\([a-z]*\)",le="\([^"]*\)"} \([0-9.e+]*\)$/\1 \2 \3/p' >"$1"
+}
+# overhead_pct BEFORE AFTER MODE P: the P-th percentile in ms of kefu's own
+# overhead over the turns between two scrapes, interpolated in its bucket as
+# Prometheus's histogram_quantile does
+overhead_pct() {
+	awk -v mode="$3" -v p="$4" 'FILENAME == ARGV[1] { if ($1 == mode) b[$2] = $3; next }
+		$1 == mode { le[++n] = $2; c[n] = $3 - b[$2] }
+		END {
+			total = c[n]; if (total <= 0) { print "nan"; exit }
+			rank = p / 100 * total; lo = 0; prev = 0
+			for (i = 1; i <= n; i++) {
+				if (c[i] >= rank) {
+					if (le[i] == "+Inf") { print lo * 1000; exit }
+					printf "%.3f\n", (lo + (le[i] - lo) * (rank - prev) / (c[i] - prev)) * 1000; exit
+				}
+				lo = le[i]; prev = c[i]
+			}
+		}' "$1" "$2"
+}
 # pct P: the nearest-rank P-th percentile of the numbers on stdin
 pct() { sort -g | awk -v p="$1" '{a[NR]=$1} END{if (NR) {i=int(p/100*NR+0.999999); if (i<1) i=1; print a[i]} else print "nan"}'; }
 
@@ -146,11 +169,15 @@ bench() {
 	local out=$tmp/raw/bench-$1-$2-$p.json
 	[[ $mode == sse ]] && flag=(--sse)
 	local k0 f0 b0 a0 t0 o0 s0 k1 f1 b1 a1 t1 o1 s1
+	scrape "$tmp/hist0"
 	o0=$(opens); k0=$(cputicks "$kefu_pid"); f0=$(cputicks "$fake_pid"); read -r b0 a0 < <(busy); s0=$(steal); t0=$EPOCHREALTIME
 	"$K" bench --url "$KEFU" "${flag[@]}" --concurrency "$c" --requests "$n" --ramp "$ramp" --duration 120s --timeout 30s \
 		--message "$MESSAGE" --json >"$out" || true
 	t1=$EPOCHREALTIME; k1=$(cputicks "$kefu_pid"); f1=$(cputicks "$fake_pid"); read -r b1 a1 < <(busy); s1=$(steal); o1=$(opens)
 	[[ -s $out ]] || die "kefu bench gave no report ($mode, concurrency $c)"
+	scrape "$tmp/hist1"
+	record "$v" "$r" "${p}_kefu_overhead_p50" "$(overhead_pct "$tmp/hist0" "$tmp/hist1" "$mode" 50)"
+	record "$v" "$r" "${p}_kefu_overhead_p99" "$(overhead_pct "$tmp/hist0" "$tmp/hist1" "$mode" 99)"
 	record "$v" "$r" "${p}_steal_cores" "$(awk -v a="$s0" -v b="$s1" -v h="$HZ" -v s="$t0" -v e="$t1" 'BEGIN{print (b-a)/h/(e-s)}')"
 	record "$v" "$r" "${p}_kefu_ms_cpu_per_turn" "$(awk -v a="$k0" -v b="$k1" -v h="$HZ" -v n="$n" 'BEGIN{print (b-a)/h*1000/n}')"
 	record "$v" "$r" "${p}_kefu_cores" "$(awk -v a="$k0" -v b="$k1" -v h="$HZ" -v s="$t0" -v e="$t1" 'BEGIN{print (b-a)/h/(e-s)}')"
