@@ -3,7 +3,7 @@
 # a fixed token rate, loaded with kefu bench (SSE and JSON) at 1, 100 and 500
 # concurrent turns. Reproduces docs/BENCHMARKS.md, "Streaming with a model".
 #
-#   scripts/bench-stream.sh                 # 3 repetitions, about 12 minutes
+#   scripts/bench-stream.sh                 # 3 repetitions, about 14 minutes
 #   RUNS=5 scripts/bench-stream.sh          # more repetitions
 #   OUT=results scripts/bench-stream.sh     # keep every raw report in results/
 #   TMPDIR=/dev/shm scripts/bench-stream.sh # data dirs on tmpfs (no disk sync)
