@@ -3,7 +3,6 @@ package api_test
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"iter"
 	"log/slog"
@@ -87,7 +86,7 @@ func (s *memStore) CreateConversation(ctx context.Context, customerID, channel s
 }
 
 func (s *memStore) StartConversation(ctx context.Context, customerID, channel string, first store.Message) (store.Conversation, store.Message, error) {
-	if err := checkRole(first); err != nil {
+	if err := store.CheckMessage(first); err != nil {
 		return store.Conversation{}, store.Message{}, err
 	}
 	c, err := s.CreateConversation(ctx, customerID, channel)
@@ -127,7 +126,7 @@ func (s *memStore) AppendMessage(ctx context.Context, m store.Message) (store.Me
 			return store.Message{}, err
 		}
 	}
-	if err := checkRole(m); err != nil {
+	if err := store.CheckMessage(m); err != nil {
 		return store.Message{}, err
 	}
 	s.mu.Lock()
@@ -222,16 +221,4 @@ func (b *logBuffer) String() string {
 
 func (b *logBuffer) logger() *slog.Logger {
 	return slog.New(slog.NewTextHandler(b, &slog.HandlerOptions{Level: slog.LevelDebug}))
-}
-
-func checkRole(m store.Message) error {
-	switch m.Role {
-	case kefu.RoleUser, kefu.RoleAssistant, kefu.RoleAgent, kefu.RoleSystem:
-	default:
-		return kefu.Errorf(kefu.EInvalid, "bad role %q", m.Role)
-	}
-	if len(m.Citations) > 0 && !json.Valid(m.Citations) {
-		return kefu.Errorf(kefu.EInvalid, "bad citations")
-	}
-	return nil
 }

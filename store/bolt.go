@@ -118,7 +118,7 @@ func (s *Bolt) StartConversation(ctx context.Context, customerID, channel string
 	if err := ctx.Err(); err != nil {
 		return Conversation{}, Message{}, err
 	}
-	if err := checkMessage(first); err != nil {
+	if err := CheckMessage(first); err != nil {
 		return Conversation{}, Message{}, err
 	}
 	c := s.newConversation(customerID, channel)
@@ -163,7 +163,7 @@ func (s *Bolt) AppendMessage(ctx context.Context, m Message) (Message, error) {
 	if err := ctx.Err(); err != nil {
 		return Message{}, err
 	}
-	if err := checkMessage(m); err != nil {
+	if err := CheckMessage(m); err != nil {
 		return Message{}, err
 	}
 	m.ID = newID(messagePrefix)
@@ -183,7 +183,9 @@ func (s *Bolt) AppendMessage(ctx context.Context, m Message) (Message, error) {
 	return m, nil
 }
 
-func checkMessage(m Message) error {
+// CheckMessage reports why no conversation store accepts m: a role that
+// is not one of kefu's, or citations that are not JSON (kefu.EInvalid).
+func CheckMessage(m Message) error {
 	switch m.Role {
 	case kefu.RoleUser, kefu.RoleAssistant, kefu.RoleAgent, kefu.RoleSystem:
 	default:

@@ -138,3 +138,19 @@ func ReadLine(br *bufio.Reader) ([]byte, error) {
 	}
 	return bytes.TrimRight(long, "\r\n"), nil
 }
+
+// ReadData returns the payload of the next data: line of a server-sent
+// event stream, trimmed, passing over blank lines, comments and the other
+// fields; io.EOF when the stream is over. The payload is valid until the
+// next read.
+func ReadData(br *bufio.Reader) ([]byte, error) {
+	for {
+		line, err := ReadLine(br)
+		if err != nil {
+			return nil, err
+		}
+		if data, ok := bytes.CutPrefix(line, []byte("data:")); ok {
+			return bytes.TrimSpace(data), nil
+		}
+	}
+}

@@ -321,19 +321,15 @@ func readStream(body io.Reader, tools bool, call *remote.Call, yield func(string
 	}
 	complete := false
 	for !complete {
-		line, err := remote.ReadLine(br)
+		data, err := remote.ReadData(br)
 		if err == io.EOF {
 			break
 		}
 		if err != nil {
 			return fault(err)
 		}
-		data, ok := bytes.CutPrefix(line, []byte("data:"))
-		if !ok {
-			continue // blank lines, comments, event: and id: fields
-		}
 		var ev event
-		if err := json.Unmarshal(bytes.TrimSpace(data), &ev); err != nil {
+		if err := json.Unmarshal(data, &ev); err != nil {
 			return fault(fmt.Errorf("malformed stream event: %w", err))
 		}
 		switch ev.Type {

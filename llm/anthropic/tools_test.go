@@ -3,7 +3,6 @@ package anthropic
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"strings"
 	"testing"
 
@@ -12,25 +11,6 @@ import (
 	"github.com/kefuhq/kefu/internal/remote/chat"
 	"github.com/kefuhq/kefu/llm/llmtest"
 )
-
-// orderTool is a get_order tool over one shopper's orders: anything else
-// is "not found". It records the arguments it was called with.
-func orderTool(got *[]string) kefu.Tool {
-	return kefu.Tool{
-		Name: "get_order", Description: "Look up one of the shopper's orders.",
-		Parameters: map[string]any{"type": "object", "properties": map[string]any{"order_id": map[string]any{"type": "string"}}},
-		Call: func(_ context.Context, args json.RawMessage) (string, error) {
-			*got = append(*got, string(args))
-			var a struct {
-				OrderID string `json:"order_id"`
-			}
-			if json.Unmarshal(args, &a) == nil && a.OrderID == "W1001" {
-				return "Order id: W1001\nStatus: shipped", nil
-			}
-			return "not found", nil
-		},
-	}
-}
 
 // sent is the raw Messages API request as the fake received it.
 type sent struct {
@@ -60,7 +40,7 @@ func TestToolCallsRunAndTheAnswerFollows(t *testing.T) {
 	)
 	var args []string
 	r := req
-	r.Tools = []kefu.Tool{orderTool(&args)}
+	r.Tools = []kefu.Tool{llmtest.OrderTool(&args)}
 	pieces, err := llmtest.Collect(newGen(t, srv, nil).Generate(context.Background(), r))
 	if err != nil {
 		t.Fatal(err)
@@ -112,40 +92,12 @@ func TestToolCallsRunAndTheAnswerFollows(t *testing.T) {
 	}
 }
 
-func TestToolRoundsAreBounded(t *testing.T) {
-	srv := llmtest.NewServer(llmtest.WithDefault(func(llmtest.ChatRequest) llmtest.Reply {
-		return llmtest.Reply{ToolCalls: []llmtest.ToolCall{{Name: "get_order", Arguments: `{"order_id": "W1001"}`}}}
-	}))
-	defer srv.Close()
-	var args []string
-	r := req
-	r.Tools = []kefu.Tool{orderTool(&args)}
-	_, err := llmtest.Collect(newGen(t, srv, nil).Generate(context.Background(), r))
-	if kefu.ErrorCode(err) != kefu.EUnavailable || !strings.Contains(err.Error(), "after 4 rounds") {
-		t.Fatalf("err %v; want the model to be cut off", err)
-	}
-	reqs := srv.Requests()
-	if len(reqs) != chat.MaxToolRounds+1 || len(args) != chat.MaxToolRounds {
-		t.Fatalf("%d requests and %d tool calls", len(reqs), len(args))
-	}
-	var last sent
-	json.Unmarshal(reqs[len(reqs)-1].Body, &last)
-	if last.ToolChoice == nil || last.ToolChoice.Type != "none" {
-		t.Errorf("last request tool_choice %+v, want none", last.ToolChoice)
-	}
-}
-
-func TestToolFailureEndsTheAnswer(t *testing.T) {
-	srv := llmtest.NewServer()
-	defer srv.Close()
-	srv.Script(llmtest.Reply{ToolCalls: []llmtest.ToolCall{{Name: "get_order", Arguments: `{"order_id": "W1001"}`}}})
-	down := kefu.WrapError(kefu.EUnavailable, "the order service is unavailable", errors.New("connection refused"))
-	r := req
-	r.Tools = []kefu.Tool{{Name: "get_order", Call: func(context.Context, json.RawMessage) (string, error) { return "", down }}}
-	pieces, err := llmtest.Collect(newGen(t, srv, nil).Generate(context.Background(), r))
-	if !errors.Is(err, down) || len(pieces) != 0 {
-		t.Fatalf("pieces %q err %v; want the tool's error", pieces, err)
-	}
+func TestToolLimits(t *testing.T) {
+	llmtest.RunToolLimits(t, chat.MaxToolRounds, func(srv *llmtest.Server) llmtest.Generator { return newGen(t, srv, nil) }, req,
+		func(body []byte) bool {
+			var r sent
+			return json.Unmarshal(body, &r) == nil && r.ToolChoice != nil && r.ToolChoice.Type == "none"
+		})
 }
 
 // TestNonStreamedReply: a proxy that does not stream answers with one JSON

@@ -11,7 +11,6 @@ package openai
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -313,18 +312,13 @@ func readStream(body io.Reader, tools bool, call *remote.Call, yield func(string
 		return turnCalls{}, err
 	}
 	for {
-		line, err := remote.ReadLine(br)
+		data, err := remote.ReadData(br)
 		if err == io.EOF {
 			break
 		}
 		if err != nil {
 			return fault(err)
 		}
-		data, ok := bytes.CutPrefix(line, []byte("data:"))
-		if !ok {
-			continue // blank lines, comments, event: and id: fields
-		}
-		data = bytes.TrimSpace(data)
 		if string(data) == "[DONE]" {
 			complete = true
 			break

@@ -3,37 +3,12 @@ package openai
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"strings"
 	"testing"
 
 	"github.com/kefuhq/kefu"
 	"github.com/kefuhq/kefu/llm/llmtest"
 )
-
-// orderTool is a get_order tool over one shopper's orders: anything else
-// is "not found". It records the arguments it was called with.
-func orderTool(got *[]string) kefu.Tool {
-	mine := map[string]string{"W1001": "Order id: W1001\nStatus: shipped"}
-	return kefu.Tool{
-		Name: "get_order", Description: "Look up one of the shopper's orders.",
-		Parameters: map[string]any{"type": "object", "properties": map[string]any{"order_id": map[string]any{"type": "string"}},
-			"required": []string{"order_id"}},
-		Call: func(_ context.Context, args json.RawMessage) (string, error) {
-			*got = append(*got, string(args))
-			var a struct {
-				OrderID string `json:"order_id"`
-			}
-			if err := json.Unmarshal(args, &a); err != nil {
-				return `error: arguments must be JSON like {"order_id": "W1001"}`, nil
-			}
-			if text, ok := mine[a.OrderID]; ok {
-				return text, nil
-			}
-			return "not found", nil
-		},
-	}
-}
 
 func TestToolCallsRunAndTheAnswerFollows(t *testing.T) {
 	srv := llmtest.NewServer(llmtest.WithAPIKey(secret))
@@ -50,7 +25,7 @@ func TestToolCallsRunAndTheAnswerFollows(t *testing.T) {
 	)
 	var args []string
 	r := req
-	r.Tools = []kefu.Tool{orderTool(&args)}
+	r.Tools = []kefu.Tool{llmtest.OrderTool(&args)}
 	pieces, err := llmtest.Collect(g.Generate(context.Background(), r))
 	if err != nil {
 		t.Fatal(err)
@@ -98,49 +73,14 @@ func TestToolCallsRunAndTheAnswerFollows(t *testing.T) {
 	}
 }
 
-func TestToolRoundsAreBounded(t *testing.T) {
-	srv := llmtest.NewServer(llmtest.WithDefault(func(llmtest.ChatRequest) llmtest.Reply {
-		return llmtest.Reply{ToolCalls: []llmtest.ToolCall{{Name: "get_order", Arguments: `{"order_id": "W1001"}`}}}
-	}))
-	defer srv.Close()
-	var args []string
-	r := req
-	r.Tools = []kefu.Tool{orderTool(&args)}
-	_, err := llmtest.Collect(newGen(t, srv, nil).Generate(context.Background(), r))
-	if kefu.ErrorCode(err) != kefu.EUnavailable || !strings.Contains(err.Error(), "after 4 rounds") {
-		t.Fatalf("err %v; want the model to be cut off", err)
-	}
-	reqs := srv.Requests()
-	if len(reqs) != MaxToolRounds+1 || len(args) != MaxToolRounds {
-		t.Fatalf("%d requests and %d tool calls", len(reqs), len(args))
-	}
-	var last struct {
-		ToolChoice any `json:"tool_choice"`
-	}
-	json.Unmarshal(reqs[len(reqs)-1].Body, &last)
-	var first struct {
-		ToolChoice any `json:"tool_choice"`
-	}
-	json.Unmarshal(reqs[0].Body, &first)
-	if last.ToolChoice != "none" || first.ToolChoice != nil {
-		t.Errorf("tool_choice first %v, last %v; want none only on the last request", first.ToolChoice, last.ToolChoice)
-	}
-}
-
-func TestToolFailureEndsTheAnswer(t *testing.T) {
-	srv := llmtest.NewServer()
-	defer srv.Close()
-	srv.Script(llmtest.Reply{ToolCalls: []llmtest.ToolCall{{Name: "get_order", Arguments: `{"order_id": "W1001"}`}}})
-	down := kefu.WrapError(kefu.EUnavailable, "the order service is unavailable", errors.New("connection refused"))
-	r := req
-	r.Tools = []kefu.Tool{{Name: "get_order", Call: func(context.Context, json.RawMessage) (string, error) { return "", down }}}
-	pieces, err := llmtest.Collect(newGen(t, srv, nil).Generate(context.Background(), r))
-	if !errors.Is(err, down) || len(pieces) != 0 {
-		t.Fatalf("pieces %q err %v; want the tool's error", pieces, err)
-	}
-	if n := len(srv.Requests()); n != 1 {
-		t.Errorf("%d requests after the tool failed", n)
-	}
+func TestToolLimits(t *testing.T) {
+	llmtest.RunToolLimits(t, MaxToolRounds, func(srv *llmtest.Server) llmtest.Generator { return newGen(t, srv, nil) }, req,
+		func(body []byte) bool {
+			var r struct {
+				ToolChoice any `json:"tool_choice"`
+			}
+			return json.Unmarshal(body, &r) == nil && r.ToolChoice == "none"
+		})
 }
 
 func TestNoToolsNoToolsOffered(t *testing.T) {
