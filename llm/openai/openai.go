@@ -160,13 +160,15 @@ func (g *Generator) Generate(ctx context.Context, req kefu.GenerateRequest) iter
 // The chat-completions request, as much of it as kefu sends.
 type (
 	request struct {
-		Model       string         `json:"model"`
-		Messages    []message      `json:"messages"`
-		Temperature float64        `json:"temperature"`
-		Stream      bool           `json:"stream"`
-		Tools       []tool         `json:"tools,omitempty"`
-		ToolChoice  string         `json:"tool_choice,omitempty"`
-		Extra       map[string]int `json:"-"` // max_tokens or max_completion_tokens
+		Model       string    `json:"model"`
+		Messages    []message `json:"messages"`
+		Temperature float64   `json:"temperature"`
+		Stream      bool      `json:"stream"`
+		Tools       []tool    `json:"tools,omitempty"`
+		ToolChoice  string    `json:"tool_choice,omitempty"`
+		// One of the two caps is set (see Generator.maxField).
+		MaxTokens           int `json:"max_tokens,omitempty"`
+		MaxCompletionTokens int `json:"max_completion_tokens,omitempty"`
 	}
 	message struct {
 		Role       string     `json:"role"`
@@ -194,18 +196,14 @@ type (
 	}
 )
 
-// MarshalJSON adds the Extra fields to the request.
-func (r request) MarshalJSON() ([]byte, error) {
-	type plain request
-	raw, err := json.Marshal(plain(r))
-	if err != nil || len(r.Extra) == 0 {
-		return raw, err
+// setMaxTokens caps the answer at n tokens (0: no cap) in the field the
+// server reads.
+func (r *request) setMaxTokens(field string, n int) {
+	if field == "max_completion_tokens" {
+		r.MaxCompletionTokens = n
+	} else {
+		r.MaxTokens = n
 	}
-	extra, err := json.Marshal(r.Extra)
-	if err != nil {
-		return nil, err
-	}
-	return append(append(raw[:len(raw)-1], ','), extra[1:]...), nil
 }
 
 // messages is the rendered prompt as chat messages: the system prompt
@@ -256,9 +254,7 @@ func (g *Generator) round(ctx context.Context, msgs []message, tools []tool, n i
 	if len(tools) > 0 && n == MaxToolRounds {
 		r.ToolChoice = "none"
 	}
-	if g.cfg.MaxTokens > 0 {
-		r.Extra = map[string]int{g.maxField: g.cfg.MaxTokens}
-	}
+	r.setMaxTokens(g.maxField, g.cfg.MaxTokens)
 	got, err := g.stream(ctx, r, call, yield)
 	if errors.Is(err, errStopped) {
 		return "", nil, false

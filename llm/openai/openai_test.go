@@ -227,7 +227,9 @@ func TestMaxTokensField(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		raw, err := json.Marshal(request{Model: "m", Extra: map[string]int{g.maxField: 100}})
+		r := request{Model: "m"}
+		r.setMaxTokens(g.maxField, 100)
+		raw, err := json.Marshal(r)
 		if err != nil {
 			t.Fatal(err)
 		}
