@@ -29,9 +29,10 @@ func newFactGate(sources []string) *factGate { return &factGate{sources: sources
 func (g *factGate) feed(piece string) (string, []string) {
 	var out strings.Builder
 	// Promise cues are substrings, so when the sentence so far with the
-	// whole piece holds none, neither does any sentence within it: one
-	// look per piece instead of one per character.
-	mayPromise := !g.risky && hasPromise(g.sentence.String()+piece)
+	// whole piece holds none, neither does any sentence within it (the
+	// rest of one held now included): one look per piece instead of one
+	// per character.
+	mayPromise := hasPromise(g.sentence.String() + piece)
 	for _, r := range piece {
 		g.sentence.WriteRune(r)
 		if !g.risky && (unicode.IsDigit(r) || strings.ContainsRune("¥$€£%％", r) || mayPromise && hasPromise(g.sentence.String())) {

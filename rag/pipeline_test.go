@@ -321,6 +321,7 @@ func TestFactGateStreamsCheckedText(t *testing.T) {
 		{"words without facts flow", []string{"Sure, happy to help!"}, "Sure, happy to help!", false},
 		{"a wrong number stops the sentence", []string{"Returns: within 3", "1 days."}, "Returns: within ", true},
 		{"a promise the sources lack", []string{"You will get a full refund."}, "You will ge", true},
+		{"a promise after a held sentence, in the same piece", []string{"Returns within 3", "0 days. We guarantee a full refund."}, "Returns within 30 days. We guarante", true},
 		{"decimals are not sentence ends", []string{"Refunds take 3-5 business days, about 1.5 weeks."}, "Refunds take ", true},
 	} {
 		g := newFactGate(sources)
