@@ -79,3 +79,38 @@ func TestPumpRecoversAnswererPanic(t *testing.T) {
 	_ = s.pump(context.Background(), rag.Turn{}, time.Hour, func(rag.Event) error { panic("delivery") }, func() error { return nil })
 	t.Fatal("a panic in onEvent was swallowed")
 }
+
+// TestPumpWholeAnswerWhenTheClientLeavesAtTheEnd: a stream that reached
+// its done event is whole, even if the client's context ended as it did;
+// one that stopped before it is cut short.
+func TestPumpWholeAnswerWhenTheClientLeavesAtTheEnd(t *testing.T) {
+	s := &Server{answerer: answerFunc(func(context.Context, rag.Turn) iter.Seq2[rag.Event, error] {
+		return func(yield func(rag.Event, error) bool) {
+			if yield(rag.Event{Type: rag.EventDelta, Delta: "a"}, nil) {
+				yield(rag.Event{Type: rag.EventDone, Done: &rag.Done{Answer: "a"}}, nil)
+			}
+		}
+	})}
+	ctx, cancel := context.WithCancel(context.Background())
+	err := s.pump(ctx, rag.Turn{}, 0, func(ev rag.Event) error {
+		if ev.Type == rag.EventDone {
+			cancel() // the client leaves as the last event goes out
+		}
+		return nil
+	}, nil)
+	if err != nil {
+		t.Errorf("pump = %v, want nil for a whole answer", err)
+	}
+
+	quiet := &Server{answerer: answerFunc(func(ctx context.Context, _ rag.Turn) iter.Seq2[rag.Event, error] {
+		return func(yield func(rag.Event, error) bool) {
+			yield(rag.Event{Type: rag.EventDelta, Delta: "a"}, nil)
+			<-ctx.Done() // stops without an error event
+		}
+	})}
+	ctx, cancel = context.WithCancel(context.Background())
+	err = quiet.pump(ctx, rag.Turn{}, 0, func(rag.Event) error { cancel(); return nil }, nil)
+	if !errors.Is(err, context.Canceled) {
+		t.Errorf("pump of a stream cut short = %v, want context.Canceled", err)
+	}
+}

@@ -44,6 +44,7 @@ func (s *Server) pump(ctx context.Context, turn rag.Turn, heartbeat time.Duratio
 			err = fmt.Errorf("answerer panicked: %v", v)
 		}
 	}()
+	done := false
 	for ev, streamErr := range s.answerer.Stream(ctx, turn) {
 		if streamErr != nil {
 			return streamErr
@@ -54,8 +55,12 @@ func (s *Server) pump(ctx context.Context, turn rag.Turn, heartbeat time.Duratio
 		if err != nil {
 			return err
 		}
+		done = done || ev.Type == rag.EventDone
 	}
-	return ctx.Err()
+	if done {
+		return nil // the answer is whole, even if the client left as it ended
+	}
+	return ctx.Err() // a stream that stopped without its done event was cut short
 }
 
 // heartbeats calls onIdle whenever heartbeat passes without an event. Its
@@ -83,6 +88,14 @@ func (h *heartbeats) fire() {
 	if h.stopped || h.err != nil {
 		return
 	}
+	defer func() {
+		// The timer's goroutine is no request's: a panicking write fails
+		// this stream, not the process.
+		if v := recover(); v != nil {
+			h.err = fmt.Errorf("heartbeat panicked: %v", v)
+			h.cancel()
+		}
+	}()
 	if h.err = h.onIdle(); h.err != nil {
 		h.cancel()
 		return

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 
 	bolt "go.etcd.io/bbolt"
@@ -97,7 +98,7 @@ func (c *committer) commit(group []commitReq) {
 	if len(group) > 1 {
 		err := c.db.Update(func(tx *bolt.Tx) error {
 			for _, r := range group {
-				if err := r.fn(tx); err != nil {
+				if err := safely(r.fn)(tx); err != nil {
 					return err
 				}
 			}
@@ -111,6 +112,20 @@ func (c *committer) commit(group []commitReq) {
 		}
 	}
 	for _, r := range group {
-		r.res <- c.db.Update(r.fn)
+		r.res <- c.db.Update(safely(r.fn))
+	}
+}
+
+// safely is fn with a panic turned into its error: the committer's
+// goroutine is no request's, and a panicking write must fail only its
+// caller (bbolt rolls the transaction back).
+func safely(fn func(*bolt.Tx) error) func(*bolt.Tx) error {
+	return func(tx *bolt.Tx) (err error) {
+		defer func() {
+			if v := recover(); v != nil {
+				err = fmt.Errorf("conversation store write panicked: %v", v)
+			}
+		}()
+		return fn(tx)
 	}
 }

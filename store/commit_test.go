@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -127,4 +128,22 @@ func TestCommitterClosed(t *testing.T) {
 		t.Errorf("update with a cancelled context while busy: error = %v", err)
 	}
 	close(release)
+}
+
+// TestCommitterSurvivesAPanickingWrite: the write fails with an error, the
+// process goes on and so does the store.
+func TestCommitterSurvivesAPanickingWrite(t *testing.T) {
+	_, c := openCommitter(t)
+	ctx := context.Background()
+	err := c.update(ctx, func(*bolt.Tx) error {
+		var m map[string]int
+		m["x"] = 1
+		return nil
+	})
+	if err == nil || !strings.Contains(err.Error(), "panicked") {
+		t.Fatalf("panicking write: error = %v", err)
+	}
+	if err := c.update(ctx, func(tx *bolt.Tx) error { _, err := tx.CreateBucketIfNotExists([]byte("b")); return err }); err != nil {
+		t.Fatalf("the next write: %v", err)
+	}
 }

@@ -165,7 +165,7 @@ func (g *Generator) Generate(ctx context.Context, req kefu.GenerateRequest) iter
 		}
 		answered := func(calls []chat.ToolCall, results []string) {
 			var asked, answers []block
-			if text != "" {
+			if strings.TrimSpace(text) != "" { // the API refuses a blank text block
 				asked = append(asked, block{Type: "text", Text: text})
 			}
 			for i, c := range calls {

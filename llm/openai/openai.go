@@ -301,7 +301,7 @@ func (g *Generator) stream(ctx context.Context, r request, call *remote.Call, yi
 func readStream(body io.Reader, tools bool, call *remote.Call, yield func(string, error) bool) (turnCalls, error) {
 	br := bufio.NewReaderSize(body, 8<<10)
 	var text strings.Builder
-	var calls []toolCall
+	var calls toolCalls
 	complete := false
 	fault := func(err error) (turnCalls, error) {
 		call.StreamFault(err)
@@ -328,7 +328,7 @@ func readStream(body io.Reader, tools bool, call *remote.Call, yield func(string
 				complete = true
 			}
 			for _, d := range ch.Delta.ToolCalls {
-				calls = addToolDelta(calls, d)
+				calls.add(d)
 			}
 			if piece := ch.Delta.Content; piece != "" {
 				text.WriteString(piece)
@@ -342,7 +342,7 @@ func readStream(body io.Reader, tools bool, call *remote.Call, yield func(string
 		return fault(errors.New("stream cut short: it ended without [DONE]"))
 	}
 	out := turnCalls{text: text.String()}
-	for _, c := range calls {
+	for _, c := range calls.list {
 		if c.Function.Name != "" {
 			out.calls = append(out.calls, c)
 		}
@@ -400,24 +400,38 @@ func decodeChunk(data []byte, tools bool) (chunk, error) {
 // sends.
 const maxToolCalls = 32
 
-// addToolDelta adds a tool-call piece to the calls gathered so far.
-func addToolDelta(calls []toolCall, d toolDelta) []toolCall {
-	if d.Index < 0 || d.Index >= maxToolCalls {
-		return calls
+// toolCalls gathers a round's tool calls from their pieces, by index. A
+// piece that brings a new id at an index already taken starts a new call:
+// some servers (Ollama's /v1 among them) number every call 0.
+type toolCalls struct {
+	list []toolCall
+	at   map[int]int // index -> position in list
+}
+
+func (tc *toolCalls) add(d toolDelta) {
+	p, ok := tc.at[d.Index]
+	if !ok || d.ID != "" && tc.list[p].ID != "" && tc.list[p].ID != d.ID {
+		if len(tc.list) >= maxToolCalls {
+			return
+		}
+		if tc.at == nil {
+			tc.at = map[int]int{}
+		}
+		tc.list = append(tc.list, toolCall{Type: "function"})
+		p = len(tc.list) - 1
+		tc.at[d.Index] = p
 	}
-	for len(calls) <= d.Index {
-		calls = append(calls, toolCall{Type: "function"})
-	}
-	c := &calls[d.Index]
+	c := &tc.list[p]
 	if d.ID != "" {
 		c.ID = d.ID
 	}
 	if d.Type != "" {
 		c.Type = d.Type
 	}
-	c.Function.Name += d.Function.Name
+	if c.Function.Name == "" {
+		c.Function.Name = d.Function.Name // sent once; a server that repeats it does not double it
+	}
 	c.Function.Arguments += d.Function.Arguments
-	return calls
 }
 
 // toolDefs is the request's tools as the API takes them.

@@ -34,6 +34,25 @@ func TestReadStreamGathersSplitToolCalls(t *testing.T) {
 	}
 }
 
+// TestReadStreamSeparatesCallsOfOneIndex: servers that number every call
+// 0 (Ollama's /v1) still give two calls, told apart by their ids.
+func TestReadStreamSeparatesCallsOfOneIndex(t *testing.T) {
+	body := strings.Join([]string{
+		`data: {"choices":[{"delta":{"tool_calls":[{"index":0,"id":"call_a","type":"function","function":{"name":"get_order","arguments":"{\"order_id\":\"W1\"}"}}]}}]}`,
+		`data: {"choices":[{"delta":{"tool_calls":[{"index":0,"id":"call_b","type":"function","function":{"name":"get_order","arguments":"{\"order_id\":\"W2\"}"}}]}}]}`,
+		`data: {"choices":[{"delta":{},"finish_reason":"tool_calls"}]}`,
+		`data: [DONE]`,
+	}, "\n")
+	got, err := readStream(strings.NewReader(body), true, &remote.Call{}, func(string, error) bool { return true })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got.calls) != 2 || got.calls[0].ID != "call_a" || got.calls[1].ID != "call_b" ||
+		got.calls[0].Function.Name != "get_order" || got.calls[1].Function.Arguments != `{"order_id":"W2"}` {
+		t.Fatalf("calls %+v", got.calls)
+	}
+}
+
 // FuzzReadStream: any body either reads to a complete answer or fails
 // with a fault that is recorded for the error; nothing panics, and no
 // text is yielded after a fault.
