@@ -92,7 +92,7 @@ func (g *Generator) Generate(ctx context.Context, req kefu.GenerateRequest) iter
 	return func(yield func(string, error) bool) {
 		ctx, cancel := context.WithTimeout(ctx, g.cfg.Timeout)
 		defer cancel()
-		chat.Stream(ctx, g.llm, chat.Messages(req), g.opts, nil, g.fail, yield)
+		stream(ctx, g.llm, messages(req), g.opts, g.fail, yield)
 	}
 }
 

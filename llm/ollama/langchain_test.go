@@ -1,4 +1,4 @@
-package chat_test
+package ollama
 
 import (
 	"context"
@@ -10,7 +10,6 @@ import (
 
 	"github.com/kefuhq/kefu"
 	"github.com/kefuhq/kefu/internal/remote"
-	"github.com/kefuhq/kefu/internal/remote/chat"
 )
 
 func TestMessages(t *testing.T) {
@@ -30,7 +29,7 @@ func TestMessages(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := chat.Messages(tt.req); !reflect.DeepEqual(got, tt.want) {
+			if got := messages(tt.req); !reflect.DeepEqual(got, tt.want) {
 				t.Errorf("Messages = %v, want %v", got, tt.want)
 			}
 		})
@@ -60,7 +59,6 @@ func (m modelFunc) Call(context.Context, string, ...llms.CallOption) (string, er
 
 func TestStream(t *testing.T) {
 	fail := func(_ context.Context, _ *remote.Call, err error) error { return errors.New("failed: " + err.Error()) }
-	skipX := func(c []byte) bool { return string(c) == "x" }
 	tests := []struct {
 		name   string
 		model  modelFunc
@@ -68,7 +66,7 @@ func TestStream(t *testing.T) {
 		want   []string
 		ok     bool
 	}{
-		{"answer", modelFunc{chunks: []string{"a", "", "x", "b"}}, 0, []string{"a", "b"}, true},
+		{"answer", modelFunc{chunks: []string{"a", "", "b"}}, 0, []string{"a", "b"}, true},
 		{"failure", modelFunc{chunks: []string{"a"}, err: errors.New("boom")}, 0, []string{"a", "error: failed: boom"}, false},
 		{"reader stops", modelFunc{chunks: []string{"a", "b", "c"}, err: errors.New("boom")}, 1, []string{"a"}, false},
 	}
@@ -82,7 +80,7 @@ func TestStream(t *testing.T) {
 				got = append(got, s)
 				return tt.stopAt == 0 || len(got) < tt.stopAt
 			}
-			_, ok := chat.Stream(context.Background(), tt.model, nil, nil, skipX, fail, yield)
+			_, ok := stream(context.Background(), tt.model, nil, nil, fail, yield)
 			if ok != tt.ok || !reflect.DeepEqual(got, tt.want) {
 				t.Errorf("Stream = %q, ok %t; want %q, ok %t", got, ok, tt.want, tt.ok)
 			}
