@@ -145,23 +145,15 @@ func (g *Generator) Generate(ctx context.Context, req kefu.GenerateRequest) iter
 		system, msgs := messages(req)
 		tools := toolDefs(req.Tools)
 		var text string // the text of the last round
-		round := func(ctx context.Context, n int) ([]chat.ToolCall, bool) {
+		round := func(ctx context.Context, call *remote.Call, n int) ([]chat.ToolCall, error) {
 			r := request{Model: g.cfg.Model, MaxTokens: g.cfg.MaxTokens, Temperature: g.temp, System: system,
 				Messages: msgs, Stream: true, Tools: tools}
 			if len(tools) > 0 && n == chat.MaxToolRounds {
 				r.ToolChoice = &toolChoice{Type: "none"}
 			}
-			ctx, call := remote.WithCall(ctx)
 			got, err := g.stream(ctx, r, call, yield)
-			if errors.Is(err, errStopped) {
-				return nil, false
-			}
-			if err != nil {
-				yield("", g.fail(ctx, call, err))
-				return nil, false
-			}
 			text = got.text
-			return got.calls, true
+			return got.calls, err
 		}
 		answered := func(calls []chat.ToolCall, results []string) {
 			var asked, answers []block
@@ -178,7 +170,7 @@ func (g *Generator) Generate(ctx context.Context, req kefu.GenerateRequest) iter
 			}
 			msgs = append(msgs, message{Role: "assistant", Content: asked}, message{Role: "user", Content: answers})
 		}
-		chat.WithTools(ctx, req.Tools, g.service, round, answered, yield)
+		chat.WithTools(ctx, req.Tools, g.service, round, g.fail, answered, yield)
 	}
 }
 
@@ -259,9 +251,6 @@ type reply struct {
 	calls []chat.ToolCall
 }
 
-// errStopped ends a stream whose reader stopped early.
-var errStopped = errors.New("reader stopped")
-
 // stream makes one call and reads its reply to the end: server-sent
 // events, or one JSON message from a server that does not stream.
 func (g *Generator) stream(ctx context.Context, r request, call *remote.Call, yield func(string, error) bool) (reply, error) {
@@ -309,7 +298,7 @@ const maxBlocks = 64
 // tool call when no tools were offered, fails the stream; and a stream
 // must end with message_stop, else it was cut short. A fault is recorded
 // in call, so that it is the error's cause; a reader that stops early
-// gives errStopped.
+// gives chat.ErrStopped.
 func readStream(body io.Reader, tools bool, call *remote.Call, yield func(string, error) bool) (reply, error) {
 	br := bufio.NewReaderSize(body, 8<<10)
 	var text strings.Builder
@@ -361,7 +350,7 @@ func readStream(body io.Reader, tools bool, call *remote.Call, yield func(string
 				}
 				text.WriteString(ev.Delta.Text)
 				if !yield(ev.Delta.Text, nil) {
-					return reply{}, errStopped
+					return reply{}, chat.ErrStopped
 				}
 			case "input_json_delta":
 				if c, ok := calls[ev.Index]; ok {
@@ -415,7 +404,7 @@ func readWhole(body io.Reader, tools bool, call *remote.Call, yield func(string,
 		}
 	}
 	if out.text != "" && !yield(out.text, nil) {
-		return reply{}, errStopped
+		return reply{}, chat.ErrStopped
 	}
 	return out, nil
 }

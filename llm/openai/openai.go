@@ -141,11 +141,15 @@ func (g *Generator) Generate(ctx context.Context, req kefu.GenerateRequest) iter
 		tools := toolDefs(req.Tools)
 		msgs := messages(req)
 		var text string // the text of the last round
-		round := func(ctx context.Context, n int) ([]chat.ToolCall, bool) {
-			var calls []chat.ToolCall
-			var ok bool
-			text, calls, ok = g.round(ctx, msgs, tools, n, yield)
-			return calls, ok
+		round := func(ctx context.Context, call *remote.Call, n int) ([]chat.ToolCall, error) {
+			r := request{Model: g.cfg.Model, Messages: msgs, Temperature: g.temp, Stream: true, Tools: tools}
+			if len(tools) > 0 && n == MaxToolRounds {
+				r.ToolChoice = "none"
+			}
+			r.setMaxTokens(g.maxField, g.cfg.MaxTokens)
+			got, err := g.stream(ctx, r, call, yield)
+			text = got.text
+			return got.toolCalls(), err
 		}
 		answered := func(calls []chat.ToolCall, results []string) {
 			msgs = append(msgs, assistantCalls(text, calls))
@@ -153,7 +157,7 @@ func (g *Generator) Generate(ctx context.Context, req kefu.GenerateRequest) iter
 				msgs = append(msgs, message{Role: "tool", Content: &results[i], ToolCallID: c.ID})
 			}
 		}
-		chat.WithTools(ctx, req.Tools, g.service, round, answered, yield)
+		chat.WithTools(ctx, req.Tools, g.service, round, g.fail, answered, yield)
 	}
 }
 
@@ -244,39 +248,20 @@ func assistantCalls(text string, calls []chat.ToolCall) message {
 	return m
 }
 
-// round sends msgs once, yielding the text as it streams, and returns the
-// text and the tool calls the model made. ok is false when the stream
-// ended (an error was yielded or the reader stopped).
-func (g *Generator) round(ctx context.Context, msgs []message, tools []tool, n int,
-	yield func(string, error) bool) (text string, calls []chat.ToolCall, ok bool) {
-	ctx, call := remote.WithCall(ctx)
-	r := request{Model: g.cfg.Model, Messages: msgs, Temperature: g.temp, Stream: true, Tools: tools}
-	if len(tools) > 0 && n == MaxToolRounds {
-		r.ToolChoice = "none"
-	}
-	r.setMaxTokens(g.maxField, g.cfg.MaxTokens)
-	got, err := g.stream(ctx, r, call, yield)
-	if errors.Is(err, errStopped) {
-		return "", nil, false
-	}
-	if err != nil {
-		yield("", g.fail(ctx, call, err))
-		return "", nil, false
-	}
-	for _, c := range got.calls {
-		calls = append(calls, chat.ToolCall{ID: c.ID, Name: c.Function.Name, Arguments: c.Function.Arguments})
-	}
-	return got.text, calls, true
-}
-
 // turnCalls is what a model round wrote: its text and its tool calls.
 type turnCalls struct {
 	text  string
 	calls []toolCall
 }
 
-// errStopped ends a stream whose reader stopped early.
-var errStopped = errors.New("reader stopped")
+// toolCalls is the round's calls as the tool rounds take them.
+func (tc turnCalls) toolCalls() []chat.ToolCall {
+	var out []chat.ToolCall
+	for _, c := range tc.calls {
+		out = append(out, chat.ToolCall{ID: c.ID, Name: c.Function.Name, Arguments: c.Function.Arguments})
+	}
+	return out
+}
 
 // stream makes one streamed call and reads it to its end.
 func (g *Generator) stream(ctx context.Context, r request, call *remote.Call, yield func(string, error) bool) (turnCalls, error) {
@@ -297,7 +282,7 @@ func (g *Generator) stream(ctx context.Context, r request, call *remote.Call, yi
 // legacy function call, or a tool call when no tools were offered, fails
 // the stream; and a stream must end with [DONE] or a finish reason, else
 // it was cut short. A fault is recorded in call, so that it is the
-// error's cause; a reader that stops early gives errStopped.
+// error's cause; a reader that stops early gives chat.ErrStopped.
 func readStream(body io.Reader, tools bool, call *remote.Call, yield func(string, error) bool) (turnCalls, error) {
 	br := bufio.NewReaderSize(body, 8<<10)
 	var text strings.Builder
@@ -333,7 +318,7 @@ func readStream(body io.Reader, tools bool, call *remote.Call, yield func(string
 			if piece := ch.Delta.Content; piece != "" {
 				text.WriteString(piece)
 				if !yield(piece, nil) {
-					return turnCalls{}, errStopped
+					return turnCalls{}, chat.ErrStopped
 				}
 			}
 		}

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/kefuhq/kefu/internal/remote"
+	"github.com/kefuhq/kefu/internal/remote/chat"
 )
 
 func TestReadStreamGathersSplitToolCalls(t *testing.T) {
@@ -71,7 +72,7 @@ func FuzzReadStream(f *testing.F) {
 			if got.text != text.String() || len(got.calls) > maxToolCalls || !tools && len(got.calls) > 0 {
 				t.Fatalf("complete stream %+v, yielded %q", got, text.String())
 			}
-		case errors.Is(err, errStopped):
+		case errors.Is(err, chat.ErrStopped):
 			t.Fatal("stopped without the reader stopping")
 		case call.StreamErr() == nil:
 			t.Fatalf("fault %v not recorded", err)

@@ -3,10 +3,12 @@ package chat
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 
 	"github.com/kefuhq/kefu"
+	"github.com/kefuhq/kefu/internal/remote"
 )
 
 // MaxToolRounds is how many times one answer may go back to the model
@@ -21,22 +23,31 @@ type ToolCall struct {
 }
 
 // Round sends the conversation so far to the model once (the n-th time,
-// from 0; at n == MaxToolRounds it must forbid tools), yields the text as
-// it streams, and returns the tools the model called. ok is false when the
-// stream ended: an error was yielded or the reader stopped.
-type Round func(ctx context.Context, n int) (calls []ToolCall, ok bool)
+// from 0; at n == MaxToolRounds it must forbid tools), with call in ctx for
+// the transport to fill, yields the text as it streams, and returns the
+// tools the model called. Its error ends the stream: ErrStopped quietly
+// (the reader stopped), any other as the Failer words it.
+type Round func(ctx context.Context, call *remote.Call, n int) ([]ToolCall, error)
 
 // WithTools runs rounds until the model answers without calling a tool.
 // The calls of a round run in turn (RunTool) and answered adds the calls
 // and their results, in the same order, to the conversation for the next
-// round. A tool's error ends the stream with that error; a model still
-// calling tools after MaxToolRounds rounds ends it with an error of code
-// kefu.EUnavailable naming service.
-func WithTools(ctx context.Context, tools []kefu.Tool, service string, round Round,
+// round. A round's failure ends the stream with fail's error, a tool's
+// with the tool's; a model still calling tools after MaxToolRounds rounds
+// ends it with an error of code kefu.EUnavailable naming service.
+func WithTools(ctx context.Context, tools []kefu.Tool, service string, round Round, fail Failer,
 	answered func(calls []ToolCall, results []string), yield func(string, error) bool) {
 	for n := 0; ; n++ {
-		calls, ok := round(ctx, n)
-		if !ok || len(calls) == 0 {
+		rctx, call := remote.WithCall(ctx)
+		calls, err := round(rctx, call, n)
+		if errors.Is(err, ErrStopped) {
+			return
+		}
+		if err != nil {
+			yield("", fail(rctx, call, err))
+			return
+		}
+		if len(calls) == 0 {
 			return
 		}
 		if n == MaxToolRounds {
