@@ -58,7 +58,7 @@ func (p *Pipeline) summarise(ctx context.Context, locale string, older []kefu.Me
 // any failure or an answer too long to be what was asked. What data holds
 // must already be redacted.
 func (p *Pipeline) ask(ctx context.Context, locale, task string, data any) string {
-	defer spend(ctx, time.Now(), modelTime)
+	defer timingOf(ctx).addModel(time.Now())
 	sys, err := p.prompts.Render(locale, task+"_system", nil)
 	if err != nil {
 		return ""

@@ -229,32 +229,13 @@ func (p *Pipeline) generate(ctx context.Context, pl *plan, locale string, meta *
 	}
 	var bad []string
 	req := *pl.generate
-	// meta was sent already; the backend that finally writes the answer
-	// is reported with the done event.
-	backend := meta.Backend
-	req.FellBack = func(name string) { backend = name }
-	defer func() { pl.backend = backend }()
-	// The model's time is the wait for each piece: from asking for it to
-	// getting it, less any search a tool ran meanwhile (counted as
-	// retrieval). What kefu does with a piece is its own time.
-	t, _ := ctx.Value(timingKey{}).(*Timing)
-	var asked time.Time
-	var searched time.Duration
-	waiting := false
-	waitFor := func() {
-		if t != nil {
-			asked, searched, waiting = time.Now(), t.Retrieval, true
-		}
-	}
-	arrived := func() {
-		if waiting {
-			t.Model += time.Since(asked) - (t.Retrieval - searched)
-			waiting = false
-		}
-	}
-	waitFor()
+	// meta was sent already; a fallback that takes over is reported with
+	// the done event.
+	req.FellBack = func(name string) { pl.backend = name }
+	wait := modelWait{t: timingOf(ctx)}
+	wait.ask()
 	for piece, err := range p.gen.Generate(gctx, req) {
-		arrived()
+		wait.got()
 		if err != nil {
 			yield(Event{}, fmt.Errorf("generate answer: %w", err))
 			return "", false
@@ -267,9 +248,9 @@ func (p *Pipeline) generate(ctx context.Context, pl *plan, locale string, meta *
 		if bad = failed; bad != nil {
 			break
 		}
-		waitFor()
+		wait.ask()
 	}
-	arrived() // the wait for the end of the stream
+	wait.got() // the wait for the end of the stream
 	pl.syncTools(gate)
 	if bad == nil {
 		out, failed := gate.close()
@@ -308,7 +289,7 @@ type plan struct {
 	context    []kefu.Hit
 	escalation *Escalation
 	tools      *toolbox // the turn's tools, which may add to context
-	backend    string   // the backend that wrote the generated answer
+	backend    string   // the fallback that wrote the generated answer, if one did
 }
 
 // citations lists the context passages the answer cites with [n]; when a
@@ -659,7 +640,7 @@ func redactAll(msgs []kefu.Message) []kefu.Message {
 }
 
 func (p *Pipeline) retrieve(ctx context.Context, query, expand string, f kefu.Filter, k int) ([]kefu.Hit, error) {
-	defer spend(ctx, time.Now(), retrievalTime)
+	defer timingOf(ctx).addRetrieval(time.Now())
 	vecs, err := p.embed.Embed(ctx, []string{query})
 	if err != nil {
 		return nil, kefu.WrapError(kefu.EUnavailable, "the embedding service is unavailable", fmt.Errorf("embed query: %w", err))

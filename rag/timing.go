@@ -23,13 +23,35 @@ func withTiming(ctx context.Context, t *Timing) context.Context {
 	return context.WithValue(ctx, timingKey{}, t)
 }
 
-// spend adds the time since start to the field of ctx's Timing that add
-// picks; without a Timing it does nothing.
-func spend(ctx context.Context, start time.Time, add func(t *Timing) *time.Duration) {
+// timingOf is the Timing ctx carries, or a spare one that nothing reads.
+func timingOf(ctx context.Context) *Timing {
 	if t, ok := ctx.Value(timingKey{}).(*Timing); ok {
-		*add(t) += time.Since(start)
+		return t
 	}
+	return new(Timing)
 }
 
-func retrievalTime(t *Timing) *time.Duration { return &t.Retrieval }
-func modelTime(t *Timing) *time.Duration     { return &t.Model }
+func (t *Timing) addRetrieval(start time.Time) { t.Retrieval += time.Since(start) }
+func (t *Timing) addModel(start time.Time)     { t.Model += time.Since(start) }
+
+// modelWait adds the answer model's share of a pulled stream to Model: the
+// waits from asking for a piece to getting it, less any retrieval a tool
+// ran meanwhile (which Retrieval has). What kefu does with a piece is
+// kefu's own time.
+type modelWait struct {
+	t        *Timing
+	asked    time.Time
+	searched time.Duration
+	waiting  bool
+}
+
+// ask marks that kefu asks for the next piece.
+func (w *modelWait) ask() { w.asked, w.searched, w.waiting = time.Now(), w.t.Retrieval, true }
+
+// got marks that the piece (or the end of the stream) came.
+func (w *modelWait) got() {
+	if w.waiting {
+		w.t.Model += time.Since(w.asked) - (w.t.Retrieval - w.searched)
+		w.waiting = false
+	}
+}
