@@ -209,29 +209,18 @@ type (
 	}
 )
 
-// messages is the rendered prompt as the API takes it: the system prompt
-// and the conversation's system turns joined into the system field (the
-// API has no system role inside the conversation), then the conversation,
-// a human agent's turns on the assistant side as the shopper saw them (the
-// question alone when there is none).
+// messages is the rendered prompt (chat.Turns) as the API takes it: the
+// system turns joined into the system field (the API has no system role
+// inside the conversation), then the conversation.
 func messages(req kefu.GenerateRequest) (string, []message) {
 	var system []string
-	if req.System != "" {
-		system = append(system, req.System)
-	}
 	var out []message
-	for _, m := range req.Messages {
-		switch m.Role {
-		case kefu.RoleSystem:
-			system = append(system, m.Content)
-		case kefu.RoleAssistant, kefu.RoleAgent:
-			out = append(out, message{Role: "assistant", Content: m.Content})
-		default:
-			out = append(out, message{Role: "user", Content: m.Content})
+	for _, t := range chat.Turns(req) {
+		if t.Role == "system" {
+			system = append(system, t.Content)
+		} else {
+			out = append(out, message{Role: t.Role, Content: t.Content})
 		}
-	}
-	if len(req.Messages) == 0 && req.Question != "" {
-		out = append(out, message{Role: "user", Content: req.Question})
 	}
 	return strings.Join(system, "\n\n"), out
 }

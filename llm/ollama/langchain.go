@@ -10,27 +10,12 @@ import (
 	"github.com/kefuhq/kefu/internal/remote/chat"
 )
 
-// messages is the rendered prompt in the client library's form: the system
-// prompt first, then the conversation (the question alone when there is
-// none). A human agent's turns are the assistant side, as the shopper saw
-// them.
+// messages is the rendered prompt (chat.Turns) in the client library's form.
 func messages(req kefu.GenerateRequest) []llms.MessageContent {
+	roles := map[string]llms.ChatMessageType{"system": llms.ChatMessageTypeSystem, "user": llms.ChatMessageTypeHuman, "assistant": llms.ChatMessageTypeAI}
 	var out []llms.MessageContent
-	if req.System != "" {
-		out = append(out, llms.TextParts(llms.ChatMessageTypeSystem, req.System))
-	}
-	for _, m := range req.Messages {
-		role := llms.ChatMessageTypeHuman
-		switch m.Role {
-		case kefu.RoleAssistant, kefu.RoleAgent:
-			role = llms.ChatMessageTypeAI
-		case kefu.RoleSystem:
-			role = llms.ChatMessageTypeSystem
-		}
-		out = append(out, llms.TextParts(role, m.Content))
-	}
-	if len(req.Messages) == 0 && req.Question != "" {
-		out = append(out, llms.TextParts(llms.ChatMessageTypeHuman, req.Question))
+	for _, t := range chat.Turns(req) {
+		out = append(out, llms.TextParts(roles[t.Role], t.Content))
 	}
 	return out
 }

@@ -210,27 +210,11 @@ func (r *request) setMaxTokens(field string, n int) {
 	}
 }
 
-// messages is the rendered prompt as chat messages: the system prompt
-// first, then the conversation (the question alone when there is none). A
-// human agent's turns are the assistant side, as the shopper saw them.
+// messages is the rendered prompt (chat.Turns) as the API takes it.
 func messages(req kefu.GenerateRequest) []message {
 	var out []message
-	text := func(role, content string) message { return message{Role: role, Content: &content} }
-	if req.System != "" {
-		out = append(out, text("system", req.System))
-	}
-	for _, m := range req.Messages {
-		role := "user"
-		switch m.Role {
-		case kefu.RoleAssistant, kefu.RoleAgent:
-			role = "assistant"
-		case kefu.RoleSystem:
-			role = "system"
-		}
-		out = append(out, text(role, m.Content))
-	}
-	if len(req.Messages) == 0 && req.Question != "" {
-		out = append(out, text("user", req.Question))
+	for _, t := range chat.Turns(req) {
+		out = append(out, message{Role: t.Role, Content: &t.Content})
 	}
 	return out
 }
