@@ -219,7 +219,7 @@ func (s *Server) storeQuestion(ctx context.Context, id, customer, channel, text 
 		}
 		return conv, user, nil
 	}
-	conv, err := s.conversation(ctx, id, customer, channel)
+	conv, err := s.conversation(ctx, id, customer)
 	if err != nil {
 		return conv, store.Message{}, err
 	}
@@ -231,19 +231,12 @@ func (s *Server) storeQuestion(ctx context.Context, id, customer, channel, text 
 	return conv, user, nil
 }
 
-// conversation returns the conversation to continue, or a new one when id
-// is empty. A conversation of another identity (another customer, a
+// conversation returns the conversation id for the shopper to continue or
+// read. A conversation of another identity (another customer, a
 // customer's used anonymously, an anonymous one used by a signed-in
 // shopper) is reported exactly like an unknown one, so its existence is
 // not revealed.
-func (s *Server) conversation(ctx context.Context, id, customer, channel string) (store.Conversation, error) {
-	if id == "" {
-		conv, err := s.convs.CreateConversation(ctx, customer, channel)
-		if err != nil {
-			return conv, fmt.Errorf("create a conversation: %w", err)
-		}
-		return conv, nil
-	}
+func (s *Server) conversation(ctx context.Context, id, customer string) (store.Conversation, error) {
 	const msg = "conversation not found"
 	if len(id) > maxConversationIDLen {
 		return store.Conversation{}, kefu.Errorf(kefu.ENotFound, msg)

@@ -70,11 +70,7 @@ func (s *Server) getConversation(c *gin.Context) {
 // calling shopper, with chat's ownership rule.
 func (s *Server) ownConversation(c *gin.Context) (store.Conversation, error) {
 	ctx := c.Request.Context()
-	id := strings.TrimSpace(c.Param("id"))
-	if id == "" { // conversation("") would start a new one
-		return store.Conversation{}, kefu.Errorf(kefu.ENotFound, "conversation not found")
-	}
-	return s.conversation(ctx, id, customerFrom(ctx), "")
+	return s.conversation(ctx, strings.TrimSpace(c.Param("id")), customerFrom(ctx))
 }
 
 // promptVersion is the version of the prompt templates behind an answer.

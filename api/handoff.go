@@ -311,12 +311,7 @@ func (s *Server) conversationMessages(c *gin.Context) {
 		return
 	}
 	ctx := c.Request.Context()
-	id := strings.TrimSpace(c.Param("id"))
-	if id == "" {
-		writeError(c, kefu.Errorf(kefu.ENotFound, "conversation not found"))
-		return
-	}
-	conv, err := s.conversation(ctx, id, customerFrom(ctx), "")
+	conv, err := s.conversation(ctx, strings.TrimSpace(c.Param("id")), customerFrom(ctx))
 	if err != nil {
 		writeError(c, err)
 		return

@@ -29,7 +29,6 @@ type Answerer interface {
 // Conversations is the conversation store as the API uses it. Lookups of
 // unknown ids fail with kefu.ENotFound.
 type Conversations interface {
-	CreateConversation(ctx context.Context, customerID, channel string) (store.Conversation, error)
 	// StartConversation stores a new conversation with its first message,
 	// both or neither.
 	StartConversation(ctx context.Context, customerID, channel string, first store.Message) (store.Conversation, store.Message, error)
