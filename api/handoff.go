@@ -310,12 +310,12 @@ func (s *Server) conversationMessages(c *gin.Context) {
 		writeError(c, kefu.Errorf(kefu.EUnavailable, "conversations are not configured on this server"))
 		return
 	}
-	ctx := c.Request.Context()
-	conv, err := s.conversation(ctx, strings.TrimSpace(c.Param("id")), customerFrom(ctx))
+	conv, err := s.ownConversation(c)
 	if err != nil {
 		writeError(c, err)
 		return
 	}
+	ctx := c.Request.Context()
 	stream := wantsStream(c.Request)
 	var live <-chan store.Message
 	if stream {
