@@ -78,6 +78,10 @@ const (
 	MetaEffectiveFrom = "effective_from"
 	MetaEffectiveTo   = "effective_to"
 	MetaVersion       = "version"
+	// MetaProductID is the product a document describes (set at ingest
+	// from a record field, `kefu ingest --product-field`; default the
+	// record's id for product records).
+	MetaProductID = "product_id"
 )
 
 // Allows reports whether a chunk passes the filter. Stores that filter in

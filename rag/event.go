@@ -18,6 +18,11 @@ type Turn struct {
 	Locale         string // "en", "zh", or "" to detect
 	Channel        string
 	History        []kefu.Message
+	// ProductID is the product page the shopper asks from ("" when none):
+	// that product's documents are searched first and the answer names it.
+	// It matches a document's id or the product id set at ingest
+	// (kefu.MetaProductID).
+	ProductID string
 }
 
 // Decisions the pipeline takes for a turn.

@@ -52,6 +52,7 @@ type options struct {
 	backend      string
 	shop         Shop
 	orders       OrderLookup // nil: orders are read from the store
+	rerank       Reranker    // nil: the store's order stands
 }
 
 // Option tunes a Pipeline.
