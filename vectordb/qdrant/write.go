@@ -238,8 +238,14 @@ func (s *Store) Documents(ctx context.Context) ([]kefu.DocumentInfo, error) {
 	return out, nil
 }
 
-// scroll calls fn for every point filter matches, a page per request.
+// scroll calls fn for every point filter matches, a page per request,
+// without their vectors.
 func (s *Store) scroll(ctx context.Context, op string, filter *qc.Filter, payload *qc.WithPayloadSelector, fn func(*qc.RetrievedPoint) error) error {
+	return s.scrollPoints(ctx, op, filter, payload, qc.NewWithVectors(false), fn)
+}
+
+// scrollPoints is scroll with the vectors that vectors selects.
+func (s *Store) scrollPoints(ctx context.Context, op string, filter *qc.Filter, payload *qc.WithPayloadSelector, vectors *qc.WithVectorsSelector, fn func(*qc.RetrievedPoint) error) error {
 	var offset *qc.PointId
 	for {
 		var pts []*qc.RetrievedPoint
@@ -251,7 +257,7 @@ func (s *Store) scroll(ctx context.Context, op string, filter *qc.Filter, payloa
 				Offset:         offset,
 				Limit:          qc.PtrOf(uint32(scrollPage)),
 				WithPayload:    payload,
-				WithVectors:    qc.NewWithVectors(false),
+				WithVectors:    vectors,
 			})
 			return err
 		})

@@ -299,7 +299,8 @@ func (ps pointsService) Count(_ context.Context, req *qc.CountPoints) (*qc.Count
 }
 
 // Scroll pages through the points the filter matches in id order. A scroll
-// that can return chunks must carry the customer rule.
+// that can return chunks must carry the customer rule, unless it reads one
+// named document (an operator's read of that document, never a search).
 func (ps pointsService) Scroll(_ context.Context, req *qc.ScrollPoints) (*qc.ScrollResponse, error) {
 	s := ps.s
 	s.mu.Lock()
@@ -311,7 +312,7 @@ func (ps pointsService) Scroll(_ context.Context, req *qc.ScrollPoints) (*qc.Scr
 	if err := s.checkIndexed(c, req.GetFilter(), "scroll"); err != nil {
 		return nil, err
 	}
-	if !restrictsTo(req.GetFilter(), "doc") {
+	if !restrictsTo(req.GetFilter(), "doc") && !namesOneDocument(req.GetFilter()) {
 		if err := s.checkChunkFilter(req.GetFilter(), "scroll"); err != nil {
 			return nil, err
 		}

@@ -290,6 +290,20 @@ func restrictsTo(f *qc.Filter, kind string) bool {
 	return false
 }
 
+// namesOneDocument reports whether f's must clauses restrict it to the
+// chunks of one document: kind = chunk and doc_id equal to one keyword.
+func namesOneDocument(f *qc.Filter) bool {
+	if !restrictsTo(f, "chunk") {
+		return false
+	}
+	for _, c := range f.GetMust() {
+		if fc := c.GetField(); fc != nil && fc.GetKey() == "doc_id" && fc.GetMatch().GetKeyword() != "" {
+			return true
+		}
+	}
+	return false
+}
+
 // checkIndexed requires a payload index on every field a filter names.
 func (s *Server) checkIndexed(c *collection, f *qc.Filter, where string) error {
 	var walk func(f *qc.Filter) error
