@@ -354,7 +354,7 @@ func (p *Pipeline) plan(ctx context.Context, t Turn, u Understanding, meta *Meta
 	}
 	meta.At = at
 	expand := expansion(u.Query)
-	hits, err := p.retrieve(ctx, u.Query, expand, kefu.Filter{CustomerID: t.CustomerID, At: at}, p.opts.topK)
+	hits, err := p.ranked(ctx, u.Query, expand, kefu.Filter{CustomerID: t.CustomerID, At: at})
 	if err != nil {
 		return nil, err
 	}

@@ -25,3 +25,38 @@ func (f RerankFunc) Rerank(ctx context.Context, query string, hits []kefu.Hit) (
 // WithReranker adds a second-stage scorer over the retrieved candidates
 // (default none: the store's fused order stands).
 func WithReranker(r Reranker) Option { return func(o *options) { o.rerank = r } }
+
+// rerankDepth is how many first-stage candidates a reranker sees.
+const rerankDepth = 40
+
+// ranked retrieves for query under f and, with a reranker, reorders the
+// first rerankDepth candidates by it; it returns at most topK hits. A
+// reranker that fails leaves the first-stage order.
+func (p *Pipeline) ranked(ctx context.Context, query, expand string, f kefu.Filter) ([]kefu.Hit, error) {
+	if p.opts.rerank == nil {
+		return p.retrieve(ctx, query, expand, f, p.opts.topK)
+	}
+	hits, err := p.retrieve(ctx, query, expand, f, max(p.opts.topK, rerankDepth))
+	if err != nil {
+		return nil, err
+	}
+	if out, err := p.opts.rerank.Rerank(ctx, query, hits); err == nil && len(out) > 0 {
+		hits = out
+	}
+	if len(hits) > p.opts.topK {
+		hits = hits[:p.opts.topK]
+	}
+	return hits, nil
+}
+
+// Candidates returns what a reranker would see for a turn: the
+// first-stage hits of the turn's standalone query at rerank depth, in
+// first-stage order, under the same filter as the answer (the shopper's
+// own and public chunks, policies in force). It is what a reranker is
+// fitted on.
+func (p *Pipeline) Candidates(ctx context.Context, t Turn) (string, []kefu.Hit, error) {
+	u := Understand(t.Message, t.Locale, t.History)
+	f := kefu.Filter{CustomerID: t.CustomerID, At: p.opts.now().Format("2006-01-02")}
+	hits, err := p.retrieve(ctx, u.Query, expansion(u.Query), f, max(p.opts.topK, rerankDepth))
+	return u.Query, hits, err
+}

@@ -1,0 +1,269 @@
+// Command fit fits kefu's offline reranker on labelled retrieval data and
+// writes its weights file.
+//
+//	go run ./rerank/fit --set DATADIR=GOLDEN.jsonl [--set ...] [--test DATADIR=GOLDEN.jsonl ...] [--out rerank/weights.json]
+//
+// Each --set names a data dir that `kefu ingest` filled (embedded store,
+// local embedder) and a golden set of questions over it whose `evidence`
+// strings or `evidence_docs` ids mark the chunks that answer. Fit only on
+// the part of a labelled set kept for building; pass the part kept for
+// measuring with --test, which reports first-stage and reranked hit@1 and
+// hit@5 on it and fits nothing.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/kefuhq/kefu"
+	"github.com/kefuhq/kefu/embedding"
+	"github.com/kefuhq/kefu/eval"
+	"github.com/kefuhq/kefu/llm"
+	"github.com/kefuhq/kefu/prompts"
+	"github.com/kefuhq/kefu/rag"
+	"github.com/kefuhq/kefu/rerank"
+	"github.com/kefuhq/kefu/tokenize"
+	"github.com/kefuhq/kefu/vectordb/embedded"
+)
+
+type sets []string
+
+func (s *sets) String() string     { return strings.Join(*s, ",") }
+func (s *sets) Set(v string) error { *s = append(*s, v); return nil }
+
+func main() {
+	if err := run(os.Args[1:], os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "fit:", err)
+		os.Exit(1)
+	}
+}
+
+func run(args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("fit", flag.ContinueOnError)
+	var train, test sets
+	fs.Var(&train, "set", "DATADIR=GOLDEN.jsonl to fit on (repeatable)")
+	fs.Var(&test, "test", "DATADIR=GOLDEN.jsonl to measure on only (repeatable)")
+	var answerable, unanswerable sets
+	fs.Var(&answerable, "answerable", "DATADIR=GOLDEN.jsonl of questions the knowledge answers, to set the answer bar on (repeatable)")
+	fs.Var(&unanswerable, "unanswerable", "DATADIR=GOLDEN.jsonl of questions it does not answer, to set the answer bar on (repeatable)")
+	out := fs.String("out", "rerank/weights.json", "where to write the weights file")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if len(train) == 0 {
+		return fmt.Errorf("give at least one --set DATADIR=GOLDEN.jsonl")
+	}
+	ctx := context.Background()
+	var groups []rerank.Group
+	var names []string
+	for _, s := range train {
+		gs, err := load(ctx, s)
+		if err != nil {
+			return err
+		}
+		groups = append(groups, gs...)
+		names = append(names, fmt.Sprintf("%s (%d questions)", filepath.Base(strings.SplitN(s, "=", 2)[1]), len(gs)))
+	}
+	m, err := rerank.Fit(groups, strings.Join(names, ", "))
+	if err != nil {
+		return err
+	}
+	if len(answerable) > 0 {
+		pos, err := topScores(ctx, m, answerable)
+		if err != nil {
+			return err
+		}
+		neg, err := topScores(ctx, m, unanswerable)
+		if err != nil {
+			return err
+		}
+		m.AnswerBar = answerBar(pos, neg, targetAnswered)
+		fmt.Fprintf(stdout, "answer bar %.4f: answers %.3f of %d answerable, declines %.3f of %d unanswerable\n",
+			m.AnswerBar, share(pos, m.AnswerBar, true), len(pos), share(neg, m.AnswerBar, false), len(neg))
+	}
+	data, err := m.Marshal()
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(*out, data, 0o644); err != nil {
+		return fmt.Errorf("write %s: %w", *out, err)
+	}
+	fmt.Fprintf(stdout, "fitted on %d questions, wrote %s\n", len(groups), *out)
+	report(stdout, "fit", m, groups)
+	for _, s := range test {
+		gs, err := load(ctx, s)
+		if err != nil {
+			return err
+		}
+		report(stdout, strings.SplitN(s, "=", 2)[1], m, gs)
+	}
+	return nil
+}
+
+// targetAnswered is the share of answerable questions the answer bar must
+// let through; below it, the bar declines as many unanswerable ones as it
+// can.
+const targetAnswered = 0.92
+
+// topScores is the model's best score over each question's candidates.
+func topScores(ctx context.Context, m *rerank.Model, specs []string) ([]float64, error) {
+	var out []float64
+	for _, s := range specs {
+		cases, err := loadCases(ctx, s, true)
+		if err != nil {
+			return nil, err
+		}
+		for _, g := range cases {
+			best := 0.0
+			for _, p := range m.Score(g.Query, g.Hits) {
+				best = max(best, p)
+			}
+			out = append(out, best)
+		}
+	}
+	return out, nil
+}
+
+// answerBar is the highest bar that still lets target of the answerable
+// questions' best scores through.
+func answerBar(pos, neg []float64, target float64) float64 {
+	s := append([]float64(nil), pos...)
+	sort.Float64s(s)
+	if len(s) == 0 {
+		return 0
+	}
+	i := int(float64(len(s)) * (1 - target))
+	return math.Floor(s[i]*1e4) / 1e4
+}
+
+// share is the share of xs at or above bar (above: true) or below it.
+func share(xs []float64, bar float64, above bool) float64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	n := 0
+	for _, x := range xs {
+		if (x >= bar) == above {
+			n++
+		}
+	}
+	return float64(n) / float64(len(xs))
+}
+
+// load opens a data dir's embedded store and turns each golden case into a
+// group: the pipeline's first-stage candidates and which of them answer.
+func load(ctx context.Context, spec string) ([]rerank.Group, error) {
+	return loadCases(ctx, spec, false)
+}
+
+// loadCases is load; with all, cases without labels are kept too (their
+// groups have no relevant candidate).
+func loadCases(ctx context.Context, spec string, all bool) ([]rerank.Group, error) {
+	dir, golden, ok := strings.Cut(spec, "=")
+	if !ok {
+		return nil, fmt.Errorf("set %q: want DATADIR=GOLDEN.jsonl", spec)
+	}
+	cases, err := eval.LoadFile(golden)
+	if err != nil {
+		return nil, err
+	}
+	emb := embedding.NewLocal(512)
+	store, err := embedded.Open(filepath.Join(dir, "chunks"), embedded.EmbedderInfo{Name: emb.Name(), Dims: emb.Dims()})
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", dir, err)
+	}
+	defer store.Close()
+	ps, err := prompts.Load()
+	if err != nil {
+		return nil, err
+	}
+	p := rag.New(store, emb, llm.Extractive{}, ps)
+	var out []rerank.Group
+	for _, c := range cases {
+		if !all && len(c.Evidence) == 0 && len(c.EvidenceDocs) == 0 {
+			continue
+		}
+		q, hits, err := p.Candidates(ctx, rag.Turn{CustomerID: c.CustomerID, Message: c.Question, Locale: c.Locale, History: c.History, ProductID: c.ProductID})
+		if err != nil {
+			return nil, fmt.Errorf("case %s: %w", c.ID, err)
+		}
+		g := rerank.Group{Query: q, Hits: hits, Relevant: make([]bool, len(hits))}
+		for i, h := range hits {
+			g.Relevant[i] = relevant(h.Chunk, c)
+		}
+		out = append(out, g)
+	}
+	return out, nil
+}
+
+// relevant applies the golden set's rule: the chunk's text holds an
+// evidence string (NFKC, lower case, spaces collapsed), or its document is
+// one of the case's evidence documents.
+func relevant(ch kefu.Chunk, c eval.Case) bool {
+	text := tokenize.Normalize(ch.Text)
+	for _, e := range c.Evidence {
+		if e = tokenize.Normalize(e); e != "" && strings.Contains(text, e) {
+			return true
+		}
+	}
+	for _, d := range c.EvidenceDocs {
+		if docMatches(ch.DocID, d) {
+			return true
+		}
+	}
+	return false
+}
+
+// report prints first-stage and reranked hit@1 and hit@5 over groups.
+func report(w io.Writer, name string, m *rerank.Model, groups []rerank.Group) {
+	var n, b1, b5, r1, r5 int
+	for _, g := range groups {
+		n++
+		b1 += hit(g.Relevant, 1)
+		b5 += hit(g.Relevant, 5)
+		p := m.Score(g.Query, g.Hits)
+		idx := make([]int, len(p))
+		for i := range idx {
+			idx[i] = i
+		}
+		sort.SliceStable(idx, func(a, b int) bool { return p[idx[a]] > p[idx[b]] })
+		rel := make([]bool, len(idx))
+		for i, j := range idx {
+			rel[i] = g.Relevant[j]
+		}
+		r1 += hit(rel, 1)
+		r5 += hit(rel, 5)
+	}
+	if n == 0 {
+		fmt.Fprintf(w, "%s: no labelled questions\n", name)
+		return
+	}
+	f := func(x int) float64 { return float64(x) / float64(n) }
+	fmt.Fprintf(w, "%s: %d questions  first stage hit@1 %.3f hit@5 %.3f  reranked hit@1 %.3f hit@5 %.3f\n", name, n, f(b1), f(b5), f(r1), f(r5))
+}
+
+func hit(rel []bool, k int) int {
+	for i, r := range rel {
+		if i == k {
+			break
+		}
+		if r {
+			return 1
+		}
+	}
+	return 0
+}
+
+// docMatches reports whether a chunk's document id names the evidence
+// document d: the same id, or an id that ends in "#d" or "/d" (ingest
+// prefixes record ids with their source).
+func docMatches(docID, d string) bool {
+	return docID == d || strings.HasSuffix(docID, "#"+d) || strings.HasSuffix(docID, "/"+d)
+}

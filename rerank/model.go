@@ -1,0 +1,220 @@
+package rerank
+
+import (
+	"context"
+	_ "embed"
+	"encoding/json"
+	"fmt"
+	"hash/fnv"
+	"math"
+	"slices"
+	"sort"
+	"sync"
+	"sync/atomic"
+
+	"github.com/kefuhq/kefu"
+)
+
+// Model is a fitted reranker: a logistic model over the features named in
+// Features. It is safe for concurrent use.
+type Model struct {
+	Features []string  `json:"features"`
+	Weights  []float64 `json:"weights"`
+	Bias     float64   `json:"bias"`
+	// AnswerBar is the score the best candidate must reach for the
+	// knowledge to count as answering the question; set by the fit on
+	// answerable and unanswerable questions.
+	AnswerBar float64 `json:"answer_bar"`
+	// Trained says what the weights were fitted on, for the record.
+	Trained string `json:"trained,omitempty"`
+
+	cache     sync.Map // cacheKey -> *chunkTerms
+	cacheSize atomic.Int64
+}
+
+//go:embed weights.json
+var weightsJSON []byte
+
+// maxCache bounds the per-chunk term cache; past it the cache starts over.
+const maxCache = 50_000
+
+// Local returns the reranker fitted on the data described in its weights
+// file (weights.json, embedded).
+func Local() (*Model, error) { return Parse(weightsJSON) }
+
+// Parse reads a weights file. It refuses a file whose features are not the
+// ones this build computes.
+func Parse(data []byte) (*Model, error) {
+	var m Model
+	if err := json.Unmarshal(data, &m); err != nil {
+		return nil, kefu.WrapError(kefu.EInvalid, "reranker weights are not valid JSON", err)
+	}
+	if !slices.Equal(m.Features, featureNames) || len(m.Weights) != len(featureNames) {
+		return nil, kefu.Errorf(kefu.EInvalid, "reranker weights are for features %v, this build computes %v", m.Features, featureNames)
+	}
+	return &m, nil
+}
+
+// Rerank orders hits by the model's probability that each answers the
+// query, best first (ties keep the first-stage order), and sets Score to
+// that probability; Lexical and Dense are kept. It never fails.
+func (m *Model) Rerank(_ context.Context, q string, hits []kefu.Hit) ([]kefu.Hit, error) {
+	if len(hits) == 0 {
+		return hits, nil
+	}
+	p := m.Score(q, hits)
+	out := make([]kefu.Hit, len(hits))
+	copy(out, hits)
+	idx := make([]int, len(hits))
+	for i := range idx {
+		idx[i] = i
+	}
+	sort.SliceStable(idx, func(a, b int) bool { return p[idx[a]] > p[idx[b]] })
+	for i, j := range idx {
+		out[i] = hits[j]
+		out[i].Score = p[j]
+	}
+	return out, nil
+}
+
+// Score returns the model's probability for each hit, in the hits' order
+// (which must be the first-stage order: rank is a feature).
+func (m *Model) Score(q string, hits []kefu.Hit) []float64 {
+	vs := vectors(newQuery(q), hits, m.terms)
+	out := make([]float64, len(vs))
+	for i, v := range vs {
+		out[i] = m.prob(v)
+	}
+	return out
+}
+
+func (m *Model) prob(v []float64) float64 {
+	z := m.Bias
+	for i, x := range v {
+		z += m.Weights[i] * x
+	}
+	return 1 / (1 + math.Exp(-z))
+}
+
+type cacheKey struct {
+	id  string
+	sum uint64
+}
+
+func (m *Model) terms(c kefu.Chunk) *chunkTerms {
+	h := fnv.New64a()
+	h.Write([]byte(c.Title + "\x00" + c.Heading + "\x00" + c.Text))
+	key := cacheKey{c.ID, h.Sum64()}
+	if v, ok := m.cache.Load(key); ok {
+		return v.(*chunkTerms)
+	}
+	ct := newChunkTerms(c)
+	if m.cacheSize.Add(1) > maxCache {
+		m.cache.Clear()
+		m.cacheSize.Store(0)
+	}
+	m.cache.Store(key, ct)
+	return ct
+}
+
+// Group is one labelled query for fitting: its first-stage hits, in
+// first-stage order, and which of them answer it.
+type Group struct {
+	Query    string
+	Hits     []kefu.Hit
+	Relevant []bool
+}
+
+// Fit fits a model on groups by full-batch gradient descent on the
+// logistic loss with an L2 penalty. Each group weighs the same however
+// many candidates it has, and inside a group the relevant and the other
+// candidates weigh half each, so large candidate lists and rare answers do
+// not swamp the fit. Groups without a relevant candidate or without an
+// irrelevant one teach nothing about order and are left out. Fit is
+// deterministic.
+func Fit(groups []Group, trained string) (*Model, error) {
+	type row struct {
+		x []float64
+		y float64
+		w float64
+	}
+	var rows []row
+	for _, g := range groups {
+		pos := 0
+		for _, r := range g.Relevant {
+			if r {
+				pos++
+			}
+		}
+		if pos == 0 || pos == len(g.Relevant) {
+			continue
+		}
+		neg := len(g.Relevant) - pos
+		vs := vectors(newQuery(g.Query), g.Hits, newChunkTerms)
+		for i, v := range vs {
+			r := row{x: v, w: 0.5 / float64(neg)}
+			if g.Relevant[i] {
+				r.y, r.w = 1, 0.5/float64(pos)
+			}
+			rows = append(rows, r)
+		}
+	}
+	if len(rows) == 0 {
+		return nil, kefu.Errorf(kefu.EInvalid, "no group has both a relevant and an irrelevant candidate to fit on")
+	}
+	n := len(featureNames)
+	w := make([]float64, n)
+	var b float64
+	var total float64
+	for _, r := range rows {
+		total += r.w
+	}
+	const (
+		steps  = 4000
+		rate   = 2.0
+		lambda = 1e-4
+	)
+	grad := make([]float64, n)
+	for step := 0; step < steps; step++ {
+		clear(grad)
+		var gb float64
+		for _, r := range rows {
+			z := b
+			for i, x := range r.x {
+				z += w[i] * x
+			}
+			d := r.w * (1/(1+math.Exp(-z)) - r.y) / total
+			for i, x := range r.x {
+				grad[i] += d * x
+			}
+			gb += d
+		}
+		for i := range w {
+			w[i] -= rate * (grad[i] + lambda*w[i])
+		}
+		b -= rate * gb
+	}
+	for i := range w {
+		w[i] = round9(w[i])
+	}
+	return &Model{Features: slices.Clone(featureNames), Weights: w, Bias: round9(b), Trained: trained}, nil
+}
+
+// round9 keeps nine decimals, so weights written on one machine read the
+// same everywhere.
+func round9(x float64) float64 { return math.Round(x*1e9) / 1e9 }
+
+// Marshal writes the model as its weights file.
+func (m *Model) Marshal() ([]byte, error) {
+	out, err := json.MarshalIndent(struct {
+		Features  []string  `json:"features"`
+		Weights   []float64 `json:"weights"`
+		Bias      float64   `json:"bias"`
+		AnswerBar float64   `json:"answer_bar"`
+		Trained   string    `json:"trained,omitempty"`
+	}{m.Features, m.Weights, m.Bias, m.AnswerBar, m.Trained}, "", "  ")
+	if err != nil {
+		return nil, fmt.Errorf("marshal reranker weights: %w", err)
+	}
+	return append(out, '\n'), nil
+}
