@@ -31,6 +31,14 @@ type Case struct {
 	AnswerIncludes []string       `json:"answer_includes,omitempty"`
 	Forbidden      []string       `json:"forbidden,omitempty"`
 	Expect         string         `json:"expect,omitempty"`
+	// ProductID is the product page the shopper asks from; it goes to the
+	// pipeline as rag.Turn.ProductID.
+	ProductID string `json:"product_id,omitempty"`
+	// EvidenceDocs are the ids of the documents that together answer the
+	// case. A value names a stored document whose id equals it or ends in
+	// "#" followed by it, so a record id ("doc_42") names the document
+	// that ingest calls "documents.jsonl#doc_42".
+	EvidenceDocs []string `json:"evidence_docs,omitempty"`
 	// Optional labels for the understanding and guardrail metrics.
 	Intent string   `json:"intent,omitempty"` // the intent the message expresses
 	Angry  *bool    `json:"angry,omitempty"`  // whether the shopper is angry
@@ -129,6 +137,11 @@ func (c *Case) validate() error {
 	case "", "en", "zh", "auto":
 	default:
 		return fmt.Errorf("case %s: locale %q is not en or zh", c.ID, c.Locale)
+	}
+	for _, d := range c.EvidenceDocs {
+		if strings.TrimSpace(d) == "" {
+			return fmt.Errorf("case %s: evidence_docs holds an empty id", c.ID)
+		}
 	}
 	for _, m := range c.History {
 		if m.Role != kefu.RoleUser && m.Role != kefu.RoleAssistant && m.Role != kefu.RoleAgent {

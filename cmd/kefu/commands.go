@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -123,10 +124,10 @@ func isTerminal(w io.Writer) bool {
 
 func evalCmd(g *globals) *cobra.Command {
 	var golden, gatePath string
-	var asJSON bool
+	var asJSON, baseline bool
 	var k int
 	cmd := &cobra.Command{
-		Use:   "eval --golden FILE.jsonl [--json] [--k 10] [--gate FILE]",
+		Use:   "eval --golden FILE.jsonl [--json] [--k 10] [--gate FILE] [--baseline]",
 		Short: "Score the answering pipeline on a golden set against the data dir",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -155,7 +156,15 @@ func evalCmd(g *globals) *cobra.Command {
 			} else if empty {
 				return kefu.Errorf(kefu.EInvalid, "the data dir %s holds no documents: run kefu ingest first", a.cfg.DataDir)
 			}
-			report, err := eval.Run(cmd.Context(), a.pipeline, cases, k)
+			var opts []eval.Option
+			if baseline {
+				chunks, err := allChunks(cmd.Context(), a.store)
+				if err != nil {
+					return err
+				}
+				opts = append(opts, eval.WithBaseline(chunks))
+			}
+			report, err := eval.Run(cmd.Context(), a.pipeline, cases, k, opts...)
 			if err != nil {
 				return err
 			}
@@ -181,7 +190,25 @@ func evalCmd(g *globals) *cobra.Command {
 	f.BoolVar(&asJSON, "json", false, "print one JSON object with every metric")
 	f.IntVar(&k, "k", 10, "retrieval depth for hit@k")
 	f.StringVar(&gatePath, "gate", "", "regression gate (JSON min/max thresholds); exit 1 when violated")
+	f.BoolVar(&baseline, "baseline", false, "also score plain BM25 over the same chunks (embedded store only)")
 	return cmd
+}
+
+// allChunks reads every chunk of the store for the eval baseline; only the
+// embedded store can list them.
+func allChunks(ctx context.Context, s chunkStore) ([]kefu.Chunk, error) {
+	lister, ok := s.(interface {
+		Chunks(ctx context.Context, fn func(kefu.Chunk) error) error
+	})
+	if !ok {
+		return nil, kefu.Errorf(kefu.EInvalid, "--baseline is not supported for qdrant: it reads every chunk, which only the embedded store lists")
+	}
+	var out []kefu.Chunk
+	err := lister.Chunks(ctx, func(c kefu.Chunk) error {
+		out = append(out, c)
+		return nil
+	})
+	return out, err
 }
 
 func printReport(g *globals, r eval.Report) {
@@ -189,6 +216,19 @@ func printReport(g *globals, r eval.Report) {
 	fmt.Fprintf(w, "cases                 %d (%d with evidence)\n", r.Cases, r.RetrievalCases)
 	fmt.Fprintf(w, "hit@1 / @5 / @10      %.3f / %.3f / %.3f\n", r.HitAt1, r.HitAt5, r.HitAt10)
 	fmt.Fprintf(w, "mrr@10                %.3f\n", r.MRRAt10)
+	if r.RecallCases > 0 {
+		fmt.Fprintf(w, "recall@10 (docs)      %.3f (%d cases)\n", r.RecallAt10, r.RecallCases)
+	}
+	if b := r.Baseline; b != nil {
+		fmt.Fprintf(w, "BM25 hit@1 / @5 / @10 %.3f / %.3f / %.3f (baseline over %d chunks)\n", b.HitAt1, b.HitAt5, b.HitAt10, b.Chunks)
+		fmt.Fprintf(w, "BM25 mrr@10           %.3f\n", b.MRRAt10)
+		if b.RecallCases > 0 {
+			fmt.Fprintf(w, "BM25 recall@10 (docs) %.3f\n", b.RecallAt10)
+		}
+		fmt.Fprintf(w, "kefu below BM25       %d cases\n", len(b.KefuWorse))
+	}
+	fmt.Fprintf(w, "answer rate           %.3f (%.3f of the cases that expect an answer)\n", r.AnswerRate, r.AnswerRateExpectAnswer)
+	fmt.Fprintf(w, "unknown rate          %.3f of the cases that expect a handoff\n", r.UnknownRateExpectEscalate)
 	fmt.Fprintf(w, "answer includes       %.3f\n", r.AnswerIncludesRate)
 	fmt.Fprintf(w, "expect accuracy       %.3f\n", r.ExpectAccuracy)
 	fmt.Fprintf(w, "escalation P / R      %.3f / %.3f\n", r.EscalationPrecision, r.EscalationRecall)
