@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 )
 
 // Document types. A document's type decides how it is chunked, how it is
@@ -71,6 +73,40 @@ type Filter struct {
 	// chunk whose meta effective_from is after At, or whose effective_to is
 	// before it, is left out. Empty At applies no date rule.
 	At string
+	// ProductID, when set, keeps only the chunks of that product: a chunk
+	// passes when its DocID equals ProductID (a product page ingested as a
+	// file, or a record's full document id, "catalogue.csv#P1001") or its
+	// Meta[MetaProductID] does (the product id set at ingest: by default a
+	// product record's own id, "P1001", or the field named by `kefu ingest
+	// --product-field`). It narrows, never widens: the customer, type and
+	// date rules still apply. Empty keeps every product.
+	ProductID string
+}
+
+// MaxProductIDLen is the longest product id a request may carry, in bytes.
+const MaxProductIDLen = 128
+
+// CheckProductID reports why id cannot name a product, as an EInvalid
+// error, or nil when it can: 1 to MaxProductIDLen bytes of letters, digits
+// and - _ . : / # @ + = ~ (which covers SKUs, ASINs, record ids and the
+// document ids ingest builds from paths). An empty id is allowed: no product.
+func CheckProductID(id string) error {
+	if id == "" {
+		return nil
+	}
+	if len(id) > MaxProductIDLen {
+		return Errorf(EInvalid, "product id is %d bytes; the limit is %d", len(id), MaxProductIDLen)
+	}
+	if !utf8.ValidString(id) {
+		return Errorf(EInvalid, "product id is not valid UTF-8")
+	}
+	for _, r := range id {
+		if unicode.IsLetter(r) || unicode.IsDigit(r) || strings.ContainsRune("-_.:/#@+=~", r) {
+			continue
+		}
+		return Errorf(EInvalid, "product id %q holds %q: use letters, digits and - _ . : / # @ + = ~", id, r)
+	}
+	return nil
 }
 
 // Document meta keys with a meaning of their own.
@@ -91,6 +127,9 @@ func (f Filter) Allows(c *Chunk) bool {
 		return false
 	}
 	if f.OnlyCustomer && (f.CustomerID == "" || c.CustomerID != f.CustomerID) {
+		return false
+	}
+	if f.ProductID != "" && c.DocID != f.ProductID && c.Meta[MetaProductID] != f.ProductID {
 		return false
 	}
 	if f.At != "" {

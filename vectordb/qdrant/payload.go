@@ -41,9 +41,10 @@ func chunkPointID(chunkID string) string { return uuidString(uuidV5(chunkNamespa
 func docPointID(docID string) string { return uuidString(uuidV5(docNamespace, docID)) }
 
 // chunkPayload holds every kefu.Chunk field but the vector, plus the point
-// kind and the write generation. Empty optional fields are left out: in
-// particular a public chunk has no customer_id at all, which is what the
-// anonymous filter (is_empty) matches.
+// kind, the write generation, and the product id copied out of the meta
+// into a field of its own (for kefu.Filter.ProductID). Empty optional
+// fields are left out: in particular a public chunk has no customer_id at
+// all, which is what the anonymous filter (is_empty) matches.
 func chunkPayload(c *kefu.Chunk, gen string) map[string]*qc.Value {
 	p := map[string]*qc.Value{
 		fieldKind:  qc.NewValueString(kindChunk),
@@ -65,6 +66,9 @@ func chunkPayload(c *kefu.Chunk, gen string) map[string]*qc.Value {
 	}
 	if c.Heading != "" {
 		p["heading"] = qc.NewValueString(c.Heading)
+	}
+	if id := c.Meta[kefu.MetaProductID]; id != "" {
+		p[fieldProduct] = qc.NewValueString(id)
 	}
 	if d := dayNumber(c.Meta[kefu.MetaEffectiveFrom]); d > 0 {
 		p[fieldFromDay] = qc.NewValueInt(d)

@@ -318,7 +318,8 @@ func (s *Store) corpusStats(ctx context.Context) (corpusStats, error) {
 // The customer rule first: an anonymous query matches chunks without a
 // customer_id; a shopper's matches those and the shopper's own; with
 // OnlyCustomer, the shopper's own only (nothing at all for an anonymous
-// one). Then the types, then the day the chunk must be in force.
+// one). Then the types, then the product (its document id or its
+// product_id), then the day the chunk must be in force.
 func chunkFilter(f kefu.Filter) *qc.Filter {
 	out := &qc.Filter{Must: []*qc.Condition{qc.NewMatchKeyword(fieldKind, kindChunk)}}
 	switch {
@@ -338,6 +339,12 @@ func chunkFilter(f kefu.Filter) *qc.Filter {
 	}
 	if len(f.Types) > 0 {
 		out.Must = append(out.Must, qc.NewMatchKeywords(fieldType, f.Types...))
+	}
+	if f.ProductID != "" {
+		out.Must = append(out.Must, qc.NewFilterAsCondition(&qc.Filter{Should: []*qc.Condition{
+			qc.NewMatchKeyword(fieldDocID, f.ProductID),
+			qc.NewMatchKeyword(fieldProduct, f.ProductID),
+		}}))
 	}
 	if at := float64(dayNumber(f.At)); at > 0 {
 		// In force on At: no start or a start on or before it, and no end

@@ -39,6 +39,9 @@ const (
 	fieldType     = "type"
 	fieldCustomer = "customer_id"
 	fieldLocale   = "locale"
+	// fieldProduct is the chunk's kefu.MetaProductID, copied out of its
+	// meta so that kefu.Filter.ProductID matches it with a keyword index.
+	fieldProduct = "product_id"
 	// The days a chunk is in force from and to, as integers yyyymmdd, for
 	// range filters (kefu.Filter.At).
 	fieldFromDay = "effective_from_day"
@@ -56,7 +59,7 @@ const (
 
 // indexedFields are the payload fields that filters name; each has a
 // keyword index so that filtering stays cheap as the collection grows.
-var indexedFields = []string{fieldKind, fieldDocID, fieldGen, fieldType, fieldCustomer, fieldLocale, fieldFromDay, fieldToDay}
+var indexedFields = []string{fieldKind, fieldDocID, fieldGen, fieldType, fieldCustomer, fieldLocale, fieldProduct, fieldFromDay, fieldToDay}
 
 // indexType is the payload index type of an indexed field.
 func indexType(field string) qc.FieldType {

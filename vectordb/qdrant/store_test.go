@@ -62,7 +62,7 @@ func TestCreatesSchemaOnFirstUse(t *testing.T) {
 	if m := coll.Create.GetSparseVectorsConfig().GetMap()[vecLexical].GetModifier(); m != qc.Modifier_Idf {
 		t.Errorf("sparse modifier %v, want IDF", m)
 	}
-	for _, f := range []string{"type", "customer_id", "locale", "doc_id", "kind", "gen", "effective_from_day", "effective_to_day"} {
+	for _, f := range []string{"type", "customer_id", "locale", "product_id", "doc_id", "kind", "gen", "effective_from_day", "effective_to_day"} {
 		if typ, ok := coll.Indexes[f]; !ok || typ != indexType(f) {
 			t.Errorf("payload index on %s: %v %v", f, typ, ok)
 		}

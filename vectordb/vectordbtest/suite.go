@@ -170,6 +170,67 @@ func Run(t *testing.T, open func(t *testing.T) Store) {
 		}
 	})
 
+	t.Run("product filter keeps one product's chunks, by document id or product id", func(t *testing.T) {
+		s := open(t)
+		seed(t, s)
+		tagged := func(id, typ, customer, product, text string) {
+			t.Helper()
+			doc, chunks := Doc(id, typ, customer, text)
+			doc.Meta = map[string]string{kefu.MetaProductID: product}
+			for i := range chunks {
+				chunks[i].Meta = map[string]string{kefu.MetaProductID: product}
+			}
+			if err := s.Replace(ctx, doc, chunks); err != nil {
+				t.Fatal(err)
+			}
+		}
+		tagged("cat.csv#P1", kefu.TypeProduct, "", "P1", "Lumi tablet case, fits the iPad Air 11 inch.\n\nMagnetic cover with a pencil holder.")
+		tagged("cat.csv#P2", kefu.TypeProduct, "", "P2", "Lumi phone case, fits the iPhone 15.")
+		tagged("faq.jsonl#3", kefu.TypeFAQ, "", "P1", "Q: Does the tablet case work with the iPad Pro? A: No, only the iPad Air.")
+		tagged("orders.jsonl#W7", kefu.TypeOrder, "C1", "P1", "Order W7 for customer C1: tablet case, iPad Air, shipped.")
+		allowed := func(f kefu.Filter, h kefu.Hit) bool {
+			return h.Chunk.DocID == f.ProductID || h.Chunk.Meta[kefu.MetaProductID] == f.ProductID
+		}
+		for _, tc := range []struct {
+			f    kefu.Filter
+			want []string // every chunk the filter allows, in any order
+		}{
+			{kefu.Filter{ProductID: "P1"}, []string{"cat.csv#P1#0", "cat.csv#P1#1", "faq.jsonl#3#0"}},
+			{kefu.Filter{ProductID: "P1", CustomerID: "C1"}, []string{"cat.csv#P1#0", "cat.csv#P1#1", "faq.jsonl#3#0", "orders.jsonl#W7#0"}},
+			{kefu.Filter{ProductID: "P1", CustomerID: "C2"}, []string{"cat.csv#P1#0", "cat.csv#P1#1", "faq.jsonl#3#0"}},
+			{kefu.Filter{ProductID: "P1", Types: []string{kefu.TypeProduct}}, []string{"cat.csv#P1#0", "cat.csv#P1#1"}},
+			{kefu.Filter{ProductID: "cat.csv#P2"}, []string{"cat.csv#P2#0"}},
+			{kefu.Filter{ProductID: "kettle"}, []string{"kettle#0"}},
+			{kefu.Filter{ProductID: "P9"}, nil},
+		} {
+			for _, q := range []kefu.Query{Query("does it work with the iPad Air", tc.f, 50), Query("kettle", tc.f, 50), {Filter: tc.f, TopK: 50}} {
+				hits := search(t, s, q)
+				got := map[string]bool{}
+				for _, h := range hits {
+					if !allowed(tc.f, h) || (h.Chunk.CustomerID != "" && h.Chunk.CustomerID != tc.f.CustomerID) {
+						t.Fatalf("query %q with filter %+v returned %s (product %q, owner %q)", q.Text, tc.f, h.Chunk.ID, h.Chunk.Meta[kefu.MetaProductID], h.Chunk.CustomerID)
+					}
+					got[h.Chunk.ID] = true
+				}
+				if q.Text == "" && len(got) != len(tc.want) {
+					t.Errorf("listing with filter %+v: got %v, want %v", tc.f, ids(hits), tc.want)
+				}
+				for _, id := range tc.want {
+					if q.Text == "" && !got[id] {
+						t.Errorf("listing with filter %+v: %s missing from %v", tc.f, id, ids(hits))
+					}
+				}
+			}
+		}
+		hits := search(t, s, Query("does it work with the iPad Air", kefu.Filter{ProductID: "P1"}, 3))
+		if len(hits) == 0 || hits[0].Chunk.DocID != "cat.csv#P1" && hits[0].Chunk.DocID != "faq.jsonl#3" {
+			t.Fatalf("iPad Air question on P1's page: got %v", ids(hits))
+		}
+		if hits[0].Chunk.Meta[kefu.MetaProductID] != "P1" {
+			t.Fatalf("the product id did not survive the store: meta %v", hits[0].Chunk.Meta)
+		}
+	})
+
 	t.Run("replace leaves no stale chunks and delete removes all", func(t *testing.T) {
 		s := open(t)
 		seed(t, s)
