@@ -9,7 +9,7 @@ import (
 
 // Version changes whenever a template's meaning changes; it is recorded with
 // each answer so an answer can be traced to the prompt that produced it.
-const Version = "2026-11-24.1"
+const Version = "2026-12-03.1"
 
 // Locales are the languages with templates; others fall back to DefaultLocale.
 var Locales = []string{"en", "zh"}

@@ -23,7 +23,7 @@ func TestRenderGolden(t *testing.T) {
 	d := replyData{Shop: "Lumi Home & Tech", Hours: "9:00-21:00", OrderID: "W261118-1004", Count: 2}
 	for _, loc := range Locales {
 		var b strings.Builder
-		for _, name := range []string{"sign_in", "no_orders", "order_not_found", "orders_intro", "unknown", "refuse", "refuse_injection", "greeting", "thanks", "identity", "feedback"} {
+		for _, name := range []string{"sign_in", "no_orders", "order_not_found", "orders_intro", "unknown", "refuse", "refuse_injection", "greeting", "thanks", "identity", "feedback", "escalate_safety", "escalate_fraud", "escalate_legal", "unknown_brief"} {
 			out, err := s.Render(loc, name, d)
 			if err != nil {
 				t.Fatalf("%s/%s: %v", loc, name, err)
@@ -33,13 +33,20 @@ func TestRenderGolden(t *testing.T) {
 			}
 			b.WriteString("== " + name + "\n" + out + "\n")
 		}
-		for _, reason := range []string{"requested", "anger", "legal", "no_knowledge"} {
+		for _, reason := range []string{"requested", "anger", "legal", "safety", "fraud", "no_knowledge"} {
 			d.Reason = reason
 			out, err := s.Render(loc, "escalate", d)
 			if err != nil {
 				t.Fatal(err)
 			}
 			b.WriteString("== escalate/" + reason + "\n" + out + "\n")
+		}
+		for _, lang := range []string{"en", "zh"} {
+			out, err := s.Render(loc, "other_language", struct{ Language string }{lang})
+			if err != nil {
+				t.Fatal(err)
+			}
+			b.WriteString("== other_language/" + lang + "\n" + out + "\n")
 		}
 		one, _ := s.Render(loc, "orders_intro", replyData{Count: 1})
 		b.WriteString("== orders_intro/1\n" + one + "\n")
