@@ -34,7 +34,10 @@ var genericOrderTerms = func() map[string]bool {
 // search is restricted to that shopper's order documents inside the store;
 // an order number the shopper names that is not theirs is "not found",
 // exactly like one that does not exist.
-func (p *Pipeline) orders(ctx context.Context, t Turn, u Understanding, meta *Meta) (*plan, error) {
+//
+// The orders are cited from offset+1 on: passages the answer quotes before
+// them take the first numbers.
+func (p *Pipeline) orders(ctx context.Context, t Turn, u Understanding, meta *Meta, offset int) (*plan, error) {
 	// All of the shopper's orders (a query with no text lists them); which
 	// ones the question means is decided below, on the shopper's words.
 	f := kefu.Filter{CustomerID: t.CustomerID, OnlyCustomer: true, Types: []string{kefu.TypeOrder}}
@@ -78,7 +81,7 @@ func (p *Pipeline) orders(ctx context.Context, t Turn, u Understanding, meta *Me
 		b.WriteString("\n")
 		b.WriteString(orderSummary(h.Chunk.Text, u.Locale))
 		b.WriteString(" [")
-		b.WriteString(itoa(i + 1))
+		b.WriteString(itoa(offset + i + 1))
 		b.WriteString("]")
 	}
 	return &plan{decision: DecideAnswer, text: b.String(), context: chosen}, nil

@@ -14,6 +14,7 @@ import (
 	"github.com/kefuhq/kefu"
 	"github.com/kefuhq/kefu/guard"
 	"github.com/kefuhq/kefu/prompts"
+	"github.com/kefuhq/kefu/tokenize"
 	"github.com/kefuhq/kefu/tokens"
 )
 
@@ -53,6 +54,7 @@ type options struct {
 	shop         Shop
 	orders       OrderLookup // nil: orders are read from the store
 	rerank       Reranker    // nil: the store's order stands
+	rerankBar    float64     // with rerank: the score a hit must reach to count as answering; 0 keeps minLexical and minDense
 }
 
 // Option tunes a Pipeline.
@@ -189,10 +191,14 @@ func (p *Pipeline) Stream(ctx context.Context, t Turn) iter.Seq2[Event, error] {
 				return
 			}
 		} else {
+			if plan.prefix != "" && !yield(Event{Type: EventDelta, Delta: plan.prefix}, nil) {
+				return
+			}
 			var ok bool
 			if answer, ok = p.generate(ctx, plan, u.Locale, meta, yield); !ok {
 				return
 			}
+			answer = plan.prefix + answer
 		}
 		if !yield(Event{Type: EventCitations, Citations: plan.citations(answer)}, nil) {
 			return
@@ -286,6 +292,7 @@ func (p *Pipeline) generate(ctx context.Context, pl *plan, locale string, meta *
 type plan struct {
 	decision   string
 	text       string
+	prefix     string // a fixed text sent before the generated answer
 	generate   *kefu.GenerateRequest
 	context    []kefu.Hit
 	escalation *Escalation
@@ -312,36 +319,12 @@ func (pl *plan) citations(answer string) []Citation {
 }
 
 func (p *Pipeline) plan(ctx context.Context, t Turn, u Understanding, meta *Meta) (*plan, error) {
-	switch {
-	case u.Injection:
+	if u.Injection { // refused outright: nothing is looked up for it
 		meta.Reason = "injection:" + u.InjectionReason
 		return p.fixed(DecideRefuse, u.Locale, "refuse_injection", replyData{})
-	case u.Intent == IntentHuman:
-		return p.escalate(u.Locale, "requested")
-	case u.Legal:
-		return p.escalate(u.Locale, "legal")
-	case u.Sentiment == SentimentAngry:
-		return p.escalate(u.Locale, "anger")
-	case u.Intent == IntentOutOfScope, hasAny(u.normalized, p.opts.refuse):
-		meta.Intent = IntentOutOfScope
-		meta.Reason = "out_of_scope"
-		return p.fixed(DecideRefuse, u.Locale, "refuse", replyData{})
-	case u.Intent == IntentChitChat:
-		name := "greeting"
-		switch {
-		case hasAny(u.normalized, identityCues):
-			name = "identity"
-		case u.Sentiment == SentimentPositive:
-			name = "thanks"
-		}
-		return p.fixed(DecideAnswer, u.Locale, name, replyData{})
-	case u.MyOrders:
-		if t.CustomerID == "" {
-			return p.fixed(DecideClarify, u.Locale, "sign_in", replyData{})
-		}
-		return p.orders(ctx, t, u, meta)
 	}
 
+	// Every other turn retrieves first and is decided with the evidence.
 	// Policies are read as in force today, or on the day of the order the
 	// shopper asks about.
 	at := p.opts.now().Format("2006-01-02")
@@ -354,12 +337,62 @@ func (p *Pipeline) plan(ctx context.Context, t Turn, u Understanding, meta *Meta
 	}
 	meta.At = at
 	expand := expansion(u.Query)
-	hits, err := p.ranked(ctx, u.Query, expand, kefu.Filter{CustomerID: t.CustomerID, At: at})
+	hits, err := p.ranked(ctx, u.Query, expand, kefu.Filter{CustomerID: t.CustomerID, At: at}, t.ProductID)
 	if err != nil {
 		return nil, err
 	}
-	meta.Retrieved = hits
-	if len(hits) == 0 || !p.relevant(hits[0]) {
+	meta.Retrieved = hits // what was tried, for a handoff too
+	found := len(hits) > 0 && p.relevant(hits[0])
+
+	switch {
+	case u.Intent == IntentHuman:
+		return p.escalate(u.Locale, "requested")
+	case u.Legal:
+		return p.escalate(u.Locale, "legal")
+	case u.Sentiment == SentimentAngry:
+		return p.escalate(u.Locale, "anger")
+	case hasAny(u.normalized, p.opts.refuse), u.Intent == IntentOutOfScope && !found:
+		meta.Intent = IntentOutOfScope
+		meta.Reason = "out_of_scope"
+		return p.fixed(DecideRefuse, u.Locale, "refuse", replyData{})
+	case u.Intent == IntentChitChat && !(found && len(tokenize.Terms(u.Query)) > chitChatTerms):
+		name := "greeting"
+		switch {
+		case hasAny(u.normalized, identityCues):
+			name = "identity"
+		case u.Sentiment == SentimentPositive:
+			name = "thanks"
+		}
+		return p.fixed(DecideAnswer, u.Locale, name, replyData{})
+	case u.MyOrders:
+		// Their own orders, and the rule that applies when the knowledge
+		// has one; an anonymous shopper is asked to sign in, and told what
+		// the rule says.
+		rules := p.ruleHits(hits)
+		var pre *plan
+		if t.CustomerID == "" {
+			if pre, err = p.fixed(DecideClarify, u.Locale, "sign_in", replyData{}); err != nil {
+				return nil, err
+			}
+		} else {
+			if pre, err = p.orders(ctx, t, u, meta, len(rules)); err != nil {
+				return nil, err
+			}
+			meta.Retrieved = append(meta.Retrieved, without(rules, meta.Retrieved)...)
+		}
+		if len(rules) == 0 || pre.generate != nil {
+			return pre, nil
+		}
+		pl, err := p.answer(ctx, t, u, meta, rules, expand)
+		if err != nil {
+			return nil, err
+		}
+		pl.decision, pl.prefix = pre.decision, pre.text+"\n\n"
+		pl.context = append(pl.context, pre.context...)
+		return pl, nil
+	}
+
+	if !found {
 		if u.Intent == IntentComplaint {
 			// Calm feedback with nothing to look up: acknowledge it.
 			return p.fixed(DecideAnswer, u.Locale, "feedback", replyData{})
@@ -367,9 +400,33 @@ func (p *Pipeline) plan(ctx context.Context, t Turn, u Understanding, meta *Meta
 		meta.Reason = "no_knowledge"
 		return p.unknown(u.Locale, "no_knowledge")
 	}
-	ctxHits := p.contextHits(hits)
+	return p.answer(ctx, t, u, meta, p.contextHits(hits), expand)
+}
+
+// chitChatTerms is how many terms a greeting may hold before it counts as
+// carrying a question of its own, when the knowledge answers it ("hi, how
+// long do I have to return a lamp?").
+const chitChatTerms = 4
+
+// ruleHits are the context hits that state a rule for an order question:
+// the relevant public ones (policies, FAQ), never an order.
+func (p *Pipeline) ruleHits(hits []kefu.Hit) []kefu.Hit {
+	var public []kefu.Hit
+	for _, h := range hits {
+		if h.Chunk.Type != kefu.TypeOrder && h.Chunk.CustomerID == "" {
+			public = append(public, h)
+		}
+	}
+	if len(public) == 0 || !p.relevant(public[0]) {
+		return nil
+	}
+	return p.contextHits(public)
+}
+
+// answer plans a generated answer from the context hits ctxHits.
+func (p *Pipeline) answer(ctx context.Context, t Turn, u Understanding, meta *Meta, ctxHits []kefu.Hit, expand string) (*plan, error) {
 	if meta.Intent == IntentOther || meta.Intent == IntentChitChat {
-		meta.Intent = intentOfHit(hits[0], meta.Intent)
+		meta.Intent = intentOfHit(ctxHits[0], meta.Intent)
 	}
 	meta.Backend = p.opts.backend
 	// What reaches a generator (which may be a remote model) has the
@@ -381,9 +438,9 @@ func (p *Pipeline) plan(ctx context.Context, t Turn, u Understanding, meta *Meta
 	if err := p.renderPrompt(ctx, &req, t.History); err != nil {
 		return nil, err
 	}
-	tools := p.newToolbox(t, at, req.Context) // tool results continue the prompt's numbering
+	tools := p.newToolbox(t, meta.At, req.Context) // tool results continue the prompt's numbering
 	req.Tools = tools.tools()
-	return &plan{decision: DecideAnswer, context: ctxHits, generate: &req, tools: tools}, nil
+	return &plan{decision: DecideAnswer, context: req.Context, generate: &req, tools: tools}, nil
 }
 
 // promptPassage is a context passage as the answer prompt shows it.
@@ -518,6 +575,9 @@ func mustCount(s string) int {
 
 // relevant reports whether a hit clears the bar for answering from it.
 func (p *Pipeline) relevant(h kefu.Hit) bool {
+	if p.opts.rerank != nil && p.opts.rerankBar > 0 {
+		return h.Score >= p.opts.rerankBar
+	}
 	return h.Lexical >= p.opts.minLexical || h.Dense >= p.opts.minDense
 }
 

@@ -26,13 +26,42 @@ func (f RerankFunc) Rerank(ctx context.Context, query string, hits []kefu.Hit) (
 // (default none: the store's fused order stands).
 func WithReranker(r Reranker) Option { return func(o *options) { o.rerank = r } }
 
+// WithRerankBar sets, for a pipeline with a reranker, the score (the
+// reranker's, in Hit.Score) the best hit must reach for the knowledge to
+// count as answering; 0, the default, keeps the first-stage bar of
+// WithRelevance.
+func WithRerankBar(bar float64) Option { return func(o *options) { o.rerankBar = bar } }
+
 // rerankDepth is how many first-stage candidates a reranker sees.
 const rerankDepth = 40
 
 // ranked retrieves for query under f and, with a reranker, reorders the
 // first rerankDepth candidates by it; it returns at most topK hits. A
-// reranker that fails leaves the first-stage order.
-func (p *Pipeline) ranked(ctx context.Context, query, expand string, f kefu.Filter) ([]kefu.Hit, error) {
+// reranker that fails leaves the first-stage order. With a product in
+// context, that product's chunks are searched first and come first when
+// the best of them is relevant; otherwise the shop-wide order stands (a
+// question about delivery asked from a product page).
+func (p *Pipeline) ranked(ctx context.Context, query, expand string, f kefu.Filter, product string) ([]kefu.Hit, error) {
+	hits, err := p.rankedIn(ctx, query, expand, f)
+	if err != nil || product == "" {
+		return hits, err
+	}
+	f.ProductID = product
+	own, err := p.rankedIn(ctx, query, expand, f)
+	if err != nil {
+		return nil, err
+	}
+	if len(own) == 0 || !p.relevant(own[0]) {
+		return hits, nil
+	}
+	out := append(own, without(hits, own)...)
+	if len(out) > p.opts.topK {
+		out = out[:p.opts.topK]
+	}
+	return out, nil
+}
+
+func (p *Pipeline) rankedIn(ctx context.Context, query, expand string, f kefu.Filter) ([]kefu.Hit, error) {
 	if p.opts.rerank == nil {
 		return p.retrieve(ctx, query, expand, f, p.opts.topK)
 	}
@@ -52,11 +81,11 @@ func (p *Pipeline) ranked(ctx context.Context, query, expand string, f kefu.Filt
 // Candidates returns what a reranker would see for a turn: the
 // first-stage hits of the turn's standalone query at rerank depth, in
 // first-stage order, under the same filter as the answer (the shopper's
-// own and public chunks, policies in force). It is what a reranker is
-// fitted on.
+// own and public chunks, policies in force; the turn's product only, when
+// it names one). It is what a reranker is fitted on.
 func (p *Pipeline) Candidates(ctx context.Context, t Turn) (string, []kefu.Hit, error) {
 	u := Understand(t.Message, t.Locale, t.History)
-	f := kefu.Filter{CustomerID: t.CustomerID, At: p.opts.now().Format("2006-01-02")}
+	f := kefu.Filter{CustomerID: t.CustomerID, At: p.opts.now().Format("2006-01-02"), ProductID: t.ProductID}
 	hits, err := p.retrieve(ctx, u.Query, expansion(u.Query), f, max(p.opts.topK, rerankDepth))
 	return u.Query, hits, err
 }
