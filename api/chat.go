@@ -71,6 +71,7 @@ func (s *Server) chat(c *gin.Context) {
 		Locale:         req.Locale,
 		Channel:        req.Channel,
 		History:        history,
+		ProductID:      req.ProductID,
 	}
 	tr := s.newTriage(turn, stored)
 	if wantsStream(c.Request) {
@@ -320,6 +321,10 @@ func (s *Server) decodeChat(c *gin.Context) (ChatRequest, error) {
 		return req, kefu.Errorf(kefu.EInvalid, "channel %q is invalid: use 1 to %d characters of a-z 0-9 _ -", clip(req.Channel), maxChannelLen)
 	}
 	req.ConversationID = strings.TrimSpace(req.ConversationID)
+	req.ProductID = strings.TrimSpace(req.ProductID)
+	if err := kefu.CheckProductID(req.ProductID); err != nil {
+		return req, err
+	}
 	return req, nil
 }
 

@@ -90,6 +90,7 @@ type completionQuery struct {
 	stream       bool
 	includeUsage bool
 	promptTokens int
+	productID    string // the product page asked from, "" for none
 }
 
 // chatCompletions answers the last user message of an OpenAI chat
@@ -127,7 +128,7 @@ func (s *Server) chatCompletions(c *gin.Context) {
 			return
 		}
 	}
-	turn := rag.Turn{ConversationID: conv.ID, CustomerID: customer, Message: q.question, Channel: completionChannel, History: history}
+	turn := rag.Turn{ConversationID: conv.ID, CustomerID: customer, Message: q.question, Channel: completionChannel, History: history, ProductID: q.productID}
 	tr := s.newTriage(turn, stored)
 	if q.stream {
 		s.completionStream(c, q, turn, tr)
@@ -342,6 +343,11 @@ func (s *Server) decodeCompletion(c *gin.Context) (completionQuery, error) {
 	if len(q.model) > maxModelLen || !utf8.ValidString(q.model) {
 		return q, kefu.Errorf(kefu.EInvalid, "model %q is not a model name of at most %d bytes", clip(q.model), maxModelLen)
 	}
+	product, err := completionProduct(req.ProductID, c.GetHeader(HeaderProductID))
+	if err != nil {
+		return q, err
+	}
+	q.productID = product
 	q.stream = req.Stream
 	q.includeUsage = req.StreamOptions != nil && req.StreamOptions.IncludeUsage
 	n := len(req.Messages)
@@ -382,6 +388,27 @@ func (s *Server) decodeCompletion(c *gin.Context) (completionQuery, error) {
 		q.history = q.history[len(q.history)-historyLimit:]
 	}
 	return q, nil
+}
+
+// completionProduct is the product page of a chat completion, from the
+// request's product_id field or the X-Kefu-Product-Id header, which must
+// agree when both are given.
+func completionProduct(field, header string) (string, error) {
+	field, header = strings.TrimSpace(field), strings.TrimSpace(header)
+	id := field
+	if id == "" {
+		id = header
+	}
+	if err := kefu.CheckProductID(id); err != nil {
+		return "", err
+	}
+	if field != "" && header != "" && field != header {
+		if err := kefu.CheckProductID(header); err != nil {
+			return "", err
+		}
+		return "", kefu.Errorf(kefu.EInvalid, "product_id %q and the %s header %q name different products; send one", field, HeaderProductID, header)
+	}
+	return id, nil
 }
 
 // storedHistory gives a request's history the shape of stored messages,

@@ -22,14 +22,24 @@ const HeaderCustomerToken = "X-Kefu-Customer-Token"
 // "Authorization: Bearer <key>".
 const HeaderAPIKey = "X-API-Key"
 
+// HeaderProductID names the product page a chat completion is asked from
+// (POST /v1/chat/completions), as ChatRequest.ProductID does for POST
+// /v1/chat; the request's top-level "product_id" field may say the same.
+const HeaderProductID = "X-Kefu-Product-Id"
+
 // ChatRequest is the body of POST /v1/chat. An empty ConversationID starts
 // a new conversation. Locale is "en", "zh", or "auto"/"" to detect; Channel
-// defaults to "web".
+// defaults to "web". ProductID, when set, is the product page the shopper
+// asks from: a product's document id or the product id set at ingest
+// (kefu.MetaProductID), at most kefu.MaxProductIDLen bytes of letters,
+// digits and - _ . : / # @ + = ~ (kefu.CheckProductID). It applies to this
+// turn only.
 type ChatRequest struct {
 	ConversationID string `json:"conversation_id,omitempty"`
 	Message        string `json:"message"`
 	Locale         string `json:"locale,omitempty"`
 	Channel        string `json:"channel,omitempty"`
+	ProductID      string `json:"product_id,omitempty"`
 }
 
 // ChatResponse is the reply to POST /v1/chat, and the data of the "done"
@@ -331,6 +341,10 @@ const HeaderConversationID = "X-Kefu-Conversation-Id"
 // answer), Stream, StreamOptions and N (1 or absent). Other fields
 // (sampling, tools) are accepted and ignored. User is never taken as the
 // shopper's identity: that comes from the X-Kefu-Customer-Token header.
+// ProductID, kefu's own field (an OpenAI client sends it as an extra body
+// field), is the product page asked from, as in ChatRequest; the
+// X-Kefu-Product-Id header may carry it instead, and when both are given
+// they must agree.
 type ChatCompletionRequest struct {
 	Model         string                       `json:"model,omitempty"`
 	Messages      []ChatCompletionMessage      `json:"messages"`
@@ -338,6 +352,7 @@ type ChatCompletionRequest struct {
 	StreamOptions *ChatCompletionStreamOptions `json:"stream_options,omitempty"`
 	N             *int                         `json:"n,omitempty"`
 	User          string                       `json:"user,omitempty"`
+	ProductID     string                       `json:"product_id,omitempty"`
 }
 
 // ChatCompletionStreamOptions asks for a last chunk with the usage.
