@@ -112,6 +112,16 @@ type Options struct {
 	// each later pause doubles it, up to 30s, and is drawn at random from
 	// its upper half.
 	RetryDelay time.Duration
+	// Gate, when set, is checked after the run's documents are written:
+	// when it reports a broken threshold, cannot run, or runs out of
+	// GateTimeout, every document the run replaced, added or pruned is put
+	// back as it was (added ones deleted) and the run fails with
+	// ErrGateFailed; Summary.Gate holds the verdict. A run that fails
+	// part-way is rolled back too. The store must be a Snapshotter. Gated
+	// runs of one Ingester run one at a time.
+	Gate Gate
+	// GateTimeout bounds the gate's check (default DefaultGateTimeout).
+	GateTimeout time.Duration
 	// Progress, when set, is called after each file, after each batch
 	// written, and once at the end, from the goroutine that called Run,
 	// never concurrently. It must return quickly.
@@ -138,12 +148,15 @@ type Ingester struct {
 	store Store
 	emb   Embedder
 	opts  Options
+	// serial holds one token while a gated run or a deletion is under
+	// way, shared with the Ingesters IngestFS derives.
+	serial chan struct{}
 }
 
 // New returns an Ingester writing to store and embedding with emb. Options
 // are checked by Run.
 func New(store Store, emb Embedder, opts Options) *Ingester {
-	return &Ingester{store: store, emb: emb, opts: opts}
+	return &Ingester{store: store, emb: emb, opts: opts, serial: make(chan struct{}, 1)}
 }
 
 // FileError is a file, or one record of it, that could not be ingested.
@@ -180,6 +193,8 @@ type Summary struct {
 	// Options.Records. Skipping is not a failure.
 	Skipped []FileError   `json:"skipped"`
 	Elapsed time.Duration `json:"elapsed_ns"` // wall time of the run
+	// Gate is the gate's verdict when Options.Gate is set.
+	Gate *GateReport `json:"gate,omitempty"`
 }
 
 // String renders the summary for people, one failure per line.
@@ -199,15 +214,14 @@ func (s Summary) String() string {
 			b.WriteByte('\n')
 		}
 	}
-	if len(s.Failed) == 0 {
-		b.WriteString("failed:    0\n")
-		return b.String()
-	}
 	fmt.Fprintf(&b, "failed:    %d\n", len(s.Failed))
 	for _, f := range s.Failed {
 		b.WriteString("  ")
 		b.WriteString(f.String())
 		b.WriteByte('\n')
+	}
+	if s.Gate != nil {
+		b.WriteString(s.Gate.String())
 	}
 	return b.String()
 }
@@ -234,6 +248,9 @@ func (in *Ingester) RunFS(ctx context.Context, fsys fs.FS, paths ...string) (Sum
 }
 
 func (in *Ingester) run(ctx context.Context, fsys fs.FS, targets []target) (Summary, error) {
+	if in.opts.Gate != nil {
+		return in.gated(ctx, fsys, targets)
+	}
 	start := time.Now()
 	r := &run{in: in, ctx: ctx, fsys: fsys, sum: Summary{Failed: []FileError{}, Skipped: []FileError{}}}
 	err := r.run(targets)
@@ -297,15 +314,23 @@ func (in *Ingester) IngestFS(ctx context.Context, fsys fs.FS, rec Options, names
 	if len(names) == 0 {
 		names = []string{"."}
 	}
-	return New(in.store, in.emb, o).RunFS(ctx, fsys, names...)
+	sub := New(in.store, in.emb, o)
+	sub.serial = in.serial
+	return sub.RunFS(ctx, fsys, names...)
 }
 
 // DeleteDocument removes a stored document and its chunks. It fails with
-// kefu.ENotFound when no document has that id.
+// kefu.ENotFound when no document has that id. It is not gated (a shop
+// must always be able to take a document down), but it waits for a gated
+// run under way, so that the run's rollback cannot bring the document back.
 func (in *Ingester) DeleteDocument(ctx context.Context, id string) error {
 	if in.store == nil {
 		return kefu.Errorf(kefu.EInvalid, "ingest needs a store")
 	}
+	if err := in.lock(ctx); err != nil {
+		return fmt.Errorf("ingest: %w", err)
+	}
+	defer in.unlock()
 	infos, err := in.store.Documents(ctx)
 	if err != nil {
 		return fmt.Errorf("ingest: list documents: %w", err)
