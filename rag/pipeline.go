@@ -392,7 +392,8 @@ func (p *Pipeline) plan(ctx context.Context, t Turn, u Understanding, meta *Meta
 		return pl, nil
 	}
 
-	if !found {
+	ctxHits := p.contextHits(hits)
+	if !found || len(ctxHits) == 0 { // nothing relevant, or only planted text
 		if u.Intent == IntentComplaint {
 			// Calm feedback with nothing to look up: acknowledge it.
 			return p.fixed(DecideAnswer, u.Locale, "feedback", replyData{})
@@ -400,7 +401,7 @@ func (p *Pipeline) plan(ctx context.Context, t Turn, u Understanding, meta *Meta
 		meta.Reason = "no_knowledge"
 		return p.unknown(u.Locale, "no_knowledge")
 	}
-	return p.answer(ctx, t, u, meta, p.contextHits(hits), expand)
+	return p.answer(ctx, t, u, meta, ctxHits, expand)
 }
 
 // chitChatTerms is how many terms a greeting may hold before it counts as
@@ -423,8 +424,12 @@ func (p *Pipeline) ruleHits(hits []kefu.Hit) []kefu.Hit {
 	return p.contextHits(public)
 }
 
-// answer plans a generated answer from the context hits ctxHits.
+// answer plans a generated answer from the context hits ctxHits, of which
+// there is at least one.
 func (p *Pipeline) answer(ctx context.Context, t Turn, u Understanding, meta *Meta, ctxHits []kefu.Hit, expand string) (*plan, error) {
+	if len(ctxHits) == 0 {
+		return p.unknown(u.Locale, "no_knowledge")
+	}
 	if meta.Intent == IntentOther || meta.Intent == IntentChitChat {
 		meta.Intent = intentOfHit(ctxHits[0], meta.Intent)
 	}

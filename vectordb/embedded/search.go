@@ -116,8 +116,10 @@ const expandWeight = 0.25
 // scoreLexical fills sc.lex with each matching slot's normalised lexical
 // score, recording the slots in sc.touched: the BM25 score of the query's
 // own terms divided by the sum of their IDF (about 1 when a chunk holds every
-// term once), plus expandWeight times the same share for the expansion terms,
-// capped at 1. A misspelt word counts as the known term one edit away; a
+// term once, more when terms repeat: BM25's saturation, up to k1+1), plus
+// expandWeight times the same share for the expansion terms. It is not
+// capped: a cap at 1 made every chunk that holds a short query's words tie,
+// and the dense side, not the words, decided among them. A misspelt word counts as the known term one edit away; a
 // Chinese bigram that no chunk contains is left out, since it usually spans
 // two words. Other unknown terms stay in the sum: a question about something
 // the shop never mentions should score low.
@@ -141,7 +143,7 @@ func (s *Store) scoreLexical(text, expand string, sc *scores) {
 		if extra > 0 {
 			x += expandWeight * float64(sc.exp[slot]) / extra
 		}
-		sc.lex[slot] = float32(math.Min(1, x))
+		sc.lex[slot] = float32(x)
 	}
 }
 

@@ -238,7 +238,7 @@ func (s *Store) lexicalScorer(ctx context.Context, terms []queryTerm, probes []*
 		if exp > 0 {
 			x += expandWeight * e / exp
 		}
-		return math.Min(1, x)
+		return x
 	}, nil
 }
 
