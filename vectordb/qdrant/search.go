@@ -32,7 +32,7 @@ const (
 // Hit.Dense is the cosine, as Qdrant computes it. Hit.Lexical is the
 // embedded store's: the BM25 score of the query's terms divided by the sum
 // of their IDF (about 1 when a chunk holds every term once), plus
-// expandWeight times the same share for the expansion terms, capped at 1.
+// expandWeight times the same share for the expansion terms (not capped).
 // Its parts come from Qdrant: each term's IDF over the whole collection
 // (from a single-term probe query sent in the same request: its top score
 // divided by that point's stored weight), the chunk's term frequencies (its
