@@ -79,6 +79,9 @@ func (rs *records) flush(ctx context.Context) error {
 // emitRecord passes a record's document to the sink, or its failure.
 func (rs *records) emitRecord(rec record) error {
 	u, reason := rs.in.recordUnit(rs.f, rec)
+	if reason == "" {
+		reason = rs.in.setProduct(&u, rs.f, rec)
+	}
 	if reason != "" {
 		rs.fail(rec.line, rec.index, reason)
 		return nil

@@ -90,6 +90,16 @@ type Options struct {
 	// Fields, when set, limits the fields a record's text shows to these;
 	// the id, title and customer are still read from every field.
 	Fields []string
+	// ProductField names the record field (or level, see Levels) holding
+	// the id of the product a record describes, kept as the document's
+	// and every chunk's meta kefu.MetaProductID so that a question asked
+	// on that product's page (kefu.Filter.ProductID) finds it. Any record
+	// type may carry one (an FAQ row about a product, say). A product
+	// record without it, and every product record when ProductField is
+	// empty, gets its own record id: the id its document id ends with
+	// (with GroupBy, the group's value). A value kefu.CheckProductID
+	// refuses fails the record; a record id it refuses gives no product id.
+	ProductField string
 	// Prune deletes stored documents whose source lies in the walked paths
 	// but that no file yields any more. Sources that reported a failure in
 	// this run are never pruned, so a broken file does not erase what was

@@ -12,6 +12,8 @@ import (
 	"io/fs"
 	"sort"
 	"strings"
+
+	"github.com/kefuhq/kefu"
 )
 
 // A JSON value decoded in source order: object, array, string, json.Number,
@@ -484,4 +486,46 @@ func csvComma(text string) rune {
 		}
 	}
 	return best
+}
+
+// setProduct gives a record's document its product id
+// (kefu.MetaProductID), as Options.ProductField describes, or says why the
+// record fails. A product id already in the document's meta (a field named
+// product_id among the levels, say) is replaced only by the named field.
+func (in *Ingester) setProduct(u *unit, f file, rec record) string {
+	id := ""
+	if name := in.opts.ProductField; name != "" {
+		id, _ = rec.fields.scalar(name)
+		for i, level := range in.opts.Levels {
+			if id == "" && i < len(rec.path) && normKey(strings.TrimSpace(level)) == normKey(name) {
+				id = strings.TrimSpace(rec.path[i])
+			}
+		}
+		if id != "" {
+			if err := kefu.CheckProductID(id); err != nil {
+				return fmt.Sprintf("record %s: product id from %q: %s", recordName(u.doc.ID, f), name, kefu.ErrorMessage(err))
+			}
+		}
+	}
+	if id == "" && u.doc.Type == kefu.TypeProduct && u.doc.Meta[kefu.MetaProductID] == "" {
+		if own, ok := strings.CutPrefix(u.doc.ID, f.source+"#"); ok && kefu.CheckProductID(own) == nil {
+			id = own
+		}
+	}
+	if id == "" {
+		return ""
+	}
+	if u.doc.Meta == nil {
+		u.doc.Meta = map[string]string{}
+	}
+	u.doc.Meta[kefu.MetaProductID] = id
+	return ""
+}
+
+// recordName is a record's id as its document id ends with it.
+func recordName(docID string, f file) string {
+	if id, ok := strings.CutPrefix(docID, f.source+"#"); ok {
+		return id
+	}
+	return docID
 }

@@ -62,6 +62,7 @@ func ingestCmd(g *globals) *cobra.Command {
 	f.StringSliceVar(&opts.Levels, "levels", nil, "names of the levels of keys wrapping records in nested JSON, outermost first (e.g. platform,shop,customer_id)")
 	f.StringVar(&opts.GroupBy, "group-by", "", "merge the records sharing this field's value into one document")
 	f.StringSliceVar(&opts.Fields, "fields", nil, "record fields to show in the text (default all)")
+	f.StringVar(&opts.ProductField, "product-field", "", "record field holding the product id a record describes (default for product records: the record's id)")
 	f.BoolVar(&opts.Prune, "prune", false, "delete documents whose source no longer yields them")
 	f.BoolVar(&asJSON, "json", false, "print the summary as JSON")
 	return cmd
@@ -256,10 +257,10 @@ func printReport(g *globals, r eval.Report) {
 }
 
 func askCmd(g *globals) *cobra.Command {
-	var customer, locale string
+	var customer, locale, product string
 	var explain bool
 	cmd := &cobra.Command{
-		Use:   `ask [--customer ID] "question"`,
+		Use:   `ask [--customer ID] [--product ID] "question"`,
 		Short: "Answer one question from the terminal, with citations",
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -270,12 +271,16 @@ func askCmd(g *globals) *cobra.Command {
 			if customer != "" && !auth.ValidCustomerID(customer) {
 				return kefu.Errorf(kefu.EInvalid, "customer id %q has characters outside A-Z a-z 0-9 _ . @ -", customer)
 			}
+			product = strings.TrimSpace(product)
+			if err := kefu.CheckProductID(product); err != nil {
+				return err
+			}
 			a, err := g.openApp()
 			if err != nil {
 				return err
 			}
 			defer a.Close()
-			res, err := rag.Collect(a.pipeline.Stream(cmd.Context(), rag.Turn{CustomerID: customer, Message: question, Locale: locale, Channel: "cli"}))
+			res, err := rag.Collect(a.pipeline.Stream(cmd.Context(), rag.Turn{CustomerID: customer, Message: question, Locale: locale, Channel: "cli", ProductID: product}))
 			if err != nil {
 				return err
 			}
@@ -304,6 +309,7 @@ func askCmd(g *globals) *cobra.Command {
 	cmd.Flags().BoolVar(&explain, "explain", false, "also print the retrieved chunks with their scores")
 	cmd.Flags().StringVar(&customer, "customer", "", "ask as this authenticated shopper (customer id)")
 	cmd.Flags().StringVar(&locale, "locale", "", "en or zh (default: detected)")
+	cmd.Flags().StringVar(&product, "product", "", "ask from this product's page (a document id or the product id set at ingest)")
 	return cmd
 }
 
