@@ -99,8 +99,8 @@ type runOptions struct {
 // and keeps the chunks the pipeline's filter would (kefu.Filter with the
 // case's customer and today's date: an anonymous case sees public chunks
 // only, a shopper's case their own and public ones); a case with a
-// product_id keeps only that product's chunks, those whose DocID or
-// kefu.MetaProductID meta equals it.
+// product_id keeps only that product's chunks: those whose kefu.MetaProductID
+// meta equals it, or whose document it names as DocMatches says.
 func WithBaseline(chunks []kefu.Chunk) Option {
 	return func(o *runOptions) { o.baseline = bm25.New(chunks) }
 }
@@ -442,7 +442,7 @@ func baselineHits(ix *bm25.Index, c Case, day string, k int) []kefu.Hit {
 		if !f.Allows(ch) {
 			return false
 		}
-		return c.ProductID == "" || ch.DocID == c.ProductID || ch.Meta[kefu.MetaProductID] == c.ProductID
+		return c.ProductID == "" || DocMatches(ch.DocID, c.ProductID) || ch.Meta[kefu.MetaProductID] == c.ProductID
 	}
 	found := ix.Search(c.Question, keep, k)
 	hits := make([]kefu.Hit, len(found))
