@@ -20,7 +20,7 @@ func encoding() (*tiktoken.Tiktoken, error) { return tokens.Encoding() }
 type section struct {
 	path  []string // heading path, outermost first; empty when none
 	lead  string   // line every chunk of the section starts with: its heading
-	carry string   // line every chunk but the first starts with: a record's title
+	carry string   // line every chunk but the first starts with: a statute article's number
 	body  string
 }
 
@@ -42,7 +42,7 @@ func newChunker(max int) (*chunker, error) {
 // version names the chunking rules; it is part of every document hash so
 // that changing the chunk size re-chunks everything.
 func (c *chunker) version() string {
-	return fmt.Sprintf("chunk/1 %s max=%d", tokens.EncodingName, c.max)
+	return fmt.Sprintf("chunk/2 %s max=%d", tokens.EncodingName, c.max)
 }
 
 func (c *chunker) count(s string) int { return len(c.encode(s)) }
@@ -122,8 +122,8 @@ func (c *chunker) split(s section) []part {
 		}
 		return parts
 	}
-	// A record: the first chunk starts with the record's own first lines,
-	// the others repeat its title so each says what it belongs to.
+	// A statute article: the first chunk starts with its own first lines,
+	// the others repeat its number so each says what it belongs to.
 	carry := strings.TrimSpace(s.carry) + "\n"
 	carryTok := c.count(carry)
 	if carryTok > budget/2 {

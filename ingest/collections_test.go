@@ -199,10 +199,16 @@ func TestLongRecordCutBetweenFields(t *testing.T) {
 			t.Errorf("chunk %d has %d tokens", c.Ordinal, c.Tokens)
 		}
 	}
-	// The short fields share a chunk; the long one is a section under its
-	// own name, whose later chunks repeat the product's name.
-	if headings[0] != "" || headings[1] != "安装说明" || headings[len(headings)-1] != "" || !strings.HasPrefix(cs[2].Text, "电热水器\n") {
+	// Runs of short fields share a chunk headed by their names; the long
+	// one is a section under its own name. Every chunk is titled with the
+	// product's name, which no later chunk's text repeats.
+	if headings[0] != "商品ID、商品名称、商品价格" || headings[1] != "安装说明" || headings[2] != "安装说明" || headings[len(headings)-1] != "维修说明、常见故障" {
 		t.Errorf("headings = %q; chunks:\n%v", headings, cs)
+	}
+	for _, c := range cs[1:] {
+		if c.Title != "电热水器" || strings.Contains(c.Text, "电热水器") {
+			t.Errorf("chunk %d: title %q, text %q", c.Ordinal, c.Title, c.Text)
+		}
 	}
 	if !strings.Contains(cs[len(cs)-1].Text, "维修说明: 整机包修8年。") {
 		t.Errorf("last chunk = %q", cs[len(cs)-1].Text)

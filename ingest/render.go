@@ -300,25 +300,36 @@ func (in *Ingester) recordUnit(f file, rec record) (unit, string) {
 		Text:       text,
 		Meta:       meta,
 	}
-	secs := []section{{body: head, carry: title}}
-	if len(head) > longRecordBytes*in.maxTokens() {
+	// A record's chunks carry its name as their title (which the indexes
+	// and embeddings read with the text), not as a line repeated in each
+	// text, where it would outweigh the field that answers.
+	secs := []section{{body: head}}
+	if budget := longRecordBytes * in.maxTokens(); len(head) > budget {
+		// Cut between fields: a long field is a section under its name, a
+		// run of short ones a section under theirs.
 		secs = secs[:0]
 		var cur strings.Builder
+		var labels []string
 		cur.WriteString(lead)
 		cur.WriteString(qa)
 		flush := func() {
 			if t := cleanText(cur.String()); t != "" {
-				secs = append(secs, section{body: t, carry: title})
+				secs = append(secs, section{path: groupPath(labels), body: t})
 			}
 			cur.Reset()
+			labels = nil
 		}
 		for _, bl := range blocks {
 			if len(bl.text) < longFieldBytes {
+				if cur.Len()+len(bl.text) > budget {
+					flush()
+				}
 				cur.WriteString(bl.text)
+				labels = append(labels, bl.label)
 				continue
 			}
 			flush()
-			secs = append(secs, section{path: []string{bl.label}, body: cleanText(bl.text), carry: title})
+			secs = append(secs, section{path: []string{bl.label}, body: cleanText(bl.text)})
 		}
 		flush()
 	}
@@ -327,14 +338,10 @@ func (in *Ingester) recordUnit(f file, rec record) (unit, string) {
 		// rather than make a small chunk of their own.
 		first := body.sections[0]
 		first.body = strings.TrimSpace(head + "\n\n" + first.body)
-		first.carry = title
 		secs[0] = first
 		body.sections = body.sections[1:]
 	}
-	for _, s := range body.sections {
-		s.carry = title
-		secs = append(secs, s)
-	}
+	secs = append(secs, body.sections...)
 	return unit{
 		doc:      doc,
 		sections: secs,
@@ -350,6 +357,21 @@ const (
 	longRecordBytes = 3
 	longFieldBytes  = 480
 )
+
+// groupPath is the heading of a run of short fields: their names, joined.
+func groupPath(labels []string) []string {
+	if len(labels) == 0 {
+		return nil
+	}
+	sep := ", "
+	for _, r := range strings.Join(labels, "") {
+		if tokenize.IsCJK(r) {
+			sep = "、"
+			break
+		}
+	}
+	return []string{strings.Join(labels, sep)}
+}
 
 // hasValue reports whether a field of o holds the scalar v.
 func hasValue(o object, v string) bool {
