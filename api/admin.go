@@ -56,6 +56,9 @@ const (
 	// codeUnsupportedMedia is the API's own code for a file it does not
 	// read, with status 415.
 	codeUnsupportedMedia = "unsupported_media_type"
+	// codeGateFailed is the API's own code for an upload that broke the
+	// configured gate and was rolled back, with status 422.
+	codeGateFailed = "gate_failed"
 )
 
 // uploadFormats maps the file extensions an upload may have to the
@@ -142,6 +145,11 @@ const documentsDelete = "documents.delete"
 // name is 400; nothing is then stored. After that each file stands alone:
 // the reply is the ingest Summary, 200 when every file and record went in,
 // 207 (Multi-Status) when some failed, with the failures listed.
+//
+// When the ingester gates changes (ingest.Options.Gate), an upload that
+// breaks the gate is rolled back and answered 422 with code gate_failed
+// and the verdict in the error's gate field; one whose rollback failed is
+// answered with that error (503) instead.
 func (s *Server) uploadDocuments(c *gin.Context) {
 	ctype, params, err := mime.ParseMediaType(c.GetHeader("Content-Type"))
 	if err != nil || ctype != "multipart/form-data" || params["boundary"] == "" {
@@ -171,6 +179,10 @@ func (s *Server) uploadDocuments(c *gin.Context) {
 		return
 	}
 	sum, err := s.documents.IngestFS(c.Request.Context(), os.DirFS(dir), up.opts, up.names...)
+	if errors.Is(err, ingest.ErrGateFailed) && !errors.Is(err, ingest.ErrRollbackFailed) && sum.Gate != nil {
+		s.writeGateFailed(c, sum)
+		return
+	}
 	if err != nil {
 		writeError(c, err)
 		return
@@ -183,6 +195,18 @@ func (s *Server) uploadDocuments(c *gin.Context) {
 		status = http.StatusMultiStatus
 	}
 	c.JSON(status, UploadResponse(sum))
+}
+
+// writeGateFailed answers an upload that broke the gate and was rolled
+// back: 422, code gate_failed, the verdict in the error body.
+func (s *Server) writeGateFailed(c *gin.Context, sum ingest.Summary) {
+	g := sum.Gate
+	msg := fmt.Sprintf("the upload broke the knowledge gate and was rolled back (%d documents restored): %s", g.RolledBack, strings.Join(g.Broken, "; "))
+	s.log.LogAttrs(context.WithoutCancel(c.Request.Context()), slog.LevelWarn, "upload rolled back by the gate",
+		slog.Int("documents", sum.Documents), slog.Int("rolled_back", g.RolledBack), slog.Int("failed_cases", len(g.Failed)),
+		slog.String("broken", strings.Join(g.Broken, "; ")))
+	_ = c.Error(errors.New(msg))
+	c.AbortWithStatusJSON(http.StatusUnprocessableEntity, ErrorResponse{Error: ErrorBody{Code: codeGateFailed, Message: msg, Gate: g}})
 }
 
 // upload is a checked upload written to a folder.

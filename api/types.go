@@ -129,9 +129,13 @@ type ErrorResponse struct {
 
 // ErrorBody is an error as a client sees it; it is also the data of the
 // "error" event. Code is a kefu error code ("invalid", "not_found", ...).
+// Gate is set with code "gate_failed" only (an upload that broke the
+// configured gate and was rolled back): the thresholds broken, the golden
+// cases that failed with their reasons, and the documents rolled back.
 type ErrorBody struct {
-	Code    string `json:"code"`
-	Message string `json:"message"`
+	Code    string             `json:"code"`
+	Message string             `json:"message"`
+	Gate    *ingest.GateReport `json:"gate,omitempty"`
 }
 
 // HealthResponse is the body of GET /healthz.
@@ -249,8 +253,9 @@ type ReasonStats struct {
 
 // UploadResponse is the reply to POST /v1/admin/documents: the ingest
 // summary (files, documents and chunks written, unchanged, failed with
-// reasons, skipped with reasons), with status 200 when nothing failed and
-// 207 when some files or records did.
+// reasons, skipped with reasons, and the gate's verdict when the server
+// gates uploads), with status 200 when nothing failed and 207 when some
+// files or records did.
 type UploadResponse = ingest.Summary
 
 // DeleteDocumentResponse is the reply to DELETE /v1/admin/documents/{id}.

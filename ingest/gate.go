@@ -94,9 +94,17 @@ func (g GateReport) String() string {
 	return b.String()
 }
 
-// ErrGateFailed is returned (wrapped) by a gated run whose change broke the
-// gate and was rolled back; the run's Summary.Gate says what broke.
-var ErrGateFailed = errors.New("the change broke the gate and was rolled back")
+// Errors of a gated run that callers tell apart.
+var (
+	// ErrGateFailed is returned (wrapped) by a gated run whose change
+	// broke the gate; Summary.Gate says what broke and how many documents
+	// were rolled back.
+	ErrGateFailed = errors.New("the change broke the gate and was rolled back")
+	// ErrRollbackFailed is in the chain of a gated run's error when some
+	// documents could not be put back: they are left as the run wrote
+	// them, and the error (a kefu.EUnavailable) names them.
+	ErrRollbackFailed = errors.New("the change could not be taken back")
+)
 
 // Bounds of a gated run.
 const (
@@ -361,7 +369,7 @@ func (r *recorder) rollback(ctx context.Context) (int, error) {
 	if len(failed) > 0 {
 		return done, kefu.WrapError(kefu.EUnavailable,
 			fmt.Sprintf("ingest: could not take the change back: %d documents are left as changed (%s); ingest the previous files again", len(failed), clipList(failed, 5)),
-			errors.Join(errs...))
+			errors.Join(append([]error{ErrRollbackFailed}, errs...)...))
 	}
 	return done, nil
 }

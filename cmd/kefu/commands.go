@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -21,21 +22,33 @@ import (
 func ingestCmd(g *globals) *cobra.Command {
 	var opts ingest.Options
 	var asJSON bool
+	var gatePath, golden string
 	cmd := &cobra.Command{
 		Use:   "ingest [flags] PATH...",
 		Short: "Load documents (md, txt, html, pdf, csv, json, jsonl) into the knowledge store, incrementally",
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			a, err := g.openApp()
+			cfg, err := g.config()
+			if err != nil {
+				return err
+			}
+			var gate *goldenGate
+			if gatePath != "" || golden != "" {
+				if gate, err = loadGoldenGate(gatePath, golden, cfg.Ingest.GateMaxCases); err != nil {
+					return err
+				}
+			}
+			a, err := openApp(cfg, g.stderr)
 			if err != nil {
 				return err
 			}
 			defer a.Close()
 			pp := newProgressPrinter(g.stderr)
 			opts.Progress = pp.update
-			sum, err := a.ingester(opts).Run(cmd.Context(), args...)
+			sum, err := a.ingester(a.gatedOptions(opts, gate)).Run(cmd.Context(), args...)
 			pp.finish()
-			if err != nil {
+			gateFailed := errors.Is(err, ingest.ErrGateFailed)
+			if err != nil && !gateFailed {
 				return err
 			}
 			if asJSON {
@@ -47,6 +60,12 @@ func ingestCmd(g *globals) *cobra.Command {
 			} else {
 				fmt.Fprintln(g.stdout, sum.String())
 			}
+			if gateFailed {
+				if errors.Is(err, ingest.ErrRollbackFailed) {
+					return err
+				}
+				return exitError{fmt.Sprintf("the change broke the gate; rolled back %d documents", sum.Gate.RolledBack)}
+			}
 			if len(sum.Failed) > 0 {
 				return exitError{fmt.Sprintf("%d files or records failed", len(sum.Failed))}
 			}
@@ -54,6 +73,8 @@ func ingestCmd(g *globals) *cobra.Command {
 		},
 	}
 	f := cmd.Flags()
+	f.StringVar(&gatePath, "gate", "", "gate file (JSON min/max thresholds, as kefu eval --gate): after ingesting, run --golden through the pipeline and roll the change back, exit 1, when a threshold breaks")
+	f.StringVar(&golden, "golden", "", "golden set (JSONL) that --gate is checked on")
 	f.StringVar(&opts.Type, "type", "auto", "document type: product, policy, faq, order or auto")
 	f.StringVar(&opts.IDField, "id-field", "", "record field holding the document id (structured files)")
 	f.StringVar(&opts.TitleField, "title-field", "", "record field holding the title")

@@ -31,6 +31,7 @@ type Config struct {
 	LLM       LLMConfig       `yaml:"llm"`
 	Orders    OrdersConfig    `yaml:"orders"`
 	Log       LogConfig       `yaml:"log"`
+	Ingest    IngestConfig    `yaml:"ingest"`
 
 	Escalation EscalationConfig `yaml:"escalation"`
 }
@@ -144,6 +145,31 @@ type LogConfig struct {
 	Format string `yaml:"format"`
 }
 
+// IngestConfig is the server's gate on knowledge changes: with Gate and
+// Golden set, an upload to POST /v1/admin/documents stays only when the
+// golden set, run through the pipeline after it, keeps the gate's
+// thresholds; otherwise it is rolled back and answered 422.
+type IngestConfig struct {
+	Gate         string        `yaml:"gate"`
+	Golden       string        `yaml:"golden"`
+	GateTimeout  time.Duration `yaml:"gate_timeout"`
+	GateMaxCases int           `yaml:"gate_max_cases"`
+}
+
+func (i IngestConfig) problems() []string {
+	var problems []string
+	if (i.Gate == "") != (i.Golden == "") {
+		problems = append(problems, "ingest.gate and ingest.golden go together: set both or neither")
+	}
+	if i.GateTimeout < 0 {
+		problems = append(problems, fmt.Sprintf("ingest.gate_timeout %s is negative", i.GateTimeout))
+	}
+	if i.GateMaxCases < 0 {
+		problems = append(problems, fmt.Sprintf("ingest.gate_max_cases %d is negative", i.GateMaxCases))
+	}
+	return problems
+}
+
 // configKey documents one setting: its kefu.yaml path, its environment
 // variable, its default, and how to apply a string value. The README's
 // configuration table and `kefu serve --help` come from this list.
@@ -229,6 +255,10 @@ var configKeys = []configKey{
 	{"orders.api_key", "KEFU_ORDERS_API_KEY", "", "bearer key of the order look-up; environment or file only, refused in kefu.yaml", func(c *Config, v string) error { c.Orders.apiKey = v; return nil }},
 	{"orders.api_key_file", "KEFU_ORDERS_API_KEY_FILE", "", "file holding the order look-up's key", func(c *Config, v string) error { c.Orders.APIKeyFile = v; return nil }},
 	{"orders.timeout", "KEFU_ORDERS_TIMEOUT", "5s", "longest one order look-up may take", durationSetter(func(c *Config) *time.Duration { return &c.Orders.Timeout })},
+	{"ingest.gate", "KEFU_INGEST_GATE", "(none)", "gate file (JSON min/max thresholds, as kefu eval --gate) that every upload to POST /v1/admin/documents must pass on ingest.golden, or be rolled back (422 gate_failed)", func(c *Config, v string) error { c.Ingest.Gate = v; return nil }},
+	{"ingest.golden", "KEFU_INGEST_GOLDEN", "(none)", "golden set (JSONL) the upload gate runs through the pipeline after each upload", func(c *Config, v string) error { c.Ingest.Golden = v; return nil }},
+	{"ingest.gate_timeout", "KEFU_INGEST_GATE_TIMEOUT", "2m", "longest the gate's golden run may take (uploads and kefu ingest --gate); a run that takes longer fails the gate and the change is rolled back", durationSetter(func(c *Config) *time.Duration { return &c.Ingest.GateTimeout })},
+	{"ingest.gate_max_cases", "KEFU_INGEST_GATE_MAX_CASES", "1000", "largest golden set a gate may run; a larger one is refused at start", intSetter(func(c *Config) *int { return &c.Ingest.GateMaxCases })},
 	{"log.level", "KEFU_LOG_LEVEL", "info", "debug, info, warn or error", func(c *Config, v string) error { c.Log.Level = v; return nil }},
 	{"log.format", "KEFU_LOG_FORMAT", "text", "text or json", func(c *Config, v string) error { c.Log.Format = v; return nil }},
 	{"escalation.refund_threshold", "KEFU_ESCALATION_REFUND_THRESHOLD", "CNY 2000", "a refund request naming more than this goes to a person; one amount per currency, comma-separated (CNY 2000, USD 300)", func(c *Config, v string) error { c.Escalation.RefundThreshold = v; return nil }},
@@ -368,6 +398,7 @@ func (c *Config) validate() error {
 		problems = append(problems, "auth.token_secret is shorter than 16 bytes")
 	}
 	problems = append(problems, c.Escalation.problems()...)
+	problems = append(problems, c.Ingest.problems()...)
 	if len(problems) > 0 {
 		sort.Strings(problems)
 		return fmt.Errorf("invalid configuration:\n  %s", strings.Join(problems, "\n  "))

@@ -59,6 +59,13 @@ func serve(ctx context.Context, g *globals, cfg Config, demo bool, ready func(ad
 	}
 	defer a.Close()
 	log := a.log
+	gate, err := uploadGate(cfg.Ingest)
+	if err != nil {
+		return err
+	}
+	if gate != nil {
+		log.Info("uploads are gated", "gate", cfg.Ingest.Gate, "golden", cfg.Ingest.Golden, "cases", len(gate.cases))
+	}
 
 	if demo {
 		sum, loaded, err := a.loadDemo(ctx)
@@ -129,8 +136,9 @@ func serve(ctx context.Context, g *globals, cfg Config, demo bool, ready func(ad
 		Agents:   desk,
 		Tickets:  convs,
 		AuditLog: convs,
-		// Uploads go through the same pipeline as kefu ingest.
-		Documents: a.ingester(ingest.Options{}),
+		// Uploads go through the same pipeline as kefu ingest, and
+		// through the gate when one is configured.
+		Documents: a.ingester(a.gatedOptions(ingest.Options{}, gate)),
 		Feedback:  convs,
 		Analytics: convs,
 	})
