@@ -1,7 +1,8 @@
 // Command realsets builds kefu's answer-quality benchmarks on public shops
-// that nobody on the team wrote: for each set, the files to ingest, the
-// kefu ingest flags they need, and golden sets split into a dev part (for
-// building and tuning) and a test part (only measured).
+// and knowledge bases that kefu's authors did not write: for each set, the
+// files to ingest, the kefu ingest flags they need, and golden sets split
+// into a dev part (for building and tuning) and a test part (only
+// measured).
 //
 //	go run ./eval/realsets [--data ../shared/data] --out DIR
 //
