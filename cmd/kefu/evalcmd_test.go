@@ -1,9 +1,12 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"strings"
 	"testing"
+
+	"github.com/kefuhq/kefu"
 )
 
 func TestEvalBaselineJSON(t *testing.T) {
@@ -34,5 +37,15 @@ func TestEvalBaselineJSON(t *testing.T) {
 	text, _, err := run(t, nil, "eval", "--data-dir", dir, "--golden", demoDir+"/golden.jsonl", "--baseline")
 	if err != nil || !strings.Contains(text, "BM25 hit@1") {
 		t.Errorf("text report: %v\n%s", err, text)
+	}
+}
+
+// listlessStore is a chunk store that cannot list its chunks, as Qdrant.
+type listlessStore struct{ chunkStore }
+
+func TestBaselineNeedsAListingStore(t *testing.T) {
+	_, err := allChunks(context.Background(), listlessStore{})
+	if kefu.ErrorCode(err) != kefu.EInvalid || !strings.Contains(err.Error(), "qdrant") {
+		t.Errorf("allChunks on a store without Chunks: %v", err)
 	}
 }
