@@ -96,7 +96,7 @@ func TestRecallAndAnswerRates(t *testing.T) {
 	if r.AnswerRateExpectAnswer != 0.5 { // two, late of two, late, handed, clarify
 		t.Errorf("answer_rate_expect_answer %v", r.AnswerRateExpectAnswer)
 	}
-	if r.UnknownRateExpectEscalate != 0.5 {
+	if r.UnknownRateExpectEscalate != 0.5 || r.EscalateCases != 2 {
 		t.Errorf("unknown_rate_expect_escalate %v", r.UnknownRateExpectEscalate)
 	}
 	if r.Baseline != nil {

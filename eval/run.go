@@ -58,6 +58,7 @@ type Report struct {
 	// not count), the same share over the cases that expect an answer,
 	// and the share of the cases that expect a handoff where the pipeline
 	// said it does not know (a handoff with reason "no_knowledge").
+	EscalateCases             int     `json:"escalate_cases"` // cases that expect a handoff
 	AnswerRate                float64 `json:"answer_rate"`
 	AnswerRateExpectAnswer    float64 `json:"answer_rate_expect_answer"`
 	UnknownRateExpectEscalate float64 `json:"unknown_rate_expect_escalate"`
@@ -342,6 +343,7 @@ func Run(ctx context.Context, a Answerer, cases []Case, k int, opts ...Option) (
 	r.AnswerRate = round(float64(answered) / n)
 	r.AnswerRateExpectAnswer = ratio(answeredExp, expAnswer)
 	r.UnknownRateExpectEscalate = ratio(unknownExp, expEsc)
+	r.EscalateCases = expEsc
 	r.AnswerIncludesRate = ratio(inclOK, inclCases)
 	r.ExpectAccuracy = round(float64(expectOK) / n)
 	r.EscalationPrecision = ratio(trueEsc, predEsc)

@@ -250,7 +250,9 @@ func printReport(g *globals, r eval.Report) {
 		fmt.Fprintf(w, "kefu below BM25       %d cases\n", len(b.KefuWorse))
 	}
 	fmt.Fprintf(w, "answer rate           %.3f (%.3f of the cases that expect an answer)\n", r.AnswerRate, r.AnswerRateExpectAnswer)
-	fmt.Fprintf(w, "unknown rate          %.3f of the cases that expect a handoff\n", r.UnknownRateExpectEscalate)
+	if r.EscalateCases > 0 {
+		fmt.Fprintf(w, "unknown rate          %.3f of the %d cases that expect a handoff\n", r.UnknownRateExpectEscalate, r.EscalateCases)
+	}
 	fmt.Fprintf(w, "answer includes       %.3f\n", r.AnswerIncludesRate)
 	fmt.Fprintf(w, "expect accuracy       %.3f\n", r.ExpectAccuracy)
 	fmt.Fprintf(w, "escalation P / R      %.3f / %.3f\n", r.EscalationPrecision, r.EscalationRecall)
