@@ -25,8 +25,11 @@ type Snapshotter interface {
 // Gate decides whether a change to the shop's knowledge may stay. Check
 // runs after the change's documents are written, against the store as they
 // left it (a golden set run through the answering pipeline, in kefu), and
-// reports the thresholds broken; a report with none passes. Its error is
-// for a check that could not run; when ctx ends, Check should return soon.
+// reports the thresholds broken; a report with none passes. When it
+// fails, the change is taken back and Check runs once more, on the store
+// without the change, to tell the cases the change broke from those that
+// fail anyway. Its error is for a check that could not run; when ctx ends,
+// Check should return soon.
 type Gate interface {
 	Check(ctx context.Context) (GateReport, error)
 }
@@ -53,6 +56,14 @@ type GateReport struct {
 	Broken []string `json:"broken"`
 	// Failed lists the cases that failed, each with every reason.
 	Failed []CaseFailure `json:"failed"`
+	// Broke lists the failed cases that pass once the change is taken
+	// back: the cases the change broke. After a rollback the gate runs
+	// again on the restored store to tell them apart; Broke is null when
+	// that run did not finish, or the gate did not fail on thresholds.
+	Broke []string `json:"broke"`
+	// FailsWithout is true when the store without the change breaks the
+	// gate too: the failure is not the change's alone.
+	FailsWithout bool `json:"fails_without_change,omitempty"`
 	// RolledBack is the number of documents put back as they were (or
 	// deleted, when the change added them) after the gate failed.
 	RolledBack int `json:"rolled_back"`
@@ -83,13 +94,24 @@ func (g GateReport) String() string {
 		}
 	}
 	if len(g.Failed) > 0 {
-		fmt.Fprintf(&b, "failed cases: %d\n", len(g.Failed))
+		fmt.Fprintf(&b, "failed cases: %d", len(g.Failed))
+		if g.Broke != nil {
+			fmt.Fprintf(&b, ", %d of them broken by this change", len(g.Broke))
+		}
+		b.WriteByte('\n')
 		for _, f := range g.Failed {
-			fmt.Fprintf(&b, "  %s: %s\n", f.ID, strings.Join(f.Reasons, "; "))
+			mark := ""
+			if slices.Contains(g.Broke, f.ID) {
+				mark = " (broken by this change)"
+			}
+			fmt.Fprintf(&b, "  %s%s: %s\n", f.ID, mark, strings.Join(f.Reasons, "; "))
 		}
 	}
 	if !g.Passed {
 		fmt.Fprintf(&b, "rolled back %d documents\n", g.RolledBack)
+	}
+	if g.FailsWithout {
+		b.WriteString("the gate fails without this change too\n")
 	}
 	return b.String()
 }
@@ -163,6 +185,7 @@ func (in *Ingester) gated(ctx context.Context, fsys fs.FS, targets []target) (Su
 		return sum, nil
 	}
 	report.Checked = true
+	thresholds := false // the check finished, so its thresholds decide
 	start := time.Now()
 	cctx, cancel := context.WithTimeout(ctx, in.gateTimeout())
 	got, err := in.opts.Gate.Check(cctx)
@@ -170,6 +193,7 @@ func (in *Ingester) gated(ctx context.Context, fsys fs.FS, targets []target) (Su
 	report.Elapsed = time.Since(start)
 	switch {
 	case err == nil:
+		thresholds = true
 		report.Cases, report.Failed = got.Cases, got.Failed
 		report.Broken = append(report.Broken, got.Broken...)
 		if report.Failed == nil {
@@ -193,7 +217,34 @@ func (in *Ingester) gated(ctx context.Context, fsys fs.FS, targets []target) (Su
 	if err != nil {
 		return sum, errors.Join(ErrGateFailed, err)
 	}
+	if thresholds {
+		in.compareWithout(ctx, &report)
+	}
 	return sum, fmt.Errorf("ingest: %w", ErrGateFailed)
+}
+
+// compareWithout runs the gate again, on the store as the rollback left
+// it, to tell the cases the change broke from those that fail without it
+// (report.Broke, report.FailsWithout). A run that does not finish within
+// the gate's timeout leaves them unknown.
+func (in *Ingester) compareWithout(ctx context.Context, report *GateReport) {
+	cctx, cancel := context.WithTimeout(ctx, in.gateTimeout())
+	defer cancel()
+	base, err := in.opts.Gate.Check(cctx)
+	if err != nil {
+		return
+	}
+	before := map[string]bool{}
+	for _, f := range base.Failed {
+		before[f.ID] = true
+	}
+	report.Broke = []string{}
+	for _, f := range report.Failed {
+		if !before[f.ID] {
+			report.Broke = append(report.Broke, f.ID)
+		}
+	}
+	report.FailsWithout = len(base.Broken) > 0
 }
 
 // lock waits for the Ingester's gated runs to be one at a time, or for

@@ -96,17 +96,18 @@ func TestGateRollsBackAChangedDocument(t *testing.T) {
 		t.Fatalf("IngestFS = %v, want ErrGateFailed", err)
 	}
 	g := sum.Gate
-	if g == nil || g.Passed || !g.Checked || g.RolledBack != 1 || sum.Documents != 1 || calls.Load() != 1 {
+	// Checked with the change, and once more without it.
+	if g == nil || g.Passed || !g.Checked || g.RolledBack != 1 || sum.Documents != 1 || calls.Load() != 2 {
 		t.Fatalf("summary %+v, gate %+v, %d checks", sum, g, calls.Load())
 	}
-	if len(g.Failed) != 1 || g.Failed[0].ID != "ret-01" || len(g.Broken) != 1 {
+	if len(g.Failed) != 1 || g.Failed[0].ID != "ret-01" || len(g.Broken) != 1 || !slices.Equal(g.Broke, []string{"ret-01"}) || g.FailsWithout {
 		t.Errorf("gate report %+v", g)
 	}
 	if after := stateOf(t, s); !reflect.DeepEqual(after, before) {
 		t.Errorf("after the rollback the store holds\n%+v\nwant\n%+v", after, before)
 	}
 	text := sum.String()
-	for _, want := range []string{"gate:      FAILED", "answer_includes_rate", "ret-01: answer lacks", "rolled back 1 documents"} {
+	for _, want := range []string{"gate:      FAILED", "answer_includes_rate", "failed cases: 1, 1 of them broken by this change", "ret-01 (broken by this change): answer lacks", "rolled back 1 documents"} {
 		if !strings.Contains(text, want) {
 			t.Errorf("summary text lacks %q:\n%s", want, text)
 		}
@@ -186,7 +187,7 @@ func TestGateTimeoutRollsBack(t *testing.T) {
 	if !errors.Is(err, ErrGateFailed) {
 		t.Fatalf("IngestFS = %v, want ErrGateFailed", err)
 	}
-	if g := sum.Gate; g.Passed || len(g.Broken) != 1 || !strings.Contains(g.Broken[0], "did not finish within 20ms") || g.RolledBack != 1 {
+	if g := sum.Gate; g.Passed || len(g.Broken) != 1 || !strings.Contains(g.Broken[0], "did not finish within 20ms") || g.RolledBack != 1 || g.Broke != nil {
 		t.Errorf("gate %+v", g)
 	}
 	if after := stateOf(t, s); !reflect.DeepEqual(after, before) {
@@ -271,5 +272,21 @@ func TestGatedRunsAreSerial(t *testing.T) {
 	}
 	if err := in.DeleteDocument(context.Background(), "a.md"); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// A gate that fails without the change too says so, and names no case as
+// broken by the change.
+func TestGateFailingBeforeTheChange(t *testing.T) {
+	s, _, _ := gatedShop(t)
+	always := GateFunc(func(context.Context) (GateReport, error) {
+		return GateReport{Cases: 2, Broken: []string{"hit_at_5 = 0.5, below the floor 0.9"}, Failed: []CaseFailure{{ID: "old-1", Reasons: []string{"no relevant chunk in top 10"}}}}, nil
+	})
+	sum, err := New(s, &hashEmbedder{}, Options{Gate: always}).IngestFS(context.Background(), fstest.MapFS{"new.md": {Data: []byte("# New\n\nSomething new.\n")}}, Options{})
+	if !errors.Is(err, ErrGateFailed) {
+		t.Fatalf("IngestFS = %v", err)
+	}
+	if g := sum.Gate; g.Broke == nil || len(g.Broke) != 0 || !g.FailsWithout || !strings.Contains(sum.String(), "the gate fails without this change too") {
+		t.Errorf("gate %+v\n%s", g, sum)
 	}
 }

@@ -15,6 +15,7 @@ var featureNames = []string{
 	"lexical", "dense", "lexical_rel", "dense_rel", "rank", "lexical_rank",
 	"cover_all", "cover_text", "cover_head", "cover_sentence", "pairs",
 	"length", "type_faq", "type_policy", "type_product", "type_order", "locale_other",
+	"query_missing",
 }
 
 // query is what the features need of a question, worked out once per call.
@@ -144,9 +145,23 @@ func vectors(q query, hits []kefu.Hit, terms func(kefu.Chunk) *chunkTerms) [][]f
 		maxDense = math.Max(maxDense, h.Dense)
 	}
 	lexRank := ranks(hits, func(h kefu.Hit) float64 { return h.Lexical })
+	// The share of the question that no candidate holds: a question about
+	// something the shop never mentions is not answered by any of them.
+	all := map[string]bool{}
+	cts := make([]*chunkTerms, len(hits))
+	for i, h := range hits {
+		cts[i] = terms(h.Chunk)
+		for t := range cts[i].text {
+			all[t] = true
+		}
+		for t := range cts[i].head {
+			all[t] = true
+		}
+	}
+	missing := 1 - q.cover(all)
 	out := make([][]float64, len(hits))
 	for i, h := range hits {
-		ct := terms(h.Chunk)
+		ct := cts[i]
 		v := make([]float64, len(featureNames))
 		v[0] = h.Lexical
 		v[1] = math.Max(0, h.Dense)
@@ -183,6 +198,7 @@ func vectors(q query, hits []kefu.Hit, terms func(kefu.Chunk) *chunkTerms) [][]f
 		if loc := h.Chunk.Locale; loc != "" && (loc == "zh") != q.zh {
 			v[16] = 1
 		}
+		v[17] = missing
 		out[i] = v
 	}
 	return out

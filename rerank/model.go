@@ -123,6 +123,14 @@ type Group struct {
 	Query    string
 	Hits     []kefu.Hit
 	Relevant []bool
+	// Unanswerable marks a question the knowledge does not answer: all
+	// its candidates are negatives, which teaches the model what a
+	// question without an answer looks like (the answer bar reads it).
+	Unanswerable bool
+	// Weight scales the group in the fit (0 counts as 1): the fit tool
+	// gives every labelled set the same total weight, so one large set
+	// does not decide what the model learns for every shop.
+	Weight float64
 }
 
 // Fit fits a model on groups by full-batch gradient descent on the
@@ -130,7 +138,8 @@ type Group struct {
 // many candidates it has, and inside a group the relevant and the other
 // candidates weigh half each, so large candidate lists and rare answers do
 // not swamp the fit. Groups without a relevant candidate or without an
-// irrelevant one teach nothing about order and are left out. Fit is
+// irrelevant one teach nothing about order and are left out, except
+// unanswerable ones, whose candidates are all negatives. Fit is
 // deterministic.
 func Fit(groups []Group, trained string) (*Model, error) {
 	type row struct {
@@ -146,15 +155,27 @@ func Fit(groups []Group, trained string) (*Model, error) {
 				pos++
 			}
 		}
-		if pos == 0 || pos == len(g.Relevant) {
+		neg := len(g.Relevant) - pos
+		gw := g.Weight
+		if gw == 0 {
+			gw = 1
+		}
+		switch {
+		case g.Unanswerable && pos == 0 && neg > 0:
+			// Weighs like half an answerable group, all of it negative.
+			vs := vectors(newQuery(g.Query), g.Hits, newChunkTerms)
+			for _, v := range vs {
+				rows = append(rows, row{x: v, w: gw * 0.5 / float64(neg)})
+			}
+			continue
+		case pos == 0 || neg == 0:
 			continue
 		}
-		neg := len(g.Relevant) - pos
 		vs := vectors(newQuery(g.Query), g.Hits, newChunkTerms)
 		for i, v := range vs {
-			r := row{x: v, w: 0.5 / float64(neg)}
+			r := row{x: v, w: gw * 0.5 / float64(neg)}
 			if g.Relevant[i] {
-				r.y, r.w = 1, 0.5/float64(pos)
+				r.y, r.w = 1, gw*0.5/float64(pos)
 			}
 			rows = append(rows, r)
 		}

@@ -113,7 +113,7 @@ func TestIngestGateRollsBackAPlantedChange(t *testing.T) {
 	if !errors.As(err, &exit) {
 		t.Fatalf("ingest --gate = %v, want exit status 1\n%s%s", err, out, stderr)
 	}
-	for _, want := range []string{"documents: 1 written", "gate:      FAILED (6 cases", "answer_includes_rate = ", "below the floor 1", "pol-en-01: ", `answer lacks ["30 days"]`, "rolled back 1 documents"} {
+	for _, want := range []string{"documents: 1 written", "gate:      FAILED (6 cases", "answer_includes_rate = ", "below the floor 1", "failed cases: 1, 1 of them broken by this change", "pol-en-01 (broken by this change): ", `answer lacks ["30 days"]`, "rolled back 1 documents"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}
@@ -145,8 +145,8 @@ func TestIngestGateDeletesAFailingNewDocument(t *testing.T) {
 	if sum.Documents != 1 || g == nil || g.Passed || !g.Checked || g.Cases != 6 || g.RolledBack != 1 || len(g.Broken) == 0 {
 		t.Fatalf("summary %+v, gate %+v", sum, g)
 	}
-	if len(g.Failed) != 1 || g.Failed[0].ID != "pol-en-01" {
-		t.Errorf("failed cases %+v, want pol-en-01", g.Failed)
+	if len(g.Failed) != 1 || g.Failed[0].ID != "pol-en-01" || !reflect.DeepEqual(g.Broke, []string{"pol-en-01"}) || g.FailsWithout {
+		t.Errorf("failed cases %+v, broken by the change %v, want pol-en-01", g.Failed, g.Broke)
 	}
 	if after := readStore(t, data); !reflect.DeepEqual(after, before) {
 		t.Errorf("the new document was not deleted: %d documents, had %d", len(after.Infos), len(before.Infos))
@@ -275,7 +275,8 @@ func TestUploadGate(t *testing.T) {
 		t.Fatalf("a failing upload: %d %v", status, m)
 	}
 	failed, _ := gate["failed"].([]any)
-	if gate["passed"] != false || gate["rolled_back"] != float64(1) || len(failed) != 1 || failed[0].(map[string]any)["id"] != "pol-en-01" {
+	if gate["passed"] != false || gate["rolled_back"] != float64(1) || len(failed) != 1 || failed[0].(map[string]any)["id"] != "pol-en-01" ||
+		!reflect.DeepEqual(gate["broke"], []any{"pol-en-01"}) {
 		t.Errorf("gate in the error body: %v", gate)
 	}
 	if msg, _ := e["message"].(string); !strings.Contains(msg, "answer_includes_rate") {

@@ -50,7 +50,8 @@ func run(args []string, stdout io.Writer) error {
 	var train, test sets
 	fs.Var(&train, "set", "DATADIR=GOLDEN.jsonl to fit on (repeatable)")
 	fs.Var(&test, "test", "DATADIR=GOLDEN.jsonl to measure on only (repeatable)")
-	var answerable, unanswerable sets
+	var answerable, unanswerable, negatives sets
+	fs.Var(&negatives, "negatives", "DATADIR=GOLDEN.jsonl of questions the knowledge does not answer, fitted as all-negative (repeatable)")
 	fs.Var(&answerable, "answerable", "DATADIR=GOLDEN.jsonl of questions the knowledge answers, to set the answer bar on (repeatable)")
 	fs.Var(&unanswerable, "unanswerable", "DATADIR=GOLDEN.jsonl of questions it does not answer, to set the answer bar on (repeatable)")
 	out := fs.String("out", "rerank/weights.json", "where to write the weights file")
@@ -68,8 +69,21 @@ func run(args []string, stdout io.Writer) error {
 		if err != nil {
 			return err
 		}
+		weigh(gs, 100)
 		groups = append(groups, gs...)
 		names = append(names, fmt.Sprintf("%s (%d questions)", filepath.Base(strings.SplitN(s, "=", 2)[1]), len(gs)))
+	}
+	for _, s := range negatives {
+		gs, err := loadCases(ctx, s, true)
+		if err != nil {
+			return err
+		}
+		for i := range gs {
+			gs[i].Unanswerable = true
+		}
+		weigh(gs, 50)
+		groups = append(groups, gs...)
+		names = append(names, fmt.Sprintf("%s (%d unanswerable)", filepath.Base(strings.SplitN(s, "=", 2)[1]), len(gs)))
 	}
 	m, err := rerank.Fit(groups, strings.Join(names, ", "))
 	if err != nil {
@@ -105,6 +119,13 @@ func run(args []string, stdout io.Writer) error {
 		report(stdout, strings.SplitN(s, "=", 2)[1], m, gs)
 	}
 	return nil
+}
+
+// weigh gives a set's groups the total weight total, whatever its size.
+func weigh(gs []rerank.Group, total float64) {
+	for i := range gs {
+		gs[i].Weight = total / float64(len(gs))
+	}
 }
 
 // targetAnswered is the share of answerable questions the answer bar must
