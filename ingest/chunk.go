@@ -115,7 +115,7 @@ func (c *chunker) split(s section) []part {
 	budget := c.max - leadTok
 	bodyTok := c.count(body)
 	if s.carry == "" || bodyTok <= budget {
-		parts := c.pack(c.pieces(body, bodyTok, budget, levelParagraph, "", nil), budget)
+		parts := c.packBalanced(body, bodyTok, budget)
 		for i := range parts {
 			parts[i].text = lead + parts[i].text
 			parts[i].tokens += leadTok
@@ -130,7 +130,7 @@ func (c *chunker) split(s section) []part {
 		carry, carryTok = "", 0
 	}
 	budget -= carryTok
-	parts := c.pack(c.pieces(body, bodyTok, budget, levelParagraph, "", nil), budget)
+	parts := c.packBalanced(body, bodyTok, budget)
 	for i := range parts {
 		if i > 0 {
 			parts[i].text = carry + parts[i].text
@@ -138,6 +138,25 @@ func (c *chunker) split(s section) []part {
 		}
 		parts[i].text = lead + parts[i].text
 		parts[i].tokens += leadTok
+	}
+	return parts
+}
+
+// packBalanced packs body into chunks of at most budget tokens, as few as
+// pack makes and as even in size as the pieces allow: a field or section a
+// little over the limit becomes two halves rather than a full chunk and a
+// scrap, whose few words would rank on the document's title alone.
+func (c *chunker) packBalanced(body string, bodyTok, budget int) []part {
+	parts := c.pack(c.pieces(body, bodyTok, budget, levelParagraph, "", nil), budget)
+	n := len(parts)
+	if n < 2 || parts[n-1].tokens >= budget/2 {
+		return parts
+	}
+	step := max(1, budget/16)
+	for b := (bodyTok + n - 1) / n; b < budget; b += step {
+		if p := c.pack(c.pieces(body, bodyTok, b, levelParagraph, "", nil), b); len(p) <= n {
+			return p
+		}
 	}
 	return parts
 }

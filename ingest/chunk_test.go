@@ -206,3 +206,26 @@ func TestCountSegments(t *testing.T) {
 		}
 	}
 }
+
+// TestSplitBalances checks that a section a little over the chunk size is
+// cut into parts of about equal size, not a full chunk and a scrap.
+func TestSplitBalances(t *testing.T) {
+	c := newTestChunker(t, 100)
+	body := strings.Repeat("保修政策：整机包修8年，内胆及主要部件保修8年。", 4) // 104 tokens: 78 + 26 unbalanced
+	total := c.count(body)
+	if total <= 100 || total > 160 {
+		t.Fatalf("test body has %d tokens, want a little over 100", total)
+	}
+	parts := c.split(section{body: body})
+	if len(parts) != 2 {
+		t.Fatalf("%d parts, want 2", len(parts))
+	}
+	for _, p := range parts {
+		if p.tokens > 100 || p.tokens < total/3 {
+			t.Errorf("part of %d tokens (of %d): %q", p.tokens, total, p.text)
+		}
+	}
+	if squeeze(parts[0].text+parts[1].text) != squeeze(body) {
+		t.Error("the parts do not add up to the body")
+	}
+}
