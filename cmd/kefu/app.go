@@ -127,6 +127,12 @@ func openApp(cfg Config, logOut io.Writer) (*app, error) {
 		}
 		opts = append(opts, rag.WithOrderLookup(lookup))
 	}
+	rr, err := rerankOptions(cfg.Rerank, log)
+	if err != nil {
+		store.Close()
+		return nil, err
+	}
+	opts = append(opts, rr...)
 	p := rag.New(store, emb, gen, ps, opts...)
 	return &app{cfg: cfg, log: log, store: store, embedder: emb, pipeline: p}, nil
 }

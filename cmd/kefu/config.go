@@ -29,6 +29,7 @@ type Config struct {
 	Embedding EmbeddingConfig `yaml:"embedding"`
 	VectorDB  VectorDBConfig  `yaml:"vectordb"`
 	LLM       LLMConfig       `yaml:"llm"`
+	Rerank    RerankConfig    `yaml:"rerank"`
 	Orders    OrdersConfig    `yaml:"orders"`
 	Log       LogConfig       `yaml:"log"`
 	Ingest    IngestConfig    `yaml:"ingest"`
@@ -251,6 +252,13 @@ var configKeys = []configKey{
 		c.LLM.Temperature = &f
 		return nil
 	}},
+	{"rerank.provider", "KEFU_RERANK_PROVIDER", "local", "second-stage reranker of the retrieved candidates: local (offline, learned), off, or a hosted /rerank endpoint: cohere, jina or tei (Hugging Face text-embeddings-inference); a hosted one that fails leaves the first-stage order", func(c *Config, v string) error { c.Rerank.Provider = v; return nil }},
+	{"rerank.url", "KEFU_RERANK_URL", "https://api.cohere.com/v1/rerank (cohere), https://api.jina.ai/v1/rerank (jina); required for tei", "the rerank endpoint itself, path included, e.g. http://localhost:8081/rerank", func(c *Config, v string) error { c.Rerank.URL = v; return nil }},
+	{"rerank.model", "KEFU_RERANK_MODEL", "rerank-v3.5 (cohere), jina-reranker-v2-base-multilingual (jina)", "rerank model of a hosted provider (tei serves one and is sent none)", func(c *Config, v string) error { c.Rerank.Model = v; return nil }},
+	{"rerank.api_key", "KEFU_RERANK_API_KEY", "", "API key of the rerank endpoint; environment or file only, refused in kefu.yaml", func(c *Config, v string) error { c.Rerank.apiKey = v; return nil }},
+	{"rerank.api_key_file", "KEFU_RERANK_API_KEY_FILE", "", "file holding the rerank endpoint's API key", func(c *Config, v string) error { c.Rerank.APIKeyFile = v; return nil }},
+	{"rerank.timeout", "KEFU_RERANK_TIMEOUT", "3s", "longest one hosted rerank may take; after it the first-stage order stands", durationSetter(func(c *Config) *time.Duration { return &c.Rerank.Timeout })},
+	{"rerank.top_n", "KEFU_RERANK_TOP_N", "0 (all)", "candidates a hosted reranker keeps, best first; 0 keeps every candidate, reordered", intSetter(func(c *Config) *int { return &c.Rerank.TopN })},
 	{"orders.endpoint", "KEFU_ORDERS_ENDPOINT", "(none: orders from the store)", "the shop's live order look-up, GET {endpoint}?customer_id=...&order_id=... (see package orders); a language model's get_order tool reads orders from it", func(c *Config, v string) error { c.Orders.Endpoint = v; return nil }},
 	{"orders.api_key", "KEFU_ORDERS_API_KEY", "", "bearer key of the order look-up; environment or file only, refused in kefu.yaml", func(c *Config, v string) error { c.Orders.apiKey = v; return nil }},
 	{"orders.api_key_file", "KEFU_ORDERS_API_KEY_FILE", "", "file holding the order look-up's key", func(c *Config, v string) error { c.Orders.APIKeyFile = v; return nil }},
@@ -356,6 +364,7 @@ func (c *Config) fillDefaults() {
 	}
 	c.Embedding.fillDefaults()
 	c.LLM.fillDefaults()
+	c.Rerank.fillDefaults()
 }
 
 func (c *Config) validate() error {
@@ -363,6 +372,7 @@ func (c *Config) validate() error {
 	problems = append(problems, c.Embedding.problems()...)
 	problems = append(problems, c.LLM.problems()...)
 	problems = append(problems, c.Orders.problems()...)
+	problems = append(problems, c.Rerank.problems()...)
 	switch c.VectorDB.Provider {
 	case "embedded", "qdrant":
 	default:
