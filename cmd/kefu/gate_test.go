@@ -39,6 +39,11 @@ func gateShop(t *testing.T) (shop, data string) {
 	if out, stderr, err := run(t, nil, "ingest", "--data-dir", data, shop); err != nil {
 		t.Fatalf("ingest: %v\n%s%s", err, out, stderr)
 	}
+	// The tests below change the shop; before that, the fixture's cases
+	// must all pass on it, or no test here can tell a broken change apart.
+	if out, stderr, err := run(t, nil, "eval", "--data-dir", data, "--gate", gateFile, "--golden", goldenFile); err != nil {
+		t.Fatalf("the demo shop does not pass %s on %s before any change (keep only cases it passes there): %v\n%s%s", gateFile, goldenFile, err, out, stderr)
+	}
 	return shop, data
 }
 
