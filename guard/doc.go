@@ -4,7 +4,9 @@
 // check runs, prompt-injection and jailbreak detection, PII detection and
 // redaction (e-mail, phone numbers, bank cards with the Luhn check, Chinese
 // resident ID numbers with their checksum, street addresses), a redacting
-// slog handler, and the grounding check of an answer against its sources.
+// slog handler, the grounding check of an answer against its sources, and
+// the detection of urgent reports (a product on fire or an injury, a fraud)
+// that a person must handle at once.
 //
 // Every function is pure and safe for concurrent use; nothing here logs or
 // does I/O.
