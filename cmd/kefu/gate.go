@@ -7,6 +7,14 @@ import (
 	"github.com/kefuhq/kefu"
 	"github.com/kefuhq/kefu/eval"
 	"github.com/kefuhq/kefu/ingest"
+	"github.com/kefuhq/kefu/vectordb/embedded"
+	"github.com/kefuhq/kefu/vectordb/qdrant"
+)
+
+// Both chunk stores read documents back, so either can be gated.
+var (
+	_ ingest.Snapshotter = (*embedded.Store)(nil)
+	_ ingest.Snapshotter = (*qdrant.Store)(nil)
 )
 
 // DefaultGateMaxCases bounds the golden set of a knowledge-change gate

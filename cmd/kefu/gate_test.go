@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"math"
 	"mime/multipart"
 	"net/http"
 	"os"
@@ -23,25 +24,25 @@ const (
 	gateFile   = "testdata/gate.json"
 	goldenFile = "testdata/gate-golden.jsonl"
 	// plantedReturns is a return window that breaks the golden case
-	// pol-en-01 ("how many days do i have": 30 days).
+	// ret-window-en ("how many days do i have": 30 days).
 	plantedReturns = "Returns allowed for 365 days."
 )
 
 // gateShop copies the demo shop into a fresh folder, ingests it into a
-// data dir there and returns both.
-func gateShop(t *testing.T) (shop, data string) {
+// data dir there (and the store env configures) and returns both.
+func gateShop(t *testing.T, env map[string]string) (shop, data string) {
 	t.Helper()
 	dir := t.TempDir()
 	shop, data = filepath.Join(dir, "shop"), filepath.Join(dir, "data")
 	if err := os.CopyFS(shop, os.DirFS(demoDir)); err != nil {
 		t.Fatal(err)
 	}
-	if out, stderr, err := run(t, nil, "ingest", "--data-dir", data, shop); err != nil {
+	if out, stderr, err := run(t, env, "ingest", "--data-dir", data, shop); err != nil {
 		t.Fatalf("ingest: %v\n%s%s", err, out, stderr)
 	}
 	// The tests below change the shop; before that, the fixture's cases
 	// must all pass on it, or no test here can tell a broken change apart.
-	if out, stderr, err := run(t, nil, "eval", "--data-dir", data, "--gate", gateFile, "--golden", goldenFile); err != nil {
+	if out, stderr, err := run(t, env, "eval", "--data-dir", data, "--gate", gateFile, "--golden", goldenFile); err != nil {
 		t.Fatalf("the demo shop does not pass %s on %s before any change (keep only cases it passes there): %v\n%s%s", gateFile, goldenFile, err, out, stderr)
 	}
 	return shop, data
@@ -53,9 +54,9 @@ type storeState struct {
 	Chunks map[string][]kefu.Chunk
 }
 
-func readStore(t *testing.T, data string) storeState {
+func readStore(t *testing.T, data string, env map[string]string) storeState {
 	t.Helper()
-	cfg, err := LoadConfig("", func(string) string { return "" })
+	cfg, err := LoadConfig("", func(k string) string { return env[k] })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -95,9 +96,9 @@ func replaceIn(t *testing.T, path, old, new string) {
 	}
 }
 
-func askReturnWindow(t *testing.T, data string) string {
+func askReturnWindow(t *testing.T, data string, env map[string]string) string {
 	t.Helper()
-	out, stderr, err := run(t, nil, "ask", "--data-dir", data, "retrun policy? how many days do i have")
+	out, stderr, err := run(t, env, "ask", "--data-dir", data, "return policy? how many days do i have")
 	if err != nil {
 		t.Fatalf("ask: %v\n%s", err, stderr)
 	}
@@ -105,9 +106,9 @@ func askReturnWindow(t *testing.T, data string) string {
 }
 
 func TestIngestGateRollsBackAPlantedChange(t *testing.T) {
-	shop, data := gateShop(t)
-	before := readStore(t, data)
-	if answer := askReturnWindow(t, data); !strings.Contains(answer, "30 days") {
+	shop, data := gateShop(t, nil)
+	before := readStore(t, data, nil)
+	if answer := askReturnWindow(t, data, nil); !strings.Contains(answer, "30 days") {
 		t.Fatalf("before the change the answer is %q", answer)
 	}
 	returns := filepath.Join(shop, "policies", "returns.en.md")
@@ -118,22 +119,22 @@ func TestIngestGateRollsBackAPlantedChange(t *testing.T) {
 	if !errors.As(err, &exit) {
 		t.Fatalf("ingest --gate = %v, want exit status 1\n%s%s", err, out, stderr)
 	}
-	for _, want := range []string{"documents: 1 written", "gate:      FAILED (6 cases", "answer_includes_rate = ", "below the floor 1", "failed cases: 1, 1 of them broken by this change", "pol-en-01 (broken by this change): ", `answer lacks ["30 days"]`, "rolled back 1 documents"} {
+	for _, want := range []string{"documents: 1 written", "gate:      FAILED (6 cases", "answer_includes_rate = ", "below the floor 1", "failed cases: 1, 1 of them broken by this change", "ret-window-en (broken by this change): ", `answer lacks ["30 days"]`, "rolled back 1 documents"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}
 	}
-	if after := readStore(t, data); !reflect.DeepEqual(after, before) {
+	if after := readStore(t, data, nil); !reflect.DeepEqual(after, before) {
 		t.Error("the store is not as it was before the change")
 	}
-	if answer := askReturnWindow(t, data); !strings.Contains(answer, "30 days") || strings.Contains(answer, "365") {
+	if answer := askReturnWindow(t, data, nil); !strings.Contains(answer, "30 days") || strings.Contains(answer, "365") {
 		t.Errorf("after the rollback the answer is %q", answer)
 	}
 }
 
 func TestIngestGateDeletesAFailingNewDocument(t *testing.T) {
-	_, data := gateShop(t)
-	before := readStore(t, data)
+	_, data := gateShop(t, nil)
+	before := readStore(t, data, nil)
 	plant := filepath.Join(t.TempDir(), "returns-extended.en.md")
 	os.WriteFile(plant, []byte("# Return policy\n\n## Return window\n\nReturn policy: how many days do you have? "+plantedReturns+"\n"), 0o644)
 
@@ -150,17 +151,17 @@ func TestIngestGateDeletesAFailingNewDocument(t *testing.T) {
 	if sum.Documents != 1 || g == nil || g.Passed || !g.Checked || g.Cases != 6 || g.RolledBack != 1 || len(g.Broken) == 0 {
 		t.Fatalf("summary %+v, gate %+v", sum, g)
 	}
-	if len(g.Failed) != 1 || g.Failed[0].ID != "pol-en-01" || !reflect.DeepEqual(g.Broke, []string{"pol-en-01"}) || g.FailsWithout {
-		t.Errorf("failed cases %+v, broken by the change %v, want pol-en-01", g.Failed, g.Broke)
+	if len(g.Failed) != 1 || g.Failed[0].ID != "ret-window-en" || !reflect.DeepEqual(g.Broke, []string{"ret-window-en"}) || g.FailsWithout {
+		t.Errorf("failed cases %+v, broken by the change %v, want ret-window-en", g.Failed, g.Broke)
 	}
-	if after := readStore(t, data); !reflect.DeepEqual(after, before) {
+	if after := readStore(t, data, nil); !reflect.DeepEqual(after, before) {
 		t.Errorf("the new document was not deleted: %d documents, had %d", len(after.Infos), len(before.Infos))
 	}
 }
 
 func TestIngestGateKeepsAPassingChange(t *testing.T) {
-	shop, data := gateShop(t)
-	before := readStore(t, data)
+	shop, data := gateShop(t, nil)
+	before := readStore(t, data, nil)
 	warranty := filepath.Join(shop, "policies", "warranty.en.md")
 	raw, _ := os.ReadFile(warranty)
 	os.WriteFile(warranty, append(raw, "\n\nKeep your receipt or order number for warranty claims.\n"...), 0o644)
@@ -172,7 +173,7 @@ func TestIngestGateKeepsAPassingChange(t *testing.T) {
 	if !strings.Contains(out, "documents: 1 written") || !strings.Contains(out, "gate:      passed (6 cases") || strings.Contains(out, "rolled back") {
 		t.Errorf("output:\n%s", out)
 	}
-	after := readStore(t, data)
+	after := readStore(t, data, nil)
 	if len(after.Infos) != len(before.Infos) || reflect.DeepEqual(after, before) {
 		t.Fatalf("the change was not kept")
 	}
@@ -185,8 +186,8 @@ func TestIngestGateKeepsAPassingChange(t *testing.T) {
 // A check that runs out of time (ingest.gate_timeout) fails the gate and
 // takes even a good change back.
 func TestIngestGateTimeoutRollsBack(t *testing.T) {
-	shop, data := gateShop(t)
-	before := readStore(t, data)
+	shop, data := gateShop(t, nil)
+	before := readStore(t, data, nil)
 	warranty := filepath.Join(shop, "policies", "warranty.en.md")
 	raw, _ := os.ReadFile(warranty)
 	os.WriteFile(warranty, append(raw, "\n\nKeep your receipt.\n"...), 0o644)
@@ -196,7 +197,7 @@ func TestIngestGateTimeoutRollsBack(t *testing.T) {
 	if !errors.As(err, &exit) || !strings.Contains(out, "the check did not finish within 1ns") || !strings.Contains(out, "rolled back 1 documents") {
 		t.Fatalf("ingest = %v\n%s", err, out)
 	}
-	if after := readStore(t, data); !reflect.DeepEqual(after, before) {
+	if after := readStore(t, data, nil); !reflect.DeepEqual(after, before) {
 		t.Error("the store is not as it was before the change")
 	}
 }
@@ -221,8 +222,8 @@ func TestIngestGateFlags(t *testing.T) {
 // The server's uploads are gated by ingest.gate and ingest.golden: a
 // failing upload is rolled back and answered 422, a passing one stays.
 func TestUploadGate(t *testing.T) {
-	_, data := gateShop(t)
-	before := readStore(t, data)
+	_, data := gateShop(t, nil)
+	before := readStore(t, data, nil)
 	env := map[string]string{"KEFU_INGEST_GATE": gateFile, "KEFU_INGEST_GOLDEN": goldenFile}
 	cfg, err := LoadConfig("", func(k string) string { return env[k] })
 	if err != nil {
@@ -280,14 +281,14 @@ func TestUploadGate(t *testing.T) {
 		t.Fatalf("a failing upload: %d %v", status, m)
 	}
 	failed, _ := gate["failed"].([]any)
-	if gate["passed"] != false || gate["rolled_back"] != float64(1) || len(failed) != 1 || failed[0].(map[string]any)["id"] != "pol-en-01" ||
-		!reflect.DeepEqual(gate["broke"], []any{"pol-en-01"}) {
+	if gate["passed"] != false || gate["rolled_back"] != float64(1) || len(failed) != 1 || failed[0].(map[string]any)["id"] != "ret-window-en" ||
+		!reflect.DeepEqual(gate["broke"], []any{"ret-window-en"}) {
 		t.Errorf("gate in the error body: %v", gate)
 	}
 	if msg, _ := e["message"].(string); !strings.Contains(msg, "answer_includes_rate") {
 		t.Errorf("message %q does not name the broken threshold", msg)
 	}
-	if answer := chat("retrun policy? how many days do i have"); !strings.Contains(answer, "30 days") || strings.Contains(answer, "365") {
+	if answer := chat("return policy? how many days do i have"); !strings.Contains(answer, "30 days") || strings.Contains(answer, "365") {
 		t.Errorf("after the refused upload the answer is %q", answer)
 	}
 
@@ -300,12 +301,50 @@ func TestUploadGate(t *testing.T) {
 	if err := <-errc; err != nil {
 		t.Fatalf("serve returned %v after shutdown", err)
 	}
-	after := readStore(t, data)
+	after := readStore(t, data, nil)
 	if _, ok := after.Chunks["gift-wrap.en.md"]; !ok || len(after.Infos) != len(before.Infos)+1 {
 		t.Fatalf("after the uploads: %d documents, had %d", len(after.Infos), len(before.Infos))
 	}
 	delete(after.Chunks, "gift-wrap.en.md")
 	if !reflect.DeepEqual(after.Chunks, before.Chunks) {
 		t.Error("the refused upload changed the store")
+	}
+}
+
+// The same rollback on the Qdrant store (the in-process fake, which checks
+// every request): the changed policy gets its old chunks and vectors back.
+func TestIngestGateRollsBackOnQdrant(t *testing.T) {
+	env := qdrantEnv(t)
+	shop, data := gateShop(t, env)
+	before := readStore(t, data, env)
+	replaceIn(t, filepath.Join(shop, "policies", "returns.en.md"), "You can return most items within 30 days of delivery.", plantedReturns)
+	out, _, err := run(t, env, "ingest", "--data-dir", data, "--gate", gateFile, "--golden", goldenFile, shop)
+	var exit exitError
+	if !errors.As(err, &exit) || !strings.Contains(out, "ret-window-en (broken by this change)") || !strings.Contains(out, "rolled back 1 documents") {
+		t.Fatalf("ingest --gate = %v\n%s", err, out)
+	}
+	after := readStore(t, data, env)
+	if !reflect.DeepEqual(after.Infos, before.Infos) {
+		t.Fatalf("documents after the rollback differ")
+	}
+	for id, want := range before.Chunks {
+		got := after.Chunks[id]
+		if len(got) != len(want) {
+			t.Fatalf("%s: %d chunks after the rollback, had %d", id, len(got), len(want))
+		}
+		for i := range got {
+			g, w := got[i], want[i]
+			if g.ID != w.ID || g.Text != w.Text || g.Heading != w.Heading || !reflect.DeepEqual(g.Meta, w.Meta) || len(g.Vector) != len(w.Vector) {
+				t.Fatalf("%s chunk %d after the rollback: %+v, want %+v", id, i, g, w)
+			}
+			for d := range g.Vector {
+				if math.Abs(float64(g.Vector[d]-w.Vector[d])) > 1e-6 {
+					t.Fatalf("%s chunk %d: vector[%d] = %v, want %v", id, i, d, g.Vector[d], w.Vector[d])
+				}
+			}
+		}
+	}
+	if answer := askReturnWindow(t, data, env); !strings.Contains(answer, "30 days") || strings.Contains(answer, "365") {
+		t.Errorf("after the rollback the answer is %q", answer)
 	}
 }
