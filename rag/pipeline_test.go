@@ -579,3 +579,50 @@ func TestOnlyPlantedPassage(t *testing.T) {
 		t.Fatalf("decision %s, answer %q", res.Meta.Decision, res.Answer)
 	}
 }
+
+// From a product page, that product's chunks lead, unless none of them is
+// relevant and the shop's knowledge is (a delivery question).
+func TestProductPageFirst(t *testing.T) {
+	product := func(lex float64) kefu.Hit {
+		return kefu.Hit{Chunk: kefu.Chunk{ID: "kettle#1", DocID: "kettle", Type: kefu.TypeProduct, Title: "Lumi Kettle", Text: "Capacity: 1.7 L"}, Score: lex, Lexical: lex}
+	}
+	for _, tc := range []struct {
+		name           string
+		own, shop      float64
+		wantFirst      string
+		wantProductArg string
+	}{
+		{"product answers", 0.6, 0.9, "kettle", "kettle"},
+		{"only the shop answers", 0.1, 0.9, "returns", "kettle"},
+		{"neither answers", 0.1, 0.1, "kettle", "kettle"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var products []string
+			s := &fakeSearcher{SearchFn: func(_ context.Context, q kefu.Query) ([]kefu.Hit, error) {
+				products = append(products, q.Filter.ProductID)
+				if q.Filter.ProductID != "" {
+					return []kefu.Hit{product(tc.own)}, nil
+				}
+				return []kefu.Hit{policyHit(tc.shop), product(tc.own)}, nil
+			}}
+			res, err := Collect(newTestPipeline(s, &fakeGenerator{pieces: []string{"ok [1]"}}).Stream(context.Background(),
+				Turn{Message: "what capacity does it have", ProductID: "kettle"}))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := res.Meta.Retrieved[0].Chunk.DocID; got != tc.wantFirst {
+				t.Fatalf("first hit from %s, want %s (%v)", got, tc.wantFirst, res.Meta.Retrieved)
+			}
+			if len(products) != 2 || products[1] != tc.wantProductArg {
+				t.Fatalf("searches for products %q, want a shop-wide one and one for %s", products, tc.wantProductArg)
+			}
+			for i, h := range res.Meta.Retrieved {
+				for _, o := range res.Meta.Retrieved[i+1:] {
+					if o.Chunk.ID == h.Chunk.ID {
+						t.Fatalf("chunk %s listed twice", h.Chunk.ID)
+					}
+				}
+			}
+		})
+	}
+}

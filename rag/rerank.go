@@ -38,9 +38,9 @@ const rerankDepth = 40
 // ranked retrieves for query under f and, with a reranker, reorders the
 // first rerankDepth candidates by it; it returns at most topK hits. A
 // reranker that fails leaves the first-stage order. With a product in
-// context, that product's chunks are searched first and come first when
-// the best of them is relevant; otherwise the shop-wide order stands (a
-// question about delivery asked from a product page).
+// context, that product's chunks are searched first and come first, unless
+// none of them is relevant and the shop's best hit is (a question about
+// delivery asked from a product page).
 func (p *Pipeline) ranked(ctx context.Context, query, expand string, f kefu.Filter, product string) ([]kefu.Hit, error) {
 	hits, err := p.rankedIn(ctx, query, expand, f)
 	if err != nil || product == "" {
@@ -51,7 +51,7 @@ func (p *Pipeline) ranked(ctx context.Context, query, expand string, f kefu.Filt
 	if err != nil {
 		return nil, err
 	}
-	if len(own) == 0 || !p.relevant(own[0]) {
+	if len(own) == 0 || (!p.relevant(own[0]) && len(hits) > 0 && p.relevant(hits[0])) {
 		return hits, nil
 	}
 	out := append(own, without(hits, own)...)

@@ -13,6 +13,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -54,6 +55,9 @@ func run(args []string, stdout io.Writer) error {
 	fs.Var(&negatives, "negatives", "DATADIR=GOLDEN.jsonl of questions the knowledge does not answer, fitted as all-negative (repeatable)")
 	fs.Var(&answerable, "answerable", "DATADIR=GOLDEN.jsonl of questions the knowledge answers, to set the answer bar on (repeatable)")
 	fs.Var(&unanswerable, "unanswerable", "DATADIR=GOLDEN.jsonl of questions it does not answer, to set the answer bar on (repeatable)")
+	var clincStores sets
+	clinc := fs.String("clinc", "", "clinc150 data_full.json: its oos_train queries are fitted as unanswerable against every --clinc-store")
+	fs.Var(&clincStores, "clinc-store", "DATADIR to ask clinc150's out-of-scope queries of (repeatable)")
 	out := fs.String("out", "rerank/weights.json", "where to write the weights file")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -84,6 +88,26 @@ func run(args []string, stdout io.Writer) error {
 		weigh(gs, 50)
 		groups = append(groups, gs...)
 		names = append(names, fmt.Sprintf("%s (%d unanswerable)", filepath.Base(strings.SplitN(s, "=", 2)[1]), len(gs)))
+	}
+	if *clinc != "" {
+		queries, err := clincOOS(*clinc, "oos_train")
+		if err != nil {
+			return err
+		}
+		var gs []rerank.Group
+		for _, dir := range clincStores {
+			g, err := groupsOf(ctx, dir, queries)
+			if err != nil {
+				return err
+			}
+			gs = append(gs, g...)
+		}
+		for i := range gs {
+			gs[i].Unanswerable = true
+		}
+		weigh(gs, 50)
+		groups = append(groups, gs...)
+		names = append(names, fmt.Sprintf("clinc150 oos_train (%d queries x %d stores, unanswerable)", len(queries), len(clincStores)))
 	}
 	m, err := rerank.Fit(groups, strings.Join(names, ", "))
 	if err != nil {
@@ -178,6 +202,26 @@ func share(xs []float64, bar float64, above bool) float64 {
 	return float64(n) / float64(len(xs))
 }
 
+// clincOOS reads one out-of-scope split of clinc150's data_full.json.
+func clincOOS(path, split string) ([]eval.Case, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read clinc150: %w", err)
+	}
+	var data map[string][][2]string
+	if err := json.Unmarshal(raw, &data); err != nil {
+		return nil, fmt.Errorf("clinc150 %s: %w", path, err)
+	}
+	var out []eval.Case
+	for i, row := range data[split] {
+		out = append(out, eval.Case{ID: fmt.Sprintf("%s-%d", split, i), Question: row[0], Locale: "en"})
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("clinc150 %s has no %s queries", path, split)
+	}
+	return out, nil
+}
+
 // load opens a data dir's embedded store and turns each golden case into a
 // group: the pipeline's first-stage candidates and which of them answer.
 func load(ctx context.Context, spec string) ([]rerank.Group, error) {
@@ -195,6 +239,18 @@ func loadCases(ctx context.Context, spec string, all bool) ([]rerank.Group, erro
 	if err != nil {
 		return nil, err
 	}
+	var keep []eval.Case
+	for _, c := range cases {
+		if all || len(c.Evidence) > 0 || len(c.EvidenceDocs) > 0 {
+			keep = append(keep, c)
+		}
+	}
+	return groupsOf(ctx, dir, keep)
+}
+
+// groupsOf asks each case of the data dir's store, through the pipeline's
+// first stage, and marks the candidates that answer it.
+func groupsOf(ctx context.Context, dir string, cases []eval.Case) ([]rerank.Group, error) {
 	emb := embedding.NewLocal(512)
 	store, err := embedded.Open(filepath.Join(dir, "chunks"), embedded.EmbedderInfo{Name: emb.Name(), Dims: emb.Dims()})
 	if err != nil {
@@ -208,9 +264,6 @@ func loadCases(ctx context.Context, spec string, all bool) ([]rerank.Group, erro
 	p := rag.New(store, emb, llm.Extractive{}, ps)
 	var out []rerank.Group
 	for _, c := range cases {
-		if !all && len(c.Evidence) == 0 && len(c.EvidenceDocs) == 0 {
-			continue
-		}
 		q, hits, err := p.Candidates(ctx, rag.Turn{CustomerID: c.CustomerID, Message: c.Question, Locale: c.Locale, History: c.History, ProductID: c.ProductID})
 		if err != nil {
 			return nil, fmt.Errorf("case %s: %w", c.ID, err)
@@ -235,7 +288,7 @@ func relevant(ch kefu.Chunk, c eval.Case) bool {
 		}
 	}
 	for _, d := range c.EvidenceDocs {
-		if docMatches(ch.DocID, d) {
+		if eval.DocMatches(ch.DocID, d) {
 			return true
 		}
 	}
@@ -280,11 +333,4 @@ func hit(rel []bool, k int) int {
 		}
 	}
 	return 0
-}
-
-// docMatches reports whether a chunk's document id names the evidence
-// document d: the same id, or an id that ends in "#d" or "/d" (ingest
-// prefixes record ids with their source).
-func docMatches(docID, d string) bool {
-	return docID == d || strings.HasSuffix(docID, "#"+d) || strings.HasSuffix(docID, "/"+d)
 }
