@@ -1,0 +1,15 @@
+package understand
+
+// IsAttack reports whether the attack head fires.
+func (p Prediction) IsAttack() bool { return p.Attack >= p.th.Attack }
+
+// IsAngry reports whether the anger head fires.
+func (p Prediction) IsAngry() bool { return p.Angry >= p.th.Angry }
+
+// IsMyOrders reports whether the message asks about the shopper's own
+// orders.
+func (p Prediction) IsMyOrders() bool { return p.MyOrders >= p.th.MyOrders }
+
+// Refused reports whether kefu declines the message as out of scope or as
+// an attack, by the model alone.
+func (p Prediction) Refused() bool { return p.IsAttack() || p.Intent == "out_of_scope" }
