@@ -149,33 +149,24 @@ func (e Extractive) compose(req kefu.GenerateRequest) ([]string, error) {
 	q := questionTerms(question, corpus)
 	// A record's name says which product or order it is, which retrieval
 	// has settled; the question's other words pick the field ("waterproof"
-	// -> "Water resistance: IPX4"). The names count for little in every
-	// passage, so a policy line that merely mentions the product does not
-	// win either.
-	names := map[string]bool{}
+	// -> "Water resistance: IPX4"). So within a record its name's terms
+	// count for little; elsewhere (a discount rule that names "国家补贴",
+	// a policy about "kettles") they are content.
+	asking := termSet(req.Question)
+	qs := make([]map[string]float64, len(passages))
 	for i, h := range req.Context {
-		if passages[i].kind == kindRecord {
-			for _, t := range tokenize.Terms(h.Chunk.Title + "\n" + passages[i].name) {
-				names[t] = true
-			}
-			for t := range nameTerms(h.Chunk.Text) {
-				names[t] = true
+		qs[i] = q
+		if passages[i].kind != kindRecord {
+			continue
+		}
+		names := nameTerms(h.Chunk.Text)
+		for t := range termSet(h.Chunk.Title + "\n" + passages[i].name) {
+			names[t] = true
+			if asking[t] {
+				passages[i].named++
 			}
 		}
-	}
-	if len(names) > 0 {
-		q = downweight(q, names, 0.2)
-		asked := termSet(req.Question)
-		for i, h := range req.Context {
-			if passages[i].kind != kindRecord {
-				continue
-			}
-			for t := range termSet(h.Chunk.Title + "\n" + passages[i].name) {
-				if asked[t] {
-					passages[i].named++
-				}
-			}
-		}
+		qs[i] = downweight(q, names, 0.2)
 	}
 	maxNamed := 0
 	for _, p := range passages {
@@ -202,7 +193,7 @@ func (e Extractive) compose(req kefu.GenerateRequest) ([]string, error) {
 	var cands []unit
 	for pi := range passages {
 		for _, u := range passages[pi].units {
-			u.score, u.match = scoreUnit(q, u, asked, quantity)
+			u.score, u.match = scoreUnit(qs[pi], u, asked, quantity)
 			if u.score <= 0 {
 				continue
 			}
@@ -301,10 +292,10 @@ const otherLanguage = 0.55
 // pick chooses the units to quote from the candidates, best first.
 func pick(cands []unit, passages []passage, ctx []kefu.Hit, maxS, maxR int) []unit {
 	var picked []unit
-	runes := 0
+	runes, counted := 0, 0
 	best := cands[0]
 	for _, c := range cands {
-		if len(picked) == maxS {
+		if counted == maxS {
 			break
 		}
 		if len(picked) > 0 && (c.score < 0.5*best.score || c.lang != "" && best.lang != "" && c.lang != best.lang) {
@@ -312,7 +303,7 @@ func pick(cands []unit, passages []passage, ctx []kefu.Hit, maxS, maxR int) []un
 		}
 		// A record's second field must match nearly as well: one asked
 		// property, one field ("F002", not every fault code of the list).
-		if len(picked) > 0 && c.field && (c.score < 0.7*best.score || c.match < 0.7*best.match) {
+		if len(picked) > 0 && c.field && c.match < 0.7*best.match {
 			continue
 		}
 		n := utf8.RuneCountInString(c.text)
@@ -338,6 +329,9 @@ func pick(cands []unit, passages []passage, ctx []kefu.Hit, maxS, maxR int) []un
 		}
 		picked = append(picked, c)
 		runes += n
+		if n >= shortUnitRunes || c.field {
+			counted++ // "Yes." does not use up the answer
+		}
 	}
 	// A short unit ("Yes.", "可以。") says little alone: the next unit of
 	// its paragraph or answer comes with it.
@@ -398,7 +392,7 @@ func scoreUnit(q map[string]float64, u unit, asked []aspect, quantity bool) (sco
 		// open with what matters most.
 		var qmatch float64
 		for t, w := range q {
-			if inLabel[t] {
+			if inLabel[t] && !askingTerms[t] {
 				qmatch += w
 			}
 		}
@@ -1062,6 +1056,19 @@ var quantityCues = []string{"how long", "how many", "how much", "when", "what ti
 	"多久", "几天", "多少", "几个", "几点", "什么时候", "多长时间", "多快", "多大", "最低", "最多"}
 
 func asksQuantity(q string) bool { return containsAny(tokenize.Normalize(q), quantityCues) }
+
+// askingTerms are the terms of the ways a question is asked ("几天",
+// "怎么办", "how long"): two questions that share only these ask about
+// different things, so they do not make an FAQ entry's question match.
+var askingTerms = func() map[string]bool {
+	m := map[string]bool{}
+	for _, cue := range append(quantityCues, "怎么", "怎么办", "如何", "什么", "哪里", "哪儿", "是否", "可以吗", "能不能", "行不行", "吗", "呢", "啊") {
+		for _, t := range tokenize.Terms(cue) {
+			m[t] = true
+		}
+	}
+	return m
+}()
 
 func hasDigit(s string) bool { return strings.ContainsAny(s, "0123456789") }
 
