@@ -144,7 +144,7 @@ func New(cfg Config) (*Client, error) {
 		return nil, kefu.Errorf(kefu.EInvalid, "rerank: the %s dialect needs the endpoint's URL, e.g. http://localhost:8081/rerank", cfg.Dialect)
 	}
 	if _, err := remote.HTTPURL(cfg.URL); err != nil {
-		return nil, kefu.WrapError(kefu.EInvalid, "rerank: "+err.Error(), nil)
+		return nil, kefu.Errorf(kefu.EInvalid, "rerank: %s", err.Error())
 	}
 	if cfg.Model == "" {
 		cfg.Model = DefaultModel(cfg.Dialect)
