@@ -253,8 +253,8 @@ var configKeys = []configKey{
 		return nil
 	}},
 	{"rerank.provider", "KEFU_RERANK_PROVIDER", "local", "second-stage reranker of the retrieved candidates: local (offline, learned), off, or a hosted /rerank endpoint: cohere, jina or tei (Hugging Face text-embeddings-inference); a hosted one that fails leaves the first-stage order", func(c *Config, v string) error { c.Rerank.Provider = v; return nil }},
-	{"rerank.url", "KEFU_RERANK_URL", "https://api.cohere.com/v1/rerank (cohere), https://api.jina.ai/v1/rerank (jina); required for tei", "the rerank endpoint itself, path included, e.g. http://localhost:8081/rerank", func(c *Config, v string) error { c.Rerank.URL = v; return nil }},
-	{"rerank.model", "KEFU_RERANK_MODEL", "rerank-v3.5 (cohere), jina-reranker-v2-base-multilingual (jina)", "rerank model of a hosted provider (tei serves one and is sent none)", func(c *Config, v string) error { c.Rerank.Model = v; return nil }},
+	{"rerank.url", "KEFU_RERANK_URL", "(per provider)", "the rerank endpoint itself, path included (default https://api.cohere.com/v1/rerank for cohere, https://api.jina.ai/v1/rerank for jina; required for tei, e.g. http://localhost:8081/rerank)", func(c *Config, v string) error { c.Rerank.URL = v; return nil }},
+	{"rerank.model", "KEFU_RERANK_MODEL", "(per provider)", "rerank model of a hosted provider (default rerank-v3.5 for cohere, jina-reranker-v2-base-multilingual for jina; tei serves one and is sent none)", func(c *Config, v string) error { c.Rerank.Model = v; return nil }},
 	{"rerank.api_key", "KEFU_RERANK_API_KEY", "", "API key of the rerank endpoint; environment or file only, refused in kefu.yaml", func(c *Config, v string) error { c.Rerank.apiKey = v; return nil }},
 	{"rerank.api_key_file", "KEFU_RERANK_API_KEY_FILE", "", "file holding the rerank endpoint's API key", func(c *Config, v string) error { c.Rerank.APIKeyFile = v; return nil }},
 	{"rerank.timeout", "KEFU_RERANK_TIMEOUT", "3s", "longest one hosted rerank may take; after it the first-stage order stands", durationSetter(func(c *Config) *time.Duration { return &c.Rerank.Timeout })},
