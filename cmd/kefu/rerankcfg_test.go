@@ -86,10 +86,10 @@ func TestRerankConfigErrorsNameTheKey(t *testing.T) {
 
 func TestRerankOptions(t *testing.T) {
 	log := slog.New(slog.DiscardHandler)
-	for provider, n := range map[string]int{"off": 0, "local": 2, "cohere": 1} {
+	for provider, some := range map[string]bool{"off": false, "local": true, "cohere": true} {
 		opts, err := rerankOptions(RerankConfig{Provider: provider, Timeout: time.Second}, log)
-		if err != nil || len(opts) != n {
-			t.Errorf("%s: %d options, %v; want %d", provider, len(opts), err, n)
+		if err != nil || (len(opts) > 0) != some {
+			t.Errorf("%s: %d options, %v; want some: %t", provider, len(opts), err, some)
 		}
 	}
 	if _, err := rerankOptions(RerankConfig{Provider: "tei", APIKeyFile: filepath.Join(t.TempDir(), "missing")}, log); err == nil ||
