@@ -21,7 +21,7 @@ type TrainOptions struct {
 	// AttackBudget is the share of shop questions (neither attacks nor
 	// out of scope) the attack head may flag in cross-validation, and
 	// OutOfScopeBudget the share it may take as out of scope; they set the
-	// two thresholds (defaults 0.005 and 0.01). With guard's rules, which
+	// two thresholds (defaults 0.003 and 0.005). With guard's rules, which
 	// refuse about 1.5% of the benign golden set on their own, they keep
 	// the shop questions refused under 2%.
 	AttackBudget, OutOfScopeBudget float64
@@ -44,10 +44,10 @@ func (o TrainOptions) withDefaults() TrainOptions {
 		o.Seed = 1
 	}
 	if o.AttackBudget <= 0 {
-		o.AttackBudget = 0.005
+		o.AttackBudget = 0.003
 	}
 	if o.OutOfScopeBudget <= 0 {
-		o.OutOfScopeBudget = 0.01
+		o.OutOfScopeBudget = 0.005
 	}
 	return o
 }
@@ -222,7 +222,12 @@ func chooseThresholds(data []trainRow, oof [][]float64, opt TrainOptions) Thresh
 			angry = append(angry, scored{sigmoid(s[nIntent+headAngry]), d.bin[headAngry] == 1})
 		}
 		if d.hasBin[headMyOrders] {
-			mine = append(mine, scored{sigmoid(s[nIntent+headMyOrders]), d.bin[headMyOrders] == 1})
+			// The verdict needs the order_status intent too (IsMyOrders).
+			p := sigmoid(s[nIntent+headMyOrders])
+			if slices.Index(softmax(s[:nIntent]), slices.Max(softmax(s[:nIntent]))) != slices.Index(Intents, "order_status") {
+				p = 0
+			}
+			mine = append(mine, scored{p, d.bin[headMyOrders] == 1})
 		}
 		if d.intent >= 0 && d.bin[headAttack] == 0 {
 			oos = append(oos, scored{softmax(s[:nIntent])[intentOutOfScope], d.intent == intentOutOfScope})

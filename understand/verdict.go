@@ -7,8 +7,12 @@ func (p Prediction) IsAttack() bool { return p.Attack >= p.th.Attack }
 func (p Prediction) IsAngry() bool { return p.Angry >= p.th.Angry }
 
 // IsMyOrders reports whether the message asks about the shopper's own
-// orders.
-func (p Prediction) IsMyOrders() bool { return p.MyOrders >= p.th.MyOrders }
+// orders: the intent is order_status and the my_orders head agrees. A rule
+// question that mentions orders ("can shipped orders be refunded?") has
+// another intent and is not.
+func (p Prediction) IsMyOrders() bool {
+	return p.Intent == "order_status" && p.MyOrders >= p.th.MyOrders
+}
 
 // Refused reports whether kefu declines the message as out of scope or as
 // an attack, by the model alone.
