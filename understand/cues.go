@@ -180,21 +180,7 @@ func ContainsCue(norm, cue string) bool {
 	if cue == "" {
 		return false
 	}
-	first, _ := utf8.DecodeRuneInString(cue)
-	if tokenize.IsCJK(first) || !isASCIIWordish(cue) {
-		return strings.Contains(norm, cue)
-	}
-	for i := 0; ; {
-		j := strings.Index(norm[i:], cue)
-		if j < 0 {
-			return false
-		}
-		start, end := i+j, i+j+len(cue)
-		if !wordByte(norm, start-1) && (!wordByte(norm, end) || prefixCues[cue]) {
-			return true
-		}
-		i = start + 1
-	}
+	return compile(cue).in(norm)
 }
 
 // CountCues is how many of cues norm contains.
@@ -216,6 +202,78 @@ func HasCue(norm string, cues []string) bool {
 		}
 	}
 	return false
+}
+
+// cue is a phrase with how it is matched.
+type cue struct {
+	s      string
+	word   bool // ASCII: match at word boundaries
+	prefix bool // a stem: letters may follow
+}
+
+func compile(s string) cue {
+	first, _ := utf8.DecodeRuneInString(s)
+	return cue{s: s, word: !tokenize.IsCJK(first) && isASCIIWordish(s), prefix: prefixCues[s]}
+}
+
+func (c cue) in(norm string) bool {
+	if !c.word {
+		return strings.Contains(norm, c.s)
+	}
+	for i := 0; ; {
+		j := strings.Index(norm[i:], c.s)
+		if j < 0 {
+			return false
+		}
+		start, end := i+j, i+j+len(c.s)
+		if !wordByte(norm, start-1) && (!wordByte(norm, end) || c.prefix) {
+			return true
+		}
+		i = start + 1
+	}
+}
+
+// cueList is a phrase list prepared for counting many phrases in one
+// message: phrases are tried only when the message holds their first two
+// bytes.
+type cueList []cue
+
+func compileList(phrases []string) cueList {
+	out := make(cueList, 0, len(phrases))
+	for _, p := range phrases {
+		if p != "" {
+			out = append(out, compile(p))
+		}
+	}
+	return out
+}
+
+// pairSet records which byte pairs a message holds.
+type pairSet [1 << 16 / 64]uint64
+
+func (ps *pairSet) fill(s string) {
+	for i := 0; i+1 < len(s); i++ {
+		k := uint16(s[i])<<8 | uint16(s[i+1])
+		ps[k>>6] |= 1 << (k & 63)
+	}
+}
+
+func (ps *pairSet) has(s string) bool {
+	if len(s) < 2 {
+		return true
+	}
+	k := uint16(s[0])<<8 | uint16(s[1])
+	return ps[k>>6]&(1<<(k&63)) != 0
+}
+
+func (l cueList) count(norm string, ps *pairSet) int {
+	n := 0
+	for _, c := range l {
+		if ps.has(c.s) && c.in(norm) {
+			n++
+		}
+	}
+	return n
 }
 
 // prefixCues end in a word stem ("politic", "diagnos") and may be followed

@@ -1,7 +1,6 @@
 package understand
 
 import (
-	"cmp"
 	"math"
 	"slices"
 	"strings"
@@ -79,8 +78,11 @@ func Analyse(text string) Analysis {
 	f.wordPairs(masked)
 	f.g = groupCues
 	f.add('q', "bias")
+	var pairs pairSet
+	ps := &pairs
+	ps.fill(folded)
 	for _, c := range cueFeatures {
-		switch n := CountCues(folded, c.list); {
+		switch n := c.list.count(folded, ps); {
 		case n >= 2:
 			f.add('q', c.name+"2")
 			fallthrough
@@ -88,7 +90,7 @@ func Analyse(text string) Analysis {
 			f.add('q', c.name)
 		}
 	}
-	if !HasCue(folded, Cues.ShopWords) && !hasTopic(folded) {
+	if shopWords.count(folded, ps) == 0 && !hasTopic(folded, ps) {
 		f.add('q', "noshop")
 	}
 	if reason != "" {
@@ -100,9 +102,11 @@ func Analyse(text string) Analysis {
 	return Analysis{Folded: folded, Shape: sh, InjectionReason: reason, feats: f.features()}
 }
 
-func hasTopic(folded string) bool {
-	for _, words := range Cues.Topic {
-		if HasCue(folded, words) {
+var shopWords = compileList(Cues.ShopWords)
+
+func hasTopic(folded string, ps *pairSet) bool {
+	for _, c := range cueFeatures {
+		if strings.HasPrefix(c.name, "topic:") && c.list.count(folded, ps) > 0 {
 			return true
 		}
 	}
@@ -122,12 +126,22 @@ func (f *featSet) features() []Feature {
 			val[g] = float32(groupWeight[g] / math.Sqrt(float64(n[g])))
 		}
 	}
-	out := make([]Feature, len(f.out))
+	// Sort by hash, the first collected of equal hashes first, and keep
+	// that one.
+	keys := make([]uint64, len(f.out))
 	for i, h := range f.out {
-		out[i] = Feature{Hash: h, Value: val[f.group[i]], word: f.group[i] == groupWords && slices.Contains(f.words, h)}
+		keys[i] = uint64(h)<<32 | uint64(i)
 	}
-	slices.SortStableFunc(out, func(a, b Feature) int { return cmp.Compare(a.Hash, b.Hash) })
-	return slices.CompactFunc(out, func(a, b Feature) bool { return a.Hash == b.Hash })
+	slices.Sort(keys)
+	out := make([]Feature, 0, len(keys))
+	for _, k := range keys {
+		h, i := uint32(k>>32), int(uint32(k))
+		if len(out) > 0 && out[len(out)-1].Hash == h {
+			continue
+		}
+		out = append(out, Feature{Hash: h, Value: val[f.group[i]], word: f.group[i] == groupWords && slices.Contains(f.words, h)})
+	}
+	return out
 }
 
 func truncate(s string, n int) string {
@@ -165,11 +179,13 @@ func maskIDs(s string) string {
 	return b.String()
 }
 
-var cueFeatures = func() []struct {
+type cueFeature struct {
 	name string
-	list []string
-} {
-	out := []struct {
+	list cueList
+}
+
+var cueFeatures = func() []cueFeature {
+	lists := []struct {
 		name string
 		list []string
 	}{
@@ -181,16 +197,17 @@ var cueFeatures = func() []struct {
 		{"atk:others", Cues.AttackOthers}, {"atk:forced", Cues.AttackForced}, {"atk:role", Cues.AttackRole},
 		{"atk:encoding", Cues.AttackEncoding}, {"shop", Cues.ShopWords},
 	}
+	var out []cueFeature
+	for _, l := range lists {
+		out = append(out, cueFeature{l.name, compileList(l.list)})
+	}
 	topics := make([]string, 0, len(Cues.Topic))
 	for t := range Cues.Topic {
 		topics = append(topics, t)
 	}
 	slices.Sort(topics)
 	for _, t := range topics {
-		out = append(out, struct {
-			name string
-			list []string
-		}{"topic:" + t, Cues.Topic[t]})
+		out = append(out, cueFeature{"topic:" + t, compileList(Cues.Topic[t])})
 	}
 	return out
 }()
@@ -254,7 +271,7 @@ func (f *featSet) charGrams(s string) {
 	latin = append(latin, ' ')
 	for _, r := range s {
 		switch {
-		case tokenize.IsCJK(r):
+		case r >= 0x2e80 && tokenize.IsCJK(r):
 			cjk = append(cjk, r)
 			space()
 			continue
