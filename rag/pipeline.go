@@ -55,6 +55,7 @@ type options struct {
 	orders       OrderLookup // nil: orders are read from the store
 	rerank       Reranker    // nil: the store's order stands
 	rerankBar    float64     // with rerank: the score a hit must reach to count as answering; 0 keeps minLexical and minDense
+	strongBar    float64     // with rerank: the score that answers even a question taken for out of scope; 0: never
 }
 
 // Option tunes a Pipeline.
@@ -351,11 +352,11 @@ func (p *Pipeline) plan(ctx context.Context, t Turn, u Understanding, meta *Meta
 		return p.escalate(u.Locale, "legal")
 	case u.Sentiment == SentimentAngry:
 		return p.escalate(u.Locale, "anger")
-	case hasAny(u.normalized, p.opts.refuse), u.Intent == IntentOutOfScope && !found:
+	case hasAny(u.normalized, p.opts.refuse), u.Intent == IntentOutOfScope && !(found && p.strong(hits[0])):
 		meta.Intent = IntentOutOfScope
 		meta.Reason = "out_of_scope"
 		return p.fixed(DecideRefuse, u.Locale, "refuse", replyData{})
-	case u.Intent == IntentChitChat && !(found && len(tokenize.Terms(u.Query)) > chitChatTerms):
+	case u.Intent == IntentChitChat && !(found && (len(tokenize.Terms(u.Query)) > chitChatTerms || p.strong(hits[0]))):
 		name := "greeting"
 		switch {
 		case hasAny(u.normalized, identityCues):
@@ -406,7 +407,8 @@ func (p *Pipeline) plan(ctx context.Context, t Turn, u Understanding, meta *Meta
 
 // chitChatTerms is how many terms a greeting may hold before it counts as
 // carrying a question of its own, when the knowledge answers it ("hi, how
-// long do I have to return a lamp?").
+// long do I have to return a lamp?"); a shorter one does when the evidence
+// is strong.
 const chitChatTerms = 4
 
 // ruleHits are the context hits that state a rule for an order question:
@@ -586,8 +588,8 @@ func (p *Pipeline) relevant(h kefu.Hit) bool {
 	return h.Lexical >= p.opts.minLexical || h.Dense >= p.opts.minDense
 }
 
-// contextHits keeps the best hits that are themselves relevant, at most
-// contextK. Retrieved text is data, never instructions: a chunk that reads
+// contextHits keeps the best hits that are themselves relevant or
+// supporting, at most contextK. Retrieved text is data, never instructions: a chunk that reads
 // like an attempt to instruct the assistant (a planted review, an order note)
 // is left out of the context.
 func (p *Pipeline) contextHits(hits []kefu.Hit) []kefu.Hit {
@@ -596,11 +598,20 @@ func (p *Pipeline) contextHits(hits []kefu.Hit) []kefu.Hit {
 		if len(out) == p.opts.contextK {
 			break
 		}
-		if (i == 0 || p.relevant(h)) && !p.planted(h.Chunk) {
+		if (i == 0 || p.relevant(h) || p.supporting(h)) && !p.planted(h.Chunk) {
 			out = append(out, h)
 		}
 	}
 	return out
+}
+
+// supporting reports whether a hit below the best one is worth showing
+// beside it: it clears the first-stage bar. The reranker's bar judges
+// whether the knowledge answers at all; once it does, a passage that
+// matches the question this well may carry the detail (the 30 days of a
+// return window) that the best one lacks.
+func (p *Pipeline) supporting(h kefu.Hit) bool {
+	return h.Lexical >= p.opts.minLexical || h.Dense >= p.opts.minDense
 }
 
 // planted reports whether a chunk's text reads like instructions to the

@@ -32,6 +32,17 @@ func WithReranker(r Reranker) Option { return func(o *options) { o.rerank = r } 
 // WithRelevance.
 func WithRerankBar(bar float64) Option { return func(o *options) { o.rerankBar = bar } }
 
+// WithStrongBar sets, for a pipeline with a reranker, the score at which
+// the evidence outweighs the understanding: a question taken for out of
+// scope is answered when the best hit reaches it (default 0: never).
+func WithStrongBar(bar float64) Option { return func(o *options) { o.strongBar = bar } }
+
+// strong reports whether h is evidence strong enough to answer a question
+// the understanding would decline.
+func (p *Pipeline) strong(h kefu.Hit) bool {
+	return p.opts.rerank != nil && p.opts.strongBar > 0 && h.Score >= p.opts.strongBar
+}
+
 // rerankDepth is how many first-stage candidates a reranker sees.
 const rerankDepth = 40
 

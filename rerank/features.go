@@ -2,6 +2,7 @@ package rerank
 
 import (
 	"math"
+	"math/bits"
 	"strings"
 	"unicode"
 
@@ -67,37 +68,39 @@ func newQuery(text string) query {
 	return q
 }
 
-// chunkTerms is what the features need of a chunk, kept per chunk.
+// chunkTerms is what the features need of a chunk, kept per chunk. in
+// maps each term of the text to the sentences that hold it, as a bit set
+// (sentences past the 64th share the last bit).
 type chunkTerms struct {
-	text, head map[string]bool
-	sentences  []map[string]bool
-	pairs      map[string]bool
-	length     int
+	in        map[string]uint64
+	head      map[string]bool
+	pairs     map[string]bool
+	sentences int
+	length    int
 }
 
 func newChunkTerms(c kefu.Chunk) *chunkTerms {
-	ct := &chunkTerms{text: map[string]bool{}, head: map[string]bool{}, pairs: map[string]bool{}}
+	ct := &chunkTerms{in: map[string]uint64{}, head: map[string]bool{}, pairs: map[string]bool{}}
 	for _, t := range tokenize.Terms(c.Title + "\n" + c.Heading) {
 		ct.head[t] = true
 	}
 	var prev string
-	for _, t := range tokenize.Tokens(c.Text) {
-		ct.text[t.Text] = true
-		ct.length++
-		if t.Kind == tokenize.Word {
-			if prev != "" {
-				ct.pairs[prev+" "+t.Text] = true
-			}
-			prev = t.Text
-		}
-	}
 	for _, s := range sentences(c.Text) {
-		set := map[string]bool{}
-		for _, t := range tokenize.Terms(s) {
-			set[t] = true
+		toks := tokenize.Tokens(s)
+		if len(toks) == 0 {
+			continue
 		}
-		if len(set) > 0 {
-			ct.sentences = append(ct.sentences, set)
+		bit := uint64(1) << min(ct.sentences, 63)
+		ct.sentences++
+		for _, t := range toks {
+			ct.in[t.Text] |= bit
+			ct.length++
+			if t.Kind == tokenize.Word {
+				if prev != "" {
+					ct.pairs[prev+" "+t.Text] = true
+				}
+				prev = t.Text
+			}
 		}
 	}
 	return ct
@@ -123,17 +126,30 @@ func (q query) cover(set map[string]bool) float64 {
 	return got / q.total
 }
 
-func (q query) coverEither(a, b map[string]bool) float64 {
+// covers returns the share of the question that the chunk's text, its
+// text or title and heading, and its best sentence hold.
+func (q query) covers(ct *chunkTerms) (text, either, sentence float64) {
 	if q.total == 0 {
-		return 0
+		return 0, 0, 0
 	}
-	var got float64
+	var per [64]float64
 	for _, t := range q.terms {
-		if a[t] || b[t] {
-			got += q.weight[t]
+		w := q.weight[t]
+		mask := ct.in[t]
+		if mask != 0 {
+			text += w
+			for m := mask; m != 0; m &= m - 1 {
+				per[bits.TrailingZeros64(m)] += w
+			}
+		}
+		if mask != 0 || ct.head[t] {
+			either += w
 		}
 	}
-	return got / q.total
+	for _, x := range per {
+		sentence = math.Max(sentence, x)
+	}
+	return text / q.total, either / q.total, sentence / q.total
 }
 
 // vectors returns the feature vector of every hit, in order. terms gives
@@ -147,18 +163,23 @@ func vectors(q query, hits []kefu.Hit, terms func(kefu.Chunk) *chunkTerms) [][]f
 	lexRank := ranks(hits, func(h kefu.Hit) float64 { return h.Lexical })
 	// The share of the question that no candidate holds: a question about
 	// something the shop never mentions is not answered by any of them.
-	all := map[string]bool{}
 	cts := make([]*chunkTerms, len(hits))
 	for i, h := range hits {
 		cts[i] = terms(h.Chunk)
-		for t := range cts[i].text {
-			all[t] = true
-		}
-		for t := range cts[i].head {
-			all[t] = true
+	}
+	var held float64
+	for _, t := range q.terms {
+		for _, ct := range cts {
+			if ct.in[t] != 0 || ct.head[t] {
+				held += q.weight[t]
+				break
+			}
 		}
 	}
-	missing := 1 - q.cover(all)
+	missing := 1.0
+	if q.total > 0 {
+		missing = 1 - held/q.total
+	}
 	out := make([][]float64, len(hits))
 	for i, h := range hits {
 		ct := cts[i]
@@ -169,12 +190,8 @@ func vectors(q query, hits []kefu.Hit, terms func(kefu.Chunk) *chunkTerms) [][]f
 		v[3] = ratio(math.Max(0, h.Dense), maxDense)
 		v[4] = 1 / float64(1+i)
 		v[5] = 1 / float64(1+lexRank[i])
-		v[6] = q.coverEither(ct.text, ct.head)
-		v[7] = q.cover(ct.text)
+		v[7], v[6], v[9] = q.covers(ct)
 		v[8] = q.cover(ct.head)
-		for _, s := range ct.sentences {
-			v[9] = math.Max(v[9], q.cover(s))
-		}
 		if len(q.pairs) > 0 {
 			n := 0
 			for _, p := range q.pairs {

@@ -25,6 +25,10 @@ type Model struct {
 	// knowledge to count as answering the question; set by the fit on
 	// answerable and unanswerable questions.
 	AnswerBar float64 `json:"answer_bar"`
+	// StrongBar is the median best score of answerable questions: evidence
+	// this strong answers even a question the understanding took for
+	// something the shop does not do.
+	StrongBar float64 `json:"strong_bar"`
 	// Trained says what the weights were fitted on, for the record.
 	Trained string `json:"trained,omitempty"`
 
@@ -232,8 +236,9 @@ func (m *Model) Marshal() ([]byte, error) {
 		Weights   []float64 `json:"weights"`
 		Bias      float64   `json:"bias"`
 		AnswerBar float64   `json:"answer_bar"`
+		StrongBar float64   `json:"strong_bar"`
 		Trained   string    `json:"trained,omitempty"`
-	}{m.Features, m.Weights, m.Bias, m.AnswerBar, m.Trained}, "", "  ")
+	}{m.Features, m.Weights, m.Bias, m.AnswerBar, m.StrongBar, m.Trained}, "", "  ")
 	if err != nil {
 		return nil, fmt.Errorf("marshal reranker weights: %w", err)
 	}

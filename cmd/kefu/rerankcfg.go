@@ -108,7 +108,7 @@ func rerankOptions(cfg RerankConfig, log *slog.Logger) ([]rag.Option, error) {
 	if err != nil {
 		return nil, fmt.Errorf("load the local reranker: %w", err)
 	}
-	return []rag.Option{rag.WithReranker(m), rag.WithRerankBar(m.AnswerBar)}, nil
+	return []rag.Option{rag.WithReranker(m), rag.WithRerankBar(m.AnswerBar), rag.WithStrongBar(m.StrongBar)}, nil
 }
 
 // loggedReranker logs each failure of c, one warning line naming the

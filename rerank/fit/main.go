@@ -114,17 +114,32 @@ func run(args []string, stdout io.Writer) error {
 		return err
 	}
 	if len(answerable) > 0 {
-		pos, err := topScores(ctx, m, answerable)
-		if err != nil {
-			return err
+		// The bar lets targetAnswered of every answerable set through,
+		// the set it suits least included: one shop's scores decide no
+		// other shop's answers.
+		m.AnswerBar = 1
+		var sets [][]float64
+		for _, a := range answerable {
+			pos, err := topScores(ctx, m, []string{a})
+			if err != nil {
+				return err
+			}
+			sets = append(sets, pos)
+			m.AnswerBar = min(m.AnswerBar, answerBar(pos, targetAnswered))
 		}
+		var pooled []float64
+		for _, pos := range sets {
+			pooled = append(pooled, pos...)
+		}
+		m.StrongBar = answerBar(pooled, 0.5)
 		neg, err := topScores(ctx, m, unanswerable)
 		if err != nil {
 			return err
 		}
-		m.AnswerBar = answerBar(pos, neg, targetAnswered)
-		fmt.Fprintf(stdout, "answer bar %.4f: answers %.3f of %d answerable, declines %.3f of %d unanswerable\n",
-			m.AnswerBar, share(pos, m.AnswerBar, true), len(pos), share(neg, m.AnswerBar, false), len(neg))
+		fmt.Fprintf(stdout, "answer bar %.4f: declines %.3f of %d unanswerable; strong bar %.4f\n", m.AnswerBar, share(neg, m.AnswerBar, false), len(neg), m.StrongBar)
+		for i, pos := range sets {
+			fmt.Fprintf(stdout, "  answers %.3f of %d in %s\n", share(pos, m.AnswerBar, true), len(pos), filepath.Base(strings.SplitN(answerable[i], "=", 2)[1]))
+		}
 	}
 	data, err := m.Marshal()
 	if err != nil {
@@ -152,9 +167,9 @@ func weigh(gs []rerank.Group, total float64) {
 	}
 }
 
-// targetAnswered is the share of answerable questions the answer bar must
-// let through; below it, the bar declines as many unanswerable ones as it
-// can.
+// targetAnswered is the share of each set's answerable questions the
+// answer bar must let through; below it, the bar declines as many
+// unanswerable ones as it can.
 const targetAnswered = 0.92
 
 // topScores is the model's best score over each question's candidates.
@@ -178,7 +193,7 @@ func topScores(ctx context.Context, m *rerank.Model, specs []string) ([]float64,
 
 // answerBar is the highest bar that still lets target of the answerable
 // questions' best scores through.
-func answerBar(pos, neg []float64, target float64) float64 {
+func answerBar(pos []float64, target float64) float64 {
 	s := append([]float64(nil), pos...)
 	sort.Float64s(s)
 	if len(s) == 0 {
