@@ -199,7 +199,7 @@ func answerBar(pos []float64, target float64) float64 {
 	if len(s) == 0 {
 		return 0
 	}
-	i := int(float64(len(s)) * (1 - target))
+	i := int(math.Floor(float64(len(s))*(1-target) + 1e-9))
 	return math.Floor(s[i]*1e4) / 1e4
 }
 
