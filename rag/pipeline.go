@@ -345,7 +345,12 @@ func (p *Pipeline) plan(ctx context.Context, t Turn, u Understanding, meta *Meta
 	meta.Retrieved = hits // what was tried, for a handoff too
 	found := len(hits) > 0 && p.relevant(hits[0])
 
+	urgent, _ := guard.Urgent(t.Message)
 	switch {
+	case urgent != "":
+		// A product on fire or a hacked account: the shopper is told what
+		// to do now, and a person takes it at once.
+		return p.escalate(u.Locale, urgent)
 	case u.Intent == IntentHuman:
 		return p.escalate(u.Locale, "requested")
 	case u.Legal:

@@ -626,3 +626,22 @@ func TestProductPageFirst(t *testing.T) {
 		})
 	}
 }
+
+// A report of a product on fire or of fraud is handed over at once with
+// what to do now, not answered with whatever the knowledge matched.
+func TestUrgentReports(t *testing.T) {
+	for _, tc := range []struct{ msg, reason, says string }{
+		{"the power bank caught fire and burned my hand", "safety", "stop using"},
+		{"充电宝冒烟了，还烫伤了我的手", "safety", "停止使用"},
+		{"someone hacked my account and placed orders with my card", "fraud", "change your password"},
+	} {
+		s := &fakeSearcher{SearchFn: func(context.Context, kefu.Query) ([]kefu.Hit, error) { return []kefu.Hit{policyHit(0.9)}, nil }}
+		res, err := Collect(newTestPipeline(s, &fakeGenerator{pieces: []string{"Return within 30 days. [1]"}}).Stream(context.Background(), Turn{Message: tc.msg}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Meta.Decision != DecideEscalate || res.Escalation == nil || res.Escalation.Reason != tc.reason || !strings.Contains(res.Answer, tc.says) {
+			t.Errorf("%q: decision %s, escalation %+v, answer %q", tc.msg, res.Meta.Decision, res.Escalation, res.Answer)
+		}
+	}
+}
