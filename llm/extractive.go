@@ -23,14 +23,16 @@ import (
 // terms it holds (weighted by how rare they are among the units), by how
 // well a field's name or a section's heading matches what the question
 // asks about, by the FAQ question it answers, by language (the shopper's
-// first) and by position, and quotes the best one or two with their [n].
+// first) and by position, and quotes the best few (those scoring at least
+// half the best) with their [n].
 // It never writes a fact of its own, so its answers are as true as the
 // shop's documents; it cannot combine facts or answer what no single unit
 // says. It never answers with nothing: without a matching unit it quotes
 // the best passage's first one, and without passages it says it does not
 // know (the "unknown_brief" reply).
 type Extractive struct {
-	// MaxSentences caps the quoted units (default 2).
+	// MaxSentences caps the quoted units (default 3; a unit of under
+	// shortUnitRunes, such as "Yes.", does not count).
 	MaxSentences int
 	// MaxRunes caps the answer's length before citations (default 600).
 	MaxRunes int
@@ -124,7 +126,7 @@ type passage struct {
 func (e Extractive) compose(req kefu.GenerateRequest) ([]string, error) {
 	maxS := e.MaxSentences
 	if maxS <= 0 {
-		maxS = 2
+		maxS = 3
 	}
 	maxR := e.MaxRunes
 	if maxR <= 0 {
@@ -234,7 +236,7 @@ func (e Extractive) compose(req kefu.GenerateRequest) ([]string, error) {
 	}
 	sort.SliceStable(cands, func(i, j int) bool { return cands[i].score > cands[j].score })
 
-	picked := pick(cands, passages, req.Context, maxS, maxR)
+	picked := pick(cands, passages, req.Context, locale, maxS, maxR)
 	sort.SliceStable(picked, func(i, j int) bool {
 		if picked[i].passage != picked[j].passage {
 			return passageRank(picked, picked[i].passage) < passageRank(picked, picked[j].passage)
@@ -290,7 +292,7 @@ func endsSentence(s string) bool {
 const otherLanguage = 0.55
 
 // pick chooses the units to quote from the candidates, best first.
-func pick(cands []unit, passages []passage, ctx []kefu.Hit, maxS, maxR int) []unit {
+func pick(cands []unit, passages []passage, ctx []kefu.Hit, locale string, maxS, maxR int) []unit {
 	var picked []unit
 	runes, counted := 0, 0
 	best := cands[0]
@@ -331,6 +333,17 @@ func pick(cands []unit, passages []passage, ctx []kefu.Hit, maxS, maxR int) []un
 		runes += n
 		if n >= shortUnitRunes || c.field {
 			counted++ // "Yes." does not use up the answer
+		}
+	}
+	// A field not in the shopper's language ("Warranty months: 24" for a
+	// Chinese reader) brings the unit of its passage in their language that
+	// says nearly as much ("北峰提供24个月厂家保修。").
+	if best.lang != locale {
+		for _, c := range cands {
+			if c.passage == best.passage && c.lang == locale && c.match >= 0.7*best.match && !hasUnit(picked, c) {
+				picked = append(picked, c)
+				break
+			}
 		}
 	}
 	// A short unit ("Yes.", "可以。") says little alone: the next unit of
