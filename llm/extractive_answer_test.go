@@ -201,3 +201,18 @@ func TestSplitSentencesKeepsListNumbers(t *testing.T) {
 		t.Errorf("splitSentences = %q, want %q", got, want)
 	}
 }
+
+// A field in English for a Chinese reader brings the record's Chinese
+// sentence that says the same.
+func TestExtractiveFieldBringsTheShoppersLanguage(t *testing.T) {
+	text := "Sku: LM-CA-001\nName: Northpeak K87 Mechanical Keyboard\nName (zh): 北峰 K87 机械键盘\nPrice: 449.00\nWarranty months: 24\n" +
+		"Description: Tri-mode mechanical keyboard. Northpeak gives a 24-month manufacturer warranty.\nDescription (zh): 三模机械键盘，可在三台设备之间切换。北峰提供24个月厂家保修。"
+	ctx := []kefu.Hit{{Score: 0.8, Chunk: kefu.Chunk{ID: "p#LM-CA-001#0", Type: kefu.TypeProduct, Title: "Northpeak K87 Mechanical Keyboard", Text: text}}}
+	got := answer(t, kefu.GenerateRequest{Question: "北峰K87键盘保修多久", Query: "北峰K87键盘保修多久 warranty 保修", Locale: "zh", Context: ctx})
+	if !strings.Contains(got, "Warranty months: 24") || !strings.Contains(got, "24个月厂家保修") || strings.Contains(got, "manufacturer warranty") {
+		t.Errorf("answer %q", got)
+	}
+	if strings.Count(got, "北峰 K87 机械键盘") != 1 {
+		t.Errorf("answer %q does not name the keyboard once", got)
+	}
+}
