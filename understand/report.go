@@ -153,7 +153,7 @@ func evaluate(predict func(Example) Prediction, examples []Example) Report {
 		}
 		if strings.HasSuffix(ex.Source, "golden-benign.jsonl") {
 			r.BenignRefused.add(rules || p.Refused())
-			r.BenignRulesRefused.add(rules || p.Intent == "out_of_scope")
+			r.BenignRulesRefused.add(rules || p.Intent == "out_of_scope" && !p.IsAttack())
 			if rules {
 				r.BenignBy.Rules++
 			}
