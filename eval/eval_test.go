@@ -182,3 +182,31 @@ func TestUnderstandingAndGuardMetrics(t *testing.T) {
 		t.Errorf("guard metrics %+v", r)
 	}
 }
+
+func TestGateAgainstBaseline(t *testing.T) {
+	g := Gate{MinVsBaseline: map[string]float64{"hit_at_5": 0, "mrr_at_10": -0.05}}
+	r := Report{HitAt5: 0.8, MRRAt10: 0.60}
+	if bad := g.Check(r); len(bad) != 1 || !strings.Contains(bad[0], "--baseline") {
+		t.Fatalf("without a baseline: %q", bad)
+	}
+	r.Baseline = &BaselineReport{HitAt5: 0.8, MRRAt10: 0.64}
+	if bad := g.Check(r); len(bad) != 0 {
+		t.Fatalf("level with BM25 and within the allowance: %q", bad)
+	}
+	r.Baseline.HitAt5 = 0.85
+	r.Baseline.MRRAt10 = 0.7
+	bad := g.Check(r)
+	if len(bad) != 2 || !strings.Contains(bad[0], "hit_at_5") || !strings.Contains(bad[1], "mrr_at_10") {
+		t.Fatalf("below BM25: %q", bad)
+	}
+	dir := t.TempDir()
+	p := filepath.Join(dir, "gate.json")
+	os.WriteFile(p, []byte(`{"min_vs_baseline": {"answer_rate": 0}}`), 0o600)
+	if _, err := LoadGate(p); err == nil || !strings.Contains(err.Error(), "answer_rate") {
+		t.Fatalf("a metric the baseline lacks: %v", err)
+	}
+	os.WriteFile(p, []byte(`{"min_vs_baseline": {"hit_at_5": 0}}`), 0o600)
+	if _, err := LoadGate(p); err != nil {
+		t.Fatalf("a baseline-only gate: %v", err)
+	}
+}

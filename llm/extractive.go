@@ -174,11 +174,12 @@ func (e Extractive) compose(req kefu.GenerateRequest) ([]string, error) {
 	for _, p := range passages {
 		maxNamed = max(maxNamed, p.named)
 	}
-	// A record is named in the answer only by what the passages say: a
-	// title's numbers ("60升") must be quoted, not made.
+	// A record is named in the answer only by what the passages say, their
+	// titles included (the pipeline's fact gate reads them too): a name's
+	// numbers ("60升") must be quoted, not made.
 	sources := make([]string, len(req.Context))
 	for i, h := range req.Context {
-		sources[i] = h.Chunk.Text
+		sources[i] = h.Chunk.Title + "\n" + h.Chunk.Text
 	}
 	for i := range passages {
 		if n := passages[i].name; n != "" && len(guard.Ungrounded(n, sources)) > 0 {

@@ -700,10 +700,12 @@ func (p *Pipeline) unknown(locale, reason string) (*plan, error) {
 	return pl, err
 }
 
+// passageTexts are what an answer may take its facts from: each passage's
+// title (a product's name, "60升" included) and its text.
 func passageTexts(hits []kefu.Hit) []string {
 	out := make([]string, len(hits))
 	for i, h := range hits {
-		out[i] = h.Chunk.Text
+		out[i] = h.Chunk.Title + "\n" + h.Chunk.Text
 	}
 	return out
 }

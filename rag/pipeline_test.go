@@ -645,3 +645,18 @@ func TestUrgentReports(t *testing.T) {
 		}
 	}
 }
+
+// A product's name is the passage's title; an answer that names it with
+// the numbers in it ("60升") is grounded.
+func TestTitleIsGrounded(t *testing.T) {
+	h := kefu.Hit{Chunk: kefu.Chunk{ID: "p#1", DocID: "p", Type: kefu.TypeProduct, Title: "美的60升电热水器F6030", Text: "故障代码: E4, 温度传感器故障"}, Score: 0.9, Lexical: 0.9}
+	s := &fakeSearcher{SearchFn: func(context.Context, kefu.Query) ([]kefu.Hit, error) { return []kefu.Hit{h}, nil }}
+	g := &fakeGenerator{pieces: []string{"美的60升电热水器F6030 – 故障代码: E4, 温度传感器故障 [1]"}}
+	res, err := Collect(newTestPipeline(s, g).Stream(context.Background(), Turn{Message: "热水器显示E4是什么故障"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Escalation != nil || !strings.Contains(res.Answer, "60升") {
+		t.Fatalf("answer %q, escalation %+v: the title's number was held ungrounded", res.Answer, res.Escalation)
+	}
+}

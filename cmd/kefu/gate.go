@@ -59,10 +59,20 @@ func loadGoldenGate(gatePath, goldenPath string, maxCases int) (*goldenGate, err
 
 // check returns the ingest gate that runs the golden set through p, the
 // answering pipeline over the live store, exactly as kefu eval does, and
-// reports the thresholds the report breaks and the cases that failed.
-func (g *goldenGate) check(p eval.Answerer) ingest.Gate {
+// reports the thresholds the report breaks and the cases that failed. A
+// gate with floors against plain BM25 also ranks the cases with it, over
+// the chunks s holds after the change.
+func (g *goldenGate) check(p eval.Answerer, s chunkStore) ingest.Gate {
 	return ingest.GateFunc(func(ctx context.Context) (ingest.GateReport, error) {
-		r, err := eval.Run(ctx, p, g.cases, gateK)
+		var opts []eval.Option
+		if len(g.gate.MinVsBaseline) > 0 {
+			chunks, err := allChunks(ctx, s)
+			if err != nil {
+				return ingest.GateReport{}, err
+			}
+			opts = append(opts, eval.WithBaseline(chunks))
+		}
+		r, err := eval.Run(ctx, p, g.cases, gateK, opts...)
 		if err != nil {
 			return ingest.GateReport{}, fmt.Errorf("golden set: %w", err)
 		}
@@ -77,7 +87,7 @@ func (g *goldenGate) check(p eval.Answerer) ingest.Gate {
 // gatedOptions adds the configured gate, when there is one, to opts.
 func (a *app) gatedOptions(opts ingest.Options, g *goldenGate) ingest.Options {
 	if g != nil {
-		opts.Gate = g.check(a.pipeline)
+		opts.Gate = g.check(a.pipeline, a.store)
 		opts.GateTimeout = a.cfg.Ingest.GateTimeout
 	}
 	return opts
