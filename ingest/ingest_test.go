@@ -315,12 +315,20 @@ func TestRunBatches(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	total := 0
+	// Batches are embedded concurrently, so the short last one may
+	// arrive before full ones.
+	total, short := 0, 0
 	for i, n := range emb.batches {
 		total += n
-		if n != 4 && i != len(emb.batches)-1 {
-			t.Errorf("batch %d has %d texts, want 4", i, n)
+		if n > 4 {
+			t.Errorf("batch %d has %d texts, want at most 4", i, n)
 		}
+		if n < 4 {
+			short++
+		}
+	}
+	if short > 1 {
+		t.Errorf("%d batches are short of 4 texts (%v), want at most the last", short, emb.batches)
 	}
 	if total != sum.Chunks || total < 20 {
 		t.Errorf("embedded %d texts for %d chunks", total, sum.Chunks)
