@@ -2,6 +2,7 @@ package guard
 
 import (
 	"encoding/base64"
+	"encoding/hex"
 	"regexp"
 	"strconv"
 	"strings"
@@ -70,12 +71,20 @@ func Injection(text string) (reason string, found bool) {
 	return "", false
 }
 
-var base64Run = regexp.MustCompile(`[A-Za-z0-9+/]{16,}={0,2}`)
+var (
+	base64Run = regexp.MustCompile(`[A-Za-z0-9+/]{16,}={0,2}`)
+	hexRun    = regexp.MustCompile(`(?:[0-9A-Fa-f]{2}){8,}`)
+)
 
-// decodedRuns returns the folded text of base64 runs that decode to
-// mostly printable text, so an instruction cannot hide in an encoding.
+// decodedRuns returns the folded text of base64 and hex runs that decode
+// to mostly printable text, so an instruction cannot hide in an encoding.
 func decodedRuns(text string) []string {
 	var out []string
+	for _, run := range hexRun.FindAllString(text, 4) {
+		if raw, err := hex.DecodeString(run); err == nil && utf8.Valid(raw) && mostlyPrintable(string(raw)) {
+			out = append(out, Fold(string(raw)))
+		}
+	}
 	for _, run := range base64Run.FindAllString(text, 4) {
 		for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding} {
 			raw, err := enc.DecodeString(run)
