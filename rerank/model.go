@@ -21,13 +21,18 @@ type Model struct {
 	Features []string  `json:"features"`
 	Weights  []float64 `json:"weights"`
 	Bias     float64   `json:"bias"`
-	// AnswerBar is the score the best candidate must reach for the
-	// knowledge to count as answering the question; set by the fit on
-	// answerable and unanswerable questions.
+	// AnswerWeights and AnswerBias are the answer head: whether the
+	// knowledge answers the question at all, judged on the best candidate
+	// as ranked (Answerable).
+	AnswerWeights []float64 `json:"answer_weights"`
+	AnswerBias    float64   `json:"answer_bias"`
+	// AnswerBar is the probability the answer head must give for the
+	// knowledge to count as answering the question; set by the fit tool so
+	// that it lets most answerable questions of every labelled set through.
 	AnswerBar float64 `json:"answer_bar"`
-	// StrongBar is the median best score of answerable questions: evidence
-	// this strong answers even a question the understanding took for
-	// something the shop does not do.
+	// StrongBar is the answer head's median on answerable questions:
+	// evidence this strong answers even a question the understanding took
+	// for something the shop does not do.
 	StrongBar float64 `json:"strong_bar"`
 	// Trained says what the weights were fitted on, for the record.
 	Trained string `json:"trained,omitempty"`
@@ -55,6 +60,9 @@ func Parse(data []byte) (*Model, error) {
 	}
 	if !slices.Equal(m.Features, featureNames) || len(m.Weights) != len(featureNames) {
 		return nil, kefu.Errorf(kefu.EInvalid, "reranker weights are for features %v, this build computes %v", m.Features, featureNames)
+	}
+	if len(m.AnswerWeights) != len(featureNames) {
+		return nil, kefu.Errorf(kefu.EInvalid, "reranker weights have %d answer_weights, want one per feature (%d); refit them with scripts/fit-rerank.sh", len(m.AnswerWeights), len(featureNames))
 	}
 	return &m, nil
 }
@@ -84,18 +92,32 @@ func (m *Model) Rerank(_ context.Context, q string, hits []kefu.Hit) ([]kefu.Hit
 // Score returns the model's probability for each hit, in the hits' order
 // (which must be the first-stage order: rank is a feature).
 func (m *Model) Score(q string, hits []kefu.Hit) []float64 {
-	vs := vectors(newQuery(q), hits, m.terms)
+	return m.scoreWith(q, hits, m.terms)
+}
+
+func (m *Model) scoreWith(q string, hits []kefu.Hit, terms func(kefu.Chunk) *chunkTerms) []float64 {
+	vs := vectors(newQuery(q), hits, terms)
 	out := make([]float64, len(vs))
 	for i, v := range vs {
-		out[i] = m.prob(v)
+		out[i] = sigmoid(m.Bias, m.Weights, v)
 	}
 	return out
 }
 
-func (m *Model) prob(v []float64) float64 {
-	z := m.Bias
+// Answerable returns the answer head's probability that the knowledge
+// answers q, judged on hits as ranked (best first): 0 without hits.
+func (m *Model) Answerable(_ context.Context, q string, hits []kefu.Hit) (float64, error) {
+	if len(hits) == 0 {
+		return 0, nil
+	}
+	v := vectors(newQuery(q), hits, m.terms)[0]
+	return sigmoid(m.AnswerBias, m.AnswerWeights, v), nil
+}
+
+func sigmoid(b float64, w, v []float64) float64 {
+	z := b
 	for i, x := range v {
-		z += m.Weights[i] * x
+		z += w[i] * x
 	}
 	return 1 / (1 + math.Exp(-z))
 }
@@ -138,19 +160,18 @@ type Group struct {
 }
 
 // Fit fits a model on groups by full-batch gradient descent on the
-// logistic loss with an L2 penalty. Each group weighs the same however
-// many candidates it has, and inside a group the relevant and the other
+// logistic loss with an L2 penalty, in two parts. The ranking weights learn
+// which candidates answer: each group weighs the same however many
+// candidates it has, and inside a group the relevant and the other
 // candidates weigh half each, so large candidate lists and rare answers do
-// not swamp the fit. Groups without a relevant candidate or without an
+// not swamp the fit; groups without a relevant candidate or without an
 // irrelevant one teach nothing about order and are left out, except
-// unanswerable ones, whose candidates are all negatives. Fit is
-// deterministic.
+// unanswerable ones, whose candidates are all negatives. The answer head
+// then learns, from the best candidate after ranking, whether the
+// knowledge answers the question at all: a question whose best candidate
+// answers it is a positive, one whose best does not (or that nothing
+// answers) a negative. Fit is deterministic.
 func Fit(groups []Group, trained string) (*Model, error) {
-	type row struct {
-		x []float64
-		y float64
-		w float64
-	}
 	var rows []row
 	for _, g := range groups {
 		pos := 0
@@ -160,10 +181,7 @@ func Fit(groups []Group, trained string) (*Model, error) {
 			}
 		}
 		neg := len(g.Relevant) - pos
-		gw := g.Weight
-		if gw == 0 {
-			gw = 1
-		}
+		gw := weightOf(g)
 		switch {
 		case g.Unanswerable && pos == 0 && neg > 0:
 			// Weighs like half an answerable group, all of it negative.
@@ -187,6 +205,75 @@ func Fit(groups []Group, trained string) (*Model, error) {
 	if len(rows) == 0 {
 		return nil, kefu.Errorf(kefu.EInvalid, "no group has both a relevant and an irrelevant candidate to fit on")
 	}
+	w, b := logistic(rows)
+	m := &Model{Features: slices.Clone(featureNames), Weights: w, Bias: b, Trained: trained}
+
+	// The answer head, on each question's best candidate as ranked.
+	var heads []row
+	var posW, negW float64
+	for _, g := range groups {
+		if len(g.Hits) == 0 {
+			continue
+		}
+		ranked, _ := m.order(g)
+		r := row{x: vectors(newQuery(g.Query), ranked, newChunkTerms)[0], w: weightOf(g)}
+		if !g.Unanswerable {
+			r.y = 1
+			posW += r.w
+		} else {
+			negW += r.w
+		}
+		heads = append(heads, r)
+	}
+	if posW == 0 || negW == 0 {
+		return nil, kefu.Errorf(kefu.EInvalid, "the answer head needs questions whose best candidate answers them and questions it does not")
+	}
+	for i := range heads { // both outcomes weigh half
+		if heads[i].y == 1 {
+			heads[i].w *= 0.5 / posW
+		} else {
+			heads[i].w *= 0.5 / negW
+		}
+	}
+	m.AnswerWeights, m.AnswerBias = logistic(heads)
+	return m, nil
+}
+
+// order ranks a group's hits by the ranking weights, best first, and
+// returns them with their labels in the same order.
+func (m *Model) order(g Group) ([]kefu.Hit, []bool) {
+	p := m.scoreWith(g.Query, g.Hits, newChunkTerms)
+	idx := make([]int, len(p))
+	for i := range idx {
+		idx[i] = i
+	}
+	sort.SliceStable(idx, func(a, b int) bool { return p[idx[a]] > p[idx[b]] })
+	hits := make([]kefu.Hit, len(idx))
+	rel := make([]bool, len(idx))
+	for i, j := range idx {
+		hits[i], rel[i] = g.Hits[j], g.Relevant[j]
+	}
+	return hits, rel
+}
+
+func weightOf(g Group) float64 {
+	if g.Weight == 0 {
+		return 1
+	}
+	return g.Weight
+}
+
+// row is one example of a logistic fit: features, label, weight.
+type row struct {
+	x []float64
+	y float64
+	w float64
+}
+
+// logistic fits weights and a bias to rows by full-batch gradient descent
+// on the weighted logistic loss with a small L2 penalty, rounded to nine
+// decimals.
+func logistic(rows []row) ([]float64, float64) {
 	n := len(featureNames)
 	w := make([]float64, n)
 	var b float64
@@ -222,7 +309,7 @@ func Fit(groups []Group, trained string) (*Model, error) {
 	for i := range w {
 		w[i] = round9(w[i])
 	}
-	return &Model{Features: slices.Clone(featureNames), Weights: w, Bias: round9(b), Trained: trained}, nil
+	return w, round9(b)
 }
 
 // round9 keeps nine decimals, so weights written on one machine read the
@@ -232,13 +319,15 @@ func round9(x float64) float64 { return math.Round(x*1e9) / 1e9 }
 // Marshal writes the model as its weights file.
 func (m *Model) Marshal() ([]byte, error) {
 	out, err := json.MarshalIndent(struct {
-		Features  []string  `json:"features"`
-		Weights   []float64 `json:"weights"`
-		Bias      float64   `json:"bias"`
-		AnswerBar float64   `json:"answer_bar"`
-		StrongBar float64   `json:"strong_bar"`
-		Trained   string    `json:"trained,omitempty"`
-	}{m.Features, m.Weights, m.Bias, m.AnswerBar, m.StrongBar, m.Trained}, "", "  ")
+		Features      []string  `json:"features"`
+		Weights       []float64 `json:"weights"`
+		Bias          float64   `json:"bias"`
+		AnswerWeights []float64 `json:"answer_weights"`
+		AnswerBias    float64   `json:"answer_bias"`
+		AnswerBar     float64   `json:"answer_bar"`
+		StrongBar     float64   `json:"strong_bar"`
+		Trained       string    `json:"trained,omitempty"`
+	}{m.Features, m.Weights, m.Bias, m.AnswerWeights, m.AnswerBias, m.AnswerBar, m.StrongBar, m.Trained}, "", "  ")
 	if err != nil {
 		return nil, fmt.Errorf("marshal reranker weights: %w", err)
 	}

@@ -30,8 +30,33 @@ func groups(n int) []Group {
 	return out
 }
 
+// unanswerable builds questions about what the knowledge does not hold:
+// no candidate shares more than a stop word with them.
+func unanswerable(n int) []Group {
+	var out []Group
+	for i := range n {
+		q := fmt.Sprintf("do you sell drone%d gimbals", i)
+		hits := []kefu.Hit{
+			hit("title", fmt.Sprintf("widget%d warranty", i), "Colours: red, blue. Weight: 2 kg.", 0.2, 0.3),
+			hit("other", "shipping", "We ship in two days.", 0.1, 0.2),
+		}
+		out = append(out, Group{Query: q, Hits: hits, Relevant: []bool{false, false}, Unanswerable: true})
+	}
+	return out
+}
+
+func fitBoth(t *testing.T, n int) *Model {
+	t.Helper()
+	m, err := Fit(append(groups(n), unanswerable(n)...), "synthetic")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
 func TestFitLearnsWhatAnswers(t *testing.T) {
-	m, err := Fit(groups(20), "synthetic")
+	m := fitBoth(t, 20)
+	var err error
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -53,12 +78,32 @@ func TestFitLearnsWhatAnswers(t *testing.T) {
 	}
 }
 
-func TestFitIsDeterministic(t *testing.T) {
-	a, err := Fit(groups(10), "x")
-	if err != nil {
-		t.Fatal(err)
+// The answer head tells a question the knowledge answers from one it does
+// not, on product names the fit did not see.
+func TestAnswerHeadSeparates(t *testing.T) {
+	m := fitBoth(t, 20)
+	ctx := context.Background()
+	for i := 20; i < 30; i++ {
+		yes, no := groups(30)[i], unanswerable(30)[i]
+		ry, _ := m.Rerank(ctx, yes.Query, yes.Hits)
+		rn, _ := m.Rerank(ctx, no.Query, no.Hits)
+		py, err := m.Answerable(ctx, yes.Query, ry)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pn, _ := m.Answerable(ctx, no.Query, rn)
+		if py <= 0.5 || pn >= 0.5 {
+			t.Fatalf("answer head: answerable %v, unanswerable %v; want above and below one half", py, pn)
+		}
 	}
-	b, _ := Fit(groups(10), "x")
+	if p, _ := m.Answerable(ctx, "anything", nil); p != 0 {
+		t.Fatalf("Answerable without hits = %v, want 0", p)
+	}
+}
+
+func TestFitIsDeterministic(t *testing.T) {
+	a := fitBoth(t, 10)
+	b := fitBoth(t, 10)
 	da, _ := a.Marshal()
 	db, _ := b.Marshal()
 	if string(da) != string(db) {
@@ -68,7 +113,7 @@ func TestFitIsDeterministic(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if back.Bias != a.Bias || back.Weights[3] != a.Weights[3] {
+	if back.Bias != a.Bias || back.Weights[3] != a.Weights[3] || back.AnswerBias != a.AnswerBias {
 		t.Fatal("weights do not survive a round trip")
 	}
 }
@@ -102,7 +147,7 @@ func TestLocalWeightsLoad(t *testing.T) {
 }
 
 func TestRerankEmpty(t *testing.T) {
-	m, _ := Fit(groups(5), "x")
+	m := fitBoth(t, 5)
 	out, err := m.Rerank(context.Background(), "anything", nil)
 	if err != nil || len(out) != 0 {
 		t.Fatalf("Rerank(nil) = %v, %v", out, err)

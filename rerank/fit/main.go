@@ -14,6 +14,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -59,6 +60,7 @@ func run(args []string, stdout io.Writer) error {
 	clinc := fs.String("clinc", "", "clinc150 data_full.json: its oos_train queries are fitted as unanswerable against every --clinc-store")
 	fs.Var(&clincStores, "clinc-store", "DATADIR to ask clinc150's out-of-scope queries of (repeatable)")
 	out := fs.String("out", "rerank/weights.json", "where to write the weights file")
+	check := fs.String("check", "", "instead of writing, check that this weights file is what the fit produces (within float rounding between machines)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -127,11 +129,30 @@ func run(args []string, stdout io.Writer) error {
 			sets = append(sets, pos)
 			m.AnswerBar = min(m.AnswerBar, answerBar(pos, targetAnswered))
 		}
-		var pooled []float64
-		for _, pos := range sets {
-			pooled = append(pooled, pos...)
+		if *clinc != "" {
+			// Evidence is strong when out-of-scope questions the fit never
+			// saw (clinc150's oos_val, asked of every store) reach it at
+			// most once in a hundred: only then may it outweigh the
+			// understanding's out-of-scope verdict.
+			queries, err := clincOOS(*clinc, "oos_val")
+			if err != nil {
+				return err
+			}
+			var oos []float64
+			for _, dir := range clincStores {
+				gs, err := groupsOf(ctx, dir, queries)
+				if err != nil {
+					return err
+				}
+				ps, err := scoresOf(ctx, m, gs)
+				if err != nil {
+					return err
+				}
+				oos = append(oos, ps...)
+			}
+			m.StrongBar = math.Max(m.AnswerBar, strongBar(oos, strongOOS))
+			fmt.Fprintf(stdout, "strong bar %.4f: %.3f of %d unseen out-of-scope questions reach it\n", m.StrongBar, share(oos, m.StrongBar, true), len(oos))
 		}
-		m.StrongBar = answerBar(pooled, 0.5)
 		neg, err := topScores(ctx, m, unanswerable)
 		if err != nil {
 			return err
@@ -140,6 +161,9 @@ func run(args []string, stdout io.Writer) error {
 		for i, pos := range sets {
 			fmt.Fprintf(stdout, "  answers %.3f of %d in %s\n", share(pos, m.AnswerBar, true), len(pos), filepath.Base(strings.SplitN(answerable[i], "=", 2)[1]))
 		}
+	}
+	if *check != "" {
+		return checkAgainst(*check, m, stdout)
 	}
 	data, err := m.Marshal()
 	if err != nil {
@@ -172,7 +196,12 @@ func weigh(gs []rerank.Group, total float64) {
 // unanswerable ones as it can.
 const targetAnswered = 0.92
 
-// topScores is the model's best score over each question's candidates.
+// strongOOS is the share of unseen out-of-scope questions that may reach
+// the strong bar.
+const strongOOS = 0.01
+
+// topScores is the answer head's judgement of each question, on its
+// candidates as the model ranks them.
 func topScores(ctx context.Context, m *rerank.Model, specs []string) ([]float64, error) {
 	var out []float64
 	for _, s := range specs {
@@ -180,15 +209,42 @@ func topScores(ctx context.Context, m *rerank.Model, specs []string) ([]float64,
 		if err != nil {
 			return nil, err
 		}
-		for _, g := range cases {
-			best := 0.0
-			for _, p := range m.Score(g.Query, g.Hits) {
-				best = max(best, p)
-			}
-			out = append(out, best)
+		ps, err := scoresOf(ctx, m, cases)
+		if err != nil {
+			return nil, err
 		}
+		out = append(out, ps...)
 	}
 	return out, nil
+}
+
+// scoresOf is the answer head's judgement of each group's question.
+func scoresOf(ctx context.Context, m *rerank.Model, groups []rerank.Group) ([]float64, error) {
+	var out []float64
+	for _, g := range groups {
+		ranked, err := m.Rerank(ctx, g.Query, g.Hits)
+		if err != nil {
+			return nil, err
+		}
+		p, err := m.Answerable(ctx, g.Query, ranked)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, p)
+	}
+	return out, nil
+}
+
+// strongBar is the lowest bar that at most share of neg reach (rounded up
+// to four decimals); 1 without negatives.
+func strongBar(neg []float64, share float64) float64 {
+	s := append([]float64(nil), neg...)
+	sort.Float64s(s)
+	if len(s) == 0 {
+		return 1
+	}
+	i := min(len(s)-1, int(math.Ceil(float64(len(s))*(1-share)-1e-9)))
+	return math.Min(1, math.Floor(s[i]*1e4)/1e4+1e-4)
 }
 
 // answerBar is the highest bar that still lets target of the answerable
@@ -215,6 +271,56 @@ func share(xs []float64, bar float64, above bool) float64 {
 		}
 	}
 	return float64(n) / float64(len(xs))
+}
+
+// Tolerances of checkAgainst: the fit is deterministic on one machine, but
+// summation order and fused multiply-adds move the last digits of the
+// features between machines, and gradient descent carries that into the
+// weights' seventh or eighth decimal.
+const (
+	weightTolerance = 1e-4
+	barTolerance    = 1e-3
+)
+
+// checkAgainst reports whether the weights file at path is the fitted m, up
+// to the rounding a different machine brings.
+func checkAgainst(path string, m *rerank.Model, stdout io.Writer) error {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("read %s: %w", path, err)
+	}
+	had, err := rerank.Parse(data)
+	if err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	if err := sameModel(had, m); err != nil {
+		return fmt.Errorf("%s is not what the fit produces (run bash scripts/fit-rerank.sh): %w", path, err)
+	}
+	fmt.Fprintf(stdout, "%s is what the fit produces\n", path)
+	return nil
+}
+
+func sameModel(a, b *rerank.Model) error {
+	near := func(name string, x, y, tol float64) error {
+		if math.Abs(x-y) > tol {
+			return fmt.Errorf("%s is %v, the fit gives %v", name, x, y)
+		}
+		return nil
+	}
+	errs := []error{
+		near("bias", a.Bias, b.Bias, weightTolerance),
+		near("answer_bias", a.AnswerBias, b.AnswerBias, weightTolerance),
+		near("answer_bar", a.AnswerBar, b.AnswerBar, barTolerance),
+		near("strong_bar", a.StrongBar, b.StrongBar, barTolerance),
+	}
+	for i, f := range a.Features {
+		errs = append(errs, near("weight of "+f, a.Weights[i], b.Weights[i], weightTolerance),
+			near("answer weight of "+f, a.AnswerWeights[i], b.AnswerWeights[i], weightTolerance))
+	}
+	if a.Trained != b.Trained {
+		errs = append(errs, fmt.Errorf("trained on %q, the fit on %q", a.Trained, b.Trained))
+	}
+	return errors.Join(errs...)
 }
 
 // clincOOS reads one out-of-scope split of clinc150's data_full.json.
