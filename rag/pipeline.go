@@ -54,8 +54,8 @@ type options struct {
 	shop         Shop
 	orders       OrderLookup // nil: orders are read from the store
 	rerank       Reranker    // nil: the store's order stands
-	rerankBar    float64     // with rerank: the score a hit must reach to count as answering; 0 keeps minLexical and minDense
-	strongBar    float64     // with rerank: the score that answers even a question taken for out of scope; 0: never
+	rerankBar    float64     // with a reranker that judges answers: the probability that counts as answering; 0 keeps minLexical and minDense
+	strongBar    float64     // with a reranker that judges answers: the probability that outweighs an out-of-scope verdict; 0: never
 }
 
 // Option tunes a Pipeline.
@@ -343,7 +343,7 @@ func (p *Pipeline) plan(ctx context.Context, t Turn, u Understanding, meta *Meta
 		return nil, err
 	}
 	meta.Retrieved = hits // what was tried, for a handoff too
-	found := len(hits) > 0 && p.relevant(hits[0])
+	found, strong := p.judge(ctx, u.Query, hits)
 
 	urgent, _ := guard.Urgent(t.Message)
 	switch {
@@ -357,11 +357,11 @@ func (p *Pipeline) plan(ctx context.Context, t Turn, u Understanding, meta *Meta
 		return p.escalate(u.Locale, "legal")
 	case u.Sentiment == SentimentAngry:
 		return p.escalate(u.Locale, "anger")
-	case hasAny(u.normalized, p.opts.refuse), u.Intent == IntentOutOfScope && !(found && p.strong(hits[0])):
+	case hasAny(u.normalized, p.opts.refuse), u.Intent == IntentOutOfScope && !strong:
 		meta.Intent = IntentOutOfScope
 		meta.Reason = "out_of_scope"
 		return p.fixed(DecideRefuse, u.Locale, "refuse", replyData{})
-	case u.Intent == IntentChitChat && !(found && (len(tokenize.Terms(u.Query)) > chitChatTerms || p.strong(hits[0]))):
+	case u.Intent == IntentChitChat && !strong && !(found && (len(tokenize.Terms(u.Query)) > chitChatTerms || u.Confidence < sureChitChat)):
 		name := "greeting"
 		switch {
 		case hasAny(u.normalized, identityCues):
@@ -374,7 +374,7 @@ func (p *Pipeline) plan(ctx context.Context, t Turn, u Understanding, meta *Meta
 		// Their own orders, and the rule that applies when the knowledge
 		// has one; an anonymous shopper is asked to sign in, and told what
 		// the rule says.
-		rules := p.ruleHits(hits)
+		rules := p.ruleHits(ctx, u.Query, hits)
 		var pre *plan
 		if t.CustomerID == "" {
 			if pre, err = p.fixed(DecideClarify, u.Locale, "sign_in", replyData{}); err != nil {
@@ -416,16 +416,22 @@ func (p *Pipeline) plan(ctx context.Context, t Turn, u Understanding, meta *Meta
 // is strong.
 const chitChatTerms = 4
 
+// sureChitChat is the probability the understanding must give small talk
+// for a message the knowledge answers to be taken as small talk: more
+// likely than every other reading together ("do gift cards expire?" from
+// a model that never saw gift cards is a guess, not a greeting).
+const sureChitChat = 0.5
+
 // ruleHits are the context hits that state a rule for an order question:
 // the relevant public ones (policies, FAQ), never an order.
-func (p *Pipeline) ruleHits(hits []kefu.Hit) []kefu.Hit {
+func (p *Pipeline) ruleHits(ctx context.Context, query string, hits []kefu.Hit) []kefu.Hit {
 	var public []kefu.Hit
 	for _, h := range hits {
 		if h.Chunk.Type != kefu.TypeOrder && h.Chunk.CustomerID == "" {
 			public = append(public, h)
 		}
 	}
-	if len(public) == 0 || !p.relevant(public[0]) {
+	if found, _ := p.judge(ctx, query, public); !found {
 		return nil
 	}
 	return p.contextHits(public)
@@ -585,16 +591,37 @@ func mustCount(s string) int {
 	return n
 }
 
-// relevant reports whether a hit clears the bar for answering from it.
+// relevant reports whether a hit is worth answering from beside the best
+// one: it clears the first-stage bar, or a reranker gives it even odds.
 func (p *Pipeline) relevant(h kefu.Hit) bool {
-	if p.opts.rerank != nil && p.opts.rerankBar > 0 {
-		return h.Score >= p.opts.rerankBar
-	}
-	return h.Lexical >= p.opts.minLexical || h.Dense >= p.opts.minDense
+	return h.Lexical >= p.opts.minLexical || h.Dense >= p.opts.minDense || (p.opts.rerank != nil && h.Score >= 0.5)
 }
 
-// contextHits keeps the best hits that are themselves relevant or
-// supporting, at most contextK. Retrieved text is data, never instructions: a chunk that reads
+// answerJudge is what a reranker may offer besides an order: the
+// probability that the knowledge answers query, judged on hits as ranked.
+type answerJudge interface {
+	Answerable(ctx context.Context, query string, hits []kefu.Hit) (float64, error)
+}
+
+// judge decides from the evidence whether the knowledge answers query
+// (found), and whether it does so strongly enough to outweigh the
+// understanding (strong). With a reranker that judges answers and a bar
+// for it (WithRerankBar), the reranker decides; otherwise the best hit
+// must clear the first-stage bar, and nothing is strong.
+func (p *Pipeline) judge(ctx context.Context, query string, hits []kefu.Hit) (found, strong bool) {
+	if len(hits) == 0 {
+		return false, false
+	}
+	if j, ok := p.opts.rerank.(answerJudge); ok && p.opts.rerankBar > 0 {
+		if s, err := j.Answerable(ctx, query, hits); err == nil {
+			return s >= p.opts.rerankBar, p.opts.strongBar > 0 && s >= p.opts.strongBar
+		}
+	}
+	return hits[0].Lexical >= p.opts.minLexical || hits[0].Dense >= p.opts.minDense, false
+}
+
+// contextHits keeps the best hits that are themselves relevant, at most
+// contextK. Retrieved text is data, never instructions: a chunk that reads
 // like an attempt to instruct the assistant (a planted review, an order note)
 // is left out of the context.
 func (p *Pipeline) contextHits(hits []kefu.Hit) []kefu.Hit {
@@ -603,20 +630,11 @@ func (p *Pipeline) contextHits(hits []kefu.Hit) []kefu.Hit {
 		if len(out) == p.opts.contextK {
 			break
 		}
-		if (i == 0 || p.relevant(h) || p.supporting(h)) && !p.planted(h.Chunk) {
+		if (i == 0 || p.relevant(h)) && !p.planted(h.Chunk) {
 			out = append(out, h)
 		}
 	}
 	return out
-}
-
-// supporting reports whether a hit below the best one is worth showing
-// beside it: it clears the first-stage bar. The reranker's bar judges
-// whether the knowledge answers at all; once it does, a passage that
-// matches the question this well may carry the detail (the 30 days of a
-// return window) that the best one lacks.
-func (p *Pipeline) supporting(h kefu.Hit) bool {
-	return h.Lexical >= p.opts.minLexical || h.Dense >= p.opts.minDense
 }
 
 // planted reports whether a chunk's text reads like instructions to the

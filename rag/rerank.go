@@ -26,22 +26,17 @@ func (f RerankFunc) Rerank(ctx context.Context, query string, hits []kefu.Hit) (
 // (default none: the store's fused order stands).
 func WithReranker(r Reranker) Option { return func(o *options) { o.rerank = r } }
 
-// WithRerankBar sets, for a pipeline with a reranker, the score (the
-// reranker's, in Hit.Score) the best hit must reach for the knowledge to
-// count as answering; 0, the default, keeps the first-stage bar of
-// WithRelevance.
+// WithRerankBar sets, for a pipeline with a reranker that judges answers
+// (an Answerable method), the probability it must give for the knowledge
+// to count as answering; 0, the default, keeps the first-stage bar of
+// WithRelevance on the best hit.
 func WithRerankBar(bar float64) Option { return func(o *options) { o.rerankBar = bar } }
 
-// WithStrongBar sets, for a pipeline with a reranker, the score at which
-// the evidence outweighs the understanding: a question taken for out of
-// scope is answered when the best hit reaches it (default 0: never).
+// WithStrongBar sets, for a pipeline with a reranker that judges answers,
+// the probability at which the evidence outweighs the understanding: a
+// question taken for out of scope, or for small talk, is answered when the
+// reranker's judgement reaches it (default 0: never).
 func WithStrongBar(bar float64) Option { return func(o *options) { o.strongBar = bar } }
-
-// strong reports whether h is evidence strong enough to answer a question
-// the understanding would decline.
-func (p *Pipeline) strong(h kefu.Hit) bool {
-	return p.opts.rerank != nil && p.opts.strongBar > 0 && h.Score >= p.opts.strongBar
-}
 
 // rerankDepth is how many first-stage candidates a reranker sees.
 const rerankDepth = 40
@@ -62,8 +57,13 @@ func (p *Pipeline) ranked(ctx context.Context, query, expand string, f kefu.Filt
 	if err != nil {
 		return nil, err
 	}
-	if len(own) == 0 || (!p.relevant(own[0]) && len(hits) > 0 && p.relevant(hits[0])) {
+	if len(own) == 0 {
 		return hits, nil
+	}
+	if ownFound, _ := p.judge(ctx, query, own); !ownFound {
+		if shopFound, _ := p.judge(ctx, query, hits); shopFound {
+			return hits, nil
+		}
 	}
 	out := append(own, without(hits, own)...)
 	if len(out) > p.opts.topK {

@@ -139,7 +139,7 @@ func (tb *toolbox) searchKnowledge(ctx context.Context, raw json.RawMessage) (st
 		if shown == tb.p.opts.contextK {
 			break
 		}
-		if !tb.p.relevant(h) || tb.p.planted(h.Chunk) {
+		if !tb.p.relevant(h) || tb.p.planted(h.Chunk) { // first-stage hits: the first-stage bar
 			continue
 		}
 		n := tb.add(h)

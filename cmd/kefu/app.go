@@ -127,7 +127,7 @@ func openApp(cfg Config, logOut io.Writer) (*app, error) {
 		}
 		opts = append(opts, rag.WithOrderLookup(lookup))
 	}
-	rr, err := rerankOptions(cfg.Rerank, log)
+	rr, err := rerankOptions(cfg.Rerank, cfg.Embedding.Provider, log)
 	if err != nil {
 		store.Close()
 		return nil, err

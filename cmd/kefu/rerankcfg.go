@@ -90,9 +90,14 @@ func (r RerankConfig) problems() []string {
 // none for off, the hosted client for cohere, jina and tei (whose failures
 // are logged to log and leave the first-stage order; the relevance bar
 // stays the first stage's), and the local reranker otherwise.
-func rerankOptions(cfg RerankConfig, log *slog.Logger) ([]rag.Option, error) {
+func rerankOptions(cfg RerankConfig, embedder string, log *slog.Logger) ([]rag.Option, error) {
 	switch {
 	case cfg.Provider == rerankOff:
+		return nil, nil
+	case cfg.Provider == rerankLocal && embedder != "local":
+		// The local weights read the built-in embedder's cosines; another
+		// embedder's are on another scale, and would mislead them.
+		log.Info("rerank.provider local is fitted to the local embedder; with embedding.provider " + embedder + " the first-stage order and relevance bar stand")
 		return nil, nil
 	case cfg.hosted():
 		c, err := newHostedReranker(cfg)

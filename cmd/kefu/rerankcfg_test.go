@@ -87,12 +87,16 @@ func TestRerankConfigErrorsNameTheKey(t *testing.T) {
 func TestRerankOptions(t *testing.T) {
 	log := slog.New(slog.DiscardHandler)
 	for provider, some := range map[string]bool{"off": false, "local": true, "cohere": true} {
-		opts, err := rerankOptions(RerankConfig{Provider: provider, Timeout: time.Second}, log)
+		opts, err := rerankOptions(RerankConfig{Provider: provider, Timeout: time.Second}, "local", log)
 		if err != nil || (len(opts) > 0) != some {
 			t.Errorf("%s: %d options, %v; want some: %t", provider, len(opts), err, some)
 		}
 	}
-	if _, err := rerankOptions(RerankConfig{Provider: "tei", APIKeyFile: filepath.Join(t.TempDir(), "missing")}, log); err == nil ||
+	// The local weights are fitted to the local embedder's scores.
+	if opts, err := rerankOptions(RerankConfig{Provider: "local"}, "openai", log); err != nil || len(opts) != 0 {
+		t.Errorf("local reranker with a model embedder: %d options, %v; want none", len(opts), err)
+	}
+	if _, err := rerankOptions(RerankConfig{Provider: "tei", APIKeyFile: filepath.Join(t.TempDir(), "missing")}, "local", log); err == nil ||
 		!strings.Contains(err.Error(), "rerank.api_key_file") {
 		t.Errorf("a missing key file: %v", err)
 	}
