@@ -338,12 +338,11 @@ func (p *Pipeline) plan(ctx context.Context, t Turn, u Understanding, meta *Meta
 	}
 	meta.At = at
 	expand := expansion(u.Query)
-	hits, err := p.ranked(ctx, u.Query, expand, kefu.Filter{CustomerID: t.CustomerID, At: at}, t.ProductID)
+	hits, found, strong, err := p.ranked(ctx, u.Query, expand, kefu.Filter{CustomerID: t.CustomerID, At: at}, t.ProductID)
 	if err != nil {
 		return nil, err
 	}
 	meta.Retrieved = hits // what was tried, for a handoff too
-	found, strong := p.judge(ctx, u.Query, hits)
 
 	urgent, _ := guard.Urgent(t.Message)
 	switch {

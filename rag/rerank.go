@@ -42,34 +42,39 @@ func WithStrongBar(bar float64) Option { return func(o *options) { o.strongBar =
 const rerankDepth = 40
 
 // ranked retrieves for query under f and, with a reranker, reorders the
-// first rerankDepth candidates by it; it returns at most topK hits. A
+// first rerankDepth candidates by it; it returns at most topK hits, and
+// whether they answer the question (found) and strongly (see judge). A
 // reranker that fails leaves the first-stage order. With a product in
 // context, that product's chunks are searched first and come first, unless
-// none of them is relevant and the shop's best hit is (a question about
-// delivery asked from a product page).
-func (p *Pipeline) ranked(ctx context.Context, query, expand string, f kefu.Filter, product string) ([]kefu.Hit, error) {
-	hits, err := p.rankedIn(ctx, query, expand, f)
-	if err != nil || product == "" {
-		return hits, err
+// none of them answers and the shop's best hits do (a question about
+// delivery asked from a product page); the verdict is the one of the list
+// that decided, judged as it was ranked.
+func (p *Pipeline) ranked(ctx context.Context, query, expand string, f kefu.Filter, product string) (hits []kefu.Hit, found, strong bool, err error) {
+	hits, err = p.rankedIn(ctx, query, expand, f)
+	if err != nil {
+		return nil, false, false, err
+	}
+	found, strong = p.judge(ctx, query, hits)
+	if product == "" {
+		return hits, found, strong, nil
 	}
 	f.ProductID = product
 	own, err := p.rankedIn(ctx, query, expand, f)
 	if err != nil {
-		return nil, err
+		return nil, false, false, err
 	}
 	if len(own) == 0 {
-		return hits, nil
+		return hits, found, strong, nil
 	}
-	if ownFound, _ := p.judge(ctx, query, own); !ownFound {
-		if shopFound, _ := p.judge(ctx, query, hits); shopFound {
-			return hits, nil
-		}
+	ownFound, ownStrong := p.judge(ctx, query, own)
+	if !ownFound && found {
+		return hits, found, strong, nil
 	}
 	out := append(own, without(hits, own)...)
 	if len(out) > p.opts.topK {
 		out = out[:p.opts.topK]
 	}
-	return out, nil
+	return out, ownFound, ownStrong || strong, nil
 }
 
 func (p *Pipeline) rankedIn(ctx context.Context, query, expand string, f kefu.Filter) ([]kefu.Hit, error) {
