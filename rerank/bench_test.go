@@ -60,3 +60,44 @@ func BenchmarkRerank40(b *testing.B) {
 	slices.Sort(took)
 	b.ReportMetric(float64(took[len(took)*99/100].Microseconds()), "p99-µs")
 }
+
+// BenchmarkProductPageTurn40 is the reranking stage's worst turn: from a
+// product page the shop's candidates and the product's are each reranked
+// and judged by the answer head (40 candidates each); it reports the 99th
+// percentile of the whole stage besides the mean.
+func BenchmarkProductPageTurn40(b *testing.B) {
+	m, err := Local()
+	if err != nil {
+		b.Fatal(err)
+	}
+	shop, own := benchHits(), benchHits()[:3]
+	ctx := context.Background()
+	q := "Hi, I bought a lamp last week and my daughter doesn't like the colour. How long do I have to return it?"
+	stage := func() error {
+		for _, hits := range [][]kefu.Hit{shop, own} {
+			out, err := m.Rerank(ctx, q, hits)
+			if err != nil {
+				return err
+			}
+			if _, err := m.Answerable(ctx, q, out); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	if err := stage(); err != nil { // warm the term cache
+		b.Fatal(err)
+	}
+	took := make([]time.Duration, 0, b.N)
+	b.ResetTimer()
+	for range b.N {
+		start := time.Now()
+		if err := stage(); err != nil {
+			b.Fatal(err)
+		}
+		took = append(took, time.Since(start))
+	}
+	b.StopTimer()
+	slices.Sort(took)
+	b.ReportMetric(float64(took[len(took)*99/100].Microseconds()), "p99-µs")
+}
