@@ -45,8 +45,11 @@ const rerankDepth = 40
 // first rerankDepth candidates by it; it returns at most topK hits. A
 // reranker that fails leaves the first-stage order. With a product in
 // context, that product's chunks are searched first and come first, unless
-// none of them is relevant and the shop's best hit is (a question about
-// delivery asked from a product page).
+// none of them is relevant and the shop's best hit other than another
+// product's record is (a question about delivery asked from a product
+// page): then the shop's hits come first, without other products' records
+// (a question asked on one product's page is not answered by another
+// product), and the product's own chunks follow.
 func (p *Pipeline) ranked(ctx context.Context, query, expand string, f kefu.Filter, product string) ([]kefu.Hit, error) {
 	hits, err := p.rankedIn(ctx, query, expand, f)
 	if err != nil || product == "" {
@@ -60,16 +63,34 @@ func (p *Pipeline) ranked(ctx context.Context, query, expand string, f kefu.Filt
 	if len(own) == 0 {
 		return hits, nil
 	}
+	var out []kefu.Hit
 	if ownFound, _ := p.judge(ctx, query, own); !ownFound {
-		if shopFound, _ := p.judge(ctx, query, hits); shopFound {
-			return hits, nil
+		shop := withoutOtherProducts(hits, product)
+		if shopFound, _ := p.judge(ctx, query, shop); shopFound {
+			out = append(shop, without(own, shop)...)
 		}
 	}
-	out := append(own, without(hits, own)...)
+	if out == nil {
+		out = append(own, without(hits, own)...)
+	}
 	if len(out) > p.opts.topK {
 		out = out[:p.opts.topK]
 	}
 	return out, nil
+}
+
+// withoutOtherProducts returns hits without the product records of
+// products other than product (matched as kefu.Filter.ProductID matches).
+func withoutOtherProducts(hits []kefu.Hit, product string) []kefu.Hit {
+	var out []kefu.Hit
+	for _, h := range hits {
+		c := h.Chunk
+		if c.Type == kefu.TypeProduct && c.DocID != product && c.Meta[kefu.MetaProductID] != product {
+			continue
+		}
+		out = append(out, h)
+	}
+	return out
 }
 
 func (p *Pipeline) rankedIn(ctx context.Context, query, expand string, f kefu.Filter) ([]kefu.Hit, error) {
