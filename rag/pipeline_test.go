@@ -581,20 +581,25 @@ func TestOnlyPlantedPassage(t *testing.T) {
 }
 
 // From a product page, that product's chunks lead, unless none of them is
-// relevant and the shop's knowledge is (a delivery question).
+// relevant and the shop's knowledge is (a delivery question); another
+// product's record never answers for this one.
 func TestProductPageFirst(t *testing.T) {
 	product := func(lex float64) kefu.Hit {
 		return kefu.Hit{Chunk: kefu.Chunk{ID: "kettle#1", DocID: "kettle", Type: kefu.TypeProduct, Title: "Lumi Kettle", Text: "Capacity: 1.7 L"}, Score: lex, Lexical: lex}
 	}
+	other := kefu.Hit{Chunk: kefu.Chunk{ID: "teapot#0", DocID: "teapot", Type: kefu.TypeProduct, Title: "Clay Teapot", Text: "Capacity: 0.5 L"}, Score: 0.9, Lexical: 0.9}
 	for _, tc := range []struct {
 		name           string
 		own, shop      float64
+		others         bool // the shop-wide search also finds another product's record, strongly
 		wantFirst      string
 		wantProductArg string
 	}{
-		{"product answers", 0.6, 0.9, "kettle", "kettle"},
-		{"only the shop answers", 0.1, 0.9, "returns", "kettle"},
-		{"neither answers", 0.1, 0.1, "kettle", "kettle"},
+		{"product answers", 0.6, 0.9, false, "kettle", "kettle"},
+		{"only the shop answers", 0.1, 0.9, false, "returns", "kettle"},
+		{"neither answers", 0.1, 0.1, false, "kettle", "kettle"},
+		{"only another product answers", 0.1, 0.1, true, "kettle", "kettle"},
+		{"the shop and another product answer", 0.1, 0.9, true, "returns", "kettle"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var products []string
@@ -603,7 +608,11 @@ func TestProductPageFirst(t *testing.T) {
 				if q.Filter.ProductID != "" {
 					return []kefu.Hit{product(tc.own)}, nil
 				}
-				return []kefu.Hit{policyHit(tc.shop), product(tc.own)}, nil
+				hits := []kefu.Hit{policyHit(tc.shop), product(tc.own)}
+				if tc.others {
+					hits = append([]kefu.Hit{other}, hits...)
+				}
+				return hits, nil
 			}}
 			res, err := Collect(newTestPipeline(s, &fakeGenerator{pieces: []string{"ok [1]"}}).Stream(context.Background(),
 				Turn{Message: "what capacity does it have", ProductID: "kettle"}))
@@ -617,6 +626,10 @@ func TestProductPageFirst(t *testing.T) {
 				t.Fatalf("searches for products %q, want a shop-wide one and one for %s", products, tc.wantProductArg)
 			}
 			for i, h := range res.Meta.Retrieved {
+				// When the shop's hits lead, other products' records are not among them.
+				if h.Chunk.DocID == "teapot" && tc.wantFirst != "kettle" {
+					t.Fatalf("another product's record retrieved from the kettle's page: %v", res.Meta.Retrieved)
+				}
 				for _, o := range res.Meta.Retrieved[i+1:] {
 					if o.Chunk.ID == h.Chunk.ID {
 						t.Fatalf("chunk %s listed twice", h.Chunk.ID)

@@ -46,35 +46,54 @@ const rerankDepth = 40
 // whether they answer the question (found) and strongly (see judge). A
 // reranker that fails leaves the first-stage order. With a product in
 // context, that product's chunks are searched first and come first, unless
-// none of them answers and the shop's best hits do (a question about
-// delivery asked from a product page); the verdict is the one of the list
-// that decided, judged as it was ranked.
+// none of them answers and the shop's hits other than other products'
+// records do (a question about delivery asked from a product page): then
+// the shop's hits come first, without other products' records (a question
+// asked on one product's page is not answered by another product), and the
+// product's own chunks follow. The verdict is the one of the list that
+// decided, judged as it was ranked.
 func (p *Pipeline) ranked(ctx context.Context, query, expand string, f kefu.Filter, product string) (hits []kefu.Hit, found, strong bool, err error) {
 	hits, err = p.rankedIn(ctx, query, expand, f)
 	if err != nil {
 		return nil, false, false, err
 	}
-	found, strong = p.judge(ctx, query, hits)
-	if product == "" {
-		return hits, found, strong, nil
-	}
-	f.ProductID = product
-	own, err := p.rankedIn(ctx, query, expand, f)
-	if err != nil {
-		return nil, false, false, err
+	var own []kefu.Hit
+	if product != "" {
+		f.ProductID = product
+		if own, err = p.rankedIn(ctx, query, expand, f); err != nil {
+			return nil, false, false, err
+		}
 	}
 	if len(own) == 0 {
-		return hits, found, strong, nil
-	}
-	ownFound, ownStrong := p.judge(ctx, query, own)
-	if !ownFound && found {
+		found, strong = p.judge(ctx, query, hits)
 		return hits, found, strong, nil
 	}
 	out := append(own, without(hits, own)...)
+	found, strong = p.judge(ctx, query, own)
+	if !found {
+		shop := withoutOtherProducts(hits, product)
+		if shopFound, shopStrong := p.judge(ctx, query, shop); shopFound {
+			out, found, strong = append(shop, without(own, shop)...), true, shopStrong
+		}
+	}
 	if len(out) > p.opts.topK {
 		out = out[:p.opts.topK]
 	}
-	return out, ownFound, ownStrong || strong, nil
+	return out, found, strong, nil
+}
+
+// withoutOtherProducts returns hits without the product records of
+// products other than product (matched as kefu.Filter.ProductID matches).
+func withoutOtherProducts(hits []kefu.Hit, product string) []kefu.Hit {
+	var out []kefu.Hit
+	for _, h := range hits {
+		c := h.Chunk
+		if c.Type == kefu.TypeProduct && c.DocID != product && c.Meta[kefu.MetaProductID] != product {
+			continue
+		}
+		out = append(out, h)
+	}
+	return out
 }
 
 func (p *Pipeline) rankedIn(ctx context.Context, query, expand string, f kefu.Filter) ([]kefu.Hit, error) {

@@ -23,8 +23,9 @@ type scores struct {
 // dot-product scan over the query vector (the stored vectors are unit length,
 // so the dot product is the cosine), each restricted by q.Filter; the best
 // of each are fused with Fuse. Hits come best first. Hit.Lexical is the BM25 score
-// divided by the sum of the query terms' IDF (about 1 when a chunk holds every
-// query term once, 0 when it holds none) and Hit.Dense the cosine. A query
+// divided by the sum of the query terms' IDF, each term weighed by how often
+// the query says it (about 1 when a chunk holds every query term once, 0 when
+// it holds none) and Hit.Dense the cosine. A query
 // with neither text nor vector lists the chunks the filter allows (up to
 // TopK, in document order): "all my orders".
 func (s *Store) Search(ctx context.Context, q kefu.Query) ([]kefu.Hit, error) {
@@ -148,37 +149,51 @@ func (s *Store) scoreLexical(text, expand string, sc *scores) {
 }
 
 // bm25 adds the BM25 score of text's terms not in seen to acc, marks them
-// seen, and returns the sum of their IDF.
+// seen, and returns the sum of their IDF. A term is weighed by how often
+// text says it: a long message that comes back to "credit card" five times
+// is about credit cards, not about the words it says once in passing (for a
+// short question, where every term comes once, this is plain BM25). The
+// returned sum weighs each IDF by the same count, so a chunk that holds
+// every term once still scores about 1.
 func (s *Store) bm25(text string, seen map[string]bool, avgdl float64, acc []float32, sc *scores) float64 {
 	live := len(s.slots) - s.dead
-	var idfSum float64
+	var terms []string
+	count := map[string]int{}
 	for _, tok := range tokenize.Tokens(text) {
 		term := tok.Text
-		ps := s.post[term]
-		if len(ps) == 0 {
+		if len(s.post[term]) == 0 {
 			switch tok.Kind {
 			case tokenize.Bigram:
 				continue
 			case tokenize.Word:
 				if fixed := s.correct(term); fixed != "" {
-					term, ps = fixed, s.post[fixed]
+					term = fixed
 				}
 			}
 		}
 		if seen[term] {
 			continue
 		}
+		if count[term] == 0 {
+			terms = append(terms, term)
+		}
+		count[term]++
+	}
+	var idfSum float64
+	for _, term := range terms {
 		seen[term] = true
+		ps := s.post[term]
 		df := len(ps)
 		idf := math.Log(1 + (float64(live)-float64(df)+0.5)/(float64(df)+0.5))
-		idfSum += idf
+		qtf := float64(count[term])
+		idfSum += qtf * idf
 		for _, p := range ps {
 			if s.slots[p.slot] == nil {
 				continue
 			}
 			tf := float64(p.tf)
 			dl := float64(s.docLen[p.slot])
-			w := idf * tf * (bm25K1 + 1) / (tf + bm25K1*(1-bm25B+bm25B*dl/avgdl))
+			w := qtf * idf * tf * (bm25K1 + 1) / (tf + bm25K1*(1-bm25B+bm25B*dl/avgdl))
 			if sc.lex[p.slot] == 0 && sc.exp[p.slot] == 0 {
 				sc.touched = append(sc.touched, p.slot)
 			}

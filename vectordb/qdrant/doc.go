@@ -40,9 +40,10 @@
 // back with its exact cosine), plus one tiny single-term sparse query per
 // query term, whose top score divided by that point's weight for the term is
 // the term's IDF as Qdrant computes it. From those, Hit.Lexical is computed
-// client-side as the embedded store defines it (BM25 over the query's terms
-// divided by the sum of their IDF, plus a quarter of the same share for the
-// expansion terms, capped at 1), and hits are ranked by
+// client-side as the embedded store defines it (BM25 over the query's terms,
+// each weighed by how often the query says it, divided by the sum of their
+// IDF weighed alike, plus a quarter of the same share for the expansion
+// terms), and hits are ranked by
 // vectordb.Fuse(Lexical, Dense). The approximations are documented on
 // Search.
 //

@@ -31,7 +31,8 @@ const (
 //
 // Hit.Dense is the cosine, as Qdrant computes it. Hit.Lexical is the
 // embedded store's: the BM25 score of the query's terms divided by the sum
-// of their IDF (about 1 when a chunk holds every term once), plus
+// of their IDF, each term weighed by how often the query says it (about 1
+// when a chunk holds every term once), plus
 // expandWeight times the same share for the expansion terms (not capped).
 // Its parts come from Qdrant: each term's IDF over the whole collection
 // (from a single-term probe query sent in the same request: its top score
@@ -208,9 +209,9 @@ func (s *Store) lexicalScorer(ctx context.Context, terms []queryTerm, probes []*
 	var own, exp float64
 	for i, t := range terms {
 		if t.expand {
-			exp += idf[i]
+			exp += float64(t.count) * idf[i]
 		} else {
-			own += idf[i]
+			own += float64(t.count) * idf[i]
 		}
 	}
 	return func(v map[uint32]float32, dl int64) float64 {
@@ -224,7 +225,7 @@ func (s *Store) lexicalScorer(ctx context.Context, terms []queryTerm, probes []*
 			if w <= 0 || idf[i] == 0 {
 				continue
 			}
-			x := idf[i] * bm25(w, length, stats.avgTerms)
+			x := float64(t.count) * idf[i] * bm25(w, length, stats.avgTerms)
 			if t.expand {
 				e += x
 			} else {

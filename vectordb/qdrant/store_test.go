@@ -402,6 +402,7 @@ func TestScoresAgreeWithEmbedded(t *testing.T) {
 		vectordbtest.Query("how many days to return an item", kefu.Filter{}, 3),
 		vectordbtest.Query("退款几天到账", kefu.Filter{}, 3),
 		vectordbtest.Query("kettle wattage", kefu.Filter{}, 3),
+		vectordbtest.Query("return the kettle, the kettle I bought: return it within days", kefu.Filter{}, 3),
 		{Text: "电水壶 多少钱", Expand: "kettle price", Vector: vectordbtest.Query("电水壶 多少钱", kefu.Filter{}, 3).Vector, TopK: 3},
 	} {
 		want, err := e.Search(ctx, q)

@@ -80,22 +80,29 @@ func bm25(w float32, dl, avgdl float64) float64 {
 type queryTerm struct {
 	index  uint32
 	kind   tokenize.Kind
+	count  int  // how often the query says it: its weight, as in the embedded store
 	expand bool // from Query.Expand, not from the shopper's words
 }
 
-// queryTerms returns the distinct terms of text, then those of expand that
-// text lacks.
+// queryTerms returns the distinct terms of text, each with how often text
+// says it, then those of expand that text lacks (counted likewise).
 func queryTerms(text, expand string) []queryTerm {
 	seen := map[uint32]bool{}
 	var out []queryTerm
 	add := func(s string, exp bool) {
+		at := map[uint32]int{}
 		for _, t := range tokenize.Tokens(s) {
 			i := termIndex(t.Text)
+			if j, ok := at[i]; ok {
+				out[j].count++
+				continue
+			}
 			if seen[i] {
 				continue
 			}
 			seen[i] = true
-			out = append(out, queryTerm{index: i, kind: t.Kind, expand: exp})
+			at[i] = len(out)
+			out = append(out, queryTerm{index: i, kind: t.Kind, count: 1, expand: exp})
 		}
 	}
 	add(text, false)
@@ -106,16 +113,17 @@ func queryTerms(text, expand string) []queryTerm {
 // querySparse is the sparse query vector. Qdrant multiplies in each term's
 // IDF; the weights mirror Hit.Lexical's normalisation, so that Qdrant's
 // sparse ranking nominates the chunks the client will rank high: the
-// shopper's terms share a weight of 1, the expansion terms a weight of
-// expandWeight (without the division, one expansion term would count for a
-// quarter of a whole question of fifteen Chinese terms).
+// shopper's terms share a weight of 1 in proportion to how often each is
+// said, the expansion terms a weight of expandWeight (without the division,
+// one expansion term would count for a quarter of a whole question of
+// fifteen Chinese terms).
 func querySparse(terms []queryTerm) ([]uint32, []float32) {
 	var own, exp int
 	for _, t := range terms {
 		if t.expand {
-			exp++
+			exp += t.count
 		} else {
-			own++
+			own += t.count
 		}
 	}
 	idx := make([]uint32, len(terms))
@@ -123,9 +131,9 @@ func querySparse(terms []queryTerm) ([]uint32, []float32) {
 	for i, t := range terms {
 		idx[i] = t.index
 		if t.expand {
-			w[i] = float32(expandWeight / float64(exp))
+			w[i] = float32(expandWeight * float64(t.count) / float64(exp))
 		} else {
-			w[i] = float32(1 / float64(own))
+			w[i] = float32(float64(t.count) / float64(own))
 		}
 	}
 	return idx, w

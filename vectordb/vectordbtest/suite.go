@@ -317,6 +317,31 @@ func Run(t *testing.T, open func(t *testing.T) Store) {
 		}
 	})
 
+	t.Run("a term the query keeps coming back to weighs more", func(t *testing.T) {
+		s := open(t)
+		seed(t, s)
+		// "Alipay" is rarer than "kettle", so said once each it decides;
+		// a message that says "kettle" again and again is about the kettle.
+		top := func(text string) string {
+			t.Helper()
+			hits := search(t, s, kefu.Query{Text: text, TopK: 3})
+			if len(hits) == 0 {
+				t.Fatalf("%q found nothing", text)
+			}
+			return hits[0].Chunk.ID
+		}
+		if got := top("alipay kettle"); got != "returns#1" {
+			t.Errorf("alipay kettle: top %s, want returns#1", got)
+		}
+		if got := top("alipay kettle, the kettle: this kettle and that kettle, my kettle"); got == "returns#1" {
+			t.Errorf("a message about the kettle: top %s", got)
+		}
+		hits := search(t, s, kefu.Query{Text: "return return return items items", TopK: 1})
+		if len(hits) == 0 || hits[0].Lexical > MaxLexical {
+			t.Errorf("repeated terms: lexical %v, want at most %v", hits, MaxLexical)
+		}
+	})
+
 	t.Run("empty store", func(t *testing.T) {
 		s := open(t)
 		if hits := search(t, s, Query("anything", kefu.Filter{}, 5)); len(hits) != 0 {
