@@ -5,6 +5,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -82,5 +83,33 @@ func TestLoadRejects(t *testing.T) {
 		if _, err := Load(dir); err == nil {
 			t.Errorf("Load with model.json %s succeeded", m)
 		}
+	}
+}
+
+func TestEmbedderReadsLongTextsWhole(t *testing.T) {
+	e := testEncoder(t)
+	emb := NewEmbedder(e)
+	head := strings.Repeat("the parcel arrived late and the box was damaged. ", 20)
+	tail := strings.Repeat("how do i pair the headphones with my phone over bluetooth? ", 20)
+	if n := len(e.Tokenizer().Encode(head)); n <= MaxPieces {
+		t.Fatalf("head has %d pieces, want more than %d", n, MaxPieces)
+	}
+	vecs, err := emb.Embed(context.Background(), []string{head + tail, tail})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := norm2(vecs[0]); math.Abs(n-1) > 1e-4 {
+		t.Errorf("norm² %.4f", n)
+	}
+	first, whole, only := e.Vector(head+tail), vecs[0], vecs[1]
+	var cosFirst, cosWhole float64
+	for k := range only {
+		cosFirst += float64(first[k]) * float64(only[k])
+		cosWhole += float64(whole[k]) * float64(only[k])
+	}
+	// The graph alone reads only the head; the embedder's vector also
+	// carries the tail.
+	if cosWhole <= cosFirst+0.05 {
+		t.Errorf("cosine with the tail: whole text %.3f, first window %.3f; want the whole text clearly nearer", cosWhole, cosFirst)
 	}
 }
