@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 )
@@ -109,5 +110,15 @@ func BenchmarkVector(b *testing.B) {
 	b.Logf("%d pieces", len(e.Tokenizer().Encode(q)))
 	for b.Loop() {
 		e.Vector(q)
+	}
+}
+
+// BenchmarkVectorChunk embeds a text of MaxPieces pieces, the most one
+// window holds: the cost of a chunk at ingest.
+func BenchmarkVectorChunk(b *testing.B) {
+	e := testEncoder(b)
+	ids := e.Tokenizer().Encode(strings.Repeat("the parcel arrived late and the box was damaged. ", 20))[:MaxPieces]
+	for b.Loop() {
+		e.vector(ids)
 	}
 }
