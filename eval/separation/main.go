@@ -6,11 +6,14 @@
 // the chunk nearest to it by cosine alone, and the chunk the store's
 // hybrid search ranks first (BM25 and cosine fused), both over the whole
 // catalogue and, where the question's product is known, over that
-// product's page.
+// product's page; and, given the shop's snippets (--snippets), the
+// product's snippet nearest by cosine, each snippet embedded on its own
+// (a chunk holds several).
 //
 //	go run ./eval/separation --data-dir DIR [--embedding use --model-dir DIR] \
-//	    --answerable epqa-page.dev.jsonl --unanswerable epqa-unanswerable.dev.jsonl \
-//	    [--products ../shared/data/amazon-epqa/epqa-dev.csv]
+//	    --answerable epqa-page.dev.jsonl,epqa-page.test.jsonl \
+//	    --unanswerable epqa-unanswerable.dev.jsonl,epqa-unanswerable.test.jsonl \
+//	    [--products ../shared/data/amazon-epqa/epqa-dev.csv] [--snippets epqa-products.csv]
 //
 // --products, ePQA's raw question file, gives the product (ASIN) of the
 // unanswerable questions, which the golden set leaves out; answerable
@@ -45,19 +48,24 @@ func main() {
 	dataDir := flag.String("data-dir", "", "kefu data dir the set was ingested into")
 	provider := flag.String("embedding", "local", "embedder the data dir was built with: local or use")
 	modelDir := flag.String("model-dir", "", "the use model's folder (for --embedding use)")
-	answerable := flag.String("answerable", "", "golden set of answerable questions (JSONL)")
-	unanswerable := flag.String("unanswerable", "", "golden set of unanswerable questions (JSONL)")
+	answerable := flag.String("answerable", "", "golden sets of answerable questions (JSONL), comma-separated")
+	unanswerable := flag.String("unanswerable", "", "golden sets of unanswerable questions (JSONL), comma-separated, one per answerable set")
 	products := flag.String("products", "", "ePQA's raw question CSV, for the products of the unanswerable questions (optional)")
+	snippets := flag.String("snippets", "", "CSV of the shop's snippets with ASIN and candidate columns (optional): also score each question's nearest snippet of its product")
 	flag.Parse()
-	if err := run(*dataDir, *provider, *modelDir, *answerable, *unanswerable, *products, os.Stdout); err != nil {
+	if err := run(*dataDir, *provider, *modelDir, *answerable, *unanswerable, *products, *snippets, os.Stdout); err != nil {
 		fmt.Fprintln(os.Stderr, "separation:", err)
 		os.Exit(1)
 	}
 }
 
-func run(dataDir, provider, modelDir, answerable, unanswerable, products string, out io.Writer) error {
-	if dataDir == "" || answerable == "" || unanswerable == "" {
+func run(dataDir, provider, modelDir, answerables, unanswerables, products, snippets string, out io.Writer) error {
+	if dataDir == "" || answerables == "" || unanswerables == "" {
 		return fmt.Errorf("--data-dir, --answerable and --unanswerable are required")
+	}
+	as, us := strings.Split(answerables, ","), strings.Split(unanswerables, ",")
+	if len(as) != len(us) {
+		return fmt.Errorf("%d answerable sets but %d unanswerable ones", len(as), len(us))
 	}
 	var emb embedder = embedding.NewLocal(0)
 	if provider == "use" {
@@ -74,26 +82,40 @@ func run(dataDir, provider, modelDir, answerable, unanswerable, products string,
 		return err
 	}
 	defer store.Close()
-	pos, err := eval.LoadFile(answerable)
-	if err != nil {
-		return err
-	}
-	neg, err := eval.LoadFile(unanswerable)
-	if err != nil {
-		return err
-	}
+	var asin map[string]string
 	if products != "" {
-		asin, err := readProducts(products)
-		if err != nil {
+		if asin, err = readProducts(products); err != nil {
 			return err
 		}
-		for i := range neg {
-			if neg[i].ProductID == "" {
-				neg[i].ProductID = asin[strings.TrimPrefix(neg[i].ID, "epqa-")]
-			}
+	}
+	var byProduct map[string][]string
+	if snippets != "" {
+		if byProduct, err = readSnippets(snippets); err != nil {
+			return err
 		}
 	}
 	ctx := context.Background()
+	cache := map[string][]float32{}
+	nearestSnippet := func(q []float32, product string) (float64, error) {
+		best := 0.0
+		for _, t := range byProduct[product] {
+			v, ok := cache[t]
+			if !ok {
+				vs, err := emb.Embed(ctx, []string{t})
+				if err != nil {
+					return 0, err
+				}
+				v = vs[0]
+				cache[t] = v
+			}
+			var dot float64
+			for k := range v {
+				dot += float64(v[k]) * float64(q[k])
+			}
+			best = max(best, dot)
+		}
+		return best, nil
+	}
 	score := func(cs []eval.Case) (map[string][]float64, error) {
 		s := map[string][]float64{}
 		for _, c := range cs {
@@ -117,8 +139,39 @@ func run(dataDir, provider, modelDir, answerable, unanswerable, products string,
 				s[where+" nearest"] = append(s[where+" nearest"], top(nearest))
 				s[where+" hybrid-top1"] = append(s[where+" hybrid-top1"], top(hybrid))
 			}
+			if byProduct != nil && c.ProductID != "" {
+				best, err := nearestSnippet(v[0], c.ProductID)
+				if err != nil {
+					return nil, err
+				}
+				s["page snippet-nearest"] = append(s["page snippet-nearest"], best)
+			}
 		}
 		return s, nil
+	}
+	for i := range as {
+		if err := report(as[i], us[i], asin, score, emb.Name(), out); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// report scores one answerable and one unanswerable set and prints the
+// AUC of every candidate kind.
+func report(answerable, unanswerable string, asin map[string]string, score func([]eval.Case) (map[string][]float64, error), name string, out io.Writer) error {
+	pos, err := eval.LoadFile(answerable)
+	if err != nil {
+		return err
+	}
+	neg, err := eval.LoadFile(unanswerable)
+	if err != nil {
+		return err
+	}
+	for i := range neg {
+		if neg[i].ProductID == "" && asin != nil {
+			neg[i].ProductID = asin[strings.TrimPrefix(neg[i].ID, "epqa-")]
+		}
 	}
 	ps, err := score(pos)
 	if err != nil {
@@ -128,7 +181,7 @@ func run(dataDir, provider, modelDir, answerable, unanswerable, products string,
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "embedder %s, %d answerable (%s), %d unanswerable (%s)\n", emb.Name(), len(pos), filepath.Base(answerable), len(neg), filepath.Base(unanswerable))
+	fmt.Fprintf(out, "embedder %s, %d answerable (%s), %d unanswerable (%s)\n", name, len(pos), filepath.Base(answerable), len(neg), filepath.Base(unanswerable))
 	keys := make([]string, 0, len(ps))
 	for k := range ps {
 		keys = append(keys, k)
@@ -183,6 +236,40 @@ func median(xs []float64) float64 {
 		return s[len(s)/2]
 	}
 	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+// readSnippets returns the candidate snippets of each product (ASIN).
+func readSnippets(path string) (map[string][]string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	r := csv.NewReader(f)
+	header, err := r.Read()
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	col := map[string]int{}
+	for i, h := range header {
+		col[strings.TrimSpace(h)] = i
+	}
+	ai, ok1 := col["ASIN"]
+	ci, ok2 := col["candidate"]
+	if !ok1 || !ok2 {
+		return nil, fmt.Errorf("%s has no ASIN or candidate column", path)
+	}
+	m := map[string][]string{}
+	for {
+		rec, err := r.Read()
+		if err == io.EOF {
+			return m, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+		m[strings.TrimSpace(rec[ai])] = append(m[strings.TrimSpace(rec[ai])], rec[ci])
+	}
 }
 
 // readProducts maps ePQA's question ids to their products' ASINs.
