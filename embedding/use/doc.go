@@ -12,11 +12,13 @@
 // over the positions, a tanh layer and L2 normalisation: 512 dimensions,
 // checked against reference vectors computed with TensorFlow.js.
 //
-// The encoder reads the first MaxPieces pieces of a text; a text is cut to
-// MaxChars characters before it is tokenised, which bounds the work. Its
-// vocabulary is English: a text that is mostly unknown to it (Chinese,
-// Korean, most emoji) gets the zero vector from Embedder.Embed, so that it
-// is found by its words on the lexical side rather than by a vector that
-// says nothing about it. (Its vocabulary holds a few Cyrillic and Arabic
-// letters, so such text is read letter by letter, and poorly.)
+// The graph reads the first MaxPieces pieces of a text, and so does
+// Encoder.Vector; Embedder reads a longer text in windows of MaxPieces and
+// averages them. A text is cut to MaxChars characters before it is
+// tokenised, which bounds the work. Its vocabulary is English: a text that
+// is mostly unknown to it (Chinese, Korean, most emoji) gets the zero
+// vector from Embedder.Embed, so that it is found by its words on the
+// lexical side rather than by a vector that says nothing about it. (The
+// vocabulary holds a few Cyrillic and Arabic letters, so such text is
+// read letter by letter, and poorly.)
 package use
