@@ -51,6 +51,10 @@ func TestConfigErrorsNameTheKey(t *testing.T) {
 		{"", map[string]string{"KEFU_API_KEYS": "just-a-key"}, "KEFU_API_KEYS"},
 		{"", map[string]string{"KEFU_LLM_PROVIDER": "gpt"}, "llm.provider"},
 		{"auth:\n  token_secret: short\n", nil, "auth.token_secret"},
+		{"", map[string]string{"KEFU_EMBEDDING_PROVIDER": "use"}, "embedding.model_dir"},
+		{"", map[string]string{"KEFU_EMBEDDING_MODEL_DIR": "models/use"}, "embedding.model_dir"},
+		{"", map[string]string{"KEFU_EMBEDDING_PROVIDER": "use", "KEFU_EMBEDDING_MODEL_DIR": "m", "KEFU_EMBEDDING_DIMS": "768"}, "embedding.dims"},
+		{"", map[string]string{"KEFU_EMBEDDING_PROVIDER": "use", "KEFU_EMBEDDING_MODEL_DIR": "m", "KEFU_EMBEDDING_MODEL": "x"}, "embedding.model"},
 	} {
 		path := filepath.Join(dir, "kefu.yaml")
 		os.WriteFile(path, []byte(tc.yaml), 0o600)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/kefuhq/kefu/embedding"
 	embopenai "github.com/kefuhq/kefu/embedding/openai"
+	"github.com/kefuhq/kefu/embedding/use"
 	"github.com/kefuhq/kefu/llm"
 	"github.com/kefuhq/kefu/llm/anthropic"
 	"github.com/kefuhq/kefu/llm/ollama"
@@ -17,12 +18,14 @@ import (
 	"github.com/kefuhq/kefu/rag"
 )
 
-// EmbeddingConfig chooses the embedder: the local one, or a model behind
-// an OpenAI-compatible embeddings endpoint. The API key is read from the
+// EmbeddingConfig chooses the embedder: the local one, the Universal
+// Sentence Encoder lite read from ModelDir, or a model behind an
+// OpenAI-compatible embeddings endpoint. The API key is read from the
 // environment or a file only.
 type EmbeddingConfig struct {
 	Provider   string `yaml:"provider"`
 	Dims       int    `yaml:"dims"`
+	ModelDir   string `yaml:"model_dir"`
 	BaseURL    string `yaml:"base_url"`
 	Model      string `yaml:"model"`
 	APIKeyFile string `yaml:"api_key_file"`
@@ -33,7 +36,7 @@ type EmbeddingConfig struct {
 
 // LogValue keeps the API key out of any log line that prints the config.
 func (e EmbeddingConfig) LogValue() slog.Value {
-	return slog.GroupValue(slog.String("provider", e.Provider), slog.Int("dims", e.Dims), slog.String("base_url", e.BaseURL),
+	return slog.GroupValue(slog.String("provider", e.Provider), slog.Int("dims", e.Dims), slog.String("model_dir", e.ModelDir), slog.String("base_url", e.BaseURL),
 		slog.String("model", e.Model), slog.Bool("api_key_set", e.apiKey != "" || e.APIKeyFile != ""))
 }
 
@@ -47,6 +50,18 @@ func (e EmbeddingConfig) problems() []string {
 	var problems []string
 	switch e.Provider {
 	case "local":
+	case "use":
+		if e.ModelDir == "" {
+			problems = append(problems, "embedding.model_dir is required for embedding.provider use: the folder scripts/fetch-use.sh fills")
+		}
+		if e.Dims != 0 && e.Dims != use.Dims {
+			problems = append(problems, fmt.Sprintf("embedding.dims %d is not the use model's %d; leave it unset", e.Dims, use.Dims))
+		}
+		for key, v := range map[string]string{"embedding.base_url": e.BaseURL, "embedding.model": e.Model} {
+			if v != "" {
+				problems = append(problems, fmt.Sprintf("%s is set, but embedding.provider use reads its model from embedding.model_dir", key))
+			}
+		}
 	case "openai":
 		if e.Model == "" {
 			problems = append(problems, "embedding.model is required for embedding.provider openai")
@@ -55,7 +70,10 @@ func (e EmbeddingConfig) problems() []string {
 			problems = append(problems, "embedding.dims is required for embedding.provider openai: the model's vector size (1536 for text-embedding-3-small, 1024 for bge-m3)")
 		}
 	default:
-		problems = append(problems, fmt.Sprintf("embedding.provider %q is not local or openai", e.Provider))
+		problems = append(problems, fmt.Sprintf("embedding.provider %q is not local, use or openai", e.Provider))
+	}
+	if e.ModelDir != "" && e.Provider != "use" {
+		problems = append(problems, fmt.Sprintf("embedding.model_dir is set, but embedding.provider is %s: set embedding.provider to use", e.Provider))
 	}
 	if e.Dims != 0 && (e.Dims < 16 || e.Dims > 8192) {
 		problems = append(problems, fmt.Sprintf("embedding.dims %d is outside 16..8192", e.Dims))
@@ -189,7 +207,15 @@ type vectorEmbedder interface {
 
 // newEmbedder returns the configured embedder.
 func newEmbedder(cfg EmbeddingConfig) (vectorEmbedder, error) {
-	if cfg.Provider != "openai" {
+	switch cfg.Provider {
+	case "use":
+		enc, err := use.Load(cfg.ModelDir)
+		if err != nil {
+			return nil, fmt.Errorf("embedding: %w (bash scripts/fetch-use.sh %s fetches the model)", err, cfg.ModelDir)
+		}
+		return use.NewEmbedder(enc), nil
+	case "openai":
+	default:
 		return embedding.NewLocal(cfg.Dims), nil
 	}
 	key, err := apiKey("embedding", cfg.apiKey, cfg.APIKeyFile)
