@@ -52,16 +52,9 @@ var injectionPatterns = func() []pattern {
 
 // Injection reports whether text tries to override, extract or subvert the
 // assistant's instructions, and why (one of the Reason constants). It looks
-// at Fold(text), and at any base64 run in the text that decodes to words.
+// at Fold(text) and at every hidden reading of it (see Hidden).
 func Injection(text string) (reason string, found bool) {
-	candidates := append([]string{Fold(text)}, decodedRuns(text)...)
-	if hidden := tagText(text); hidden != "" {
-		candidates = append(candidates, Fold(hidden))
-	}
-	if unescaped := unescapeRuns(text); unescaped != "" {
-		candidates = append(candidates, Fold(unescaped))
-	}
-	for _, candidate := range candidates {
+	for _, candidate := range append([]string{Fold(text)}, Hidden(text)...) {
 		for _, p := range injectionPatterns {
 			if p.re.MatchString(candidate) {
 				return p.reason, true

@@ -1,0 +1,104 @@
+package guard
+
+import (
+	"regexp"
+	"slices"
+	"strings"
+	"unicode"
+
+	"golang.org/x/text/unicode/norm"
+)
+
+// Hidden returns the readings of text that a reader does not see at once
+// but a language model may follow, each folded (see Fold): base64 and hex
+// runs that decode to words, Unicode tag characters, \u and HTML escapes,
+// letters spelled out with separators ("i-g-n-o-r-e", "ign + ore"), the
+// text written backwards, and its ROT13. A reading that is the folded text
+// itself is left out; so is one with nothing to read. The checks look for
+// an instruction in each; a reading alone proves nothing (ROT13 of any
+// message is a reading).
+func Hidden(text string) []string {
+	folded := Fold(text)
+	var out []string
+	add := func(s string) {
+		if s != "" && s != folded && !slices.Contains(out, s) {
+			out = append(out, s)
+		}
+	}
+	for _, d := range decodedRuns(text) {
+		add(d)
+	}
+	if hidden := tagText(text); hidden != "" {
+		add(Fold(hidden))
+	}
+	if unescaped := unescapeRuns(text); unescaped != "" {
+		add(Fold(unescaped))
+	}
+	add(spelledOut(text))
+	if hasLatin(folded) {
+		add(reversed(folded))
+		add(rot13(folded))
+	}
+	return out
+}
+
+var (
+	// spelled is a run of single letters joined by one separator each:
+	// "i-g-n-o-r-e", "i.g.n.o.r.e", "i g n o r e" (words of such a run are
+	// told apart by a longer gap).
+	spelled = regexp.MustCompile(`(?:\b\pL[ \-._*·/|]){2,}\pL\b`)
+	// pieces are fragments of a word joined by plus signs ("ign + ore").
+	pieces = regexp.MustCompile(`(\pL+)\s*\+\s*(\pL+)`)
+)
+
+// spelledOut rejoins letters spelled out one by one and words cut into
+// pieces, or returns "" when text has neither.
+func spelledOut(text string) string {
+	s := strings.ToLower(norm.NFKC.String(text))
+	if !spelled.MatchString(s) && !pieces.MatchString(s) {
+		return ""
+	}
+	s = spelled.ReplaceAllStringFunc(s, func(run string) string {
+		var b strings.Builder
+		for _, r := range run {
+			if unicode.IsLetter(r) {
+				b.WriteRune(r)
+			}
+		}
+		return b.String()
+	})
+	for pieces.MatchString(s) {
+		s = pieces.ReplaceAllString(s, "$1$2")
+	}
+	return Fold(s)
+}
+
+func hasLatin(s string) bool {
+	n := 0
+	for _, r := range s {
+		if r >= 'a' && r <= 'z' {
+			n++
+		}
+	}
+	return n >= 8
+}
+
+// reversed is s backwards, rune by rune: text written right to left, or
+// shown reversed by a bidi override that Fold removes.
+func reversed(s string) string {
+	rs := []rune(s)
+	slices.Reverse(rs)
+	return string(rs)
+}
+
+func rot13(s string) string {
+	return strings.Map(func(r rune) rune {
+		switch {
+		case r >= 'a' && r <= 'z':
+			return 'a' + (r-'a'+13)%26
+		case r >= 'A' && r <= 'Z':
+			return 'A' + (r-'A'+13)%26
+		}
+		return r
+	}, s)
+}
