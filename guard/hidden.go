@@ -42,6 +42,37 @@ func Hidden(text string) []string {
 	return out
 }
 
+// worthChecking reports whether a hidden reading can hold an instruction
+// the rules would find: one with other scripts than ASCII, or one that
+// reads as English. Every Latin message has a reversed and a ROT13 reading,
+// and running the rules over their gibberish would triple their cost.
+func worthChecking(reading string) bool {
+	for i := 0; i < len(reading); i++ {
+		if reading[i] >= 0x80 {
+			return true
+		}
+	}
+	return readsAsEnglish(reading)
+}
+
+// commonWords are English words that nearly every sentence has, and the
+// words an instruction to the assistant is made of; the reversed or ROT13
+// reading of an ordinary message rarely holds one, and a rule cannot match
+// a reading without one.
+var commonWords = map[string]bool{"the": true, "you": true, "your": true, "and": true, "all": true, "me": true,
+	"my": true, "to": true, "of": true, "is": true, "this": true, "now": true, "what": true, "are": true,
+	"ignore": true, "disregard": true, "forget": true, "bypass": true, "override": true, "instructions": true,
+	"prompt": true, "rules": true, "system": true, "reveal": true, "print": true, "show": true, "pretend": true}
+
+func readsAsEnglish(s string) bool {
+	for _, w := range strings.FieldsFunc(s, func(r rune) bool { return r < 'a' || r > 'z' }) {
+		if commonWords[w] {
+			return true
+		}
+	}
+	return false
+}
+
 var (
 	// spelled is a run of single letters joined by one separator each:
 	// "i-g-n-o-r-e", "i.g.n.o.r.e", "i g n o r e" (words of such a run are
@@ -55,7 +86,8 @@ var (
 // pieces, or returns "" when text has neither.
 func spelledOut(text string) string {
 	s := strings.ToLower(norm.NFKC.String(text))
-	if !spelled.MatchString(s) && !pieces.MatchString(s) {
+	hasPieces := strings.ContainsRune(s, '+') && pieces.MatchString(s)
+	if !hasPieces && !(mayBeSpelled(s) && spelled.MatchString(s)) {
 		return ""
 	}
 	s = spelled.ReplaceAllStringFunc(s, func(run string) string {
@@ -71,6 +103,30 @@ func spelledOut(text string) string {
 		s = pieces.ReplaceAllString(s, "$1$2")
 	}
 	return Fold(s)
+}
+
+// mayBeSpelled is a quick test for spelled: three letters in a row that
+// each stand alone between separators.
+func mayBeSpelled(s string) bool {
+	run := 0
+	prev := ' '
+	rs := []rune(s)
+	for i, r := range rs {
+		next := ' '
+		if i+1 < len(rs) {
+			next = rs[i+1]
+		}
+		if unicode.IsLetter(r) && !unicode.IsLetter(prev) && !unicode.IsLetter(next) {
+			run++
+			if run >= 3 {
+				return true
+			}
+		} else if unicode.IsLetter(r) {
+			run = 0
+		}
+		prev = r
+	}
+	return false
 }
 
 func hasLatin(s string) bool {

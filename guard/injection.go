@@ -54,7 +54,17 @@ var injectionPatterns = func() []pattern {
 // assistant's instructions, and why (one of the Reason constants). It looks
 // at Fold(text) and at every hidden reading of it (see Hidden).
 func Injection(text string) (reason string, found bool) {
-	for _, candidate := range append([]string{Fold(text)}, Hidden(text)...) {
+	return InjectionIn(append([]string{Fold(text)}, Hidden(text)...)...)
+}
+
+// InjectionIn is Injection over readings already folded: the message's
+// Fold first, then its Hidden readings, for a caller that needs them too.
+// A hidden reading that is ASCII gibberish is not checked.
+func InjectionIn(readings ...string) (reason string, found bool) {
+	for i, candidate := range readings {
+		if i > 0 && !worthChecking(candidate) {
+			continue
+		}
 		for _, p := range injectionPatterns {
 			if p.re.MatchString(candidate) {
 				return p.reason, true

@@ -65,7 +65,8 @@ func Analyse(text string) Analysis {
 	folded := " " + guard.Fold(nf) + " "
 	sh := ShapeOf(nf, folded)
 	masked := guard.Fold(maskIDs(nf))
-	reason, _ := guard.Injection(text)
+	hidden := guard.Hidden(text)
+	reason, _ := guard.InjectionIn(append([]string{strings.TrimSpace(folded)}, hidden...)...)
 	f := featSet{out: make([]uint32, 0, 256), group: make([]uint8, 0, 256)}
 	f.g = groupGrams
 	f.charGrams(masked)
@@ -93,7 +94,7 @@ func Analyse(text string) Analysis {
 		}
 	}
 	f.cuePairs(fired)
-	f.hiddenCues(guard.Hidden(text), fired)
+	f.hiddenCues(hidden, fired)
 	if shopWords.count(folded, ps) == 0 && !hasTopic(folded, ps) {
 		f.add('q', "noshop")
 	}
