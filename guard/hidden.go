@@ -42,17 +42,12 @@ func Hidden(text string) []string {
 	return out
 }
 
-// worthChecking reports whether a hidden reading can hold an instruction
-// the rules would find: one with other scripts than ASCII, or one that
-// reads as English. Every Latin message has a reversed and a ROT13 reading,
-// and running the rules over their gibberish would triple their cost.
-func worthChecking(reading string) bool {
-	for i := 0; i < len(reading); i++ {
-		if reading[i] >= 0x80 {
-			return true
-		}
-	}
-	return readsAsEnglish(reading)
+// gibberish reports whether reading is the reversed or ROT13 reading of
+// folded and does not read as English. Every Latin message has those two
+// readings, and running the rules over their gibberish would triple the
+// rules' cost; a rule cannot match a reading without one of commonWords.
+func gibberish(reading, folded string) bool {
+	return (reading == reversed(folded) || reading == rot13(folded)) && !readsAsEnglish(reading)
 }
 
 // commonWords are English words that nearly every sentence has, and the

@@ -59,10 +59,10 @@ func Injection(text string) (reason string, found bool) {
 
 // InjectionIn is Injection over readings already folded: the message's
 // Fold first, then its Hidden readings, for a caller that needs them too.
-// A hidden reading that is ASCII gibberish is not checked.
+// A reversed or ROT13 reading that is gibberish is not checked.
 func InjectionIn(readings ...string) (reason string, found bool) {
 	for i, candidate := range readings {
-		if i > 0 && !worthChecking(candidate) {
+		if i > 0 && gibberish(candidate, readings[0]) {
 			continue
 		}
 		for _, p := range injectionPatterns {
