@@ -40,6 +40,15 @@ type CueLists struct {
 	AttackForced    []string // dictating what the assistant says
 	AttackRole      []string // making the assistant someone else
 	AttackEncoding  []string // hiding an instruction
+	// Who and what a message addresses: each is common in shop questions;
+	// the model reads them in pairs (see cuePairs), where "you" with an
+	// order to do or say something, or another person with their data,
+	// is what an attempt is made of.
+	SecondPerson []string // the assistant addressed
+	Directive    []string // an order to produce, show or do something
+	OtherPerson  []string // someone other than the shopper
+	PersonalData []string // what a person's record holds
+	Commitment   []string // a promise, approval or statement on the shop's behalf
 	// Topic maps a shop intent to the words that name its topic.
 	Topic map[string][]string
 }
@@ -137,10 +146,12 @@ var Cues = CueLists{
 		"路由器", "电视", "家电", "客服", "会员", "账号", "积分", "售后", "安装", "下单", "签收"},
 	AttackVerb: []string{"ignore", "disregard", "forget", "bypass", "override", "overrule", "skip", "discard", "drop all", "no longer apply",
 		"expired", "void", "cancelled", "reset yourself", "turn off", "disable", "obey", "only me", "follow my", "instead",
-		"忽略", "无视", "忘记", "忘掉", "跳过", "不用管", "别管", "作废", "失效", "过期", "关掉", "只听我", "按我的", "照我说的", "不用遵守", "不用守", "不用走流程"},
+		"忽略", "无视", "忘记", "忘掉", "跳过", "不用管", "别管", "作废", "失效", "过期", "关掉", "只听我", "按我的", "照我说的", "不用遵守", "不用守", "不用走流程",
+		"hu lue", "hulue", "wu shi", "wushi", "wang ji"},
 	AttackTarget: []string{"instruction", "instructions", "rules", "prompt", "guidelines", "policy", "system message", "configuration", "config",
 		"directives", "restrictions", "filter", "filters", "context window", "first message", "template", "secret", "hidden", "internal", "confidential",
-		"指令", "规则", "提示词", "prompt", "设定", "规定", "政策", "限制", "过滤", "配置", "上下文", "第一条消息", "模板", "隐藏", "内部", "保密", "秘密"},
+		"指令", "规则", "提示词", "prompt", "设定", "规定", "政策", "限制", "过滤", "配置", "上下文", "第一条消息", "模板", "隐藏", "内部", "保密", "秘密",
+		"zhi ling", "gui ze", "ti shi ci", "she ding"},
 	AttackAuthority: []string{"i am the", "i'm the", "i'm your", "as the", "this is the", "owner", "boss", "ceo", "developer", "admin", "supervisor",
 		"it department", "development team", "head of", "authorise", "authorize", "authorization", "i order you", "security notice", "from your",
 		"老板", "上级", "主管", "开发", "管理员", "技术部", "授权", "命令你", "通知", "我是你"},
@@ -156,6 +167,26 @@ var Cues = CueLists{
 		"扮演", "假装", "想象你", "玩个游戏", "专属客服", "从现在开始", "从这条消息开始", "维护模式", "没有任何规则", "没有规则", "不受限制", "没有限制"},
 	AttackEncoding: []string{"base64", "decode", "reverse this", "encoded", "<system>", "###", "[system]", "}}", "{{",
 		"解码", "照着执行", "<系统>", "括号里"},
+	SecondPerson: []string{"you", "your", "yourself", "you're", "you've", "you'll", "u", "ur", "你", "您", "你的", "你们的"},
+	Directive: []string{"tell me", "show me", "give me", "send me", "list", "print", "output", "repeat", "reveal", "share", "export",
+		"look up", "search", "find", "write", "generate", "confirm", "approve", "apply", "change", "set", "mark", "add", "grant", "issue",
+		"now", "right now", "immediately", "just do", "do it", "do as", "comply", "execute", "run",
+		"告诉我", "给我", "发给我", "发我", "列出", "输出", "显示", "复述", "导出", "查一下", "查查", "搜一下", "写一", "生成", "确认", "批准", "批一",
+		"改成", "设置", "标记", "加上", "立刻", "马上", "直接", "照做", "执行"},
+	OtherPerson: []string{"he", "she", "him", "his", "her", "hers", "they", "them", "their", "someone", "somebody", "anyone", "anybody",
+		"everyone", "person", "people", "wife", "husband", "friend", "mum", "mom", "dad", "mother", "father", "brother", "sister",
+		"son", "daughter", "boss", "roommate", "flatmate", "partner", "girlfriend", "boyfriend", "cousin", "uncle", "aunt", "classmate",
+		"named", "called", "mr", "mrs", "ms", "miss", "customer", "customers", "buyer", "buyers", "user", "users",
+		"他", "她", "他们", "她们", "别人", "某人", "有人", "老婆", "老公", "妻子", "丈夫", "朋友", "妈妈", "爸爸", "我妈", "我爸", "哥哥", "姐姐",
+		"弟弟", "妹妹", "儿子", "女儿", "室友", "同学", "亲戚", "叫", "先生", "女士", "小姐", "客户", "买家", "用户", "顾客"},
+	PersonalData: []string{"address", "addresses", "phone", "phone number", "mobile", "email", "e-mail", "name", "names", "what did", "bought",
+		"ordered", "order history", "purchase history", "details", "card", "payment", "city", "birthday", "id number", "password",
+		"地址", "电话", "手机", "手机号", "邮箱", "名字", "姓名", "买了什么", "买过", "买了", "下单", "订单记录", "购买记录", "信息", "资料",
+		"身份证", "银行卡", "生日", "哪个城市", "住哪", "密码"},
+	Commitment: []string{"promise", "guarantee", "in writing", "written", "official", "officially", "on record", "certify", "certificate",
+		"statement", "letter", "approved", "approve", "agree", "agreed", "confirm", "confirmation", "authorise", "authorize", "yes or",
+		"for free", "free", "compensation", "compensate", "forever", "lifetime", "signed", "sign off",
+		"承诺", "保证", "答应", "书面", "正式", "证明", "声明", "同意", "批准", "确认", "授权", "免费", "赔偿", "赔", "永久", "终身", "落款", "盖章"},
 	Topic: map[string][]string{
 		"return_refund": {"return", "retrun", "refund", "exchange", "money back", "send back", "send it back", "restocking", "swap", "wrong item", "wrong colour", "wrong color", "cancel",
 			"退货", "退款", "换货", "退钱", "退回", "退换", "无理由", "能退", "退吗", "退不", "换个", "换成", "发错", "拆封", "取消"},

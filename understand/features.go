@@ -65,7 +65,8 @@ func Analyse(text string) Analysis {
 	folded := " " + guard.Fold(nf) + " "
 	sh := ShapeOf(nf, folded)
 	masked := guard.Fold(maskIDs(nf))
-	reason, _ := guard.Injection(text)
+	hidden := guard.Hidden(text)
+	reason, _ := guard.InjectionIn(append([]string{strings.TrimSpace(folded)}, hidden...)...)
 	f := featSet{out: make([]uint32, 0, 256), group: make([]uint8, 0, 256)}
 	f.g = groupGrams
 	f.charGrams(masked)
@@ -81,6 +82,7 @@ func Analyse(text string) Analysis {
 	var pairs pairSet
 	ps := &pairs
 	ps.fill(folded)
+	var fired []string
 	for _, c := range cueFeatures {
 		switch n := c.list.count(folded, ps); {
 		case n >= 2:
@@ -88,8 +90,11 @@ func Analyse(text string) Analysis {
 			fallthrough
 		case n == 1:
 			f.add('q', c.name)
+			fired = append(fired, c.name)
 		}
 	}
+	f.cuePairs(fired)
+	f.hiddenCues(hidden, fired)
 	if shopWords.count(folded, ps) == 0 && !hasTopic(folded, ps) {
 		f.add('q', "noshop")
 	}
@@ -103,6 +108,51 @@ func Analyse(text string) Analysis {
 }
 
 var shopWords = compileList(Cues.ShopWords)
+
+// cuePairs adds a feature for each pair of phrase lists the message hits:
+// a linear model cannot tell "you" and "show me" and "instructions"
+// together from each apart, and an attempt is such a combination of words
+// that are innocent one by one.
+func (f *featSet) cuePairs(fired []string) {
+	for i, a := range fired {
+		for _, b := range fired[i+1:] {
+			f.add('p', a+"&"+b)
+		}
+	}
+}
+
+// attackLists are the phrase lists read again in a message's hidden
+// readings (guard.Hidden).
+var attackLists = func() []cueFeature {
+	var out []cueFeature
+	for _, c := range cueFeatures {
+		if strings.HasPrefix(c.name, "atk:") || c.name == "you" {
+			out = append(out, c)
+		}
+	}
+	return out
+}()
+
+// hiddenCues adds the attack lists that a hidden reading of the message
+// (decoded, unescaped, spelled out, reversed, ROT13) hits and the folded
+// message does not: words written so that a reader does not see them.
+func (f *featSet) hiddenCues(readings []string, fired []string) {
+	n := 0
+	for _, r := range readings {
+		r = " " + r + " "
+		var ps pairSet
+		ps.fill(r)
+		for _, c := range attackLists {
+			if !slices.Contains(fired, c.name) && c.list.count(r, &ps) > 0 {
+				f.add('q', "hidden:"+c.name)
+				n++
+			}
+		}
+	}
+	if n > 0 {
+		f.add('q', "hidden"+bucket(n, 1, 2))
+	}
+}
 
 func hasTopic(folded string, ps *pairSet) bool {
 	for _, c := range cueFeatures {
@@ -196,6 +246,8 @@ var cueFeatures = func() []cueFeature {
 		{"atk:verb", Cues.AttackVerb}, {"atk:target", Cues.AttackTarget}, {"atk:authority", Cues.AttackAuthority},
 		{"atk:others", Cues.AttackOthers}, {"atk:forced", Cues.AttackForced}, {"atk:role", Cues.AttackRole},
 		{"atk:encoding", Cues.AttackEncoding}, {"shop", Cues.ShopWords},
+		{"you", Cues.SecondPerson}, {"do", Cues.Directive}, {"person", Cues.OtherPerson}, {"pdata", Cues.PersonalData},
+		{"commit", Cues.Commitment},
 	}
 	var out []cueFeature
 	for _, l := range lists {

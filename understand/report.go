@@ -49,6 +49,8 @@ type Report struct {
 	AttackRules   Rate // attack examples guard.Injection flags
 	AttackBlocked Rate // attack examples refused: rules, attack head or out of scope
 	AttackFalse   Rate // non-attack examples the attack head flags
+	// AttackBySet is AttackBlocked for each labelled set that has attacks.
+	AttackBySet map[string]*Rate
 	// BenignRefused counts benign-tagged golden cases refused (rules,
 	// attack head or out of scope); BenignRulesRefused the same without
 	// the model's attack head.
@@ -89,7 +91,7 @@ func CrossValidate(examples []Example, opt TrainOptions) (Report, error) {
 }
 
 func evaluate(predict func(Example) Prediction, examples []Example) Report {
-	r := Report{IntentBySet: map[string]*Rate{}}
+	r := Report{IntentBySet: map[string]*Rate{}, AttackBySet: map[string]*Rate{}}
 	support := map[string]int{}
 	predicted := map[string]int{}
 	correct := map[string]int{}
@@ -147,6 +149,12 @@ func evaluate(predict func(Example) Prediction, examples []Example) Report {
 				r.AttackHead.add(p.IsAttack())
 				r.AttackRules.add(rules)
 				r.AttackBlocked.add(rules || p.Refused())
+				set := r.AttackBySet[ex.Source]
+				if set == nil {
+					set = &Rate{}
+					r.AttackBySet[ex.Source] = set
+				}
+				set.add(rules || p.Refused())
 			} else {
 				r.AttackFalse.add(p.IsAttack())
 			}
@@ -201,6 +209,14 @@ func (r Report) Write(w io.Writer) {
 	fmt.Fprintf(w, "attack head recall         %s\n", r.AttackHead)
 	fmt.Fprintf(w, "attack rules (guard) recall %s\n", r.AttackRules)
 	fmt.Fprintf(w, "attack block rate          %s   (guard rules, attack head or out of scope)\n", r.AttackBlocked)
+	sets = sets[:0]
+	for s := range r.AttackBySet {
+		sets = append(sets, s)
+	}
+	slices.Sort(sets)
+	for _, s := range sets {
+		fmt.Fprintf(w, "  %-40s %s\n", s, r.AttackBySet[s])
+	}
 	fmt.Fprintf(w, "attack head false alarms   %s   (non-attack examples)\n", r.AttackFalse)
 	fmt.Fprintf(w, "benign false refusals      %s   (golden-benign: guard rules, attack head or out of scope)\n", r.BenignRefused)
 	fmt.Fprintf(w, "  without the attack head  %s\n", r.BenignRulesRefused)
