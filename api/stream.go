@@ -78,6 +78,10 @@ type heartbeats struct {
 
 func startHeartbeats(every time.Duration, onIdle func() error, cancel context.CancelFunc) *heartbeats {
 	h := &heartbeats{every: every, onIdle: onIdle, cancel: cancel}
+	// fire takes the lock, so a heartbeat due before the timer is stored
+	// waits for it.
+	h.mu.Lock()
+	defer h.mu.Unlock()
 	h.timer = time.AfterFunc(every, h.fire)
 	return h
 }
