@@ -120,6 +120,12 @@ const (
 	MetaProductID = "product_id"
 )
 
+// Describes reports whether c is one of product's chunks: its document is
+// the product (the document id is product) or names it (MetaProductID).
+func (c *Chunk) Describes(product string) bool {
+	return c.DocID == product || c.Meta[MetaProductID] == product
+}
+
 // Allows reports whether a chunk passes the filter. Stores that filter in
 // memory call it; stores that filter remotely must express the same rule.
 func (f Filter) Allows(c *Chunk) bool {
@@ -129,7 +135,7 @@ func (f Filter) Allows(c *Chunk) bool {
 	if f.OnlyCustomer && (f.CustomerID == "" || c.CustomerID != f.CustomerID) {
 		return false
 	}
-	if f.ProductID != "" && c.DocID != f.ProductID && c.Meta[MetaProductID] != f.ProductID {
+	if f.ProductID != "" && !c.Describes(f.ProductID) {
 		return false
 	}
 	if f.At != "" {

@@ -83,12 +83,11 @@ func (p *Pipeline) ranked(ctx context.Context, query, expand string, f kefu.Filt
 }
 
 // withoutOtherProducts returns hits without the product records of
-// products other than product (matched as kefu.Filter.ProductID matches).
+// products other than product.
 func withoutOtherProducts(hits []kefu.Hit, product string) []kefu.Hit {
 	var out []kefu.Hit
 	for _, h := range hits {
-		c := h.Chunk
-		if c.Type == kefu.TypeProduct && c.DocID != product && c.Meta[kefu.MetaProductID] != product {
+		if h.Chunk.Type == kefu.TypeProduct && !h.Chunk.Describes(product) {
 			continue
 		}
 		out = append(out, h)
