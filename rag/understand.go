@@ -140,9 +140,7 @@ func Understand(message, locale string, history []kefu.Message) Understanding {
 	case u.Legal && u.Intent != IntentHuman:
 		u.Intent = IntentComplaint
 	}
-	// Naming an order's number and asking its status is asking about that
-	// order, however the rest is phrased ("status of W261001-0001?").
-	u.MyOrders = (pred.IsMyOrders() || len(u.OrderRefs) > 0 && u.Intent == IntentOrderStatus) && !u.Injection
+	u.MyOrders = pred.IsMyOrders() && !u.Injection
 
 	u.Query = strings.TrimSpace(clean)
 	if prev := lastUserMessage(history); prev != "" && isFollowUp(norm) {
