@@ -30,9 +30,10 @@ type Model struct {
 	// knowledge to count as answering the question; set by the fit tool so
 	// that it lets most answerable questions of every labelled set through.
 	AnswerBar float64 `json:"answer_bar"`
-	// StrongBar is the answer head's median on answerable questions:
-	// evidence this strong answers even a question the understanding took
-	// for something the shop does not do.
+	// StrongBar is the answer head's probability that at most one in a
+	// hundred out-of-scope questions reach (set by the fit tool): evidence
+	// this strong answers even a question the understanding took for
+	// something the shop does not do.
 	StrongBar float64 `json:"strong_bar"`
 	// Trained says what the weights were fitted on, for the record.
 	Trained string `json:"trained,omitempty"`
@@ -318,16 +319,7 @@ func round9(x float64) float64 { return math.Round(x*1e9) / 1e9 }
 
 // Marshal writes the model as its weights file.
 func (m *Model) Marshal() ([]byte, error) {
-	out, err := json.MarshalIndent(struct {
-		Features      []string  `json:"features"`
-		Weights       []float64 `json:"weights"`
-		Bias          float64   `json:"bias"`
-		AnswerWeights []float64 `json:"answer_weights"`
-		AnswerBias    float64   `json:"answer_bias"`
-		AnswerBar     float64   `json:"answer_bar"`
-		StrongBar     float64   `json:"strong_bar"`
-		Trained       string    `json:"trained,omitempty"`
-	}{m.Features, m.Weights, m.Bias, m.AnswerWeights, m.AnswerBias, m.AnswerBar, m.StrongBar, m.Trained}, "", "  ")
+	out, err := json.MarshalIndent(m, "", "  ")
 	if err != nil {
 		return nil, fmt.Errorf("marshal reranker weights: %w", err)
 	}

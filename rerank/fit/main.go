@@ -68,10 +68,19 @@ func run(args []string, stdout io.Writer) error {
 		return fmt.Errorf("give at least one --set DATADIR=GOLDEN.jsonl")
 	}
 	ctx := context.Background()
+	sh := &shops{}
+	defer sh.close()
+	var oosSplits map[string][]eval.Case
+	if *clinc != "" {
+		var err error
+		if oosSplits, err = clincOOS(*clinc, "oos_train", "oos_val"); err != nil {
+			return err
+		}
+	}
 	var groups []rerank.Group
 	var names []string
 	for _, s := range train {
-		gs, err := load(ctx, s)
+		gs, err := sh.load(ctx, s)
 		if err != nil {
 			return err
 		}
@@ -80,7 +89,7 @@ func run(args []string, stdout io.Writer) error {
 		names = append(names, fmt.Sprintf("%s (%d questions)", filepath.Base(strings.SplitN(s, "=", 2)[1]), len(gs)))
 	}
 	for _, s := range negatives {
-		gs, err := loadCases(ctx, s, true)
+		gs, err := sh.loadCases(ctx, s, true)
 		if err != nil {
 			return err
 		}
@@ -92,13 +101,10 @@ func run(args []string, stdout io.Writer) error {
 		names = append(names, fmt.Sprintf("%s (%d unanswerable)", filepath.Base(strings.SplitN(s, "=", 2)[1]), len(gs)))
 	}
 	if *clinc != "" {
-		queries, err := clincOOS(*clinc, "oos_train")
-		if err != nil {
-			return err
-		}
+		queries := oosSplits["oos_train"]
 		var gs []rerank.Group
 		for _, dir := range clincStores {
-			g, err := groupsOf(ctx, dir, queries)
+			g, err := sh.groupsOf(ctx, dir, queries)
 			if err != nil {
 				return err
 			}
@@ -122,7 +128,7 @@ func run(args []string, stdout io.Writer) error {
 		m.AnswerBar = 1
 		var sets [][]float64
 		for _, a := range answerable {
-			pos, err := topScores(ctx, m, []string{a})
+			pos, err := sh.topScores(ctx, m, []string{a})
 			if err != nil {
 				return err
 			}
@@ -134,13 +140,9 @@ func run(args []string, stdout io.Writer) error {
 			// saw (clinc150's oos_val, asked of every store) reach it at
 			// most once in a hundred: only then may it outweigh the
 			// understanding's out-of-scope verdict.
-			queries, err := clincOOS(*clinc, "oos_val")
-			if err != nil {
-				return err
-			}
 			var oos []float64
 			for _, dir := range clincStores {
-				gs, err := groupsOf(ctx, dir, queries)
+				gs, err := sh.groupsOf(ctx, dir, oosSplits["oos_val"])
 				if err != nil {
 					return err
 				}
@@ -153,7 +155,7 @@ func run(args []string, stdout io.Writer) error {
 			m.StrongBar = math.Max(m.AnswerBar, strongBar(oos, strongOOS))
 			fmt.Fprintf(stdout, "strong bar %.4f: %.3f of %d unseen out-of-scope questions reach it\n", m.StrongBar, share(oos, m.StrongBar, true), len(oos))
 		}
-		neg, err := topScores(ctx, m, unanswerable)
+		neg, err := sh.topScores(ctx, m, unanswerable)
 		if err != nil {
 			return err
 		}
@@ -175,7 +177,7 @@ func run(args []string, stdout io.Writer) error {
 	fmt.Fprintf(stdout, "fitted on %d questions, wrote %s\n", len(groups), *out)
 	report(stdout, "fit", m, groups)
 	for _, s := range test {
-		gs, err := load(ctx, s)
+		gs, err := sh.load(ctx, s)
 		if err != nil {
 			return err
 		}
@@ -202,10 +204,10 @@ const strongOOS = 0.01
 
 // topScores is the answer head's judgement of each question, on its
 // candidates as the model ranks them.
-func topScores(ctx context.Context, m *rerank.Model, specs []string) ([]float64, error) {
+func (sh *shops) topScores(ctx context.Context, m *rerank.Model, specs []string) ([]float64, error) {
 	var out []float64
 	for _, s := range specs {
-		cases, err := loadCases(ctx, s, true)
+		cases, err := sh.loadCases(ctx, s, true)
 		if err != nil {
 			return nil, err
 		}
@@ -323,8 +325,8 @@ func sameModel(a, b *rerank.Model) error {
 	return errors.Join(errs...)
 }
 
-// clincOOS reads one out-of-scope split of clinc150's data_full.json.
-func clincOOS(path, split string) ([]eval.Case, error) {
+// clincOOS reads out-of-scope splits of clinc150's data_full.json.
+func clincOOS(path string, splits ...string) (map[string][]eval.Case, error) {
 	raw, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("read clinc150: %w", err)
@@ -333,25 +335,27 @@ func clincOOS(path, split string) ([]eval.Case, error) {
 	if err := json.Unmarshal(raw, &data); err != nil {
 		return nil, fmt.Errorf("clinc150 %s: %w", path, err)
 	}
-	var out []eval.Case
-	for i, row := range data[split] {
-		out = append(out, eval.Case{ID: fmt.Sprintf("%s-%d", split, i), Question: row[0], Locale: "en"})
-	}
-	if len(out) == 0 {
-		return nil, fmt.Errorf("clinc150 %s has no %s queries", path, split)
+	out := map[string][]eval.Case{}
+	for _, split := range splits {
+		for i, row := range data[split] {
+			out[split] = append(out[split], eval.Case{ID: fmt.Sprintf("%s-%d", split, i), Question: row[0], Locale: "en"})
+		}
+		if len(out[split]) == 0 {
+			return nil, fmt.Errorf("clinc150 %s has no %s queries", path, split)
+		}
 	}
 	return out, nil
 }
 
 // load opens a data dir's embedded store and turns each golden case into a
 // group: the pipeline's first-stage candidates and which of them answer.
-func load(ctx context.Context, spec string) ([]rerank.Group, error) {
-	return loadCases(ctx, spec, false)
+func (sh *shops) load(ctx context.Context, spec string) ([]rerank.Group, error) {
+	return sh.loadCases(ctx, spec, false)
 }
 
 // loadCases is load; with all, cases without labels are kept too (their
 // groups have no relevant candidate).
-func loadCases(ctx context.Context, spec string, all bool) ([]rerank.Group, error) {
+func (sh *shops) loadCases(ctx context.Context, spec string, all bool) ([]rerank.Group, error) {
 	dir, golden, ok := strings.Cut(spec, "=")
 	if !ok {
 		return nil, fmt.Errorf("set %q: want DATADIR=GOLDEN.jsonl", spec)
@@ -366,23 +370,52 @@ func loadCases(ctx context.Context, spec string, all bool) ([]rerank.Group, erro
 			keep = append(keep, c)
 		}
 	}
-	return groupsOf(ctx, dir, keep)
+	return sh.groupsOf(ctx, dir, keep)
 }
 
-// groupsOf asks each case of the data dir's store, through the pipeline's
-// first stage, and marks the candidates that answer it.
-func groupsOf(ctx context.Context, dir string, cases []eval.Case) ([]rerank.Group, error) {
+// shops holds the pipeline over each data dir's store, opened once: a
+// store loads its whole index when it opens.
+type shops struct {
+	pipelines map[string]*rag.Pipeline
+	stores    []*embedded.Store
+}
+
+// pipeline returns the first-stage pipeline over dir's store.
+func (sh *shops) pipeline(dir string) (*rag.Pipeline, error) {
+	if p, ok := sh.pipelines[dir]; ok {
+		return p, nil
+	}
 	emb := embedding.NewLocal(512)
 	store, err := embedded.Open(filepath.Join(dir, "chunks"), embedded.EmbedderInfo{Name: emb.Name(), Dims: emb.Dims()})
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", dir, err)
 	}
-	defer store.Close()
+	sh.stores = append(sh.stores, store)
 	ps, err := prompts.Load()
 	if err != nil {
 		return nil, err
 	}
 	p := rag.New(store, emb, llm.Extractive{}, ps)
+	if sh.pipelines == nil {
+		sh.pipelines = map[string]*rag.Pipeline{}
+	}
+	sh.pipelines[dir] = p
+	return p, nil
+}
+
+func (sh *shops) close() {
+	for _, s := range sh.stores {
+		s.Close()
+	}
+}
+
+// groupsOf asks each case of the data dir's store, through the pipeline's
+// first stage, and marks the candidates that answer it.
+func (sh *shops) groupsOf(ctx context.Context, dir string, cases []eval.Case) ([]rerank.Group, error) {
+	p, err := sh.pipeline(dir)
+	if err != nil {
+		return nil, err
+	}
 	var out []rerank.Group
 	for _, c := range cases {
 		q, hits, err := p.Candidates(ctx, rag.Turn{CustomerID: c.CustomerID, Message: c.Question, Locale: c.Locale, History: c.History, ProductID: c.ProductID})
