@@ -240,68 +240,53 @@ func median(xs []float64) float64 {
 
 // readSnippets returns the candidate snippets of each product (ASIN).
 func readSnippets(path string) (map[string][]string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	r := csv.NewReader(f)
-	header, err := r.Read()
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	col := map[string]int{}
-	for i, h := range header {
-		col[strings.TrimSpace(h)] = i
-	}
-	ai, ok1 := col["ASIN"]
-	ci, ok2 := col["candidate"]
-	if !ok1 || !ok2 {
-		return nil, fmt.Errorf("%s has no ASIN or candidate column", path)
-	}
 	m := map[string][]string{}
-	for {
-		rec, err := r.Read()
-		if err == io.EOF {
-			return m, nil
-		}
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", path, err)
-		}
-		m[strings.TrimSpace(rec[ai])] = append(m[strings.TrimSpace(rec[ai])], rec[ci])
-	}
+	err := readPairs(path, "ASIN", "candidate", func(asin, snippet string) {
+		asin = strings.TrimSpace(asin)
+		m[asin] = append(m[asin], snippet)
+	})
+	return m, err
 }
 
 // readProducts maps ePQA's question ids to their products' ASINs.
 func readProducts(path string) (map[string]string, error) {
+	m := map[string]string{}
+	err := readPairs(path, "qid", "ASIN", func(qid, asin string) {
+		m[strings.TrimSpace(qid)] = strings.TrimSpace(asin)
+	})
+	return m, err
+}
+
+// readPairs calls add with the key and value columns of every row of the
+// CSV file at path, named by its header.
+func readPairs(path, key, value string, add func(k, v string)) error {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	defer f.Close()
 	r := csv.NewReader(f)
 	header, err := r.Read()
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+		return fmt.Errorf("%s: %w", path, err)
 	}
 	col := map[string]int{}
 	for i, h := range header {
 		col[strings.TrimSpace(h)] = i
 	}
-	qi, ok1 := col["qid"]
-	ai, ok2 := col["ASIN"]
+	ki, ok1 := col[key]
+	vi, ok2 := col[value]
 	if !ok1 || !ok2 {
-		return nil, fmt.Errorf("%s has no qid or ASIN column", path)
+		return fmt.Errorf("%s has no %s or %s column", path, key, value)
 	}
-	m := map[string]string{}
 	for {
 		rec, err := r.Read()
 		if err == io.EOF {
-			return m, nil
+			return nil
 		}
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w", path, err)
+			return fmt.Errorf("%s: %w", path, err)
 		}
-		m[strings.TrimSpace(rec[qi])] = strings.TrimSpace(rec[ai])
+		add(rec[ki], rec[vi])
 	}
 }
