@@ -42,6 +42,17 @@ type Model struct {
 	cacheSize atomic.Int64
 }
 
+// corpusFeatures describe the candidate and its place in the list rather
+// than how it meets the question: its length, document type and rank. They
+// differ from shop to shop whatever the question (one shop's records are
+// long pages, another's one-line snippets), so the answer head leaves them
+// out: learned, they would tell it which shop a question came from, not
+// whether the shop answers it.
+var corpusFeatures = map[string]bool{
+	"rank": true, "lexical_rank": true, "length": true,
+	"type_faq": true, "type_policy": true, "type_product": true, "type_order": true,
+}
+
 //go:embed weights.json
 var weightsJSON []byte
 
@@ -217,7 +228,13 @@ func Fit(groups []Group, trained string) (*Model, error) {
 			continue
 		}
 		ranked, _ := m.order(g)
-		r := row{x: vectors(newQuery(g.Query), ranked, newChunkTerms)[0], w: weightOf(g)}
+		x := vectors(newQuery(g.Query), ranked, newChunkTerms)[0]
+		for i, name := range featureNames {
+			if corpusFeatures[name] {
+				x[i] = 0
+			}
+		}
+		r := row{x: x, w: weightOf(g)}
 		if !g.Unanswerable {
 			r.y = 1
 			posW += r.w
