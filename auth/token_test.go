@@ -2,6 +2,7 @@ package auth_test
 
 import (
 	"crypto/hmac"
+	"fmt"
 	"crypto/sha256"
 	"encoding/base64"
 	"strings"
@@ -76,6 +77,15 @@ func TestVerifyRejects(t *testing.T) {
 		{"sub wrong type", secret, forge(t, `{"sub":5,"exp":9999999999}`), t0, "malformed token"},
 		{"no expiry", secret, forge(t, `{"sub":"c1"}`), t0, "no expiry"},
 		{"empty sub", secret, forge(t, `{"sub":"","exp":9999999999}`), t0, "no subject"},
+		// A token that lives longer than the server's maximum is refused,
+		// however validly signed: a leaked long-lived token is not forever.
+		{"lifetime over the maximum", secret, mint(t, "c1", 25*time.Hour, t0), t0, "lives longer than"},
+		{"forged six-year lifetime", secret, forge(t, `{"sub":"c9","exp":1900000000,"iat":1700000000}`), t0, "lives longer than"},
+		{"no iat, far expiry", secret, forge(t, `{"sub":"c1","exp":9999999999}`), t0, "no issue time"},
+		// A token issued in the future (a backend minting ahead, or a
+		// forged iat to stretch the lifetime) is refused beyond the skew.
+		{"issued in the future", secret, mint(t, "c1", time.Hour, t0.Add(2*time.Minute)), t0, "issued in the future"},
+		{"future iat stretches lifetime", secret, forge(t, fmt.Sprintf(`{"sub":"c1","iat":%d,"exp":%d}`, t0.Add(23*time.Hour).Unix(), t0.Add(46*time.Hour).Unix())), t0, "issued in the future"},
 		{"bad sub chars", secret, forge(t, `{"sub":"a/b","exp":9999999999}`), t0, "not a valid customer id"},
 		{"sub with space", secret, forge(t, `{"sub":"a b","exp":9999999999}`), t0, "not a valid customer id"},
 		{"sub too long", secret, forge(t, `{"sub":"`+strings.Repeat("x", 129)+`","exp":9999999999}`), t0, "not a valid customer id"},
@@ -153,9 +163,58 @@ func FuzzVerify(f *testing.F) {
 func TestForgedValidToken(t *testing.T) {
 	// A token written by another implementation of the format (the shop's
 	// backend) verifies.
-	tok := forge(t, `{"sub":"c9","exp":1900000000,"iat":1700000000}`)
+	tok := forge(t, fmt.Sprintf(`{"sub":"c9","exp":%d,"iat":%d}`, t0.Add(2*time.Hour).Unix(), t0.Unix()))
 	got, err := auth.Verify(secret, tok, t0)
 	if err != nil || got != "c9" {
 		t.Fatalf("Verify = %q, %v", got, err)
+	}
+	// As does one without iat and without kid that expires within the
+	// maximum lifetime, as tokens were written before those checks.
+	tok = forge(t, fmt.Sprintf(`{"sub":"c9","exp":%d}`, t0.Add(time.Hour).Unix()))
+	got, err = auth.Verify(secret, tok, t0)
+	if err != nil || got != "c9" {
+		t.Fatalf("Verify = %q, %v", got, err)
+	}
+}
+
+func TestVerifySkewAndMaxTTL(t *testing.T) {
+	// Within the skew a token from a clock slightly ahead verifies.
+	if _, err := auth.Verify(secret, mint(t, "c1", time.Hour, t0.Add(30*time.Second)), t0); err != nil {
+		t.Errorf("token issued 30s ahead: %v", err)
+	}
+	if _, err := auth.Verify(secret, mint(t, "c1", 24*time.Hour, t0), t0); err != nil {
+		t.Errorf("token of exactly the maximum lifetime: %v", err)
+	}
+	v := auth.Verifier{Secrets: []auth.Secret{{Key: secret}}, MaxTTL: 48 * time.Hour}
+	if _, err := v.Verify(mint(t, "c1", 30*time.Hour, t0), t0); err != nil {
+		t.Errorf("a 30h token under a 48h maximum: %v", err)
+	}
+}
+
+// Rotation: tokens signed with the previous secret keep verifying while
+// it is listed; a kid must name the secret that signed the token.
+func TestVerifierRotation(t *testing.T) {
+	current := auth.Secret{ID: "k2", Key: []byte("the-current-secret-0123456789")}
+	previous := auth.Secret{ID: "k1", Key: []byte("the-previous-secret-012345678")}
+	v := auth.Verifier{Secrets: []auth.Secret{current, previous}}
+	for _, sec := range []auth.Secret{current, previous, {Key: previous.Key}} {
+		tok, err := auth.MintWith(sec, "c1", time.Hour, t0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, err := v.Verify(tok, t0); err != nil || got != "c1" {
+			t.Errorf("token of secret %q: %q, %v", sec.ID, got, err)
+		}
+	}
+	old, _ := auth.MintWith(previous, "c1", time.Hour, t0)
+	if _, err := (auth.Verifier{Secrets: []auth.Secret{current}}).Verify(old, t0); err == nil {
+		t.Error("a token of a retired secret verifies")
+	}
+	lying, _ := auth.MintWith(auth.Secret{ID: "k2", Key: previous.Key}, "c1", time.Hour, t0)
+	if _, err := v.Verify(lying, t0); err == nil || !strings.Contains(kefu.ErrorMessage(err), "key id") {
+		t.Errorf("a kid naming another secret than the signer: %v", err)
+	}
+	if _, err := auth.MintWith(auth.Secret{ID: "bad id", Key: secret}, "c1", time.Hour, t0); kefu.ErrorCode(err) != kefu.EInvalid {
+		t.Errorf("bad key id minted: %v", err)
 	}
 }
