@@ -121,16 +121,30 @@ func (s *Server) staffKey(c *gin.Context, need auth.Role, closed, missing, wrong
 		writeError(c, kefu.Errorf(kefu.EForbidden, "%s", closed))
 		return false
 	}
-	name, role, ok := s.keys.Lookup(presentedKey(c.Request))
+	if err := s.authBlocked(c); err != nil {
+		writeError(c, err)
+		return false
+	}
+	presented := presentedKey(c.Request)
+	name, role, ok := s.keys.Lookup(presented)
 	if !ok {
 		c.Header("WWW-Authenticate", `Bearer realm="kefu"`)
-		writeError(c, kefu.Errorf(kefu.EUnauthorized, "%s (Authorization: Bearer <key> or %s)", missing, HeaderAPIKey))
+		why := "no API key"
+		if presented != "" {
+			why = "wrong API key"
+		}
+		writeError(c, s.authFailed(c, "", why, kefu.Errorf(kefu.EUnauthorized, "%s (Authorization: Bearer <key> or %s)", missing, HeaderAPIKey)))
 		return false
 	}
 	c.Set(ginKeyName, name)
 	c.Set(ginKeyRole, string(role))
 	if !role.Allows(need) {
-		writeError(c, kefu.Errorf(kefu.EForbidden, "an API key with role %s %s", role, wrongRole))
+		writeError(c, s.authFailed(c, name, fmt.Sprintf("key of role %s on a route for %s", role, need),
+			kefu.Errorf(kefu.EForbidden, "an API key with role %s %s", role, wrongRole)))
+		return false
+	}
+	if err := s.admitKey(c, name); err != nil {
+		writeError(c, err)
 		return false
 	}
 	return true

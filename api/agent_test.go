@@ -66,7 +66,7 @@ func newDeskEnv(t *testing.T, opts ...envOption) *deskEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := api.Config{Version: "test"}
+	cfg := api.Config{Version: "test", Limits: api.Limits{AuthFailBurst: 1000}}
 	deps := api.Deps{
 		Answerer:      &fakeAnswerer{StreamFn: e.answer},
 		Conversations: s,
@@ -238,7 +238,7 @@ func TestHandoffFullFlow(t *testing.T) {
 		stats.Outcomes["human"] != 1 || stats.Outcomes["bot"] != 0 || stats.Open != 0 {
 		t.Errorf("stats = %+v", stats)
 	}
-	metrics := e.do(t, "GET", "/metrics", "").Body.String()
+	metrics := e.do(t, "GET", "/metrics", "", bearer(adminKey)...).Body.String()
 	for _, want := range []string{
 		`kefu_tickets_opened_total{priority="normal",reason="requested"} 1`,
 		`kefu_handoff_outcomes_total{outcome="human"} 1`,
@@ -284,7 +284,7 @@ func TestAgentAPIAuth(t *testing.T) {
 		{"POST", "/v1/agent/tickets/t_X/resolve", `{"outcome":"resolved"}`},
 		{"GET", "/v1/agent/stats", ""},
 	}
-	open := newDeskEnv(t, func(_ *api.Config, d *api.Deps) { d.Keys = nil })
+	open := newDeskEnv(t, func(c *api.Config, d *api.Deps) { d.Keys, c.OpenShopperRoutes = nil, true })
 	withKeys := newDeskEnv(t)
 	tests := []struct {
 		name   string
@@ -311,8 +311,16 @@ func TestAgentAPIAuth(t *testing.T) {
 			}
 		})
 	}
-	if recs, _ := withKeys.store.AuditRecords(context.Background(), 0); len(recs) != 0 {
-		t.Errorf("refused requests were audited as accesses: %+v", recs)
+	// Refused requests are audited as failed authentications, never as
+	// accesses.
+	recs, _ := withKeys.store.AuditRecords(context.Background(), 0)
+	if len(recs) == 0 {
+		t.Error("the refused requests left no auth.failed record")
+	}
+	for _, r := range recs {
+		if r.Action != "auth.failed" {
+			t.Errorf("a refused request was audited as an access: %+v", r)
+		}
 	}
 	// Agent and admin keys get in (the ticket does not exist).
 	for _, key := range []string{aliceKey, adminKey} {

@@ -25,8 +25,6 @@ const (
 	// saveTimeout bounds storing an answer, which happens even after the
 	// client has gone.
 	saveTimeout = 5 * time.Second
-	// bodyReadTimeout bounds reading a request body.
-	bodyReadTimeout = 30 * time.Second
 	// maxChannelLen is the longest channel name.
 	maxChannelLen = 32
 	// maxConversationIDLen is longer than any id a store makes; a longer
@@ -283,7 +281,7 @@ func (s *Server) history(ctx context.Context, conversationID, currentID string) 
 func (s *Server) decodeChat(c *gin.Context) (ChatRequest, error) {
 	var req ChatRequest
 	rc := http.NewResponseController(c.Writer)
-	_ = rc.SetReadDeadline(time.Now().Add(bodyReadTimeout)) // unsupported by test recorders
+	_ = rc.SetReadDeadline(time.Now().Add(s.cfg.BodyReadTimeout)) // unsupported by test recorders
 	defer rc.SetReadDeadline(time.Time{})
 
 	body := http.MaxBytesReader(c.Writer, c.Request.Body, s.cfg.MaxBodyBytes)

@@ -43,7 +43,7 @@ const (
 
 // completionRoutes registers the OpenAI-compatible routes.
 func (s *Server) completionRoutes(r gin.IRouter) {
-	r.POST("/v1/chat/completions", s.openAIAuth, s.chatCompletions)
+	r.POST("/v1/chat/completions", s.openAIAuth, s.capStreams(true), s.chatCompletions)
 	r.GET("/v1/models", s.openAIAuth, s.listModels)
 }
 
@@ -52,27 +52,13 @@ func (s *Server) completionRoutes(r gin.IRouter) {
 // "Authorization: Bearer <key>" (as OpenAI clients send it) or X-API-Key;
 // the shopper's identity only ever comes from the shopper token header.
 func (s *Server) openAIAuth(c *gin.Context) {
-	if s.keys.Len() > 0 {
-		name, role, ok := s.keys.Lookup(presentedKey(c.Request))
-		if !ok {
-			c.Header("WWW-Authenticate", `Bearer realm="kefu"`)
-			writeOpenAIError(c, kefu.Errorf(kefu.EUnauthorized,
-				"unauthorized: a valid API key is required (Authorization: Bearer <key>)"))
-			return
-		}
-		c.Set(ginKeyName, name)
-		if !role.Allows(auth.RoleWidget) {
-			writeOpenAIError(c, kefu.Errorf(kefu.EForbidden, "an API key with role %s may not do this; it needs role %s", role, auth.RoleWidget))
-			return
-		}
+	if err := s.checkKey(c, auth.RoleWidget, "unauthorized: a valid API key is required (Authorization: Bearer <key>)"); err != nil {
+		writeOpenAIError(c, err)
+		return
 	}
-	if token := strings.TrimSpace(c.GetHeader(HeaderCustomerToken)); token != "" {
-		id, err := auth.Verify(s.secret, token, time.Now())
-		if err != nil {
-			writeOpenAIError(c, err)
-			return
-		}
-		c.Request = c.Request.WithContext(withCustomer(c.Request.Context(), id))
+	if err := s.checkShopper(c); err != nil {
+		writeOpenAIError(c, err)
+		return
 	}
 	c.Next()
 }
@@ -311,7 +297,7 @@ func (s *Server) decodeCompletion(c *gin.Context) (completionQuery, error) {
 	var q completionQuery
 	var req ChatCompletionRequest
 	rc := http.NewResponseController(c.Writer)
-	_ = rc.SetReadDeadline(time.Now().Add(bodyReadTimeout)) // unsupported by test recorders
+	_ = rc.SetReadDeadline(time.Now().Add(s.cfg.BodyReadTimeout)) // unsupported by test recorders
 	defer rc.SetReadDeadline(time.Time{})
 
 	dec := json.NewDecoder(http.MaxBytesReader(c.Writer, c.Request.Body, s.cfg.MaxBodyBytes))
@@ -497,6 +483,8 @@ func openAIError(err error) OpenAIErrorResponse {
 		typ = "permission_error"
 	case status == http.StatusNotFound:
 		typ = "not_found_error"
+	case status == http.StatusTooManyRequests:
+		typ = "rate_limit_error"
 	case status >= 400 && status < 500:
 		typ = "invalid_request_error"
 	}

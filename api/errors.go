@@ -38,6 +38,8 @@ func errorStatus(code string) int {
 		return http.StatusRequestEntityTooLarge
 	case kefu.EUnavailable:
 		return http.StatusServiceUnavailable
+	case codeRateLimited:
+		return http.StatusTooManyRequests
 	}
 	return http.StatusInternalServerError
 }

@@ -135,7 +135,22 @@ func (s *Server) syncTicket(c *gin.Context, conversationID string, d *escalate.D
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(c.Request.Context()), saveTimeout)
 	defer cancel()
+	var res *ticketReservation
+	if d != nil {
+		var existing string
+		var stop bool
+		if res, existing, stop = s.reserveTicket(ctx, c, conversationID); stop {
+			return existing
+		}
+	}
 	t, change, err := s.handoff.Sync(ctx, conversationID, d)
+	if res != nil {
+		opened := ""
+		if err == nil && change == escalate.ChangeOpened {
+			opened = t.ID
+		}
+		s.limits.tickets.settle(res.owner, res.question, res.at, conversationID, opened)
+	}
 	if err != nil {
 		_ = c.Error(fmt.Errorf("hand the conversation over: %w", err))
 		return ""
@@ -150,6 +165,57 @@ func (s *Server) syncTicket(c *gin.Context, conversationID string, d *escalate.D
 		return t.ID
 	}
 	return ""
+}
+
+// ticketReservation is a place taken in the ticket cap for a ticket about
+// to be opened.
+type ticketReservation struct {
+	owner, question string
+	at              time.Time
+}
+
+// reserveTicket applies the ticket cap to a turn that would open a ticket.
+// A conversation that already has an open ticket is not capped (its ticket
+// is raised). A question its shopper already has an open ticket for, from
+// another conversation, joins that ticket: stop is true and existing names
+// it. A shopper over TicketsPerHour gets no new ticket (stop, and no id);
+// the turn's answer stands. Otherwise the place is reserved for the caller
+// to settle.
+func (s *Server) reserveTicket(ctx context.Context, c *gin.Context, conversationID string) (res *ticketReservation, existing string, stop bool) {
+	if _, err := s.handoff.ActiveTicket(ctx, conversationID); err == nil {
+		return nil, "", false
+	}
+	owner := "address:" + clientAddress(c)
+	if id := customerFrom(c.Request.Context()); id != "" {
+		owner = "customer:" + id
+	}
+	question := ""
+	if msgs, err := s.convs.Messages(ctx, conversationID, 4); err == nil {
+		for i := len(msgs) - 1; i >= 0; i-- {
+			if msgs[i].Role == kefu.RoleUser {
+				question = sameQuestion(msgs[i].Content)
+				break
+			}
+		}
+	}
+	now := time.Now()
+	dups, ok := s.limits.tickets.admit(owner, question, now)
+	for i := len(dups) - 1; i >= 0; i-- { // newest first
+		t, err := s.handoff.ActiveTicket(ctx, dups[i].conversationID)
+		if err == nil && t.ID == dups[i].ticketID {
+			if ok {
+				s.limits.tickets.settle(owner, question, now, conversationID, "")
+			}
+			s.limits.refused.WithLabelValues("tickets_duplicate").Inc()
+			return nil, t.ID, true
+		}
+	}
+	if !ok {
+		s.limits.refused.WithLabelValues("tickets").Inc()
+		_ = c.Error(kefu.Errorf(codeRateLimited, "no ticket opened: this shopper opened %d tickets in the last hour", s.cfg.Limits.TicketsPerHour))
+		return nil, "", true
+	}
+	return &ticketReservation{owner: owner, question: question, at: now}, "", false
 }
 
 // ownedByPerson returns the conversation's ticket when a person has

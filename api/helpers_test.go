@@ -17,6 +17,7 @@ import (
 	"github.com/kefuhq/kefu/api"
 	"github.com/kefuhq/kefu/auth"
 	"github.com/kefuhq/kefu/rag"
+	"github.com/kefuhq/kefu/store"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -30,6 +31,7 @@ type env struct {
 	answerer *fakeAnswerer
 	logs     *logBuffer
 	registry *prometheus.Registry
+	header   []string // sent by do when a request names no header
 }
 
 type envOption func(*api.Config, *api.Deps)
@@ -53,7 +55,9 @@ func newEnv(t *testing.T, opts ...envOption) *env {
 	e.answerer.StreamFn = func(ctx context.Context, tr rag.Turn) iter.Seq2[rag.Event, error] {
 		return events(nil, answerEvents("Opened headphones can be returned within 30 days [1].")...)
 	}
-	cfg := api.Config{Version: "test"}
+	// Limits high enough for tests that are not about them; failed
+	// authentications are limited tightly by default.
+	cfg := api.Config{Version: "test", Limits: api.Limits{AuthFailBurst: 1000}}
 	deps := api.Deps{
 		Answerer:      e.answerer,
 		Conversations: e.store,
@@ -64,8 +68,41 @@ func newEnv(t *testing.T, opts ...envOption) *env {
 	for _, o := range opts {
 		o(&cfg, &deps)
 	}
+	// Without keys the shopper routes open, as under kefu serve --demo;
+	// withClosedDefault tests the closed default.
+	if deps.Keys.Len() == 0 && !cfg.OpenShopperRoutes {
+		cfg.OpenShopperRoutes = !closedDefault(cfg)
+	}
 	e.srv = api.New(cfg, deps)
 	return e
+}
+
+// closedMarker marks a Config built by withClosedDefault.
+const closedMarker = "closed-default"
+
+func closedDefault(cfg api.Config) bool { return cfg.Version == closedMarker }
+
+// withClosedDefault builds the server as plain kefu serve does without
+// keys: the shopper routes closed too.
+func withClosedDefault() envOption {
+	return func(c *api.Config, _ *api.Deps) { c.Version = closedMarker }
+}
+
+// withLimits sets the server's limits.
+func withLimits(l api.Limits) envOption {
+	return func(c *api.Config, _ *api.Deps) { c.Limits = l }
+}
+
+// withoutAuthFailures drops the failed-authentication records from an
+// audit log, for tests about the accesses that were admitted.
+func withoutAuthFailures(recs []store.AuditRecord) []store.AuditRecord {
+	var out []store.AuditRecord
+	for _, r := range recs {
+		if r.Action != "auth.failed" {
+			out = append(out, r)
+		}
+	}
+	return out
 }
 
 // do sends a request through the handler and returns the recorded reply.
@@ -74,6 +111,9 @@ func (e *env) do(t *testing.T, method, path, body string, header ...string) *htt
 	req := httptest.NewRequest(method, path, strings.NewReader(body))
 	if body != "" {
 		req.Header.Set("Content-Type", "application/json")
+	}
+	if len(header) == 0 {
+		header = e.header
 	}
 	for i := 0; i+1 < len(header); i += 2 {
 		req.Header.Set(header[i], header[i+1])

@@ -107,28 +107,52 @@ func (s *Server) recoverPanics(c *gin.Context) {
 }
 
 // requireRole admits a request that presents an API key whose role allows
-// need, in "Authorization: Bearer <key>" or X-API-Key. With no keys
-// configured every request is admitted.
+// need, in "Authorization: Bearer <key>" or X-API-Key, within the key's
+// rate limit. With Config.OpenShopperRoutes a shopper route (need widget)
+// also admits a request that presents no key. With no keys configured
+// every other request is refused.
 func (s *Server) requireRole(need auth.Role) gin.HandlerFunc {
 	return func(c *gin.Context) {
-		if s.keys.Len() == 0 {
-			c.Next()
-			return
-		}
-		name, role, ok := s.keys.Lookup(presentedKey(c.Request))
-		if !ok {
-			c.Header("WWW-Authenticate", `Bearer realm="kefu"`)
-			writeError(c, kefu.Errorf(kefu.EUnauthorized,
-				"unauthorized: a valid API key is required (Authorization: Bearer <key> or %s)", HeaderAPIKey))
-			return
-		}
-		c.Set(ginKeyName, name)
-		if !role.Allows(need) {
-			writeError(c, kefu.Errorf(kefu.EForbidden, "an API key with role %s may not do this; it needs role %s", role, need))
+		if err := s.checkKey(c, need, "unauthorized: a valid API key is required"); err != nil {
+			writeError(c, err)
 			return
 		}
 		c.Next()
 	}
+}
+
+// checkKey is requireRole's decision: nil to admit, or the error to answer
+// with. A wrong or missing key, or one whose role is too low, counts as a
+// failed authentication of the client's address (see authFailed).
+func (s *Server) checkKey(c *gin.Context, need auth.Role, missing string) error {
+	presented := presentedKey(c.Request)
+	open := s.cfg.OpenShopperRoutes && need == auth.RoleWidget
+	if open && (presented == "" || s.keys.Len() == 0) {
+		return nil
+	}
+	if s.keys.Len() == 0 {
+		return kefu.Errorf(kefu.EForbidden,
+			"closed: this route needs an API key with role %s and no API keys are configured; add one to auth.api_keys (kefu serve --demo opens the shopper routes on this machine)", need)
+	}
+	if err := s.authBlocked(c); err != nil {
+		return err
+	}
+	name, role, ok := s.keys.Lookup(presented)
+	if !ok {
+		c.Header("WWW-Authenticate", `Bearer realm="kefu"`)
+		why := "no API key"
+		if presented != "" {
+			why = "wrong API key"
+		}
+		return s.authFailed(c, "", why, kefu.Errorf(kefu.EUnauthorized, "%s (Authorization: Bearer <key> or %s)", missing, HeaderAPIKey))
+	}
+	c.Set(ginKeyName, name)
+	c.Set(ginKeyRole, string(role))
+	if !role.Allows(need) {
+		return s.authFailed(c, name, fmt.Sprintf("key of role %s on a route for %s", role, need),
+			kefu.Errorf(kefu.EForbidden, "an API key with role %s may not do this; it needs role %s", role, need))
+	}
+	return s.admitKey(c, name)
 }
 
 // presentedKey returns the API key a request carries, "" for none.
@@ -144,19 +168,34 @@ func presentedKey(r *http.Request) string {
 }
 
 // identifyShopper verifies the shopper token, when one is sent, and puts
-// its customer id in the request's context. A bad or expired token is
-// refused with 401 and the reason; no token means an anonymous shopper.
+// its customer id in the request's context, within the shopper's rate
+// limit. A bad or expired token is refused with 401 and the reason (and
+// counts as a failed authentication); no token means an anonymous shopper.
 func (s *Server) identifyShopper(c *gin.Context) {
-	token := strings.TrimSpace(c.GetHeader(HeaderCustomerToken))
-	if token == "" {
-		c.Next()
-		return
-	}
-	id, err := auth.Verify(s.secret, token, time.Now())
-	if err != nil {
+	if err := s.checkShopper(c); err != nil {
 		writeError(c, err)
 		return
 	}
-	c.Request = c.Request.WithContext(withCustomer(c.Request.Context(), id))
 	c.Next()
+}
+
+// checkShopper is identifyShopper's decision: nil to go on, or the error
+// to answer with.
+func (s *Server) checkShopper(c *gin.Context) error {
+	token := strings.TrimSpace(c.GetHeader(HeaderCustomerToken))
+	if token == "" {
+		return nil
+	}
+	if err := s.authBlocked(c); err != nil {
+		return err
+	}
+	id, err := s.verifier.Verify(token, time.Now())
+	if err != nil {
+		return s.authFailed(c, c.GetString(ginKeyName), "bad shopper token: "+kefu.ErrorMessage(err), err)
+	}
+	if err := s.admitShopper(c, id); err != nil {
+		return err
+	}
+	c.Request = c.Request.WithContext(withCustomer(c.Request.Context(), id))
+	return nil
 }

@@ -65,6 +65,26 @@ type Config struct {
 	// 10 MiB and 50 MiB. A larger upload gets 413 too_large.
 	MaxUploadFileBytes int64
 	MaxUploadBytes     int64
+	// OpenShopperRoutes admits requests without an API key to the
+	// shopper routes (chat, conversations, feedback, completions) when no
+	// key is presented (kefu serve --demo). Admin, agent, analytics and,
+	// with keys configured, metrics routes always need a key. Without it
+	// and without keys, the shopper routes are closed too.
+	OpenShopperRoutes bool
+	// Limits are the rate limits and caps; the zero value is the defaults.
+	Limits Limits
+	// BodyReadTimeout bounds the time a request body may take to arrive
+	// (default 30s), UploadReadTimeout that of an upload to POST
+	// /v1/admin/documents (default 5m); a slower body is cut.
+	BodyReadTimeout   time.Duration
+	UploadReadTimeout time.Duration
+	// TokenMaxTTL is the longest lifetime (exp - iat) of a shopper token
+	// accepted; default auth.DefaultMaxTTL.
+	TokenMaxTTL time.Duration
+	// TrustedProxies are the addresses (IPs or CIDRs) of proxies whose
+	// X-Forwarded-For names the client for the per-address limits; with
+	// none, the connection's address is the client's.
+	TrustedProxies []string
 }
 
 // Defaults.
@@ -104,6 +124,13 @@ func (c Config) withDefaults() Config {
 	if c.MaxUploadBytes <= 0 {
 		c.MaxUploadBytes = DefaultMaxUploadBytes
 	}
+	if c.BodyReadTimeout <= 0 {
+		c.BodyReadTimeout = DefaultBodyReadTimeout
+	}
+	if c.UploadReadTimeout <= 0 {
+		c.UploadReadTimeout = DefaultUploadReadTimeout
+	}
+	c.Limits = c.Limits.withDefaults()
 	return c
 }
 
@@ -140,6 +167,11 @@ type Deps struct {
 	// serves GET /v1/admin/analytics (503 without it).
 	Feedback  FeedbackStore
 	Analytics AnalyticsReader
+	// PreviousTokenSecrets are shopper-token secrets still accepted after
+	// a rotation (TokenSecret is the current one); TokenSecretID is the
+	// current secret's key id, checked against a token's kid.
+	PreviousTokenSecrets []auth.Secret
+	TokenSecretID        string
 }
 
 // Server is the HTTP API. It is immutable once built and safe for
@@ -166,10 +198,12 @@ type Server struct {
 	feedback       FeedbackStore
 	analytics      AnalyticsReader
 	feedbackTotal  *prometheus.CounterVec
+	verifier       auth.Verifier
+	limits         *limiters
 }
 
-// New builds a Server. It logs a warning when no API keys are configured,
-// since the API is then open to anyone.
+// New builds a Server. With no API keys configured, only the shopper
+// routes can be opened (Config.OpenShopperRoutes); it logs which.
 func New(cfg Config, deps Deps) *Server {
 	s := &Server{
 		cfg:      cfg.withDefaults(),
@@ -202,8 +236,16 @@ func New(cfg Config, deps Deps) *Server {
 	s.metrics = newMetrics(s.registry, s.cfg.Version, s.log)
 	s.handoffMetrics = newHandoffMetrics(s.registry, s.log)
 	s.feedbackTotal = newFeedbackCounter(s.registry, s.log)
-	if s.keys.Len() == 0 {
-		s.log.Warn("no API keys are configured: the API is open to anyone (demo mode)")
+	s.limits = newLimiters(s.cfg.Limits, s.registry, s)
+	s.verifier = auth.Verifier{Secrets: append([]auth.Secret{{ID: deps.TokenSecretID, Key: deps.TokenSecret}}, deps.PreviousTokenSecrets...),
+		MaxTTL: s.cfg.TokenMaxTTL}
+	switch {
+	case s.keys.Len() == 0 && s.cfg.OpenShopperRoutes:
+		s.log.Warn("no API keys are configured: the shopper routes are open without a key (demo mode); admin and agent routes are closed")
+	case s.keys.Len() == 0:
+		s.log.Warn("no API keys are configured: every route but health and metrics is closed; add keys to auth.api_keys")
+	case s.cfg.OpenShopperRoutes:
+		s.log.Warn("demo mode: the shopper routes are open without a key; admin and agent routes need a key")
 	}
 	if len(s.secret) == 0 {
 		s.log.Info("no shopper token secret is configured: every shopper is anonymous")
@@ -220,11 +262,14 @@ func (s *Server) routes() http.Handler {
 	r.HandleMethodNotAllowed = true
 	r.RedirectTrailingSlash = false
 	r.RedirectFixedPath = false
-	_ = r.SetTrustedProxies(nil)
-	r.Use(s.logRequests, s.recoverPanics)
+	if err := r.SetTrustedProxies(s.cfg.TrustedProxies); err != nil {
+		s.log.Error("trusted proxies are invalid; X-Forwarded-For is ignored", "error", err.Error())
+		_ = r.SetTrustedProxies(nil)
+	}
+	r.Use(s.logRequests, s.recoverPanics, s.limitAddress)
 
-	r.POST("/v1/chat", s.requireRole(auth.RoleWidget), s.identifyShopper, s.chat)
-	r.GET("/v1/conversations/:id/messages", s.requireRole(auth.RoleWidget), s.identifyShopper, s.conversationMessages)
+	r.POST("/v1/chat", s.requireRole(auth.RoleWidget), s.identifyShopper, s.capStreams(false), s.chat)
+	r.GET("/v1/conversations/:id/messages", s.requireRole(auth.RoleWidget), s.identifyShopper, s.capStreams(false), s.conversationMessages)
 	s.conversationRoutes(r)
 	s.completionRoutes(r)
 	s.agentRoutes(r)
@@ -232,7 +277,7 @@ func (s *Server) routes() http.Handler {
 	s.analyticsRoutes(r)
 	r.GET("/healthz", s.healthz)
 	r.GET("/readyz", s.readyz)
-	r.GET("/metrics", gin.WrapH(promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{})))
+	r.GET("/metrics", s.requireMetrics, gin.WrapH(s.MetricsHandler()))
 
 	r.NoRoute(func(c *gin.Context) {
 		writeError(c, kefu.Errorf(kefu.ENotFound, "no route for %s %s", c.Request.Method, clip(c.Request.URL.Path)))
@@ -245,6 +290,12 @@ func (s *Server) routes() http.Handler {
 
 // Handler returns the API as an http.Handler.
 func (s *Server) Handler() http.Handler { return s.handler }
+
+// MetricsHandler serves the Prometheus metrics without any key check, for
+// a listener of its own (server.metrics_addr) that only operators reach.
+func (s *Server) MetricsHandler() http.Handler {
+	return promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{})
+}
 
 // ListenAndServe serves the API on addr until ctx ends, then shuts down
 // gracefully: it stops accepting connections and waits up to

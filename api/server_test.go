@@ -146,7 +146,7 @@ func TestRoutingErrors(t *testing.T) {
 }
 
 func TestChatNotConfigured(t *testing.T) {
-	s := api.New(api.Config{}, api.Deps{})
+	s := api.New(api.Config{OpenShopperRoutes: true}, api.Deps{})
 	rec := httptest.NewRecorder()
 	s.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/v1/chat", strings.NewReader(`{"message":"hi"}`)))
 	wantError(t, rec, 503, kefu.EUnavailable)
