@@ -21,6 +21,7 @@ var testSecrets = map[string]string{
 	"KEFU_TOKEN_SECRET":      "token-secret-from-the-environment",
 	"KEFU_QDRANT_API_KEY":    "qdrant-key-from-the-environment",
 	"KEFU_POSTGRES_PASSWORD": "postgres-password-from-the-environment",
+	"KEFU_API_KEYS":          "web:widget:sha256:from-the-environment",
 }
 
 func load(t *testing.T, env map[string]string, interpolate bool) (*types.Project, error) {
@@ -143,7 +144,7 @@ func TestComposeSecretsComeFromTheEnvironment(t *testing.T) {
 		t.Fatal(err)
 	}
 	for svc, keys := range map[string][]string{
-		"kefu":     {"KEFU_TOKEN_SECRET", "KEFU_QDRANT_API_KEY"},
+		"kefu":     {"KEFU_TOKEN_SECRET", "KEFU_QDRANT_API_KEY", "KEFU_API_KEYS"},
 		"qdrant":   {"QDRANT__SERVICE__API_KEY"},
 		"postgres": {"POSTGRES_PASSWORD"},
 	} {
@@ -240,5 +241,28 @@ func TestDockerfile(t *testing.T) {
 		if !strings.Contains(df, want) {
 			t.Errorf("Dockerfile lacks %s", want)
 		}
+	}
+}
+
+// The compose default is never open: kefu listens on all interfaces of its
+// container, so it must start with API keys, and compose refuses to start
+// without them (checked above, with the other secrets). An empty default
+// (${KEFU_API_KEYS:-}) would start an open server.
+func TestComposeKefuIsNeverOpen(t *testing.T) {
+	raw, err := load(t, nil, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kefu := service(t, raw, "kefu")
+	ref := env(kefu, "KEFU_API_KEYS")
+	if !strings.HasPrefix(ref, "${KEFU_API_KEYS:?") {
+		t.Errorf("kefu KEFU_API_KEYS = %q; it must be required (${KEFU_API_KEYS:?...}), so compose never starts an open server", ref)
+	}
+	p, err := load(t, testSecrets, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := env(service(t, p, "kefu"), "KEFU_API_KEYS"); got == "" {
+		t.Error("kefu starts without API keys")
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/kefuhq/kefu/auth"
 	"github.com/kefuhq/kefu/guard"
 	"github.com/kefuhq/kefu/ingest"
 	"github.com/kefuhq/kefu/llm"
@@ -182,8 +183,8 @@ func (a *app) storeIsEmpty(ctx context.Context) (bool, error) {
 // `kefu token` agree without configuration while no secret ever ships in
 // the repository.
 func tokenSecret(cfg Config) ([]byte, error) {
-	if cfg.Auth.TokenSecret != "" {
-		return []byte(cfg.Auth.TokenSecret), nil
+	if cfg.Auth.tokenSecret != "" {
+		return []byte(cfg.Auth.tokenSecret), nil
 	}
 	if cfg.Auth.TokenSecretFile != "" {
 		raw, err := os.ReadFile(cfg.Auth.TokenSecretFile)
@@ -224,6 +225,27 @@ func tokenSecret(cfg Config) ([]byte, error) {
 		return nil, fmt.Errorf("write token secret: %w", err)
 	}
 	return []byte(secret), nil
+}
+
+// previousTokenSecrets returns the token secret still accepted after a
+// rotation, from the environment or its file, with its key id; none when
+// neither is set.
+func previousTokenSecrets(cfg Config) ([]auth.Secret, error) {
+	a := cfg.Auth
+	s := a.tokenSecretPrevious
+	if a.TokenSecretPreviousFile != "" {
+		raw, err := os.ReadFile(a.TokenSecretPreviousFile)
+		if err != nil {
+			return nil, fmt.Errorf("auth.token_secret_previous_file: %w", err)
+		}
+		if s = strings.TrimSpace(string(raw)); len(s) < 16 {
+			return nil, fmt.Errorf("auth.token_secret_previous_file %s holds fewer than 16 bytes", a.TokenSecretPreviousFile)
+		}
+	}
+	if s == "" {
+		return nil, nil
+	}
+	return []auth.Secret{{ID: a.TokenSecretPreviousID, Key: []byte(s)}}, nil
 }
 
 var _ rag.Searcher = (*embedded.Store)(nil)

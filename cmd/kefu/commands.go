@@ -354,11 +354,18 @@ func tokenCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			maxTTL := cfg.Auth.TokenMaxTTL
+			if maxTTL <= 0 {
+				maxTTL = auth.DefaultMaxTTL
+			}
+			if ttl > maxTTL {
+				return kefu.Errorf(kefu.EInvalid, "--ttl %s is longer than auth.token_max_ttl (%s): the server would refuse the token", ttl, maxTTL)
+			}
 			secret, err := tokenSecret(cfg)
 			if err != nil {
 				return err
 			}
-			tok, err := auth.Mint(secret, customer, ttl, time.Now())
+			tok, err := auth.MintWith(auth.Secret{ID: cfg.Auth.TokenSecretID, Key: secret}, customer, ttl, time.Now())
 			if err != nil {
 				return err
 			}
@@ -367,7 +374,7 @@ func tokenCmd(g *globals) *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVar(&customer, "customer", "", "customer id the token asserts")
-	cmd.Flags().DurationVar(&ttl, "ttl", 24*time.Hour, "how long the token is valid")
+	cmd.Flags().DurationVar(&ttl, "ttl", 24*time.Hour, "how long the token is valid, at most auth.token_max_ttl")
 	return cmd
 }
 

@@ -14,6 +14,8 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/kefuhq/kefu"
+	"github.com/kefuhq/kefu/api"
+	"github.com/kefuhq/kefu/auth"
 	"github.com/kefuhq/kefu/escalate"
 )
 
@@ -33,6 +35,7 @@ type Config struct {
 	Orders    OrdersConfig    `yaml:"orders"`
 	Log       LogConfig       `yaml:"log"`
 	Ingest    IngestConfig    `yaml:"ingest"`
+	Limits    LimitsConfig    `yaml:"limits"`
 
 	Escalation EscalationConfig `yaml:"escalation"`
 }
@@ -44,12 +47,104 @@ type ServerConfig struct {
 	Heartbeat       time.Duration `yaml:"heartbeat"`
 	MaxUploadFile   int           `yaml:"max_upload_file_bytes"`
 	MaxUpload       int           `yaml:"max_upload_bytes"`
+	// MetricsAddr, when set, serves /metrics on a listener of its own,
+	// without a key (for the operators' network only).
+	MetricsAddr    string   `yaml:"metrics_addr"`
+	TrustedProxies []string `yaml:"trusted_proxies"`
 }
 
+// AuthConfig is who may use the API. The token secrets are read from the
+// environment or files only: TokenSecret in kefu.yaml is refused, the
+// environment's is kept in tokenSecret.
 type AuthConfig struct {
-	TokenSecret     string      `yaml:"token_secret"`
-	TokenSecretFile string      `yaml:"token_secret_file"`
-	APIKeys         []APIKeyCfg `yaml:"api_keys"`
+	TokenSecret             string        `yaml:"token_secret"`
+	TokenSecretFile         string        `yaml:"token_secret_file"`
+	TokenSecretID           string        `yaml:"token_secret_id"`
+	TokenSecretPrevious     string        `yaml:"token_secret_previous"` // refused: env or file only
+	TokenSecretPreviousFile string        `yaml:"token_secret_previous_file"`
+	TokenSecretPreviousID   string        `yaml:"token_secret_previous_id"`
+	TokenMaxTTL             time.Duration `yaml:"token_max_ttl"`
+	APIKeys                 []APIKeyCfg   `yaml:"api_keys"`
+	tokenSecret             string
+	tokenSecretPrevious     string
+}
+
+// LogValue keeps the token secrets out of any log line that prints the
+// config.
+func (a AuthConfig) LogValue() slog.Value {
+	return slog.GroupValue(slog.Int("api_keys", len(a.APIKeys)), slog.Duration("token_max_ttl", a.TokenMaxTTL),
+		slog.Bool("token_secret_set", a.tokenSecret != "" || a.TokenSecretFile != ""),
+		slog.Bool("token_secret_previous_set", a.tokenSecretPrevious != "" || a.TokenSecretPreviousFile != ""))
+}
+
+func (a AuthConfig) problems() []string {
+	var problems []string
+	if a.TokenSecret != "" {
+		problems = append(problems, "auth.token_secret is a secret: set KEFU_TOKEN_SECRET or auth.token_secret_file, not kefu.yaml")
+	}
+	if a.TokenSecretPrevious != "" {
+		problems = append(problems, "auth.token_secret_previous is a secret: set KEFU_TOKEN_SECRET_PREVIOUS or auth.token_secret_previous_file, not kefu.yaml")
+	}
+	if a.tokenSecret != "" && len(a.tokenSecret) < 16 {
+		problems = append(problems, "auth.token_secret (KEFU_TOKEN_SECRET) is shorter than 16 bytes")
+	}
+	if a.tokenSecret != "" && a.TokenSecretFile != "" {
+		problems = append(problems, "KEFU_TOKEN_SECRET and auth.token_secret_file are both set; keep one")
+	}
+	if a.tokenSecretPrevious != "" && len(a.tokenSecretPrevious) < 16 {
+		problems = append(problems, "auth.token_secret_previous (KEFU_TOKEN_SECRET_PREVIOUS) is shorter than 16 bytes")
+	}
+	if a.tokenSecretPrevious != "" && a.TokenSecretPreviousFile != "" {
+		problems = append(problems, "KEFU_TOKEN_SECRET_PREVIOUS and auth.token_secret_previous_file are both set; keep one")
+	}
+	for name, id := range map[string]string{"auth.token_secret_id": a.TokenSecretID, "auth.token_secret_previous_id": a.TokenSecretPreviousID} {
+		if id != "" && (len(id) > auth.MaxKeyIDLen || !auth.ValidCustomerID(id)) {
+			problems = append(problems, fmt.Sprintf("%s %q is not 1 to %d characters of A-Z a-z 0-9 _ . @ -", name, id, auth.MaxKeyIDLen))
+		}
+	}
+	if a.TokenSecretID != "" && a.TokenSecretID == a.TokenSecretPreviousID {
+		problems = append(problems, "auth.token_secret_id and auth.token_secret_previous_id are the same; a rotated secret needs a new id")
+	}
+	if a.TokenMaxTTL < 0 {
+		problems = append(problems, fmt.Sprintf("auth.token_max_ttl %s is negative", a.TokenMaxTTL))
+	}
+	return problems
+}
+
+// LimitsConfig are the API's rate limits and caps (api.Limits): rates in
+// requests per second, a negative rate turning its limit off.
+type LimitsConfig struct {
+	AddressRate       float64       `yaml:"address_rate"`
+	AddressBurst      int           `yaml:"address_burst"`
+	KeyRate           float64       `yaml:"key_rate"`
+	KeyBurst          int           `yaml:"key_burst"`
+	ShopperRate       float64       `yaml:"shopper_rate"`
+	ShopperBurst      int           `yaml:"shopper_burst"`
+	AuthFailRate      float64       `yaml:"auth_fail_rate"`
+	AuthFailBurst     int           `yaml:"auth_fail_burst"`
+	StreamsPerKey     int           `yaml:"streams_per_key"`
+	StreamsPerShopper int           `yaml:"streams_per_shopper"`
+	StreamsPerAddress int           `yaml:"streams_per_address"`
+	TicketsPerHour    int           `yaml:"tickets_per_shopper_hour"`
+	BodyReadTimeout   time.Duration `yaml:"body_read_timeout"`
+	UploadReadTimeout time.Duration `yaml:"upload_read_timeout"`
+}
+
+func (l LimitsConfig) api() api.Limits {
+	return api.Limits{
+		AddressRate: l.AddressRate, AddressBurst: l.AddressBurst, KeyRate: l.KeyRate, KeyBurst: l.KeyBurst,
+		ShopperRate: l.ShopperRate, ShopperBurst: l.ShopperBurst, AuthFailRate: l.AuthFailRate, AuthFailBurst: l.AuthFailBurst,
+		StreamsPerKey: l.StreamsPerKey, StreamsPerShopper: l.StreamsPerShopper, StreamsPerAddress: l.StreamsPerAddress,
+		TicketsPerHour: l.TicketsPerHour,
+	}
+}
+
+func (l LimitsConfig) problems() []string {
+	var problems []string
+	if l.BodyReadTimeout < 0 || l.UploadReadTimeout < 0 {
+		problems = append(problems, "limits.body_read_timeout and limits.upload_read_timeout must not be negative")
+	}
+	return problems
 }
 
 type APIKeyCfg struct {
@@ -181,7 +276,12 @@ type configKey struct {
 
 var configKeys = []configKey{
 	{"data_dir", "KEFU_DATA_DIR", "data", "directory for the chunk store, conversations and the generated token secret", func(c *Config, v string) error { c.DataDir = v; return nil }},
-	{"server.addr", "KEFU_ADDR", ":8080", "HTTP listen address", func(c *Config, v string) error { c.Server.Addr = v; return nil }},
+	{"server.addr", "KEFU_ADDR", ":8080 with API keys, 127.0.0.1:8080 without", "HTTP listen address; without API keys only a loopback address is accepted", func(c *Config, v string) error { c.Server.Addr = v; return nil }},
+	{"server.metrics_addr", "KEFU_METRICS_ADDR", "(none)", "a listen address of its own for GET /metrics, served there without a key (keep it on the operators' network); /metrics on server.addr needs an admin key when keys are configured", func(c *Config, v string) error { c.Server.MetricsAddr = v; return nil }},
+	{"server.trusted_proxies", "KEFU_TRUSTED_PROXIES", "(none)", "proxies (IPs or CIDRs, comma-separated in env) whose X-Forwarded-For names the client for the per-address limits; with none the connection's address counts", func(c *Config, v string) error {
+		c.Server.TrustedProxies = splitList(v)
+		return nil
+	}},
 	{"server.max_message_bytes", "KEFU_MAX_MESSAGE_BYTES", "4000", "longest accepted chat message, in bytes", intSetter(func(c *Config) *int { return &c.Server.MaxMessageBytes })},
 	{"server.max_body_bytes", "KEFU_MAX_BODY_BYTES", "65536", "largest accepted request body, in bytes", intSetter(func(c *Config) *int { return &c.Server.MaxBodyBytes })},
 	{"server.max_upload_file_bytes", "KEFU_MAX_UPLOAD_FILE_BYTES", "10485760", "largest file accepted by POST /v1/admin/documents, in bytes", intSetter(func(c *Config) *int { return &c.Server.MaxUploadFile })},
@@ -191,9 +291,14 @@ var configKeys = []configKey{
 		c.Server.Heartbeat = d
 		return err
 	}},
-	{"auth.token_secret", "KEFU_TOKEN_SECRET", "(generated)", "HMAC secret for shopper tokens; when unset, a random one is generated into <data_dir>/token.secret", func(c *Config, v string) error { c.Auth.TokenSecret = v; return nil }},
-	{"auth.token_secret_file", "KEFU_TOKEN_SECRET_FILE", "", "file holding the token secret (preferred over putting it in kefu.yaml)", func(c *Config, v string) error { c.Auth.TokenSecretFile = v; return nil }},
-	{"auth.api_keys", "KEFU_API_KEYS", "(none: open API)", "API keys as name:role:sha256-hex,... (roles widget, agent, admin); in kefu.yaml a list of {name, role, hash}", func(c *Config, v string) error {
+	{"auth.token_secret", "KEFU_TOKEN_SECRET", "(generated)", "HMAC secret for shopper tokens (16 bytes or more); environment or file only, refused in kefu.yaml; when unset, a random one is generated into <data_dir>/token.secret", func(c *Config, v string) error { c.Auth.tokenSecret = v; return nil }},
+	{"auth.token_secret_file", "KEFU_TOKEN_SECRET_FILE", "", "file holding the token secret", func(c *Config, v string) error { c.Auth.TokenSecretFile = v; return nil }},
+	{"auth.token_secret_id", "KEFU_TOKEN_SECRET_ID", "(none)", "key id (kid) of the current token secret: kefu token writes it into tokens, and a token whose kid names another secret is refused", func(c *Config, v string) error { c.Auth.TokenSecretID = v; return nil }},
+	{"auth.token_secret_previous", "KEFU_TOKEN_SECRET_PREVIOUS", "(none)", "the token secret before a rotation, still accepted (never used to sign); environment or file only", func(c *Config, v string) error { c.Auth.tokenSecretPrevious = v; return nil }},
+	{"auth.token_secret_previous_file", "KEFU_TOKEN_SECRET_PREVIOUS_FILE", "", "file holding the previous token secret", func(c *Config, v string) error { c.Auth.TokenSecretPreviousFile = v; return nil }},
+	{"auth.token_secret_previous_id", "KEFU_TOKEN_SECRET_PREVIOUS_ID", "(none)", "key id of the previous token secret", func(c *Config, v string) error { c.Auth.TokenSecretPreviousID = v; return nil }},
+	{"auth.token_max_ttl", "KEFU_TOKEN_MAX_TTL", "24h", "longest lifetime (exp - iat) of a shopper token accepted, and of one kefu token mints; a token issued more than 60s in the future is refused too", durationSetter(func(c *Config) *time.Duration { return &c.Auth.TokenMaxTTL })},
+	{"auth.api_keys", "KEFU_API_KEYS", "(none: loopback only, shopper routes open with --demo)", "API keys as name:role:sha256-hex,... (roles widget, agent, admin); in kefu.yaml a list of {name, role, hash}", func(c *Config, v string) error {
 		for _, entry := range strings.Split(v, ",") {
 			parts := strings.SplitN(strings.TrimSpace(entry), ":", 3)
 			if len(parts) != 3 {
@@ -268,6 +373,20 @@ var configKeys = []configKey{
 	{"ingest.golden", "KEFU_INGEST_GOLDEN", "(none)", "golden set (JSONL) the upload gate runs through the pipeline after each upload", func(c *Config, v string) error { c.Ingest.Golden = v; return nil }},
 	{"ingest.gate_timeout", "KEFU_INGEST_GATE_TIMEOUT", "2m", "longest the gate's golden run may take (uploads and kefu ingest --gate); a run that takes longer fails the gate and the change is rolled back", durationSetter(func(c *Config) *time.Duration { return &c.Ingest.GateTimeout })},
 	{"ingest.gate_max_cases", "KEFU_INGEST_GATE_MAX_CASES", "1000", "largest golden set a gate may run; a larger one is refused at start", intSetter(func(c *Config) *int { return &c.Ingest.GateMaxCases })},
+	{"limits.address_rate", "KEFU_LIMIT_ADDRESS_RATE", "20", "requests per second one client address may make on average, on every route (an IPv6 client counts by its /64); negative turns it off", floatSetter(func(c *Config) *float64 { return &c.Limits.AddressRate })},
+	{"limits.address_burst", "KEFU_LIMIT_ADDRESS_BURST", "100", "requests one address may make at once", intSetter(func(c *Config) *int { return &c.Limits.AddressBurst })},
+	{"limits.key_rate", "KEFU_LIMIT_KEY_RATE", "200", "requests per second all holders of one API key may make together (the widget key is shared by every shopper)", floatSetter(func(c *Config) *float64 { return &c.Limits.KeyRate })},
+	{"limits.key_burst", "KEFU_LIMIT_KEY_BURST", "400", "requests one API key may make at once", intSetter(func(c *Config) *int { return &c.Limits.KeyBurst })},
+	{"limits.shopper_rate", "KEFU_LIMIT_SHOPPER_RATE", "2", "requests per second one signed-in shopper (token subject) may make on average", floatSetter(func(c *Config) *float64 { return &c.Limits.ShopperRate })},
+	{"limits.shopper_burst", "KEFU_LIMIT_SHOPPER_BURST", "30", "requests one shopper may make at once", intSetter(func(c *Config) *int { return &c.Limits.ShopperBurst })},
+	{"limits.auth_fail_rate", "KEFU_LIMIT_AUTH_FAIL_RATE", "0.1", "failed authentications (wrong or missing key, bad shopper token) per second one address may make; over it every authenticated request from there gets 429", floatSetter(func(c *Config) *float64 { return &c.Limits.AuthFailRate })},
+	{"limits.auth_fail_burst", "KEFU_LIMIT_AUTH_FAIL_BURST", "10", "failed authentications one address may make at once", intSetter(func(c *Config) *int { return &c.Limits.AuthFailBurst })},
+	{"limits.streams_per_key", "KEFU_LIMIT_STREAMS_PER_KEY", "1000", "open streams (SSE chat turns, completions, message streams) per API key", intSetter(func(c *Config) *int { return &c.Limits.StreamsPerKey })},
+	{"limits.streams_per_shopper", "KEFU_LIMIT_STREAMS_PER_SHOPPER", "4", "open streams per signed-in shopper", intSetter(func(c *Config) *int { return &c.Limits.StreamsPerShopper })},
+	{"limits.streams_per_address", "KEFU_LIMIT_STREAMS_PER_ADDRESS", "50", "open streams per client address", intSetter(func(c *Config) *int { return &c.Limits.StreamsPerAddress })},
+	{"limits.tickets_per_shopper_hour", "KEFU_LIMIT_TICKETS_PER_SHOPPER_HOUR", "5", "tickets one shopper (an anonymous one by address) may open an hour; a repeat of the question of their open ticket joins it instead", intSetter(func(c *Config) *int { return &c.Limits.TicketsPerHour })},
+	{"limits.body_read_timeout", "KEFU_LIMIT_BODY_READ_TIMEOUT", "30s", "longest a request body may take to arrive; a slower one is cut", durationSetter(func(c *Config) *time.Duration { return &c.Limits.BodyReadTimeout })},
+	{"limits.upload_read_timeout", "KEFU_LIMIT_UPLOAD_READ_TIMEOUT", "5m", "longest an upload to POST /v1/admin/documents may take to arrive", durationSetter(func(c *Config) *time.Duration { return &c.Limits.UploadReadTimeout })},
 	{"log.level", "KEFU_LOG_LEVEL", "info", "debug, info, warn or error", func(c *Config, v string) error { c.Log.Level = v; return nil }},
 	{"log.format", "KEFU_LOG_FORMAT", "text", "text or json", func(c *Config, v string) error { c.Log.Format = v; return nil }},
 	{"escalation.refund_threshold", "KEFU_ESCALATION_REFUND_THRESHOLD", "CNY 2000", "a refund request naming more than this goes to a person; one amount per currency, comma-separated (CNY 2000, USD 300)", func(c *Config, v string) error { c.Escalation.RefundThreshold = v; return nil }},
@@ -350,7 +469,6 @@ func (c *Config) fillDefaults() {
 		}
 	}
 	def(&c.DataDir, "data")
-	def(&c.Server.Addr, ":8080")
 	def(&c.Embedding.Provider, "local")
 	def(&c.VectorDB.Provider, "embedded")
 	def(&c.VectorDB.Qdrant.Addr, "localhost:6334")
@@ -405,9 +523,8 @@ func (c *Config) validate() error {
 			problems = append(problems, fmt.Sprintf("auth.api_keys[%d] needs a name and a hash", i))
 		}
 	}
-	if c.Auth.TokenSecret != "" && len(c.Auth.TokenSecret) < 16 {
-		problems = append(problems, "auth.token_secret is shorter than 16 bytes")
-	}
+	problems = append(problems, c.Auth.problems()...)
+	problems = append(problems, c.Limits.problems()...)
 	problems = append(problems, c.Escalation.problems()...)
 	problems = append(problems, c.Ingest.problems()...)
 	if len(problems) > 0 {
@@ -415,6 +532,17 @@ func (c *Config) validate() error {
 		return fmt.Errorf("invalid configuration:\n  %s", strings.Join(problems, "\n  "))
 	}
 	return nil
+}
+
+// splitList splits a comma-separated environment value, dropping blanks.
+func splitList(v string) []string {
+	var out []string
+	for _, s := range strings.Split(v, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 var qdrantCollectionName = regexp.MustCompile(`^[A-Za-z0-9_-]{1,255}$`)

@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestReadmeDocumentsEveryConfigKey(t *testing.T) {
@@ -32,7 +33,7 @@ func TestExampleConfigLoads(t *testing.T) {
 	if err != nil {
 		t.Fatalf("kefu.example.yaml: %v", err)
 	}
-	if cfg.Shop.Name["zh"] != "鹿米家居数码" || cfg.Embedding.Dims != 512 || cfg.Server.Addr != ":8080" {
+	if cfg.Shop.Name["zh"] != "鹿米家居数码" || cfg.Embedding.Dims != 512 || cfg.Server.Addr != "" || cfg.Auth.TokenMaxTTL != 24*time.Hour || cfg.Limits.AddressRate != 20 {
 		t.Fatalf("example config read as %+v", cfg)
 	}
 }

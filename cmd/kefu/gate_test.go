@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/kefuhq/kefu"
+	"github.com/kefuhq/kefu/auth"
 	"github.com/kefuhq/kefu/ingest"
 )
 
@@ -224,22 +225,34 @@ func TestIngestGateFlags(t *testing.T) {
 func TestUploadGate(t *testing.T) {
 	_, data := gateShop(t, nil)
 	before := readStore(t, data, nil)
-	env := map[string]string{"KEFU_INGEST_GATE": gateFile, "KEFU_INGEST_GOLDEN": goldenFile}
+	const adminKey, widgetKey = "gate-test-admin-key-0123", "gate-test-widget-key-0123"
+	var root string
+	base := func(path string) string { return root + path }
+	env := map[string]string{"KEFU_INGEST_GATE": gateFile, "KEFU_INGEST_GOLDEN": goldenFile,
+		"KEFU_API_KEYS": "ops:admin:" + auth.HashKey(adminKey) + ",web:widget:" + auth.HashKey(widgetKey)}
 	cfg, err := LoadConfig("", func(k string) string { return env[k] })
 	if err != nil {
 		t.Fatal(err)
 	}
 	cfg.DataDir = data
 	cfg.Server.Addr = "127.0.0.1:0"
+	post := func(path, ctype, key string, body io.Reader) (*http.Response, error) {
+		req, err := http.NewRequest(http.MethodPost, base(path), body)
+		if err != nil {
+			return nil, err
+		}
+		req.Header.Set("Content-Type", ctype)
+		req.Header.Set("Authorization", "Bearer "+key)
+		return http.DefaultClient.Do(req)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	addrc, errc := make(chan string, 1), make(chan error, 1)
 	g := &globals{stdout: io.Discard, stderr: io.Discard, getenv: func(k string) string { return env[k] }}
 	go func() { errc <- serve(ctx, g, cfg, false, func(addr string) { addrc <- addr }) }()
-	var base string
 	select {
 	case addr := <-addrc:
-		base = "http://" + addr
+		root = "http://" + addr
 	case err := <-errc:
 		t.Fatalf("serve: %v", err)
 	case <-time.After(30 * time.Second):
@@ -252,7 +265,7 @@ func TestUploadGate(t *testing.T) {
 		part, _ := w.CreateFormFile("file", name)
 		part.Write([]byte(text))
 		w.Close()
-		resp, err := http.Post(base+"/v1/admin/documents", w.FormDataContentType(), &body)
+		resp, err := post("/v1/admin/documents", w.FormDataContentType(), adminKey, &body)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -263,7 +276,7 @@ func TestUploadGate(t *testing.T) {
 	}
 	chat := func(msg string) string {
 		t.Helper()
-		resp, err := http.Post(base+"/v1/chat", "application/json", strings.NewReader(`{"message":"`+msg+`"}`))
+		resp, err := post("/v1/chat", "application/json", widgetKey, strings.NewReader(`{"message":"`+msg+`"}`))
 		if err != nil {
 			t.Fatal(err)
 		}

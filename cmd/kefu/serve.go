@@ -2,15 +2,22 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
+	"net/http"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/spf13/cobra"
 
+	"github.com/kefuhq/kefu"
 	"github.com/kefuhq/kefu/api"
 	"github.com/kefuhq/kefu/auth"
 	"github.com/kefuhq/kefu/escalate"
@@ -41,8 +48,8 @@ func serveCmd(g *globals) *cobra.Command {
 			return serve(cmd.Context(), g, cfg, demo, nil)
 		},
 	}
-	cmd.Flags().StringVar(&addr, "addr", "", "listen address (default server.addr, :8080)")
-	cmd.Flags().BoolVar(&demo, "demo", false, "ingest the bundled demo shop into the data dir if it is empty")
+	cmd.Flags().StringVar(&addr, "addr", "", "listen address (default server.addr: :8080 with API keys, 127.0.0.1:8080 without)")
+	cmd.Flags().BoolVar(&demo, "demo", false, "ingest the bundled demo shop into the data dir if it is empty; without API keys, open the shopper routes on loopback and print an admin and an agent key for this run")
 	return cmd
 }
 
@@ -50,6 +57,12 @@ func serveCmd(g *globals) *cobra.Command {
 // listening address once the server accepts connections (tests use it).
 func serve(ctx context.Context, g *globals, cfg Config, demo bool, ready func(addr string)) error {
 	start := time.Now()
+	configured := len(cfg.Auth.APIKeys) > 0
+	addr, err := listenAddr(cfg.Server.Addr, configured)
+	if err != nil {
+		return err
+	}
+	cfg.Server.Addr = addr
 	if demo && len(cfg.Shop.Name) == 0 {
 		cfg.Shop.Name = demoshop.Name
 	}
@@ -90,9 +103,21 @@ func serve(ctx context.Context, g *globals, cfg Config, demo bool, ready func(ad
 	if err != nil {
 		return err
 	}
+	previous, err := previousTokenSecrets(cfg)
+	if err != nil {
+		return err
+	}
 	keyCfg := make([]auth.KeyConfig, len(cfg.Auth.APIKeys))
 	for i, k := range cfg.Auth.APIKeys {
 		keyCfg[i] = auth.KeyConfig{Name: k.Name, Role: auth.Role(k.Role), Hash: k.Hash}
+	}
+	if demo && !configured {
+		generated, err := demoKeys()
+		if err != nil {
+			return err
+		}
+		keyCfg = generated
+		printDemoKeys(g.stderr, generated, addr)
 	}
 	keys, err := auth.NewKeys(keyCfg)
 	if err != nil {
@@ -121,11 +146,19 @@ func serve(ctx context.Context, g *globals, cfg Config, demo bool, ready func(ad
 		MaxUploadBytes:     int64(cfg.Server.MaxUpload),
 		HeartbeatInterval:  cfg.Server.Heartbeat,
 		Version:            version,
+		OpenShopperRoutes:  demo && !configured,
+		Limits:             cfg.Limits.api(),
+		BodyReadTimeout:    cfg.Limits.BodyReadTimeout,
+		UploadReadTimeout:  cfg.Limits.UploadReadTimeout,
+		TokenMaxTTL:        cfg.Auth.TokenMaxTTL,
+		TrustedProxies:     cfg.Server.TrustedProxies,
 	}, api.Deps{
-		Answerer:      a.pipeline,
-		Conversations: convs,
-		TokenSecret:   secret,
-		Keys:          keys,
+		Answerer:             a.pipeline,
+		Conversations:        convs,
+		TokenSecret:          secret,
+		TokenSecretID:        cfg.Auth.TokenSecretID,
+		PreviousTokenSecrets: previous,
+		Keys:                 keys,
 		Readiness: map[string]api.Check{
 			"knowledge_store": a.store.Ping,
 			"conversations":   convs.Ping,
@@ -146,6 +179,14 @@ func serve(ctx context.Context, g *globals, cfg Config, demo bool, ready func(ad
 	ln, err := lc.Listen(ctx, "tcp", cfg.Server.Addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.Server.Addr, err)
+	}
+	if cfg.Server.MetricsAddr != "" {
+		stop, err := serveMetrics(ctx, cfg.Server.MetricsAddr, srv.MetricsHandler(), log)
+		if err != nil {
+			ln.Close()
+			return err
+		}
+		defer stop()
 	}
 	log.Info("kefu is ready", "addr", ln.Addr().String(), "data_dir", cfg.DataDir, "startup", time.Since(start).Round(time.Millisecond), "version", version)
 	if ready != nil {
@@ -180,4 +221,79 @@ func handoff(cfg Config, convs *store.Bolt, log *slog.Logger) (*escalate.Desk, f
 	}
 	run := func(ctx context.Context) { _ = w.Run(ctx) }
 	return desk, run, nil
+}
+
+// listenAddr is the address serve listens on: the configured one, or by
+// default :8080 with API keys and 127.0.0.1:8080 without. Without keys only
+// a loopback address is accepted, so that a server nobody configured is
+// never reachable from another machine.
+func listenAddr(addr string, haveKeys bool) (string, error) {
+	if addr == "" {
+		if haveKeys {
+			return ":8080", nil
+		}
+		return "127.0.0.1:8080", nil
+	}
+	if haveKeys || loopbackAddr(addr) {
+		return addr, nil
+	}
+	return "", kefu.Errorf(kefu.EInvalid,
+		"server.addr %q is reachable from other machines and no API keys are configured: set auth.api_keys (KEFU_API_KEYS) first, or listen on 127.0.0.1", addr)
+}
+
+// loopbackAddr reports whether addr (host:port) listens on this machine
+// only; an empty host listens everywhere.
+func loopbackAddr(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	return err == nil && host != "" && loopback(host)
+}
+
+// demoKeys are an admin and an agent key made at random for one run of
+// serve --demo without configured keys; they are not stored anywhere.
+func demoKeys() ([]auth.KeyConfig, error) {
+	var out []auth.KeyConfig
+	for _, role := range []auth.Role{auth.RoleAdmin, auth.RoleAgent} {
+		buf := make([]byte, 24)
+		if _, err := rand.Read(buf); err != nil {
+			return nil, fmt.Errorf("generate the demo keys: %w", err)
+		}
+		out = append(out, auth.KeyConfig{Name: "demo-" + string(role), Role: role, Key: "kefu_" + string(role) + "_" + hex.EncodeToString(buf)})
+	}
+	return out, nil
+}
+
+// printDemoKeys shows the generated keys once, on the terminal (stderr),
+// never through the logger.
+func printDemoKeys(w io.Writer, keys []auth.KeyConfig, addr string) {
+	fmt.Fprintln(w, "kefu: demo mode: the shopper routes are open on this machine; admin and agent routes need these keys (this run only):")
+	for _, k := range keys {
+		fmt.Fprintf(w, "  %-6s %s\n", k.Role, k.Key)
+	}
+	host := addr
+	if strings.HasPrefix(host, ":") {
+		host = "localhost" + host
+	}
+	fmt.Fprintf(w, "  e.g. curl -H \"Authorization: Bearer <agent key>\" %s/v1/agent/tickets\n", host)
+}
+
+// serveMetrics serves handler at /metrics on addr until ctx ends or the
+// returned stop is called.
+func serveMetrics(ctx context.Context, addr string, handler http.Handler, log *slog.Logger) (stop func(), err error) {
+	var lc net.ListenConfig
+	ln, err := lc.Listen(ctx, "tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("server.metrics_addr: listen on %s: %w", addr, err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", handler)
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 10 * time.Second, WriteTimeout: 30 * time.Second}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error("metrics listener stopped", "error", err.Error())
+		}
+	}()
+	log.Info("metrics listening", "addr", ln.Addr().String())
+	return func() { srv.Close(); <-done }, nil
 }
