@@ -280,9 +280,7 @@ func (s *Server) history(ctx context.Context, conversationID, currentID string) 
 // fields are invalid (400), an oversized body or message too_large (413).
 func (s *Server) decodeChat(c *gin.Context) (ChatRequest, error) {
 	var req ChatRequest
-	rc := http.NewResponseController(c.Writer)
-	_ = rc.SetReadDeadline(time.Now().Add(s.cfg.BodyReadTimeout)) // unsupported by test recorders
-	defer rc.SetReadDeadline(time.Time{})
+	// The body's read deadline is limitAddress's, lifted at its end.
 
 	body := http.MaxBytesReader(c.Writer, c.Request.Body, s.cfg.MaxBodyBytes)
 	dec := json.NewDecoder(body)

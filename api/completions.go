@@ -296,9 +296,7 @@ func (s *sseWriter) data(v any) error {
 func (s *Server) decodeCompletion(c *gin.Context) (completionQuery, error) {
 	var q completionQuery
 	var req ChatCompletionRequest
-	rc := http.NewResponseController(c.Writer)
-	_ = rc.SetReadDeadline(time.Now().Add(s.cfg.BodyReadTimeout)) // unsupported by test recorders
-	defer rc.SetReadDeadline(time.Time{})
+	// The body's read deadline is limitAddress's, lifted at its end.
 
 	dec := json.NewDecoder(http.MaxBytesReader(c.Writer, c.Request.Body, s.cfg.MaxBodyBytes))
 	if err := dec.Decode(&req); err != nil {
