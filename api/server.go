@@ -139,8 +139,10 @@ func (c Config) withDefaults() Config {
 type Check func(ctx context.Context) error
 
 // Deps are the Server's collaborators. Answerer and Conversations are
-// needed for chat (without them chat answers 503). With no Keys the API is
-// open to anyone; with an empty TokenSecret every shopper is anonymous and
+// needed for chat (without them chat answers 503). With no Keys every route
+// but health and metrics is closed, save the shopper routes when
+// Config.OpenShopperRoutes is set; AuditLog also receives the failed
+// authentications. With an empty TokenSecret every shopper is anonymous and
 // any shopper token is refused. Logger and Registry default to a discarding
 // logger and a new registry.
 type Deps struct {

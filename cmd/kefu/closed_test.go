@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -212,5 +214,31 @@ func TestServeDemoPrintsKeys(t *testing.T) {
 	}
 	if s := post("/v1/admin/documents", "", agent[1]); s != 403 {
 		t.Errorf("upload with the agent key: %d, want 403", s)
+	}
+}
+
+// server.metrics_addr serves /metrics without a key, and nothing else.
+func TestServeMetricsListener(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "kefu_up 1\n") })
+	stop, err := serveMetrics(context.Background(), addr, h, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop()
+	for path, want := range map[string]int{"/metrics": 200, "/v1/chat": 404} {
+		resp, err := http.Get("http://" + addr + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Errorf("%s on the metrics listener: %d, want %d", path, resp.StatusCode, want)
+		}
 	}
 }
