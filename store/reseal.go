@@ -66,16 +66,15 @@ func (s *Bolt) Reseal(ctx context.Context, progress func(done int)) (int, error)
 			if err := ctx.Err(); err != nil {
 				return done, err
 			}
-			n := 0
+			// Find the next batch in a read transaction, so that a store
+			// already under the current key costs no write.
+			var todo [][]byte
 			var last []byte
-			err := s.db.Update(func(tx *bolt.Tx) error {
-				n, last = 0, nil
+			err := s.db.View(func(tx *bolt.Tx) error {
 				b := tx.Bucket(name)
 				if b == nil {
 					return nil
 				}
-				type kv struct{ k, v []byte }
-				var todo []kv
 				cur := b.Cursor()
 				k, v := cur.First()
 				if after != nil {
@@ -87,26 +86,35 @@ func (s *Bolt) Reseal(ctx context.Context, progress func(done int)) (int, error)
 				for ; k != nil && len(todo) < ResealBatch; k, v = cur.Next() {
 					last = bytes.Clone(k)
 					if s.ring.NeedsReseal(v) {
-						todo = append(todo, kv{bytes.Clone(k), bytes.Clone(v)})
+						todo = append(todo, bytes.Clone(k))
 					}
 				}
-				for _, e := range todo {
-					p, err := s.plain(name, e.k, e.v)
-					if err != nil {
-						return err
-					}
-					if err := b.Put(e.k, s.ring.Seal(nil, p, place(name, e.k))); err != nil {
-						return err
-					}
-				}
-				n = len(todo)
 				return nil
 			})
+			if err == nil && len(todo) > 0 {
+				err = s.db.Update(func(tx *bolt.Tx) error {
+					b := tx.Bucket(name)
+					for _, k := range todo {
+						v := b.Get(k)
+						if v == nil || !s.ring.NeedsReseal(v) {
+							continue
+						}
+						p, err := s.plain(name, k, v)
+						if err != nil {
+							return err
+						}
+						if err := b.Put(k, s.ring.Seal(nil, p, place(name, k))); err != nil {
+							return err
+						}
+					}
+					return nil
+				})
+			}
 			if err != nil {
 				return done, fmt.Errorf("re-encrypt records: %w", err)
 			}
-			done += n
-			if n > 0 && progress != nil {
+			done += len(todo)
+			if len(todo) > 0 && progress != nil {
 				progress(done)
 			}
 			if last == nil {
