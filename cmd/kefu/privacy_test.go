@@ -22,9 +22,9 @@ import (
 // no redactor would touch, so that finding none of them on disk proves
 // encryption and not only redaction.
 var shopperSecrets = []string{
-	"13812345678",        // a Chinese mobile number
-	"li.wei@example.com", // an e-mail address
-	"110101199003071234", // a Chinese ID number
+	"13812345678",                             // a Chinese mobile number
+	"li.wei@example.com",                      // an e-mail address
+	"110101199003071234",                      // a Chinese ID number
 	"4111 1111 1111 1111", "4111111111111111", // a card number, as typed and as digits
 	"zebra-marmalade-quartet",       // the shopper's own phrase
 	"walrus-lantern-from-the-agent", // the agent's reply
