@@ -133,7 +133,10 @@ func (s *Bolt) AppendAudit(ctx context.Context, r AuditRecord) error {
 	if r.Actor == "" || r.Action == "" {
 		return kefu.Errorf(kefu.EInvalid, "an audit record needs an actor and an action")
 	}
-	err := s.db.Update(func(tx *bolt.Tx) error { return s.appendAudit(tx, r) })
+	// Through the committer: records appended at once (a burst of failed
+	// logins, agents busy together) share a commit, chained in the order
+	// the commit runs them.
+	err := s.w.update(ctx, func(tx *bolt.Tx) error { return s.appendAudit(tx, r) })
 	if err != nil {
 		return fmt.Errorf("append audit record: %w", err)
 	}

@@ -84,6 +84,9 @@ func open(dir string, timeout time.Duration, opts ...Option) (*Bolt, error) {
 				return err
 			}
 		}
+		if err := s.checkKeys(tx); err != nil {
+			return err
+		}
 		return s.chainLegacyAudit(tx)
 	})
 	if err != nil {

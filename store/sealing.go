@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"slices"
 
 	bolt "go.etcd.io/bbolt"
 
@@ -94,4 +95,23 @@ func (s *Bolt) getRecord(bucket, key, raw []byte, v any) error {
 		return err
 	}
 	return decode(p, v)
+}
+
+// checkKeys fails, when the store opens, if the newest record of a sealed
+// bucket was sealed with a key the keyring lacks: a store opened with the
+// wrong key says so at once rather than on the first read.
+func (s *Bolt) checkKeys(tx *bolt.Tx) error {
+	for _, name := range sealedBuckets {
+		b := tx.Bucket(name)
+		if b == nil {
+			continue
+		}
+		_, v := b.Cursor().Last()
+		if id, ok := seal.SealedKeyID(v); ok && !slices.Contains(s.ring.IDs(), id) {
+			return kefu.Errorf(kefu.EUnavailable,
+				"stored records are sealed with encryption key %s, which is not configured (KEFU_ENCRYPTION_KEY, store.encryption_key_file, or the data dir's %s)",
+				seal.FormatID(id), KeyFileName)
+		}
+	}
+	return nil
 }
