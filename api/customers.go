@@ -34,14 +34,26 @@ const (
 )
 
 // customerRoutes registers the shopper's rights and the audit log: every
-// route needs an admin key. The erasure is audited by the store, in the
+// route needs an admin key, and they are closed when no keys are
+// configured (they hold every shopper's words). The erasure is audited by the store, in the
 // transaction that erases; an export and a read of the log are audited
 // before they run (refused with 503 when that fails).
 func (s *Server) customerRoutes(r gin.IRouter) {
-	g := r.Group("/v1/admin", s.requireRole(auth.RoleAdmin), s.requirePrivacy)
+	g := r.Group("/v1/admin", s.requireAdminKey, s.requirePrivacy)
 	g.DELETE("/customers/:id", s.eraseCustomer)
 	g.GET("/customers/:id/export", s.auditPrivacy(actionCustomerExport), s.exportCustomer)
 	g.GET("/audit", s.auditPrivacy(actionAuditRead), s.readAudit)
+}
+
+func (s *Server) requireAdminKey(c *gin.Context) {
+	if !s.staffKey(c, auth.RoleAdmin,
+		"shopper data administration is closed: no API keys are configured; add a key with role admin to auth.api_keys",
+		"unauthorized: an admin API key is required",
+		"may not administer shoppers' data or read the audit log; it needs role admin") {
+		c.Abort()
+		return
+	}
+	c.Next()
 }
 
 func (s *Server) requirePrivacy(c *gin.Context) {
@@ -54,11 +66,7 @@ func (s *Server) requirePrivacy(c *gin.Context) {
 
 // actor is the admin making the request, for the audit log.
 func actor(c *gin.Context) store.AuditRecord {
-	rec := store.AuditRecord{At: time.Now(), Actor: c.GetString(ginKeyName), Role: string(auth.RoleAdmin)}
-	if rec.Actor == "" {
-		rec.Actor, rec.Role = "anonymous", "none" // open demo mode: no keys configured
-	}
-	return rec
+	return store.AuditRecord{At: time.Now(), Actor: c.GetString(ginKeyName), Role: c.GetString(ginKeyRole)}
 }
 
 // customerParam returns the shopper id of the path, or writes a 400.

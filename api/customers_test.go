@@ -130,3 +130,28 @@ func TestPrivacyRoutesNeedAStore(t *testing.T) {
 	e := newDeskEnv(t)
 	wantError(t, e.do(t, http.MethodGet, "/v1/admin/audit", "", bearer(adminKey)...), 503, kefu.EUnavailable)
 }
+
+// Without keys (open demo mode) the routes are closed: they would give
+// anyone every shopper's words.
+func TestPrivacyRoutesClosedWithoutKeys(t *testing.T) {
+	db, err := store.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	c, _, err := db.StartConversation(t.Context(), "cust-1", "web", store.Message{Role: "user", Content: "secret words"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := newEnv(t, func(_ *api.Config, d *api.Deps) { d.Privacy = db })
+	for _, req := range [][2]string{{http.MethodGet, "/v1/admin/customers/cust-1/export"}, {http.MethodDelete, "/v1/admin/customers/cust-1"}, {http.MethodGet, "/v1/admin/audit"}} {
+		rec := e.do(t, req[0], req[1], "")
+		wantError(t, rec, 403, kefu.EForbidden)
+		if strings.Contains(rec.Body.String(), "secret words") {
+			t.Errorf("%s %s leaked the shopper's words", req[0], req[1])
+		}
+	}
+	if _, err := db.Conversation(t.Context(), c.ID); err != nil {
+		t.Errorf("an anonymous request erased the shopper: %v", err)
+	}
+}
