@@ -135,3 +135,26 @@ func FuzzOpen(f *testing.F) {
 		}
 	})
 }
+
+// FuzzParseKeys feeds the key parser (KEFU_ENCRYPTION_KEY, key files)
+// arbitrary text: it returns keys of the right size or an error that does
+// not repeat what it was given.
+func FuzzParseKeys(f *testing.F) {
+	f.Add(base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{1}, KeySize)))
+	f.Add("# comment\nAAAA,BBBB\n")
+	f.Add(FormatKeys([][]byte{bytes.Repeat([]byte{2}, KeySize), bytes.Repeat([]byte{3}, KeySize)}))
+	f.Fuzz(func(t *testing.T, text string) {
+		keys, err := ParseKeys(text)
+		if err != nil {
+			if len(text) >= 8 && strings.Contains(err.Error(), text) {
+				t.Fatalf("the error repeats the input: %v", err)
+			}
+			return
+		}
+		for _, k := range keys {
+			if len(k) != KeySize {
+				t.Fatalf("a key of %d bytes", len(k))
+			}
+		}
+	})
+}

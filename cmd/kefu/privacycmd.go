@@ -224,6 +224,9 @@ func auditCmd(g *globals) *cobra.Command {
 				}
 				*t.dst = v
 			}
+			if q.Limit < 0 {
+				return kefu.Errorf(kefu.EInvalid, "--limit %d is negative", q.Limit)
+			}
 			want := q.Limit
 			return withStore(g, func(cfg Config, s *store.Bolt) error {
 				var out []store.AuditRecord
