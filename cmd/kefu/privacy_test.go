@@ -230,6 +230,10 @@ func TestKeysRotateAndRetentionRun(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	old := store.AuditRecord{At: time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC), Actor: "alice", Role: "agent", Action: "ticket.view"}
+	if err := s.AppendAudit(ctx, old); err != nil {
+		t.Fatal(err)
+	}
 	s.Close()
 	keyFile := filepath.Join(dir, store.KeyFileName)
 	before, _ := os.ReadFile(keyFile)
@@ -262,11 +266,23 @@ func TestKeysRotateAndRetentionRun(t *testing.T) {
 	}
 	delete(env, "KEFU_ENCRYPTION_KEY")
 
-	// Retention with a window of one minute, run an hour... the
-	// conversation is fresh, so nothing goes; the output says so.
+	// The audit record from 2020 is past the 3-year window; the fresh
+	// conversation stays.
+	out, stderr, err = run(t, env, "retention", "run")
+	if err != nil || !strings.Contains(out, "removed: 0 conversations, 0 messages, 0 feedback, 0 tickets, 0 outbox events, 1 audit records") ||
+		!strings.Contains(stderr, "compacted") {
+		t.Errorf("retention run: %v\n%s\n%s", err, out, stderr)
+	}
 	out, _, err = run(t, env, "retention", "run", "--json")
-	if err != nil || !strings.Contains(out, `"conversations": 0`) {
-		t.Errorf("retention run: %v\n%s", err, out)
+	if err != nil || !strings.Contains(out, `"conversations": 0`) || !strings.Contains(out, `"audit_records": 0`) {
+		t.Errorf("second retention run: %v\n%s", err, out)
+	}
+	out, _, err = run(t, env, "audit", "--json")
+	if err != nil || !strings.Contains(out, `"action": "retention.run"`) || strings.Contains(out, `"ticket.view"`) {
+		t.Errorf("audit after retention: %v\n%s", err, out)
+	}
+	if out, _, err := run(t, env, "audit", "verify"); err != nil || !strings.Contains(out, "intact") {
+		t.Errorf("audit verify after retention: %v\n%s", err, out)
 	}
 	env["KEFU_RETENTION_CHATS"] = "-1h"
 	if _, _, err := run(t, env, "retention", "run"); err == nil || !strings.Contains(err.Error(), "negative") {
