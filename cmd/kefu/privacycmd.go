@@ -407,6 +407,15 @@ func rotateKeys(ctx context.Context, g *globals, newKeyFile string, resume, doCo
 				return kefu.Errorf(kefu.EInvalid, "the new key %s is already configured", seal.FormatID(seal.KeyID(next)))
 			}
 		}
+		// Check first that no server holds the store and the keys open it,
+		// so that a refused rotation leaves the key file as it was.
+		s, err := openConversationsWith(cfg, keys)
+		if err != nil {
+			return err
+		}
+		if err := s.Close(); err != nil {
+			return err
+		}
 		// The new key is written first, the old ones kept after it: a
 		// rotation stopped half-way leaves every record readable.
 		keys = append([][]byte{next}, keys...)
