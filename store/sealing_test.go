@@ -253,3 +253,42 @@ func TestAuditTamperDetected(t *testing.T) {
 		})
 	}
 }
+
+// TestResealResumes stops a re-encryption after its first batch, as a
+// crash or Ctrl-C would: what was done stays done, and the next run
+// finishes the rest.
+func TestResealResumes(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	s := openWith(t, dir, ring(t, seal.GenerateKey()))
+	defer s.Close()
+	const n = 2*ResealBatch + 7
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketMessages)
+		for i := range n {
+			raw, _ := json.Marshal(Message{ID: "m_" + string(rune('a'+i%26)), ConversationID: "c_X", Role: kefu.RoleUser, Content: "legacy"})
+			if err := b.Put(messageKey("c_X", uint64(i+1)), raw); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop, cancel := context.WithCancel(ctx)
+	done, err := s.Reseal(stop, func(int) { cancel() })
+	if err == nil || done != ResealBatch {
+		t.Fatalf("interrupted reseal = %d, %v; want %d and an error", done, err, ResealBatch)
+	}
+	if st, _ := s.SealStatus(ctx); st["plaintext"] != n-ResealBatch {
+		t.Errorf("after the interruption: %v", st)
+	}
+	rest, err := s.Reseal(ctx, nil)
+	if err != nil || rest != n-ResealBatch {
+		t.Fatalf("resumed reseal = %d, %v", rest, err)
+	}
+	if st, _ := s.SealStatus(ctx); st["plaintext"] != 0 {
+		t.Errorf("after resuming: %v", st)
+	}
+}
