@@ -140,6 +140,9 @@ type Deps struct {
 	// serves GET /v1/admin/analytics (503 without it).
 	Feedback  FeedbackStore
 	Analytics AnalyticsReader
+	// Privacy serves the shopper's rights and the audit log
+	// (/v1/admin/customers/..., /v1/admin/audit), 503 without it.
+	Privacy Privacy
 }
 
 // Server is the HTTP API. It is immutable once built and safe for
@@ -166,6 +169,7 @@ type Server struct {
 	feedback       FeedbackStore
 	analytics      AnalyticsReader
 	feedbackTotal  *prometheus.CounterVec
+	privacy        Privacy
 }
 
 // New builds a Server. It logs a warning when no API keys are configured,
@@ -189,6 +193,7 @@ func New(cfg Config, deps Deps) *Server {
 		documents: deps.Documents,
 		feedback:  deps.Feedback,
 		analytics: deps.Analytics,
+		privacy:   deps.Privacy,
 	}
 	for name, check := range deps.Readiness {
 		s.checks[name] = check
@@ -230,6 +235,7 @@ func (s *Server) routes() http.Handler {
 	s.agentRoutes(r)
 	s.adminRoutes(r)
 	s.analyticsRoutes(r)
+	s.customerRoutes(r)
 	r.GET("/healthz", s.healthz)
 	r.GET("/readyz", s.readyz)
 	r.GET("/metrics", gin.WrapH(promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{})))
