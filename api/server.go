@@ -174,6 +174,9 @@ type Deps struct {
 	// current secret's key id, checked against a token's kid.
 	PreviousTokenSecrets []auth.Secret
 	TokenSecretID        string
+	// Privacy serves the shopper's rights and the audit log
+	// (/v1/admin/customers/..., /v1/admin/audit), 503 without it.
+	Privacy Privacy
 }
 
 // Server is the HTTP API. It is immutable once built and safe for
@@ -202,6 +205,7 @@ type Server struct {
 	feedbackTotal  *prometheus.CounterVec
 	verifier       auth.Verifier
 	limits         *limiters
+	privacy        Privacy
 }
 
 // New builds a Server. With no API keys configured, only the shopper
@@ -225,6 +229,7 @@ func New(cfg Config, deps Deps) *Server {
 		documents: deps.Documents,
 		feedback:  deps.Feedback,
 		analytics: deps.Analytics,
+		privacy:   deps.Privacy,
 	}
 	for name, check := range deps.Readiness {
 		s.checks[name] = check
@@ -277,6 +282,7 @@ func (s *Server) routes() http.Handler {
 	s.agentRoutes(r)
 	s.adminRoutes(r)
 	s.analyticsRoutes(r)
+	s.customerRoutes(r)
 	r.GET("/healthz", s.healthz)
 	r.GET("/readyz", s.readyz)
 	r.GET("/metrics", s.requireMetrics, gin.WrapH(s.MetricsHandler()))

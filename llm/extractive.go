@@ -481,7 +481,7 @@ func cutPassage(pi int, c kefu.Chunk, locale string) passage {
 	switch p.kind {
 	case kindFAQ:
 		q, a := splitFAQ(c.Text)
-		for _, s := range splitSentences(a) {
+		for _, s := range tokenize.Sentences(a) {
 			add(unit{label: q, text: s, lang: langOf(s), faq: true})
 		}
 	case kindRecord:
@@ -505,7 +505,7 @@ func cutPassage(pi int, c kefu.Chunk, locale string) passage {
 			}
 			// A long value (a description, a warranty text) is quoted by
 			// the sentence; the first carries the field's name.
-			for si, s := range splitSentences(f.value) {
+			for si, s := range tokenize.Sentences(f.value) {
 				text := s
 				if si == 0 && f.label != "" {
 					text = f.label + ": " + s
@@ -519,7 +519,7 @@ func cutPassage(pi int, c kefu.Chunk, locale string) passage {
 				heading = para.heading
 				continue
 			}
-			for _, s := range splitSentences(para.text) {
+			for _, s := range tokenize.Sentences(para.text) {
 				add(unit{group: g, label: heading, text: s, lang: langOf(s)})
 			}
 		}
@@ -876,76 +876,6 @@ func shortItems(items []string) bool {
 		}
 	}
 	return len(items) > 0
-}
-
-// splitSentences splits text into sentences (English . ! ? followed by a
-// space, Chinese 。！？；) and lines. Fragments too short to say anything
-// are dropped.
-func splitSentences(text string) []string {
-	var out []string
-	for _, line := range strings.Split(text, "\n") {
-		line = strings.TrimSpace(line)
-		if line == "" {
-			continue
-		}
-		start := 0
-		runes := []rune(line)
-		for i, r := range runes {
-			end := false
-			switch r {
-			case '。', '！', '？', '；':
-				end = true
-			case '.', '!', '?':
-				end = i+1 == len(runes) || runes[i+1] == ' '
-				// "e.g. " and "approx. " are not sentence ends, nor is the
-				// number of a list item ("要求：1. 安装环境…").
-				if end && r == '.' && (i >= 3 && (strings.HasSuffix(string(runes[:i]), "e.g") || strings.HasSuffix(string(runes[:i]), "i.e")) || itemMark(runes[:i])) {
-					end = false
-				}
-			}
-			if end {
-				out = appendSentence(out, string(runes[start:i+1]))
-				start = i + 1
-			}
-		}
-		out = appendSentence(out, string(runes[start:]))
-	}
-	return out
-}
-
-// itemMark reports whether the text before a full stop ends in a list
-// item's number: one or two digits at the start or after a colon, comma,
-// semicolon, sentence end or Chinese character.
-func itemMark(before []rune) bool {
-	n := 0
-	for n < len(before) && n < 3 && unicode.IsDigit(before[len(before)-1-n]) {
-		n++
-	}
-	if n == 0 || n > 2 {
-		return false
-	}
-	if n == len(before) {
-		return true
-	}
-	prev := before[len(before)-1-n]
-	return tokenize.IsCJK(prev) || strings.ContainsRune("：:，,；;。、（(】」』）)", prev)
-}
-
-func appendSentence(out []string, s string) []string {
-	s = strings.TrimSpace(s)
-	if utf8.RuneCountInString(s) < 2 || utf8.RuneCountInString(s) < 4 && !hasCJK(s) {
-		return out
-	}
-	return append(out, s)
-}
-
-func hasCJK(s string) bool {
-	for _, r := range s {
-		if tokenize.IsCJK(r) {
-			return true
-		}
-	}
-	return false
 }
 
 // aspect maps the ways a question asks about one property of a product to

@@ -51,7 +51,9 @@ const rerankDepth = 40
 // the shop's hits come first, without other products' records (a question
 // asked on one product's page is not answered by another product), and the
 // product's own chunks follow. The verdict is the one of the list that
-// decided, judged as it was ranked.
+// decided, judged as it was ranked. A message that describes a situation
+// gets its candidates spread over documents before they are cut to topK
+// (see spread).
 func (p *Pipeline) ranked(ctx context.Context, query, expand string, f kefu.Filter, product string) (hits []kefu.Hit, found, strong bool, err error) {
 	hits, err = p.rankedIn(ctx, query, expand, f)
 	if err != nil {
@@ -97,7 +99,8 @@ func withoutOtherProducts(hits []kefu.Hit, product string) []kefu.Hit {
 
 func (p *Pipeline) rankedIn(ctx context.Context, query, expand string, f kefu.Filter) ([]kefu.Hit, error) {
 	if p.opts.rerank == nil {
-		return p.retrieve(ctx, query, expand, f, p.opts.topK)
+		hits, err := p.retrieve(ctx, query, expand, f, p.opts.topK)
+		return spread(query, hits), err
 	}
 	hits, err := p.retrieve(ctx, query, expand, f, max(p.opts.topK, rerankDepth))
 	if err != nil {
@@ -106,6 +109,7 @@ func (p *Pipeline) rankedIn(ctx context.Context, query, expand string, f kefu.Fi
 	if out, err := p.opts.rerank.Rerank(ctx, query, hits); err == nil && len(out) > 0 {
 		hits = out
 	}
+	hits = spread(query, hits)
 	if len(hits) > p.opts.topK {
 		hits = hits[:p.opts.topK]
 	}

@@ -14,6 +14,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/kefuhq/kefu"
+	"github.com/kefuhq/kefu/seal"
 )
 
 // FileName is the embedded database's file inside the data directory.
@@ -37,19 +38,36 @@ var (
 // conversations and messages written at the same time share a commit (see
 // committer); other writes are serialised by bbolt.
 type Bolt struct {
-	db  *bolt.DB
-	w   *committer
-	now func() time.Time
+	db   *bolt.DB
+	w    *committer
+	now  func() time.Time
+	ring *seal.Keyring
 }
 
 // Open opens, creating if needed, the conversation store in dir (created
 // with mode 0700; the file with 0600). When another process holds the file
 // it waits two seconds and then fails with a kefu.EUnavailable error.
-func Open(dir string) (*Bolt, error) { return open(dir, lockTimeout) }
+//
+// Records are sealed (package seal) with the keyring given by WithKeyring,
+// or else with the keys of dir's KeyFileName, which is generated when it
+// does not exist: the store is encrypted at rest without configuration.
+// Plaintext records of a store written before encryption still read.
+func Open(dir string, opts ...Option) (*Bolt, error) { return open(dir, lockTimeout, opts...) }
 
-func open(dir string, timeout time.Duration) (*Bolt, error) {
+func open(dir string, timeout time.Duration, opts ...Option) (*Bolt, error) {
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("open conversation store: %w", err)
+	}
+	if o.ring == nil {
+		ring, err := DefaultKeyring(dir)
+		if err != nil {
+			return nil, fmt.Errorf("open conversation store: %w", err)
+		}
+		o.ring = ring
 	}
 	db, err := bolt.Open(filepath.Join(dir, FileName), 0o600, &bolt.Options{Timeout: timeout})
 	if err != nil {
@@ -59,19 +77,24 @@ func open(dir string, timeout time.Duration) (*Bolt, error) {
 		}
 		return nil, fmt.Errorf("open conversation store %s: %w", FileName, err)
 	}
+	s := &Bolt{db: db, now: time.Now, ring: o.ring}
 	err = db.Update(func(tx *bolt.Tx) error {
 		for _, b := range [][]byte{bucketConversations, bucketMessages, bucketMessageIDs} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
 		}
-		return nil
+		if err := s.checkKeys(tx); err != nil {
+			return err
+		}
+		return s.chainLegacyAudit(tx)
 	})
 	if err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open conversation store %s: %w", FileName, err)
 	}
-	return &Bolt{db: db, w: newCommitter(db), now: time.Now}, nil
+	s.w = newCommitter(db)
+	return s, nil
 }
 
 // Close releases the file. Calls after Close fail.
@@ -98,7 +121,7 @@ func (s *Bolt) CreateConversation(ctx context.Context, customerID, channel strin
 		return Conversation{}, err
 	}
 	c := s.newConversation(customerID, channel)
-	raw, err := json.Marshal(c)
+	raw, err := s.sealRecord(bucketConversations, []byte(c.ID), c)
 	if err != nil {
 		return Conversation{}, fmt.Errorf("create conversation: %w", err)
 	}
@@ -148,7 +171,7 @@ func (s *Bolt) Conversation(ctx context.Context, id string) (Conversation, error
 	var c Conversation
 	err := s.db.View(func(tx *bolt.Tx) error {
 		var err error
-		c, err = getConversation(tx, id)
+		c, err = s.getConversation(tx, id)
 		return err
 	})
 	return c, err
@@ -168,7 +191,7 @@ func (s *Bolt) AppendMessage(ctx context.Context, m Message) (Message, error) {
 	}
 	m.ID = newID(messagePrefix)
 	err := s.w.update(ctx, func(tx *bolt.Tx) error {
-		c, err := getConversation(tx, m.ConversationID)
+		c, err := s.getConversation(tx, m.ConversationID)
 		if err != nil {
 			return err
 		}
@@ -214,11 +237,11 @@ func (s *Bolt) putMessage(tx *bolt.Tx, c *Conversation, m *Message) error {
 		return err
 	}
 	key := messageKey(m.ConversationID, seq)
-	rawMsg, err := json.Marshal(m)
+	rawMsg, err := s.sealRecord(bucketMessages, key, m)
 	if err != nil {
 		return err
 	}
-	rawConv, err := json.Marshal(c)
+	rawConv, err := s.sealRecord(bucketConversations, []byte(c.ID), c)
 	if err != nil {
 		return err
 	}
@@ -246,7 +269,7 @@ func (s *Bolt) Message(ctx context.Context, id string) (Message, error) {
 		if key == nil || raw == nil {
 			return kefu.Errorf(kefu.ENotFound, "message %q not found", id)
 		}
-		return decode(raw, &m)
+		return s.getRecord(bucketMessages, key, raw, &m)
 	})
 	return m, err
 }
@@ -260,7 +283,7 @@ func (s *Bolt) Messages(ctx context.Context, conversationID string, limit int) (
 	}
 	var out []Message
 	err := s.db.View(func(tx *bolt.Tx) error {
-		if _, err := getConversation(tx, conversationID); err != nil {
+		if _, err := s.getConversation(tx, conversationID); err != nil {
 			return err
 		}
 		prefix := append([]byte(conversationID), 0)
@@ -278,7 +301,7 @@ func (s *Bolt) Messages(ctx context.Context, conversationID string, limit int) (
 				break
 			}
 			var m Message
-			if err := decode(v, &m); err != nil {
+			if err := s.getRecord(bucketMessages, k, v, &m); err != nil {
 				return err
 			}
 			out = append(out, m)
@@ -294,7 +317,7 @@ func (s *Bolt) Messages(ctx context.Context, conversationID string, limit int) (
 	return out, nil
 }
 
-func getConversation(tx *bolt.Tx, id string) (Conversation, error) {
+func (s *Bolt) getConversation(tx *bolt.Tx, id string) (Conversation, error) {
 	var c Conversation
 	var raw []byte
 	if id != "" && len(id) <= maxIDLen {
@@ -303,7 +326,7 @@ func getConversation(tx *bolt.Tx, id string) (Conversation, error) {
 	if raw == nil {
 		return c, kefu.Errorf(kefu.ENotFound, "conversation %q not found", id)
 	}
-	return c, decode(raw, &c)
+	return c, s.getRecord(bucketConversations, []byte(id), raw, &c)
 }
 
 // messageKey orders a conversation's messages by append sequence under a

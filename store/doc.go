@@ -10,4 +10,11 @@
 // A user message is appended before the answer is generated and the answer
 // after, so what a shopper said is kept even when answering fails; an
 // answer cut short by a failure is kept with Partial set.
+//
+// Every record that can hold a shopper's words or identity is sealed at
+// rest with package seal (AES-256-GCM, the key's id in each record), and
+// plaintext records of an older store still read; Reseal re-encrypts under
+// the current key after a rotation. ApplyRetention removes what has
+// outlived its window, EraseCustomer and ExportCustomer serve a shopper's
+// rights, and the audit log is a hash chain that VerifyAudit checks.
 package store

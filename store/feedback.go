@@ -82,10 +82,10 @@ func (s *Bolt) PutFeedback(ctx context.Context, f Feedback) (Feedback, error) {
 		return Feedback{}, err
 	}
 	err := s.db.Update(func(tx *bolt.Tx) error {
-		if _, err := getConversation(tx, f.ConversationID); err != nil {
+		if _, err := s.getConversation(tx, f.ConversationID); err != nil {
 			return err
 		}
-		_, m, err := conversationMessage(tx, f.ConversationID, f.MessageID)
+		_, m, err := s.conversationMessage(tx, f.ConversationID, f.MessageID)
 		if err != nil {
 			return err
 		}
@@ -101,11 +101,7 @@ func (s *Bolt) PutFeedback(ctx context.Context, f Feedback) (Feedback, error) {
 			return err
 		}
 		f.CreatedAt = s.now().UTC()
-		raw, err := json.Marshal(feedbackRecord{Feedback: f, Seq: seq})
-		if err != nil {
-			return err
-		}
-		return b.Put(feedbackKey(f.ConversationID, f.MessageID), raw)
+		return s.putRecord(b, bucketFeedback, feedbackKey(f.ConversationID, f.MessageID), feedbackRecord{Feedback: f, Seq: seq})
 	})
 	if err != nil {
 		if code := kefu.ErrorCode(err); code == kefu.ENotFound || code == kefu.EInvalid {
@@ -140,7 +136,7 @@ func (s *Bolt) ConversationFeedback(ctx context.Context, conversationID string) 
 	}
 	var recs []feedbackRecord
 	err := s.db.View(func(tx *bolt.Tx) error {
-		if _, err := getConversation(tx, conversationID); err != nil {
+		if _, err := s.getConversation(tx, conversationID); err != nil {
 			return err
 		}
 		b := tx.Bucket(bucketFeedback)
@@ -151,7 +147,7 @@ func (s *Bolt) ConversationFeedback(ctx context.Context, conversationID string) 
 		cur := b.Cursor()
 		for k, v := cur.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = cur.Next() {
 			var r feedbackRecord
-			if err := decode(v, &r); err != nil {
+			if err := s.getRecord(bucketFeedback, k, v, &r); err != nil {
 				return err
 			}
 			recs = append(recs, r)
@@ -183,9 +179,9 @@ func (s *Bolt) FeedbackStats(ctx context.Context, recent int) (FeedbackStats, er
 			return nil
 		}
 		var downs []feedbackRecord
-		err := b.ForEach(func(_, v []byte) error {
+		err := b.ForEach(func(k, v []byte) error {
 			var r feedbackRecord
-			if err := decode(v, &r); err != nil {
+			if err := s.getRecord(bucketFeedback, k, v, &r); err != nil {
 				return err
 			}
 			switch r.Rating {
@@ -205,11 +201,11 @@ func (s *Bolt) FeedbackStats(ctx context.Context, recent int) (FeedbackStats, er
 			downs = downs[:recent]
 		}
 		for _, r := range downs {
-			key, answer, err := conversationMessage(tx, r.ConversationID, r.MessageID)
+			key, answer, err := s.conversationMessage(tx, r.ConversationID, r.MessageID)
 			if err != nil {
 				return err
 			}
-			q, err := questionBefore(tx, r.ConversationID, key)
+			q, err := s.questionBefore(tx, r.ConversationID, key)
 			if err != nil {
 				return err
 			}
@@ -243,7 +239,7 @@ func (s *Bolt) AnswersByReason(ctx context.Context, reason string, limit int) ([
 	}
 	// Quotes inside a message's text are escaped in its JSON, so only the
 	// reason field itself holds this byte string; it spares decoding the
-	// other messages.
+	// other messages (each is still opened: records are sealed).
 	needle := append([]byte(`"reason":`), quoted...)
 	out := []Exchange{}
 	err = s.db.View(func(tx *bolt.Tx) error {
@@ -254,6 +250,10 @@ func (s *Bolt) AnswersByReason(ctx context.Context, reason string, limit int) ([
 		}
 		var hits []hit
 		err := tx.Bucket(bucketMessages).ForEach(func(k, v []byte) error {
+			v, err := s.plain(bucketMessages, k, v)
+			if err != nil {
+				return err
+			}
 			if !bytes.Contains(v, needle) {
 				return nil
 			}
@@ -274,14 +274,15 @@ func (s *Bolt) AnswersByReason(ctx context.Context, reason string, limit int) ([
 			hits = hits[:limit]
 		}
 		for _, h := range hits {
-			q, err := questionBefore(tx, h.m.ConversationID, h.key)
+			q, err := s.questionBefore(tx, h.m.ConversationID, h.key)
 			if err != nil {
 				return err
 			}
 			ex := Exchange{Question: q, Answer: h.m}
-			if raw := bucketGet(tx, bucketFeedback, feedbackKey(h.m.ConversationID, h.m.ID)); raw != nil {
+			fk := feedbackKey(h.m.ConversationID, h.m.ID)
+			if raw := bucketGet(tx, bucketFeedback, fk); raw != nil {
 				var r feedbackRecord
-				if err := decode(raw, &r); err != nil {
+				if err := s.getRecord(bucketFeedback, fk, raw, &r); err != nil {
 					return err
 				}
 				ex.Feedback = &r.Feedback
@@ -299,7 +300,7 @@ func (s *Bolt) AnswersByReason(ctx context.Context, reason string, limit int) ([
 // conversationMessage returns the key and the message id of conversation
 // conversationID, or a kefu.ENotFound error when there is no such message
 // in that conversation.
-func conversationMessage(tx *bolt.Tx, conversationID, id string) ([]byte, Message, error) {
+func (s *Bolt) conversationMessage(tx *bolt.Tx, conversationID, id string) ([]byte, Message, error) {
 	var m Message
 	var key []byte
 	if id != "" && len(id) <= maxIDLen {
@@ -312,7 +313,7 @@ func conversationMessage(tx *bolt.Tx, conversationID, id string) ([]byte, Messag
 	if raw == nil {
 		return nil, m, kefu.Errorf(kefu.ENotFound, "message %q not found in conversation %q", id, conversationID)
 	}
-	if err := decode(raw, &m); err != nil {
+	if err := s.getRecord(bucketMessages, key, raw, &m); err != nil {
 		return nil, m, err
 	}
 	return slices.Clone(key), m, nil
@@ -321,7 +322,7 @@ func conversationMessage(tx *bolt.Tx, conversationID, id string) ([]byte, Messag
 // questionBefore returns the last user message before the message at key
 // in conversation conversationID, or a zero Message when there is none
 // within maxLookBack messages.
-func questionBefore(tx *bolt.Tx, conversationID string, key []byte) (Message, error) {
+func (s *Bolt) questionBefore(tx *bolt.Tx, conversationID string, key []byte) (Message, error) {
 	prefix := append([]byte(conversationID), 0)
 	cur := tx.Bucket(bucketMessages).Cursor()
 	if k, _ := cur.Seek(key); !bytes.Equal(k, key) {
@@ -333,7 +334,7 @@ func questionBefore(tx *bolt.Tx, conversationID string, key []byte) (Message, er
 			break
 		}
 		var m Message
-		if err := decode(v, &m); err != nil {
+		if err := s.getRecord(bucketMessages, k, v, &m); err != nil {
 			return Message{}, err
 		}
 		if m.Role == kefu.RoleUser {

@@ -26,6 +26,11 @@ type OutboxEvent struct {
 	Attempts      int             `json:"attempts"` // failed attempts so far
 	NextAttemptAt time.Time       `json:"next_attempt_at"`
 	LastError     string          `json:"last_error,omitempty"`
+	// ConversationID and CustomerID say whose data the event carries, so
+	// that erasing a shopper erases their events too. The store sets them
+	// from the ticket for an event queued with a ticket change.
+	ConversationID string `json:"conversation_id,omitempty"`
+	CustomerID     string `json:"customer_id,omitempty"`
 }
 
 var (
@@ -74,11 +79,7 @@ func (s *Bolt) enqueue(tx *bolt.Tx, ev OutboxEvent, now time.Time) error {
 		return err
 	}
 	key := binary.BigEndian.AppendUint64(nil, seq)
-	raw, err := json.Marshal(ev)
-	if err != nil {
-		return err
-	}
-	if err := box.Put(key, raw); err != nil {
+	if err := s.putRecord(box, bucketOutbox, key, ev); err != nil {
 		return err
 	}
 	return ids.Put([]byte(ev.ID), key)
@@ -99,7 +100,7 @@ func (s *Bolt) DueOutbox(ctx context.Context, now time.Time, limit int) ([]Outbo
 		cur := b.Cursor()
 		for k, v := cur.First(); k != nil; k, v = cur.Next() {
 			var ev OutboxEvent
-			if err := decode(v, &ev); err != nil {
+			if err := s.getRecord(bucketOutbox, k, v, &ev); err != nil {
 				return err
 			}
 			if ev.NextAttemptAt.After(now) {
@@ -161,17 +162,13 @@ func (s *Bolt) OutboxFailed(ctx context.Context, id string, next time.Time, why 
 		}
 		box := tx.Bucket(bucketOutbox)
 		var ev OutboxEvent
-		if err := decode(box.Get(key), &ev); err != nil {
+		if err := s.getRecord(bucketOutbox, key, box.Get(key), &ev); err != nil {
 			return err
 		}
 		ev.Attempts++
 		ev.NextAttemptAt = next.UTC()
 		ev.LastError = shorten(why, maxOutboxError)
-		raw, err := json.Marshal(ev)
-		if err != nil {
-			return err
-		}
-		return box.Put(key, raw)
+		return s.putRecord(box, bucketOutbox, key, ev)
 	})
 	if err != nil {
 		return ticketError("record outbox failure", err)

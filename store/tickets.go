@@ -119,14 +119,14 @@ func (s *Bolt) OpenTicket(ctx context.Context, conversationID string,
 		return Ticket{}, false, err
 	}
 	err = s.db.Update(func(tx *bolt.Tx) error {
-		conv, err := getConversation(tx, conversationID)
+		conv, err := s.getConversation(tx, conversationID)
 		if err != nil {
 			return err
 		}
 		now := s.now().UTC()
 		var old *Ticket
 		if id := bucketGet(tx, bucketActiveTicket, []byte(conversationID)); id != nil {
-			cur, err := getTicket(tx, string(id))
+			cur, err := s.getTicket(tx, string(id))
 			if err != nil {
 				return err
 			}
@@ -160,7 +160,7 @@ func (s *Bolt) UpdateTicket(ctx context.Context, id string, change TicketChange)
 	}
 	var t Ticket
 	err := s.db.Update(func(tx *bolt.Tx) error {
-		old, err := getTicket(tx, id)
+		old, err := s.getTicket(tx, id)
 		if err != nil {
 			return err
 		}
@@ -207,19 +207,17 @@ func (s *Bolt) putTicket(tx *bolt.Tx, old, t *Ticket, ev *OutboxEvent, now time.
 			return err
 		}
 	}
-	raw, err := json.Marshal(t)
-	if err != nil {
-		return err
-	}
 	tickets, err := tx.CreateBucketIfNotExists(bucketTickets)
 	if err != nil {
 		return err
 	}
-	if err := tickets.Put([]byte(t.ID), raw); err != nil {
+	if err := s.putRecord(tickets, bucketTickets, []byte(t.ID), t); err != nil {
 		return err
 	}
 	if ev != nil {
-		return s.enqueue(tx, *ev, now)
+		e := *ev
+		e.ConversationID, e.CustomerID = t.ConversationID, t.CustomerID
+		return s.enqueue(tx, e, now)
 	}
 	return nil
 }
@@ -267,7 +265,7 @@ func (s *Bolt) ActiveTicket(ctx context.Context, conversationID string) (Ticket,
 			return kefu.Errorf(kefu.ENotFound, "conversation %q has no active ticket", conversationID)
 		}
 		var err error
-		t, err = getTicket(tx, string(id))
+		t, err = s.getTicket(tx, string(id))
 		return err
 	})
 	return t, err
@@ -281,7 +279,7 @@ func (s *Bolt) Ticket(ctx context.Context, id string) (Ticket, error) {
 	var t Ticket
 	err := s.db.View(func(tx *bolt.Tx) error {
 		var err error
-		t, err = getTicket(tx, id)
+		t, err = s.getTicket(tx, id)
 		return err
 	})
 	return t, err
@@ -304,9 +302,9 @@ func (s *Bolt) Tickets(ctx context.Context, f TicketFilter) ([]Ticket, error) {
 		if b == nil {
 			return nil
 		}
-		return b.ForEach(func(_, raw []byte) error {
+		return b.ForEach(func(k, raw []byte) error {
 			var t Ticket
-			if err := decode(raw, &t); err != nil {
+			if err := s.getRecord(bucketTickets, k, raw, &t); err != nil {
 				return err
 			}
 			if (f.Team == "" || t.Team == f.Team) && slices.Contains(statuses, t.Status) {
@@ -352,9 +350,9 @@ func (s *Bolt) TicketStats(ctx context.Context) (TicketStats, error) {
 		if b == nil {
 			return nil
 		}
-		return b.ForEach(func(_, raw []byte) error {
+		return b.ForEach(func(k, raw []byte) error {
 			var t Ticket
-			if err := decode(raw, &t); err != nil {
+			if err := s.getRecord(bucketTickets, k, raw, &t); err != nil {
 				return err
 			}
 			st.Tickets++
@@ -372,7 +370,7 @@ func (s *Bolt) TicketStats(ctx context.Context) (TicketStats, error) {
 	return st, nil
 }
 
-func getTicket(tx *bolt.Tx, id string) (Ticket, error) {
+func (s *Bolt) getTicket(tx *bolt.Tx, id string) (Ticket, error) {
 	var t Ticket
 	var raw []byte
 	if id != "" && len(id) <= maxIDLen {
@@ -381,7 +379,7 @@ func getTicket(tx *bolt.Tx, id string) (Ticket, error) {
 	if raw == nil {
 		return t, kefu.Errorf(kefu.ENotFound, "ticket %q not found", id)
 	}
-	return t, decode(raw, &t)
+	return t, s.getRecord(bucketTickets, []byte(id), raw, &t)
 }
 
 // bucketGet reads key from a bucket that may not exist yet (buckets added

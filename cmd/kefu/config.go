@@ -38,6 +38,7 @@ type Config struct {
 	Limits    LimitsConfig    `yaml:"limits"`
 
 	Escalation EscalationConfig `yaml:"escalation"`
+	Store      StoreConfig      `yaml:"store"`
 }
 
 type ServerConfig struct {
@@ -400,6 +401,14 @@ var configKeys = []configKey{
 	{"escalation.webhook_url", "KEFU_ESCALATION_WEBHOOK_URL", "(none)", "helpdesk URL that receives every new and changed ticket as signed JSON", func(c *Config, v string) error { c.Escalation.WebhookURL = v; return nil }},
 	{"escalation.webhook_secret", "KEFU_WEBHOOK_SECRET", "", "HMAC secret that signs webhook calls (16 bytes or more); environment or file only, never kefu.yaml", func(c *Config, v string) error { c.Escalation.webhookSecret = v; return nil }},
 	{"escalation.webhook_secret_file", "KEFU_WEBHOOK_SECRET_FILE", "", "file holding the webhook secret", func(c *Config, v string) error { c.Escalation.WebhookSecretFile = v; return nil }},
+	{"store.encryption_key", "KEFU_ENCRYPTION_KEY", "(generated)", "key that encrypts conversations, tickets, feedback, outbox and audit at rest: base64 of 32 bytes; older keys after it, comma-separated, only decrypt; environment only, never kefu.yaml; when no key is set one is generated into <data_dir>/encryption.key", func(c *Config, v string) error { c.Store.encryptionKey = v; return nil }},
+	{"store.encryption_key_file", "KEFU_ENCRYPTION_KEY_FILE", "", "file holding the encryption keys, one base64 key per line, the current first (kefu keys rotate writes it)", func(c *Config, v string) error { c.Store.EncryptionKeyFile = v; return nil }},
+	{"store.retention.chats", "KEFU_RETENTION_CHATS", "4320h", "how long a conversation is kept after its last message (180 days); one with an open ticket stays", durationSetter(func(c *Config) *time.Duration { return &c.Store.Retention.Chats })},
+	{"store.retention.tickets", "KEFU_RETENTION_TICKETS", "17520h", "how long a closed ticket, with its handoff packet, is kept (2 years)", durationSetter(func(c *Config) *time.Duration { return &c.Store.Retention.Tickets })},
+	{"store.retention.audit", "KEFU_RETENTION_AUDIT", "26280h", "how long audit records are kept (3 years)", durationSetter(func(c *Config) *time.Duration { return &c.Store.Retention.Audit })},
+	{"store.retention.feedback", "KEFU_RETENTION_FEEDBACK", "(chats)", "how long feedback is kept; it goes with its conversation in any case", durationSetter(func(c *Config) *time.Duration { return &c.Store.Retention.Feedback })},
+	{"store.retention.outbox", "KEFU_RETENTION_OUTBOX", "(chats)", "how long an undelivered webhook event is kept", durationSetter(func(c *Config) *time.Duration { return &c.Store.Retention.Outbox })},
+	{"store.retention.interval", "KEFU_RETENTION_INTERVAL", "1h", "how often kefu serve applies retention", durationSetter(func(c *Config) *time.Duration { return &c.Store.Retention.Interval })},
 }
 
 func intSetter(field func(*Config) *int) func(*Config, string) error {
@@ -484,6 +493,7 @@ func (c *Config) fillDefaults() {
 	c.Embedding.fillDefaults()
 	c.LLM.fillDefaults()
 	c.Rerank.fillDefaults()
+	c.Store.fillDefaults()
 }
 
 func (c *Config) validate() error {
@@ -527,6 +537,7 @@ func (c *Config) validate() error {
 	problems = append(problems, c.Limits.problems()...)
 	problems = append(problems, c.Escalation.problems()...)
 	problems = append(problems, c.Ingest.problems()...)
+	problems = append(problems, c.Store.problems()...)
 	if len(problems) > 0 {
 		sort.Strings(problems)
 		return fmt.Errorf("invalid configuration:\n  %s", strings.Join(problems, "\n  "))

@@ -93,11 +93,12 @@ func serve(ctx context.Context, g *globals, cfg Config, demo bool, ready func(ad
 		log.Warn("the knowledge store is empty: every question will be handed to a human; run kefu ingest, or serve --demo")
 	}
 
-	convs, err := store.Open(cfg.DataDir)
+	convs, err := openConversations(cfg)
 	if err != nil {
 		return err
 	}
 	defer convs.Close()
+	defer startStoreJobs(ctx, cfg, convs, log)()
 
 	secret, err := tokenSecret(cfg)
 	if err != nil {
@@ -174,6 +175,7 @@ func serve(ctx context.Context, g *globals, cfg Config, demo bool, ready func(ad
 		Documents: a.ingester(a.gatedOptions(ingest.Options{}, gate)),
 		Feedback:  convs,
 		Analytics: convs,
+		Privacy:   convs,
 	})
 	var lc net.ListenConfig
 	ln, err := lc.Listen(ctx, "tcp", cfg.Server.Addr)
