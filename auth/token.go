@@ -134,6 +134,9 @@ func (v Verifier) Verify(token string, now time.Time) (customerID string, err er
 	if skew <= 0 {
 		skew = DefaultSkew
 	}
+	// Times are whole seconds: iat is cut down and exp rounded up, so a
+	// token of exactly maxTTL may span one second more.
+	maxSeconds := int64((maxTTL+time.Second-1)/time.Second) + 1
 	if len(token) > maxTokenLen {
 		return "", malformed("malformed token: too long")
 	}
@@ -176,9 +179,9 @@ func (v Verifier) Verify(token string, now time.Time) (customerID string, err er
 		return "", malformed("malformed token: subject is not a valid customer id")
 	case c.Iat > now.Add(skew).Unix():
 		return "", kefu.Errorf(kefu.EUnauthorized, "token issued in the future (iat is more than %s ahead of this server's clock)", skew)
-	case c.Iat != 0 && c.Exp-c.Iat > int64(maxTTL/time.Second):
+	case c.Iat != 0 && c.Exp-c.Iat > maxSeconds:
 		return "", kefu.Errorf(kefu.EUnauthorized, "token lives longer than the %s this server accepts (exp - iat)", maxTTL)
-	case c.Iat == 0 && c.Exp-now.Unix() > int64(maxTTL/time.Second):
+	case c.Iat == 0 && c.Exp-now.Unix() > maxSeconds:
 		// A token without an issue time may not reach further ahead than
 		// the longest lifetime.
 		return "", kefu.Errorf(kefu.EUnauthorized, "token has no issue time and expires more than %s from now", maxTTL)

@@ -182,8 +182,13 @@ func TestVerifySkewAndMaxTTL(t *testing.T) {
 	if _, err := auth.Verify(secret, mint(t, "c1", time.Hour, t0.Add(30*time.Second)), t0); err != nil {
 		t.Errorf("token issued 30s ahead: %v", err)
 	}
-	if _, err := auth.Verify(secret, mint(t, "c1", 24*time.Hour, t0), t0); err != nil {
-		t.Errorf("token of exactly the maximum lifetime: %v", err)
+	for _, at := range []time.Time{t0, t0.Add(300 * time.Millisecond), t0.Add(999 * time.Millisecond)} {
+		if _, err := auth.Verify(secret, mint(t, "c1", 24*time.Hour, at), at); err != nil {
+			t.Errorf("token of exactly the maximum lifetime, minted at %s: %v", at.Format(time.StampMilli), err)
+		}
+	}
+	if _, err := auth.Verify(secret, mint(t, "c1", 24*time.Hour+2*time.Second, t0), t0); err == nil {
+		t.Error("a token 2 s over the maximum lifetime verifies")
 	}
 	v := auth.Verifier{Secrets: []auth.Secret{{Key: secret}}, MaxTTL: 48 * time.Hour}
 	if _, err := v.Verify(mint(t, "c1", 30*time.Hour, t0), t0); err != nil {

@@ -14,6 +14,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/kefuhq/kefu/auth"
 )
 
 func TestListenAddr(t *testing.T) {
@@ -109,6 +111,17 @@ func TestTokenRefusesTTLOverTheMaximum(t *testing.T) {
 		}
 		if !tc.ok && err != nil && !strings.Contains(err.Error(), "auth.token_max_ttl") {
 			t.Errorf("refusal %q does not name auth.token_max_ttl", err)
+		}
+		if tc.ok && err == nil {
+			// What kefu token mints, the server accepts, at any fraction of
+			// a second.
+			cfg, _ := LoadConfig("", func(k string) string { return tc.env[k] })
+			cfg.DataDir = dir
+			secret, _ := tokenSecret(cfg)
+			v := auth.Verifier{Secrets: []auth.Secret{{Key: secret}}, MaxTTL: cfg.Auth.TokenMaxTTL}
+			if id, err := v.Verify(strings.TrimSpace(out.String()), time.Now()); err != nil || id != "C1001" {
+				t.Errorf("token %v: the minted token does not verify: %q, %v", tc.args, id, err)
+			}
 		}
 	}
 }
