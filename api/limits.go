@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 	"unicode"
+	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
 	"github.com/prometheus/client_golang/prometheus"
@@ -473,8 +474,12 @@ func (g *ticketGate) settle(owner, question string, at time.Time, conversationID
 	}
 }
 
+// maxQuestionKey bounds the bytes of a question kept for finding repeats.
+const maxQuestionKey = 512
+
 // sameQuestion is the form in which two questions are compared for a
-// repeat: NFKC, lower case, letters and digits only, single spaces.
+// repeat: NFKC, lower case, letters and digits only, single spaces, at most
+// maxQuestionKey bytes.
 func sameQuestion(s string) string {
 	s = strings.ToLower(norm.NFKC.String(s))
 	var b strings.Builder
@@ -491,8 +496,12 @@ func sameQuestion(s string) string {
 		space = true
 	}
 	out := b.String()
-	if len(out) > 512 {
-		out = out[:512]
+	if len(out) > maxQuestionKey {
+		cut := maxQuestionKey
+		for cut > 0 && !utf8.RuneStart(out[cut]) {
+			cut--
+		}
+		out = out[:cut]
 	}
 	return out
 }
