@@ -82,11 +82,14 @@ const (
 	DefaultStreamsPerShopper = 4
 	DefaultStreamsPerAddress = 50
 	DefaultTicketsPerHour    = 5
-	// DefaultBodyReadTimeout bounds reading a request body; uploads get
-	// DefaultUploadReadTimeout.
-	DefaultBodyReadTimeout   = 30 * time.Second
-	DefaultUploadReadTimeout = 5 * time.Minute
+	// DefaultBodyReadTimeout bounds reading a request body; an upload
+	// gets uploadBodyTimeout, on top of the upload's own limits.
+	DefaultBodyReadTimeout = 30 * time.Second
 )
+
+// uploadBodyTimeout is the read deadline of an upload's body (POST
+// /v1/admin/documents), a backstop to the upload's own pacing.
+const uploadBodyTimeout = 10 * time.Minute
 
 func (l Limits) withDefaults() Limits {
 	rate := func(v *float64, def float64) {
@@ -198,7 +201,7 @@ func (s *Server) bodyDeadline(c *gin.Context) {
 	}
 	d := s.cfg.BodyReadTimeout
 	if c.FullPath() == "/v1/admin/documents" {
-		d = s.cfg.UploadReadTimeout
+		d = max(d, uploadBodyTimeout)
 	}
 	rc := http.NewResponseController(c.Writer)
 	if err := rc.SetReadDeadline(time.Now().Add(d)); err != nil {

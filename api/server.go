@@ -74,10 +74,9 @@ type Config struct {
 	// Limits are the rate limits and caps; the zero value is the defaults.
 	Limits Limits
 	// BodyReadTimeout bounds the time a request body may take to arrive
-	// (default 30s), UploadReadTimeout that of an upload to POST
-	// /v1/admin/documents (default 5m); a slower body is cut.
-	BodyReadTimeout   time.Duration
-	UploadReadTimeout time.Duration
+	// (default 30s; an upload to POST /v1/admin/documents gets 10m or this,
+	// whichever is longer); a slower body is cut.
+	BodyReadTimeout time.Duration
 	// TokenMaxTTL is the longest lifetime (exp - iat) of a shopper token
 	// accepted; default auth.DefaultMaxTTL.
 	TokenMaxTTL time.Duration
@@ -126,9 +125,6 @@ func (c Config) withDefaults() Config {
 	}
 	if c.BodyReadTimeout <= 0 {
 		c.BodyReadTimeout = DefaultBodyReadTimeout
-	}
-	if c.UploadReadTimeout <= 0 {
-		c.UploadReadTimeout = DefaultUploadReadTimeout
 	}
 	c.Limits = c.Limits.withDefaults()
 	return c

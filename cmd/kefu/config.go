@@ -128,7 +128,6 @@ type LimitsConfig struct {
 	StreamsPerAddress int           `yaml:"streams_per_address"`
 	TicketsPerHour    int           `yaml:"tickets_per_shopper_hour"`
 	BodyReadTimeout   time.Duration `yaml:"body_read_timeout"`
-	UploadReadTimeout time.Duration `yaml:"upload_read_timeout"`
 }
 
 func (l LimitsConfig) api() api.Limits {
@@ -142,8 +141,8 @@ func (l LimitsConfig) api() api.Limits {
 
 func (l LimitsConfig) problems() []string {
 	var problems []string
-	if l.BodyReadTimeout < 0 || l.UploadReadTimeout < 0 {
-		problems = append(problems, "limits.body_read_timeout and limits.upload_read_timeout must not be negative")
+	if l.BodyReadTimeout < 0 {
+		problems = append(problems, fmt.Sprintf("limits.body_read_timeout %s is negative", l.BodyReadTimeout))
 	}
 	return problems
 }
@@ -387,7 +386,6 @@ var configKeys = []configKey{
 	{"limits.streams_per_address", "KEFU_LIMIT_STREAMS_PER_ADDRESS", "50", "open streams per client address", intSetter(func(c *Config) *int { return &c.Limits.StreamsPerAddress })},
 	{"limits.tickets_per_shopper_hour", "KEFU_LIMIT_TICKETS_PER_SHOPPER_HOUR", "5", "tickets one shopper (an anonymous one by address) may open an hour; a repeat of the question of their open ticket joins it instead", intSetter(func(c *Config) *int { return &c.Limits.TicketsPerHour })},
 	{"limits.body_read_timeout", "KEFU_LIMIT_BODY_READ_TIMEOUT", "30s", "longest a request body may take to arrive; a slower one is cut", durationSetter(func(c *Config) *time.Duration { return &c.Limits.BodyReadTimeout })},
-	{"limits.upload_read_timeout", "KEFU_LIMIT_UPLOAD_READ_TIMEOUT", "5m", "longest an upload to POST /v1/admin/documents may take to arrive", durationSetter(func(c *Config) *time.Duration { return &c.Limits.UploadReadTimeout })},
 	{"log.level", "KEFU_LOG_LEVEL", "info", "debug, info, warn or error", func(c *Config, v string) error { c.Log.Level = v; return nil }},
 	{"log.format", "KEFU_LOG_FORMAT", "text", "text or json", func(c *Config, v string) error { c.Log.Format = v; return nil }},
 	{"escalation.refund_threshold", "KEFU_ESCALATION_REFUND_THRESHOLD", "CNY 2000", "a refund request naming more than this goes to a person; one amount per currency, comma-separated (CNY 2000, USD 300)", func(c *Config, v string) error { c.Escalation.RefundThreshold = v; return nil }},

@@ -150,7 +150,6 @@ func serve(ctx context.Context, g *globals, cfg Config, demo bool, ready func(ad
 		OpenShopperRoutes:  demo && !configured,
 		Limits:             cfg.Limits.api(),
 		BodyReadTimeout:    cfg.Limits.BodyReadTimeout,
-		UploadReadTimeout:  cfg.Limits.UploadReadTimeout,
 		TokenMaxTTL:        cfg.Auth.TokenMaxTTL,
 		TrustedProxies:     cfg.Server.TrustedProxies,
 	}, api.Deps{
