@@ -579,3 +579,31 @@ func TestLimitsConcurrent(t *testing.T) {
 		}
 	}
 }
+
+// A client cannot dodge the address limit by sending X-Forwarded-For; only
+// a configured trusted proxy's header names the client.
+func TestAttackForwardedForSpoofing(t *testing.T) {
+	limits := api.Limits{AddressRate: 1, AddressBurst: 5}
+	spoofed := newEnv(t, withLimits(limits))
+	ok := 0
+	for i := range 50 {
+		rec := doFrom(t, spoofed.srv.Handler(), "203.0.113.50", http.MethodGet, "/healthz", "", "X-Forwarded-For", fmt.Sprintf("10.0.0.%d", i+1))
+		if rec.Code == http.StatusOK {
+			ok++
+		}
+	}
+	if ok > 7 {
+		t.Errorf("rotating X-Forwarded-For from one address: %d of 50 admitted, burst is 5", ok)
+	}
+	proxied := newEnv(t, withLimits(limits), func(c *api.Config, _ *api.Deps) { c.TrustedProxies = []string{"192.0.2.0/24"} })
+	ok = 0
+	for i := range 50 {
+		rec := doFrom(t, proxied.srv.Handler(), "192.0.2.7", http.MethodGet, "/healthz", "", "X-Forwarded-For", fmt.Sprintf("10.0.0.%d", i+1))
+		if rec.Code == http.StatusOK {
+			ok++
+		}
+	}
+	if ok != 50 {
+		t.Errorf("50 clients behind a trusted proxy: %d admitted, want all", ok)
+	}
+}
