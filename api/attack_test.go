@@ -607,3 +607,21 @@ func TestAttackForwardedForSpoofing(t *testing.T) {
 		t.Errorf("50 clients behind a trusted proxy: %d admitted, want all", ok)
 	}
 }
+
+// Wrong keys from many addresses write a bounded number of audit records.
+func TestAttackWrongKeysFromManyAddresses(t *testing.T) {
+	audit := &fakeAudit{}
+	e := newEnv(t, withKeys(t, authKey("web", widgetKey)), func(_ *api.Config, d *api.Deps) { d.AuditLog = audit })
+	start := time.Now()
+	for i := range 2000 {
+		doFrom(t, e.srv.Handler(), fmt.Sprintf("10.%d.%d.1", i/250, i%250), http.MethodGet, "/v1/admin/analytics", "", bearer("wrong-key-0123456789")...)
+	}
+	audit.mu.Lock()
+	n := len(audit.recs)
+	audit.mu.Unlock()
+	// The global bound: a burst of 50, then 5 a second.
+	bound := 50 + 5*int(time.Since(start).Seconds()+1)
+	if n == 0 || n > bound {
+		t.Errorf("2,000 addresses with a wrong key wrote %d audit records; want some, and at most %d", n, bound)
+	}
+}

@@ -18,6 +18,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/text/unicode/norm"
+	"golang.org/x/time/rate"
 
 	"github.com/kefuhq/kefu"
 	"github.com/kefuhq/kefu/auth"
@@ -148,8 +149,9 @@ func newLimiters(l Limits, reg prometheus.Registerer, s *Server) *limiters {
 		streamsShopper: limit.NewSlots(l.StreamsPerShopper),
 		streamsAddress: limit.NewSlots(l.StreamsPerAddress),
 		tickets:        newTicketGate(l.TicketsPerHour, l.MaxTracked),
-		failures:       &failureLog{m: map[string]*failureCount{}, max: l.MaxTracked},
-		refused:        register(reg, refused, s.log),
+		failures: &failureLog{m: map[string]*failureCount{}, max: l.MaxTracked,
+			global: rate.NewLimiter(failureAuditRate, failureAuditBurst)},
+		refused: register(reg, refused, s.log),
 	}
 }
 
@@ -278,12 +280,23 @@ const failureAuditEvery = time.Minute
 
 // failureLog writes failed authentications to the audit log, at most one
 // record per address a minute, carrying how many failures it stands for,
-// so that a flood of wrong keys does not flood the store.
+// and at most failureAuditRate records a second from all addresses
+// together (the failures of a record held back are counted into the
+// address's next), so that a flood of wrong keys, from one address or
+// many, does not flood the store.
 type failureLog struct {
-	mu  sync.Mutex
-	m   map[string]*failureCount
-	max int
+	mu     sync.Mutex
+	m      map[string]*failureCount
+	max    int
+	global *rate.Limiter
 }
+
+// failureAuditRate and failureAuditBurst bound the audit records of
+// failed authentications from all addresses together.
+const (
+	failureAuditRate  = 5
+	failureAuditBurst = 50
+)
 
 type failureCount struct {
 	written time.Time
@@ -317,7 +330,7 @@ func (f *failureLog) record(c *gin.Context, s *Server, addr, actor, why string) 
 		}
 	}
 	e.unseen++
-	if now.Sub(e.written) < failureAuditEvery {
+	if now.Sub(e.written) < failureAuditEvery || !f.global.AllowN(now, 1) {
 		f.mu.Unlock()
 		return
 	}
