@@ -130,15 +130,15 @@ type limiters struct {
 }
 
 func newLimiters(l Limits, reg prometheus.Registerer, s *Server) *limiters {
-	buckets := func(rate float64, burst int) *limit.Buckets {
-		if rate < 0 || burst < 0 {
+	buckets := func(perSecond float64, burst int) *limit.Buckets {
+		if perSecond < 0 || burst < 0 {
 			return nil // off
 		}
-		return limit.NewBuckets(rate, burst, l.MaxTracked)
+		return limit.NewBuckets(perSecond, burst, l.MaxTracked)
 	}
 	refused := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "kefu_rate_limited_total",
-		Help: "Requests refused with 429, by the limit they hit (address, key, shopper, auth_failures, streams, tickets).",
+		Help: "Requests refused with 429, by the limit they hit (address, key, shopper, auth_failures, streams); tickets not opened (tickets: over the cap, tickets_duplicate: a repeat joined its open ticket).",
 	}, []string{"limit"})
 	return &limiters{
 		address:        buckets(l.AddressRate, l.AddressBurst),
