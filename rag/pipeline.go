@@ -736,7 +736,6 @@ func redact(s string) string {
 	return out
 }
 
-
 func (p *Pipeline) retrieve(ctx context.Context, query, expand string, f kefu.Filter, k int) ([]kefu.Hit, error) {
 	defer timingOf(ctx).addRetrieval(time.Now())
 	vecs, err := p.embed.Embed(ctx, []string{query})
