@@ -60,7 +60,7 @@ func open(dir string, timeout time.Duration) (*Bolt, error) {
 		return nil, fmt.Errorf("open conversation store %s: %w", FileName, err)
 	}
 	err = db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bucketConversations, bucketMessages, bucketMessageIDs} {
+		for _, b := range [][]byte{bucketConversations, bucketMessages, bucketMessageIDs, bucketClientIDs} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
@@ -226,6 +226,9 @@ func (s *Bolt) putMessage(tx *bolt.Tx, c *Conversation, m *Message) error {
 		return err
 	}
 	if err := tx.Bucket(bucketMessageIDs).Put([]byte(m.ID), key); err != nil {
+		return err
+	}
+	if err := putClientID(tx, c, m); err != nil {
 		return err
 	}
 	return tx.Bucket(bucketConversations).Put([]byte(c.ID), rawConv)
