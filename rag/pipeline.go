@@ -214,7 +214,7 @@ func (p *Pipeline) Stream(ctx context.Context, t Turn) iter.Seq2[Event, error] {
 		if plan.backend != "" {
 			backend = plan.backend
 		}
-		yield(Event{Type: EventDone, Done: &Done{Answer: answer, Backend: backend, Spent: spent}}, nil)
+		yield(Event{Type: EventDone, Done: &Done{Answer: answer, Backend: backend, Degraded: plan.backend != "", Spent: spent}}, nil)
 	}
 }
 
