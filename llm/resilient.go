@@ -123,7 +123,7 @@ func Resilient(primary, fallback Generator, opts ...ResilientOption) *Failover {
 		primary: primary, fallback: fallback,
 		firstToken: DefaultFirstTokenTimeout, overall: DefaultOverallTimeout, maxRetryWait: DefaultMaxRetryWait,
 		sleep: sleepCtx,
-		brk: breaker{minFailures: DefaultBreakerFailures, coolDown: DefaultBreakerCoolDown, window: DefaultBreakerWindow, now: time.Now},
+		brk:   breaker{minFailures: DefaultBreakerFailures, coolDown: DefaultBreakerCoolDown, window: DefaultBreakerWindow, now: time.Now},
 	}
 	for _, o := range opts {
 		o(f)
