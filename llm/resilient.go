@@ -73,13 +73,13 @@ func WithMaxRetryWait(d time.Duration) ResilientOption {
 // at least half of its attempts, the primary is left alone for coolDown
 // (defaults DefaultBreakerFailures, DefaultBreakerCoolDown).
 func WithBreaker(failures int, coolDown time.Duration) ResilientOption {
-	return func(f *Failover) { f.brk.minFailures, f.brk.coolDown = failures, coolDown }
+	return func(f *Failover) { f.minFailures, f.coolDown = failures, coolDown }
 }
 
 // WithBreakerWindow sets how far back the breaker counts attempts
 // (default DefaultBreakerWindow).
 func WithBreakerWindow(d time.Duration) ResilientOption {
-	return func(f *Failover) { f.brk.window = d }
+	return func(f *Failover) { f.window = d }
 }
 
 // Failover is a Generator that answers with a primary backend (a language
@@ -111,6 +111,8 @@ type Failover struct {
 	primary, fallback Generator
 
 	firstToken, overall, maxRetryWait time.Duration
+	minFailures                       int
+	window, coolDown                  time.Duration
 
 	sleep func(ctx context.Context, d time.Duration) error
 	brk   breaker
@@ -122,15 +124,13 @@ func Resilient(primary, fallback Generator, opts ...ResilientOption) *Failover {
 	f := &Failover{
 		primary: primary, fallback: fallback,
 		firstToken: DefaultFirstTokenTimeout, overall: DefaultOverallTimeout, maxRetryWait: DefaultMaxRetryWait,
+		minFailures: DefaultBreakerFailures, coolDown: DefaultBreakerCoolDown, window: DefaultBreakerWindow,
 		sleep: sleepCtx,
-		brk:   breaker{minFailures: DefaultBreakerFailures, coolDown: DefaultBreakerCoolDown, window: DefaultBreakerWindow, now: time.Now},
 	}
 	for _, o := range opts {
 		o(f)
 	}
-	if f.brk.minFailures < 1 {
-		f.brk.minFailures = 1
-	}
+	f.brk = newBreaker(f.minFailures, f.window, f.coolDown)
 	return f
 }
 
@@ -147,45 +147,48 @@ var (
 // Generate answers req; see Failover.
 func (f *Failover) Generate(ctx context.Context, req kefu.GenerateRequest) iter.Seq2[string, error] {
 	return func(yield func(string, error) bool) {
-		admitted, probe := f.brk.admit()
-		if !admitted {
+		if f.brk.open() {
 			f.fallBack(ctx, req, yield)
 			return
 		}
 		octx, cancel := context.WithTimeoutCause(ctx, f.overall, errOverall)
 		defer cancel()
 		attempts := 2
-		if probe {
-			attempts = 1
+		if f.brk.probing() {
+			attempts = 1 // a probe is not retried
 		}
 		var last error
 		for attempt := 1; attempt <= attempts; attempt++ {
 			if attempt > 1 {
 				wait, ok := f.retryWait(octx, last)
-				if !ok || f.BreakerOpen() {
+				if !ok || f.brk.open() {
 					break
 				}
 				if err := f.sleep(octx, wait); err != nil {
 					break
 				}
 			}
+			settle, ok := f.brk.allow()
+			if !ok {
+				break // left alone, or another turn is probing
+			}
 			started, stop, err := f.attempt(octx, req, yield)
 			switch {
 			case stop, started && err == nil:
-				f.brk.settle(probe, nil)
+				settle(nil)
 				return
 			case ctx.Err() != nil:
 				// The caller gave up: not the backend's fault.
-				f.brk.release(probe)
+				settle(errNotCounted)
 				yield("", ctx.Err())
 				return
 			case started:
 				// What was said stays; the fallback finishes the answer.
-				f.brk.settle(probe, err)
+				settle(err)
 				f.finish(ctx, req, err, yield)
 				return
 			}
-			f.brk.settle(probe, err)
+			settle(err)
 			last = err
 			if errors.Is(err, errFirstToken) {
 				break

@@ -15,14 +15,13 @@ import (
 )
 
 // failoverRig is a Failover over an OpenAI-compatible generator talking to
-// the fake server, with the extractive answerer as fallback, a clock the
-// test moves and sleeps that are recorded instead of slept.
+// the fake server, with the extractive answerer as fallback, and sleeps
+// that are recorded instead of slept.
 type failoverRig struct {
 	srv *llmtest.Server
 	f   *Failover
 
 	mu    sync.Mutex
-	clock time.Time
 	waits []time.Duration
 }
 
@@ -34,13 +33,8 @@ func newRig(t *testing.T, opts ...ResilientOption) *failoverRig {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := &failoverRig{srv: srv, clock: time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)}
+	r := &failoverRig{srv: srv}
 	r.f = Resilient(gen, Extractive{}, opts...)
-	r.f.brk.now = func() time.Time {
-		r.mu.Lock()
-		defer r.mu.Unlock()
-		return r.clock
-	}
 	r.f.sleep = func(ctx context.Context, d time.Duration) error {
 		r.mu.Lock()
 		r.waits = append(r.waits, d)
@@ -50,10 +44,12 @@ func newRig(t *testing.T, opts ...ResilientOption) *failoverRig {
 	return r
 }
 
-func (r *failoverRig) advance(d time.Duration) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.clock = r.clock.Add(d)
+// waitHalfOpen waits until the breaker's cool-down is over.
+func (r *failoverRig) waitHalfOpen(t *testing.T) {
+	t.Helper()
+	for r.f.BreakerOpen() {
+		time.Sleep(5 * time.Millisecond)
+	}
 }
 
 func (r *failoverRig) recordedWaits() []time.Duration {
@@ -277,38 +273,45 @@ func (g generatorFunc) Generate(context.Context, kefu.GenerateRequest) iter.Seq2
 // a few failures among many answers leave it closed, and so do failures
 // spread wider than the window.
 func TestFailoverBreakerCountsAWindow(t *testing.T) {
-	r := newRig(t, WithBreaker(3, time.Minute), WithBreakerWindow(time.Minute))
-	answer := func() {
+	answer := func(r *failoverRig) {
 		t.Helper()
 		r.srv.Script(llmtest.Reply{Text: modelAnswer})
 		if got, _, err := collect(context.Background(), r.f, request("en")); err != nil || got != modelAnswer {
 			t.Fatalf("got %q, %v", got, err)
 		}
 	}
-	fail := func() { // two failed attempts: the first and its retry
+	fail := func(r *failoverRig) { // two failed attempts: the first and its retry
 		t.Helper()
 		r.srv.Script(llmtest.Reply{Fault: llmtest.ServerError}, llmtest.Reply{Fault: llmtest.ServerError})
 		if got, _, err := collect(context.Background(), r.f, request("en")); err != nil || !strings.HasPrefix(got, FallbackNotes["en"]) {
 			t.Fatalf("got %q, %v", got, err)
 		}
 	}
-	for range 6 {
-		answer()
-	}
-	fail()
-	fail() // 4 failures of 10 attempts
-	if r.f.BreakerOpen() {
-		t.Fatal("4 failures among 6 answers opened the breaker")
-	}
-	r.advance(2 * time.Minute) // all of that leaves the window
-	fail()
-	if r.f.BreakerOpen() {
-		t.Fatal("2 failures in the window opened a breaker that needs 3")
-	}
-	fail()
-	if !r.f.BreakerOpen() {
-		t.Fatal("4 failures of 4 attempts left the breaker closed")
-	}
+	t.Run("a share of the attempts", func(t *testing.T) {
+		r := newRig(t, WithBreaker(3, time.Minute), WithBreakerWindow(time.Hour))
+		for range 6 {
+			answer(r)
+		}
+		fail(r)
+		fail(r) // 4 failures of 10 attempts
+		if r.f.BreakerOpen() {
+			t.Fatal("4 failures among 6 answers opened the breaker")
+		}
+		fail(r) // 6 of 12
+		if !r.f.BreakerOpen() {
+			t.Fatal("6 failures of 12 attempts left the breaker closed")
+		}
+	})
+	t.Run("within the window", func(t *testing.T) {
+		const window = 300 * time.Millisecond
+		r := newRig(t, WithBreaker(3, time.Minute), WithBreakerWindow(window))
+		fail(r)
+		time.Sleep(window + window/2) // those failures leave the window
+		fail(r)
+		if r.f.BreakerOpen() {
+			t.Fatal("2 failures in the window opened a breaker that needs 3")
+		}
+	})
 }
 
 // A request the backend rejects for what it holds (400) says nothing of
@@ -330,7 +333,8 @@ func TestFailoverBreakerIgnoresRejectedRequests(t *testing.T) {
 }
 
 func TestFailoverBreaker(t *testing.T) {
-	r := newRig(t, WithBreaker(2, time.Minute))
+	const coolDown = 500 * time.Millisecond
+	r := newRig(t, WithBreaker(2, coolDown))
 	fallback := func(want int) {
 		t.Helper()
 		got, _, err := collect(context.Background(), r.f, request("en"))
@@ -351,12 +355,12 @@ func TestFailoverBreaker(t *testing.T) {
 	fallback(2)
 	fallback(2)
 	// After the cool-down one probe goes through; it fails: open again, no retry.
-	r.advance(time.Minute + time.Second)
+	r.waitHalfOpen(t)
 	r.srv.Script(llmtest.Reply{Fault: llmtest.ServerError})
 	fallback(3)
 	fallback(3)
 	// The next probe succeeds and closes the breaker.
-	r.advance(time.Minute + time.Second)
+	r.waitHalfOpen(t)
 	gate := make(chan struct{})
 	r.srv.Script(llmtest.Reply{Text: modelAnswer, Gate: gate})
 	done := make(chan string)
@@ -406,7 +410,7 @@ func TestFailoverReaderMayStopEarly(t *testing.T) {
 			break
 		}
 	}
-	if failed, _ := r.f.brk.count(); r.f.BreakerOpen() || failed != 0 {
+	if c := r.f.brk.cb.Counts(); r.f.BreakerOpen() || c.TotalFailures != 0 {
 		t.Error("stopping early counted as a failure")
 	}
 }
