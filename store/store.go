@@ -24,7 +24,9 @@ type Conversation struct {
 // Reason is the pipeline's reason code for a refused, handed-over or
 // replaced answer ("no_knowledge", "out_of_scope", ...), PromptVersion the
 // version of the prompt templates that produced it. Partial marks an
-// answer cut short by a failure: Content holds what was produced before it.
+// answer cut short by a failure: Content holds what was produced before it
+// (followed, since replies to failures are degraded rather than errors, by
+// the note the shopper was shown).
 type Message struct {
 	ID             string          `json:"id"`
 	ConversationID string          `json:"conversation_id"`
