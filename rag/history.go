@@ -82,12 +82,26 @@ func (p *Pipeline) verdict(text string) (string, bool) {
 		return r, r != ""
 	}
 	reason, bad := attack(text)
+	p.storeVerdict(key, reason)
+	return reason, bad
+}
+
+// remember keeps the verdict the understanding gave the newest message,
+// which the next turn will find in its history. A verdict that rests on the
+// history (a continued attempt) is not the message's own and is not kept.
+func (p *Pipeline) remember(text string, u Understanding) {
+	if strings.HasPrefix(u.InjectionReason, "multi_turn_") || strings.TrimSpace(text) == "" {
+		return
+	}
+	p.storeVerdict(sha256.Sum256([]byte(text)), u.InjectionReason)
+}
+
+func (p *Pipeline) storeVerdict(key [sha256.Size]byte, reason string) {
 	if p.verdictCount.Add(1) > maxVerdictCache {
 		p.verdicts.Clear()
 		p.verdictCount.Store(0)
 	}
 	p.verdicts.Store(key, reason)
-	return reason, bad
 }
 
 // maxVerdictCache bounds the per-message verdict cache; past it the cache

@@ -173,6 +173,7 @@ func (p *Pipeline) Stream(ctx context.Context, t Turn) iter.Seq2[Event, error] {
 		ctx := withTiming(ctx, &spent)
 		t.History = p.screenHistory(t.History)
 		u := Understand(t.Message, t.Locale, t.History)
+		p.remember(t.Message, u) // next turn it is history, already checked
 		if p.opts.model != nil && !u.Injection { // an attack is refused without asking any model
 			p.refine(ctx, t, &u)
 		}
