@@ -173,8 +173,10 @@ func (p *Pipeline) Stream(ctx context.Context, t Turn) iter.Seq2[Event, error] {
 		ctx := withTiming(ctx, &spent)
 		t.History = p.screenHistory(t.History)
 		u := Understand(t.Message, t.Locale, t.History)
-		p.remember(t.Message, u) // next turn it is history, already checked
-		if p.opts.model != nil && !u.Injection { // an attack is refused without asking any model
+		// Next turn this message is history, already checked.
+		p.remember(t.Message, u)
+		// An attack is refused without asking any model.
+		if p.opts.model != nil && !u.Injection {
 			p.refine(ctx, t, &u)
 		}
 		meta := &Meta{Intent: u.Intent, Locale: u.Locale, Sentiment: u.Sentiment, Query: u.Query, Backend: "rules", PromptVersion: prompts.Version, Legal: u.Legal}
