@@ -84,8 +84,8 @@ func WithBreakerWindow(d time.Duration) ResilientOption {
 
 // Failover is a Generator that answers with a primary backend (a language
 // model) and falls back to another (the extractive answerer) when the
-// primary fails before its first piece of text. It is safe for concurrent
-// use.
+// primary fails, before its first piece of text or after it. It is safe for
+// concurrent use.
 //
 // One turn: an attempt must yield its first piece within the first-token
 // timeout. An attempt that fails before that, with an error that may pass
@@ -101,7 +101,8 @@ func WithBreakerWindow(d time.Duration) ResilientOption {
 // has a whole answer whenever the fallback can give one.
 //
 // A circuit breaker, one per Failover and so per backend, spares a dead
-// backend: it counts failed attempts over a sliding window, opens when
+// backend (see breaker): it counts failed attempts over a rolling window
+// (WithBreakerWindow), opens when
 // they are many and at least half of the window's attempts, and for the
 // cool-down every turn goes straight to the fallback; then one turn probes
 // the primary (half-open), closing the breaker on success and reopening it
