@@ -242,3 +242,19 @@ func TestRefusedTurnIsWithheldFromHistory(t *testing.T) {
 		t.Errorf("history %+v", hist)
 	}
 }
+
+// A chat completion whose answerer fails before any text still gets a 200
+// with the stored notice and the conversation, marked degraded.
+func TestCompletionFailureIsDegraded(t *testing.T) {
+	_, opt := withBolt(t)
+	e := newEnv(t, opt)
+	e.answerer.StreamFn = func(ctx context.Context, tr rag.Turn) iter.Seq2[rag.Event, error] {
+		return events(kefu.Errorf(kefu.EUnavailable, "the knowledge store is unavailable"))
+	}
+	rec := e.do(t, http.MethodPost, "/v1/chat/completions", `{"messages":[{"role":"user","content":"returns?"}]}`)
+	got := decode[api.ChatCompletion](t, rec.Body.Bytes())
+	if rec.Code != http.StatusOK || got.Kefu == nil || !got.Kefu.Degraded || got.Kefu.MessageID == "" || got.Kefu.ConversationID == "" ||
+		!strings.Contains(string(got.Choices[0].Message.Content), "human") {
+		t.Errorf("%d %s", rec.Code, rec.Body)
+	}
+}
