@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -170,6 +171,7 @@ type Server struct {
 	analytics      AnalyticsReader
 	feedbackTotal  *prometheus.CounterVec
 	privacy        Privacy
+	inflight       sync.Map // shopper message id -> chan closed once its answer is stored, see claimTurn
 }
 
 // New builds a Server. It logs a warning when no API keys are configured,
