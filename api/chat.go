@@ -9,6 +9,7 @@ import (
 	"math"
 	"mime"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -48,13 +49,24 @@ func (s *Server) chat(c *gin.Context) {
 	}
 	ctx := c.Request.Context()
 	customer := customerFrom(ctx)
-	conv, user, err := s.storeQuestion(ctx, req.ConversationID, customer, req.Channel, req.Message)
+	q, err := s.storeQuestion(ctx, req.ConversationID, customer, req.Channel, req.Message, req.ClientMessageID)
 	if err != nil {
 		writeError(c, err)
 		return
 	}
+	conv, user := q.conv, q.user
+	reply, found, release, err := s.claimTurn(ctx, q)
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	if found {
+		s.replayChat(c, conv, reply, req.Locale)
+		return
+	}
+	defer release()
 	if t, owned := s.ownedByPerson(c, conv.ID); owned {
-		s.chatHuman(c, req, t)
+		s.chatHuman(c, req, t, user.ID)
 		return
 	}
 	history, stored, err := s.history(ctx, conv.ID, user.ID)
@@ -73,24 +85,30 @@ func (s *Server) chat(c *gin.Context) {
 	}
 	tr := s.newTriage(turn, stored)
 	if wantsStream(c.Request) {
-		s.chatStream(c, turn, tr, began)
+		s.chatStream(c, turn, user.ID, tr, began)
 		return
 	}
-	s.chatJSON(c, turn, tr, began)
+	s.chatJSON(c, turn, user.ID, tr, began)
 }
 
-// chatJSON gathers the whole answer and replies once.
-func (s *Server) chatJSON(c *gin.Context, turn rag.Turn, tr *triage, began time.Time) {
+// chatJSON gathers the whole answer and replies once. A turn that fails
+// after the question was stored still gets a 200 with a degraded answer
+// (see degrade) unless the client caused the failure or left.
+func (s *Server) chatJSON(c *gin.Context, turn rag.Turn, userID string, tr *triage, began time.Time) {
 	ctx := c.Request.Context()
 	var a answer
 	start := time.Now()
 	err := s.pump(ctx, turn, 0, tr.filter(func(ev rag.Event) error { a.add(ev); return nil }), nil)
 	s.metrics.observeTurn(&a, err, "json", time.Since(start))
-	msgID := s.saveAnswer(c, turn.ConversationID, &a, err)
+	degraded := degrade(ctx, &a, turn, err)
+	msgID := s.saveAnswer(c, turn.ConversationID, userID, &a, err)
 	ticketID := s.syncTicket(c, turn.ConversationID, tr.finish())
-	if err != nil {
+	if err != nil && !degraded {
 		writeError(c, err)
 		return
+	}
+	if err != nil {
+		_ = c.Error(err) // logged; the shopper gets the degraded answer
 	}
 	resp := a.response(turn, msgID)
 	resp.TicketID = ticketID
@@ -99,8 +117,10 @@ func (s *Server) chatJSON(c *gin.Context, turn rag.Turn, tr *triage, began time.
 }
 
 // chatStream sends the answer as server-sent events while it is produced.
-// Once the 200 is sent, a failure arrives as an "error" event.
-func (s *Server) chatStream(c *gin.Context, turn rag.Turn, tr *triage, began time.Time) {
+// Once the 200 is sent, a failure arrives as an "error" event, followed,
+// when the shopper can still be answered, by the degraded answer's text (a
+// delta) and its stored turn (done).
+func (s *Server) chatStream(c *gin.Context, turn rag.Turn, userID string, tr *triage, began time.Time) {
 	ctx := c.Request.Context()
 	h := c.Writer.Header()
 	h.Set("Content-Type", "text/event-stream; charset=utf-8")
@@ -143,7 +163,9 @@ func (s *Server) chatStream(c *gin.Context, turn rag.Turn, tr *triage, began tim
 		return nil
 	}), sse.ping)
 	s.metrics.observeTurn(&a, err, "sse", time.Since(start))
-	msgID := s.saveAnswer(c, turn.ConversationID, &a, err)
+	streamed := a.deltas.String()
+	degraded := sse.err == nil && degrade(ctx, &a, turn, err)
+	msgID := s.saveAnswer(c, turn.ConversationID, userID, &a, err)
 	ticketID := s.syncTicket(c, turn.ConversationID, tr.finish())
 
 	if sse.err != nil { // the client is gone; nothing more can be sent
@@ -160,7 +182,12 @@ func (s *Server) chatStream(c *gin.Context, turn rag.Turn, tr *triage, began tim
 		if ctx.Err() == nil {
 			_ = sse.event(EventError, errorBody(err))
 		}
-		return
+		if !degraded {
+			return
+		}
+		if tail, ok := strings.CutPrefix(a.text(), streamed); ok && tail != "" {
+			_ = sse.event(EventDelta, StreamDelta{Text: tail})
+		}
 	}
 	resp := a.response(turn, msgID)
 	resp.TicketID = ticketID
@@ -169,12 +196,14 @@ func (s *Server) chatStream(c *gin.Context, turn rag.Turn, tr *triage, began tim
 	}
 }
 
-// saveAnswer stores the answer, or the part produced before a failure
-// (marked partial), and returns its id. It runs even when the client has
-// gone. Nothing is stored for a failed turn that produced no text. A
-// storage failure is recorded for the log and gives an empty id: the
-// shopper still gets the answer.
-func (s *Server) saveAnswer(c *gin.Context, conversationID string, a *answer, streamErr error) string {
+// saveAnswer stores the answer to the shopper's message userID, or the
+// part produced before a failure (marked partial), and returns its id. It
+// runs even when the client has gone. Nothing is stored for a failed turn
+// that produced no text. A storage failure is recorded for the log and
+// gives an empty id: the shopper still gets the answer. An answer that
+// refused its turn as an attempt to manipulate the assistant is stored as
+// Refused.
+func (s *Server) saveAnswer(c *gin.Context, conversationID, userID string, a *answer, streamErr error) string {
 	text := a.text()
 	if streamErr != nil && text == "" {
 		return ""
@@ -195,8 +224,10 @@ func (s *Server) saveAnswer(c *gin.Context, conversationID string, a *answer, st
 		Reason:         a.meta.Reason,
 		Escalated:      a.escalation != nil,
 		Citations:      cites,
-		Partial:        streamErr != nil,
+		Partial:        a.partial || (streamErr != nil && !a.degraded),
 		PromptVersion:  promptVersion(a.meta),
+		ReplyTo:        userID,
+		Refused:        a.meta.Decision == rag.DecideRefuse && strings.HasPrefix(a.meta.Reason, reasonInjection),
 	})
 	if err != nil {
 		_ = c.Error(fmt.Errorf("store the answer: %w", err))
@@ -208,26 +239,32 @@ func (s *Server) saveAnswer(c *gin.Context, conversationID string, a *answer, st
 // storeQuestion stores the shopper's message as the next of conversation
 // id, or as the first of a new conversation (one write) when id is empty,
 // and returns both. An id the shopper may not continue is not found, as
-// conversation reports it.
-func (s *Server) storeQuestion(ctx context.Context, id, customer, channel, text string) (store.Conversation, store.Message, error) {
-	msg := store.Message{Role: kefu.RoleUser, Content: text}
+// conversation reports it. With a client message id key (and a store that
+// keeps them) a message the shopper already stored with that key is found
+// instead of stored again (see storeKeyed).
+func (s *Server) storeQuestion(ctx context.Context, id, customer, channel, text, key string) (question, error) {
+	msg := store.Message{Role: kefu.RoleUser, Content: text, ClientMessageID: key}
+	if once, ok := s.convs.(onceConversations); ok && key != "" {
+		return s.storeKeyed(ctx, once, id, customer, channel, msg)
+	}
+	msg.ClientMessageID = ""
 	if id == "" {
 		conv, user, err := s.convs.StartConversation(ctx, customer, channel, msg)
 		if err != nil {
-			return conv, user, fmt.Errorf("start a conversation with the shopper's message: %w", err)
+			return question{}, fmt.Errorf("start a conversation with the shopper's message: %w", err)
 		}
-		return conv, user, nil
+		return question{conv: conv, user: user}, nil
 	}
 	conv, err := s.conversation(ctx, id, customer)
 	if err != nil {
-		return conv, store.Message{}, err
+		return question{}, err
 	}
 	msg.ConversationID = conv.ID
 	user, err := s.convs.AppendMessage(ctx, msg)
 	if err != nil {
-		return conv, user, fmt.Errorf("store the shopper's message: %w", err)
+		return question{}, fmt.Errorf("store the shopper's message: %w", err)
 	}
-	return conv, user, nil
+	return question{conv: conv, user: user}, nil
 }
 
 // conversation returns the conversation id for the shopper to continue or
@@ -254,26 +291,22 @@ func (s *Server) conversation(ctx context.Context, id, customer string) (store.C
 }
 
 // history returns the last historyLimit messages before the current one,
-// oldest first, as the pipeline sees them and as stored.
+// oldest first, as the pipeline sees them (a refused turn withheld, see
+// historyMessages) and as stored. A retried message that is no longer the
+// last sees only what came before it.
 func (s *Server) history(ctx context.Context, conversationID, currentID string) ([]kefu.Message, []store.Message, error) {
 	msgs, err := s.convs.Messages(ctx, conversationID, historyLimit+1)
 	if err != nil {
 		return nil, nil, err
 	}
-	stored := make([]store.Message, 0, len(msgs))
-	for _, m := range msgs {
-		if m.ID != currentID {
-			stored = append(stored, m)
-		}
+	if i := slices.IndexFunc(msgs, func(m store.Message) bool { return m.ID == currentID }); i >= 0 {
+		msgs = msgs[:i]
 	}
+	stored := msgs
 	if len(stored) > historyLimit {
 		stored = stored[len(stored)-historyLimit:]
 	}
-	out := make([]kefu.Message, len(stored))
-	for i, m := range stored {
-		out[i] = kefu.Message{Role: m.Role, Content: m.Content}
-	}
-	return out, stored, nil
+	return historyMessages(stored), stored, nil
 }
 
 // decodeChat reads and validates the request body. Malformed JSON and bad
@@ -317,6 +350,11 @@ func (s *Server) decodeChat(c *gin.Context) (ChatRequest, error) {
 		return req, kefu.Errorf(kefu.EInvalid, "channel %q is invalid: use 1 to %d characters of a-z 0-9 _ -", clip(req.Channel), maxChannelLen)
 	}
 	req.ConversationID = strings.TrimSpace(req.ConversationID)
+	key, err := clientMessageID(req.ClientMessageID, c.GetHeader(HeaderIdempotencyKey))
+	if err != nil {
+		return req, err
+	}
+	req.ClientMessageID = key
 	req.ProductID = strings.TrimSpace(req.ProductID)
 	if err := kefu.CheckProductID(req.ProductID); err != nil {
 		return req, err
@@ -383,6 +421,8 @@ type answer struct {
 	citations  []rag.Citation
 	escalation *rag.Escalation
 	spent      rag.Timing // the pipeline's waits on retrieval and models
+	degraded   bool       // a fallback answered, or a failure was made into a reply (degrade)
+	partial    bool       // the text was cut short by a failure
 }
 
 func (a *answer) add(ev rag.Event) {
@@ -405,6 +445,7 @@ func (a *answer) add(ev rag.Event) {
 			if ev.Done.Backend != "" {
 				a.meta.Backend = ev.Done.Backend // a fallback took over
 			}
+			a.degraded = a.degraded || ev.Done.Degraded
 		}
 	}
 }
@@ -447,6 +488,8 @@ func (a *answer) response(turn rag.Turn, messageID string) ChatResponse {
 		Backend:        a.meta.Backend,
 		Decision:       a.meta.Decision,
 		Locale:         a.locale(turn),
+		Degraded:       a.degraded,
+		Partial:        a.partial,
 	}
 	if a.escalation != nil {
 		r.Escalation = &Escalation{Reason: a.escalation.Reason, Team: a.escalation.Team}

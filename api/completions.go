@@ -77,6 +77,8 @@ type completionQuery struct {
 	includeUsage bool
 	promptTokens int
 	productID    string // the product page asked from, "" for none
+	// clientMessageID is the question's idempotency key, "" for none.
+	clientMessageID string
 }
 
 // chatCompletions answers the last user message of an OpenAI chat
@@ -97,45 +99,64 @@ func (s *Server) chatCompletions(c *gin.Context) {
 	ctx := c.Request.Context()
 	customer := customerFrom(ctx)
 	convID := strings.TrimSpace(c.GetHeader(HeaderConversationID))
-	conv, user, err := s.storeQuestion(ctx, convID, customer, completionChannel, q.question)
+	stored, err := s.storeQuestion(ctx, convID, customer, completionChannel, q.question, q.clientMessageID)
 	if err != nil {
 		writeOpenAIError(c, err)
 		return
 	}
+	conv, user := stored.conv, stored.user
 	c.Header(HeaderConversationID, conv.ID)
-	if t, owned := s.ownedByPerson(c, conv.ID); owned {
-		s.completionHuman(c, q, t)
+	reply, found, release, err := s.claimTurn(ctx, stored)
+	if err != nil {
+		writeOpenAIError(c, err)
 		return
 	}
-	history, stored := q.history, storedHistory(q.history)
+	if found {
+		s.replayCompletion(c, q, conv, reply)
+		return
+	}
+	defer release()
+	if t, owned := s.ownedByPerson(c, conv.ID); owned {
+		s.completionHuman(c, q, t, user.ID)
+		return
+	}
+	// The client's history is untrusted: the pipeline checks every
+	// message of it as it checks the question, and withholds from the
+	// model each one that reads as an attack.
+	history, earlier := q.history, storedHistory(q.history)
 	if convID != "" {
-		if history, stored, err = s.history(ctx, conv.ID, user.ID); err != nil {
+		if history, earlier, err = s.history(ctx, conv.ID, user.ID); err != nil {
 			writeOpenAIError(c, fmt.Errorf("load the conversation history: %w", err))
 			return
 		}
 	}
 	turn := rag.Turn{ConversationID: conv.ID, CustomerID: customer, Message: q.question, Channel: completionChannel, History: history, ProductID: q.productID}
-	tr := s.newTriage(turn, stored)
+	tr := s.newTriage(turn, earlier)
 	if q.stream {
-		s.completionStream(c, q, turn, tr)
+		s.completionStream(c, q, turn, user.ID, tr)
 		return
 	}
-	s.completionJSON(c, q, turn, tr)
+	s.completionJSON(c, q, turn, user.ID, tr)
 }
 
 // completionJSON gathers the whole answer and replies with one
-// chat.completion object.
-func (s *Server) completionJSON(c *gin.Context, q completionQuery, turn rag.Turn, tr *triage) {
+// chat.completion object; a turn that fails after the question was stored
+// gets the degraded answer (see degrade), with kefu.degraded set.
+func (s *Server) completionJSON(c *gin.Context, q completionQuery, turn rag.Turn, userID string, tr *triage) {
 	ctx := c.Request.Context()
 	var a answer
 	start := time.Now()
 	err := s.pump(ctx, turn, 0, tr.filter(func(ev rag.Event) error { a.add(ev); return nil }), nil)
 	s.metrics.observeTurn(&a, err, "json", time.Since(start))
-	msgID := s.saveAnswer(c, turn.ConversationID, &a, err)
+	degraded := degrade(ctx, &a, turn, err)
+	msgID := s.saveAnswer(c, turn.ConversationID, userID, &a, err)
 	ticketID := s.syncTicket(c, turn.ConversationID, tr.finish())
-	if err != nil {
+	if err != nil && !degraded {
 		writeOpenAIError(c, err)
 		return
+	}
+	if err != nil {
+		_ = c.Error(err)
 	}
 	content := a.text() + sourcesLine(a.citations)
 	c.JSON(http.StatusOK, ChatCompletion{
@@ -147,9 +168,12 @@ func (s *Server) completionJSON(c *gin.Context, q completionQuery, turn rag.Turn
 }
 
 // completionStream sends the answer as OpenAI chat.completion.chunk events
-// while it is produced. Once the 200 is sent, a failure arrives as a data
-// event holding an OpenAI error, without the closing [DONE].
-func (s *Server) completionStream(c *gin.Context, q completionQuery, turn rag.Turn, tr *triage) {
+// while it is produced. Once the 200 is sent, a failure the shopper can
+// still be answered after ends the stream as an answer does, the degraded
+// text's rest as content and kefu.degraded set (an OpenAI client stops
+// reading at an error event); any other failure arrives as a data event
+// holding an OpenAI error, without the closing [DONE].
+func (s *Server) completionStream(c *gin.Context, q completionQuery, turn rag.Turn, userID string, tr *triage) {
 	ctx := c.Request.Context()
 	startStream(c)
 	cs := newChunkStream(c.Writer, q.model)
@@ -165,7 +189,8 @@ func (s *Server) completionStream(c *gin.Context, q completionQuery, turn rag.Tu
 		return nil
 	}), cs.sse.ping)
 	s.metrics.observeTurn(&a, err, "sse", time.Since(start))
-	msgID := s.saveAnswer(c, turn.ConversationID, &a, err)
+	degraded := cs.sse.err == nil && degrade(ctx, &a, turn, err)
+	msgID := s.saveAnswer(c, turn.ConversationID, userID, &a, err)
 	ticketID := s.syncTicket(c, turn.ConversationID, tr.finish())
 
 	if cs.sse.err != nil { // the client is gone
@@ -174,10 +199,12 @@ func (s *Server) completionStream(c *gin.Context, q completionQuery, turn rag.Tu
 	}
 	if err != nil {
 		_ = c.Error(err)
-		if ctx.Err() == nil {
-			_ = cs.sse.data(openAIError(err))
+		if !degraded {
+			if ctx.Err() == nil {
+				_ = cs.sse.data(openAIError(err))
+			}
+			return
 		}
-		return
 	}
 	// The final answer is what was stored; words that its deltas did not
 	// carry still reach the client.
@@ -193,7 +220,7 @@ func (s *Server) completionStream(c *gin.Context, q completionQuery, turn rag.Tu
 // completionHuman answers in a conversation a person owns, as chatHuman
 // does: the assistant stays silent and the reply says a person will
 // answer.
-func (s *Server) completionHuman(c *gin.Context, q completionQuery, t store.Ticket) {
+func (s *Server) completionHuman(c *gin.Context, q completionQuery, t store.Ticket, userID string) {
 	text := escalate.HumanNotice(rag.DetectLocale(q.question))
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(c.Request.Context()), saveTimeout)
 	defer cancel()
@@ -204,6 +231,7 @@ func (s *Server) completionHuman(c *gin.Context, q completionQuery, t store.Tick
 	var msgID string
 	m, err := s.convs.AppendMessage(ctx, store.Message{
 		ConversationID: t.ConversationID, Role: kefu.RoleAssistant, Content: text, Intent: t.Intent, Decision: DecisionHuman,
+		ReplyTo: userID,
 	})
 	if err != nil {
 		_ = c.Error(fmt.Errorf("store the reply: %w", err))
@@ -332,6 +360,9 @@ func (s *Server) decodeCompletion(c *gin.Context) (completionQuery, error) {
 		return q, err
 	}
 	q.productID = product
+	if q.clientMessageID, err = clientMessageID(req.ClientMessageID, c.GetHeader(HeaderIdempotencyKey)); err != nil {
+		return q, err
+	}
 	q.stream = req.Stream
 	q.includeUsage = req.StreamOptions != nil && req.StreamOptions.IncludeUsage
 	n := len(req.Messages)
@@ -467,7 +498,34 @@ func completionTurn(conversationID, messageID, ticketID string, a *answer) *Comp
 	if a.escalation != nil {
 		t.Escalation = &Escalation{Reason: a.escalation.Reason, Team: a.escalation.Team}
 	}
+	t.Degraded, t.Partial = a.degraded, a.partial
 	return t
+}
+
+// replayCompletion answers a retried chat completion with the turn stored
+// for the first attempt.
+func (s *Server) replayCompletion(c *gin.Context, q completionQuery, conv store.Conversation, m store.Message) {
+	r := replayResponse(conv, m, "")
+	cites := make([]rag.Citation, len(r.Citations))
+	for i, ct := range r.Citations {
+		cites[i] = rag.Citation{N: ct.N, DocID: ct.DocID, Title: ct.Title, Source: ct.Source}
+	}
+	turn := &CompletionTurn{ConversationID: conv.ID, MessageID: m.ID, Citations: r.Citations, Intent: r.Intent, Decision: r.Decision,
+		Escalated: r.Escalated, Escalation: r.Escalation, Degraded: r.Degraded, Partial: r.Partial, Replayed: true}
+	content := r.Answer + sourcesLine(cites)
+	if !q.stream {
+		c.JSON(http.StatusOK, ChatCompletion{
+			ID: completionID(), Object: "chat.completion", Created: time.Now().Unix(), Model: q.model,
+			Choices: []ChatCompletionChoice{{Message: ChatCompletionMessage{Role: kefu.RoleAssistant, Content: MessageContent(content)}, FinishReason: "stop"}},
+			Usage:   usage(q.promptTokens, content), Kefu: turn,
+		})
+		return
+	}
+	startStream(c)
+	cs := newChunkStream(c.Writer, q.model)
+	_ = cs.content(ChunkContent{Role: kefu.RoleAssistant})
+	_ = cs.content(ChunkContent{Content: r.Answer})
+	cs.finish(sourcesLine(cites), turn, q)
 }
 
 // openAIError is what an OpenAI client may see of err, in OpenAI's shape.

@@ -148,7 +148,7 @@ func TestGetConversationPartial(t *testing.T) {
 	}
 	rec := e.do(t, http.MethodPost, "/v1/chat", `{"message":"returns?"}`, "Accept", "text/event-stream")
 	evs := readSSE(t, rec.Body, nil)
-	if len(evs) == 0 || evs[0].name != api.EventMeta || evs[len(evs)-1].name != api.EventError {
+	if got := strings.Join(names(evs, true), ","); got != "meta,delta,error,delta,done" {
 		t.Fatalf("stream: %+v", evs)
 	}
 	convID := decode[api.StreamMeta](t, []byte(evs[0].data)).ConversationID
@@ -156,7 +156,7 @@ func TestGetConversationPartial(t *testing.T) {
 	if len(got.Messages) != 2 {
 		t.Fatalf("messages: %+v", got.Messages)
 	}
-	if a := got.Messages[1]; !a.Partial || a.Content != theAnswer[:len(theAnswer)/2] || a.Decision != "answer" {
+	if a := got.Messages[1]; !a.Partial || !strings.HasPrefix(a.Content, theAnswer[:len(theAnswer)/2]+"\n\n") || a.Decision != "answer" {
 		t.Errorf("cut answer = %+v", a)
 	}
 }

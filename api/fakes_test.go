@@ -199,6 +199,76 @@ func (s *memStore) only(t *testing.T) store.Conversation {
 
 func TestMemStoreConformance(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) storetest.Store { return newMemStore() })
+	storetest.RunIdempotency(t, func(t *testing.T) storetest.IdempotentStore { return newMemStore() })
+}
+
+// byClientID finds the message owner stored with key; s.mu is held.
+func (s *memStore) byClientID(owner, key string) (store.Message, bool) {
+	for id, msgs := range s.msgs {
+		if s.convs[id].CustomerID != owner {
+			continue
+		}
+		for _, m := range msgs {
+			if m.ClientMessageID == key {
+				return m, true
+			}
+		}
+	}
+	return store.Message{}, false
+}
+
+func (s *memStore) MessageByClientID(ctx context.Context, owner, key string) (store.Message, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if m, ok := s.byClientID(owner, key); ok && key != "" {
+		return m, nil
+	}
+	return store.Message{}, kefu.Errorf(kefu.ENotFound, "no message with client message id %q", key)
+}
+
+// onceMu serialises the Once methods, so that a check and its write are
+// one step, as in a real store's transaction.
+var onceMu sync.Mutex
+
+func (s *memStore) AppendMessageOnce(ctx context.Context, m store.Message) (store.Message, bool, error) {
+	if err := store.CheckClientMessageID(m.ClientMessageID); err != nil {
+		return store.Message{}, false, err
+	}
+	onceMu.Lock()
+	defer onceMu.Unlock()
+	if m.ClientMessageID != "" {
+		s.mu.Lock()
+		c, ok := s.convs[m.ConversationID]
+		found, dup := s.byClientID(c.CustomerID, m.ClientMessageID)
+		s.mu.Unlock()
+		if !ok {
+			return store.Message{}, false, kefu.Errorf(kefu.ENotFound, "conversation %q not found", m.ConversationID)
+		}
+		if dup {
+			return found, true, nil
+		}
+	}
+	out, err := s.AppendMessage(ctx, m)
+	return out, false, err
+}
+
+func (s *memStore) StartConversationOnce(ctx context.Context, owner, channel string, first store.Message) (store.Conversation, store.Message, bool, error) {
+	if err := store.CheckClientMessageID(first.ClientMessageID); err != nil {
+		return store.Conversation{}, store.Message{}, false, err
+	}
+	onceMu.Lock()
+	defer onceMu.Unlock()
+	if first.ClientMessageID != "" {
+		s.mu.Lock()
+		found, dup := s.byClientID(owner, first.ClientMessageID)
+		c := s.convs[found.ConversationID]
+		s.mu.Unlock()
+		if dup {
+			return c, found, true, nil
+		}
+	}
+	c, m, err := s.StartConversation(ctx, owner, channel, first)
+	return c, m, false, err
 }
 
 // logBuffer collects log output safely across goroutines.

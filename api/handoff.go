@@ -239,7 +239,7 @@ func (s *Server) ownedByPerson(c *gin.Context, conversationID string) (store.Tic
 // the message (already stored) joins the ticket, the assistant is not
 // called, and the reply says that the person will answer. The reply is
 // stored too, so that the conversation shows what the shopper saw.
-func (s *Server) chatHuman(c *gin.Context, req ChatRequest, t store.Ticket) {
+func (s *Server) chatHuman(c *gin.Context, req ChatRequest, t store.Ticket, userID string) {
 	locale := req.Locale
 	if locale == "" {
 		locale = rag.DetectLocale(req.Message)
@@ -250,6 +250,7 @@ func (s *Server) chatHuman(c *gin.Context, req ChatRequest, t store.Ticket) {
 	var msgID string
 	m, err := s.convs.AppendMessage(ctx, store.Message{
 		ConversationID: t.ConversationID, Role: kefu.RoleAssistant, Content: text, Intent: t.Intent, Decision: DecisionHuman,
+		ReplyTo: userID,
 	})
 	if err != nil {
 		_ = c.Error(fmt.Errorf("store the reply: %w", err))

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -202,6 +203,7 @@ type Server struct {
 	verifier       auth.Verifier
 	limits         *limiters
 	privacy        Privacy
+	inflight       sync.Map // shopper message id -> chan closed once its answer is stored, see claimTurn
 }
 
 // New builds a Server. With no API keys configured, only the shopper

@@ -33,14 +33,24 @@ const HeaderProductID = "X-Kefu-Product-Id"
 // asks from: a product's document id or the product id set at ingest
 // (kefu.MetaProductID), at most kefu.MaxProductIDLen bytes of letters,
 // digits and - _ . : / # @ + = ~ (kefu.CheckProductID). It applies to this
-// turn only.
+// turn only. ClientMessageID (or the Idempotency-Key header) is the
+// client's idempotency key for this message, 16 to 128 characters of A-Z
+// a-z 0-9 . _ : - (a UUID fits): a retry with the same key by the same
+// shopper gets the turn already stored (the same message id and answer,
+// Replayed set) instead of a second one, even when the first attempt
+// started the conversation and the client never learned its id.
 type ChatRequest struct {
-	ConversationID string `json:"conversation_id,omitempty"`
-	Message        string `json:"message"`
-	Locale         string `json:"locale,omitempty"`
-	Channel        string `json:"channel,omitempty"`
-	ProductID      string `json:"product_id,omitempty"`
+	ConversationID  string `json:"conversation_id,omitempty"`
+	Message         string `json:"message"`
+	Locale          string `json:"locale,omitempty"`
+	Channel         string `json:"channel,omitempty"`
+	ProductID       string `json:"product_id,omitempty"`
+	ClientMessageID string `json:"client_message_id,omitempty"`
 }
+
+// HeaderIdempotencyKey carries a message's idempotency key, as
+// ChatRequest.ClientMessageID does; when both are given they must agree.
+const HeaderIdempotencyKey = "Idempotency-Key"
 
 // ChatResponse is the reply to POST /v1/chat, and the data of the "done"
 // server-sent event. MessageID is the id of the stored answer ("" in the
@@ -61,6 +71,16 @@ type ChatResponse struct {
 	Decision       string      `json:"decision"`
 	Locale         string      `json:"locale"`
 	TicketID       string      `json:"ticket_id,omitempty"`
+	// Degraded says that the model failed and the answer came from the
+	// fallback: the shop's documents quoted, the text produced before the
+	// failure (Partial), or a notice offering a person.
+	Degraded bool `json:"degraded,omitempty"`
+	// Partial says that Answer was cut short by a failure: it holds what
+	// was produced before it, and a note saying so.
+	Partial bool `json:"partial,omitempty"`
+	// Replayed says that this is the turn stored for an earlier attempt
+	// with the same client_message_id.
+	Replayed bool `json:"replayed,omitempty"`
 }
 
 // DecisionHuman is the decision of a chat turn in a conversation that a
@@ -106,7 +126,9 @@ type StreamDelta struct {
 
 // Server-sent event names of a chat stream, in the order they come: one
 // meta, deltas, one citations, at most one escalation, then done, or error
-// in place of done when the turn fails. Comment lines (": ping") keep the
+// when the turn fails. After an error, when the shopper can still be
+// answered, a delta with the fallback text and a done with the stored,
+// degraded turn follow. Comment lines (": ping") keep the
 // connection alive while the answer is being prepared.
 const (
 	EventMeta       = "meta"
@@ -358,6 +380,9 @@ type ChatCompletionRequest struct {
 	N             *int                         `json:"n,omitempty"`
 	User          string                       `json:"user,omitempty"`
 	ProductID     string                       `json:"product_id,omitempty"`
+	// ClientMessageID is the idempotency key of the last user message, as
+	// ChatRequest.ClientMessageID (or the Idempotency-Key header).
+	ClientMessageID string `json:"client_message_id,omitempty"`
 }
 
 // ChatCompletionStreamOptions asks for a last chunk with the usage.
@@ -487,6 +512,9 @@ type CompletionTurn struct {
 	Escalated      bool        `json:"escalated"`
 	Escalation     *Escalation `json:"escalation,omitempty"`
 	TicketID       string      `json:"ticket_id,omitempty"`
+	Degraded       bool        `json:"degraded,omitempty"` // as ChatResponse.Degraded
+	Partial        bool        `json:"partial,omitempty"`  // as ChatResponse.Partial
+	Replayed       bool        `json:"replayed,omitempty"` // as ChatResponse.Replayed
 }
 
 // OpenAIErrorResponse is the body of every error reply of the

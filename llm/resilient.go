@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"iter"
 	"math/rand/v2"
-	"sync"
 	"time"
 
 	"github.com/kefuhq/kefu"
@@ -26,10 +25,19 @@ const (
 	DefaultMaxRetryWait      = 5 * time.Second
 	DefaultBreakerFailures   = 5
 	DefaultBreakerCoolDown   = 30 * time.Second
+	DefaultBreakerWindow     = 60 * time.Second
 	// retryBackoff is the wait before the retry when the failure named
 	// none; jittered by up to half again.
 	retryBackoff = 250 * time.Millisecond
 )
+
+// CutShortNotes are the lines put between the part of an answer the model
+// wrote before it failed and the fallback's answer, by locale; other
+// locales get the English one.
+var CutShortNotes = map[string]string{
+	"en": "(The assistant was interrupted; here is what our documents say. Write \"human\" any time to reach a person.)",
+	"zh": "（智能助手回答中断，以下是相关资料原文；如需人工客服，随时回复“转人工”。）",
+}
 
 // FallbackNotes are the lines put before a fallback answer, by locale;
 // other locales get the English one.
@@ -60,17 +68,24 @@ func WithMaxRetryWait(d time.Duration) ResilientOption {
 	return func(f *Failover) { f.maxRetryWait = d }
 }
 
-// WithBreaker sets the circuit breaker: after failures consecutive failed
-// attempts the primary is left alone for coolDown (defaults
-// DefaultBreakerFailures, DefaultBreakerCoolDown).
+// WithBreaker sets the circuit breaker: once the window (see
+// WithBreakerWindow) holds at least failures failed attempts, and they are
+// at least half of its attempts, the primary is left alone for coolDown
+// (defaults DefaultBreakerFailures, DefaultBreakerCoolDown).
 func WithBreaker(failures int, coolDown time.Duration) ResilientOption {
-	return func(f *Failover) { f.maxFailures, f.coolDown = failures, coolDown }
+	return func(f *Failover) { f.minFailures, f.coolDown = failures, coolDown }
+}
+
+// WithBreakerWindow sets how far back the breaker counts attempts
+// (default DefaultBreakerWindow).
+func WithBreakerWindow(d time.Duration) ResilientOption {
+	return func(f *Failover) { f.window = d }
 }
 
 // Failover is a Generator that answers with a primary backend (a language
 // model) and falls back to another (the extractive answerer) when the
-// primary fails before its first piece of text. It is safe for concurrent
-// use.
+// primary fails, before its first piece of text or after it. It is safe for
+// concurrent use.
 //
 // One turn: an attempt must yield its first piece within the first-token
 // timeout. An attempt that fails before that, with an error that may pass
@@ -80,29 +95,28 @@ func WithBreaker(failures int, coolDown time.Duration) ResilientOption {
 // retried, as the shopper has waited long enough. When no attempt
 // produced text, the fallback answers, its answer preceded by a short
 // note in the shopper's language (FallbackNotes). Once the primary has
-// yielded text, a failure (or the overall timeout) ends the stream with
-// that error: the text so far is the shopper's, and the pipeline keeps it
-// as a partial answer.
+// yielded text, a failure (or the overall timeout) is not retried: the text
+// so far stays the shopper's, and the fallback's answer follows it after a
+// note saying the answer was interrupted (CutShortNotes), so the shopper
+// has a whole answer whenever the fallback can give one.
 //
-// A circuit breaker spares a dead backend: after N consecutive failed
-// attempts it opens, and for the cool-down every turn goes straight to the
-// fallback; then one turn probes the primary (half-open), closing the
-// breaker on success and reopening it on failure. A turn the caller
-// cancels counts neither way.
+// A circuit breaker, one per Failover and so per backend, spares a dead
+// backend (see breaker): it counts failed attempts over a rolling window
+// (WithBreakerWindow), opens when
+// they are many and at least half of the window's attempts, and for the
+// cool-down every turn goes straight to the fallback; then one turn probes
+// the primary (half-open), closing the breaker on success and reopening it
+// on failure. A turn the caller cancels counts neither way, nor does a
+// request the backend rejects for its content (400, 413, 422).
 type Failover struct {
 	primary, fallback Generator
 
 	firstToken, overall, maxRetryWait time.Duration
-	maxFailures                       int
-	coolDown                          time.Duration
+	minFailures                       int
+	window, coolDown                  time.Duration
 
-	now   func() time.Time
 	sleep func(ctx context.Context, d time.Duration) error
-
-	mu        sync.Mutex
-	failures  int       // consecutive failed attempts
-	openUntil time.Time // breaker open until then; zero when closed
-	probing   bool      // a half-open probe is under way
+	brk   breaker
 }
 
 // Resilient wraps primary with a retry, a circuit breaker, timeouts and
@@ -111,21 +125,18 @@ func Resilient(primary, fallback Generator, opts ...ResilientOption) *Failover {
 	f := &Failover{
 		primary: primary, fallback: fallback,
 		firstToken: DefaultFirstTokenTimeout, overall: DefaultOverallTimeout, maxRetryWait: DefaultMaxRetryWait,
-		maxFailures: DefaultBreakerFailures, coolDown: DefaultBreakerCoolDown,
-		now: time.Now, sleep: sleepCtx,
+		minFailures: DefaultBreakerFailures, coolDown: DefaultBreakerCoolDown, window: DefaultBreakerWindow,
+		sleep: sleepCtx,
 	}
 	for _, o := range opts {
 		o(f)
 	}
+	f.brk = newBreaker(f.minFailures, f.window, f.coolDown)
 	return f
 }
 
 // BreakerOpen reports whether the primary is being left alone.
-func (f *Failover) BreakerOpen() bool {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return !f.openUntil.IsZero() && f.now().Before(f.openUntil)
-}
+func (f *Failover) BreakerOpen() bool { return f.brk.open() }
 
 // Errors that end an attempt, as context causes.
 var (
@@ -137,46 +148,48 @@ var (
 // Generate answers req; see Failover.
 func (f *Failover) Generate(ctx context.Context, req kefu.GenerateRequest) iter.Seq2[string, error] {
 	return func(yield func(string, error) bool) {
-		admitted, probe := f.admit()
-		if !admitted {
+		if f.brk.open() {
 			f.fallBack(ctx, req, yield)
 			return
 		}
 		octx, cancel := context.WithTimeoutCause(ctx, f.overall, errOverall)
 		defer cancel()
 		attempts := 2
-		if probe {
-			attempts = 1
+		if f.brk.probing() {
+			attempts = 1 // a probe is not retried
 		}
 		var last error
 		for attempt := 1; attempt <= attempts; attempt++ {
 			if attempt > 1 {
 				wait, ok := f.retryWait(octx, last)
-				if !ok || f.BreakerOpen() {
+				if !ok || f.brk.open() {
 					break
 				}
 				if err := f.sleep(octx, wait); err != nil {
 					break
 				}
 			}
+			settle, ok := f.brk.allow()
+			if !ok {
+				break // left alone, or another turn is probing
+			}
 			started, stop, err := f.attempt(octx, req, yield)
 			switch {
 			case stop, started && err == nil:
-				f.settle(probe, nil)
+				settle(nil)
 				return
 			case ctx.Err() != nil:
 				// The caller gave up: not the backend's fault.
-				f.release(probe)
+				settle(errNotCounted)
 				yield("", ctx.Err())
 				return
 			case started:
-				f.settle(probe, err)
-				if err != nil {
-					yield("", fmt.Errorf("answer cut short: %w", err))
-				}
+				// What was said stays; the fallback finishes the answer.
+				settle(err)
+				f.finish(ctx, req, err, yield)
 				return
 			}
-			f.settle(probe, err)
+			settle(err)
 			last = err
 			if errors.Is(err, errFirstToken) {
 				break
@@ -243,21 +256,49 @@ func (f *Failover) retryWait(ctx context.Context, err error) (time.Duration, boo
 
 // fallBack answers with the fallback, after the note.
 func (f *Failover) fallBack(ctx context.Context, req kefu.GenerateRequest, yield func(string, error) bool) {
-	note, ok := FallbackNotes[req.Locale]
-	if !ok {
-		note = FallbackNotes["en"]
+	if err := f.handOver(ctx, req, localizedNote(FallbackNotes, req.Locale)+"\n", yield); err != nil {
+		yield("", err)
 	}
+}
+
+// finish completes an answer the primary started and failed to end (with
+// cause): the fallback's answer follows a note saying so. When the
+// fallback fails too, the stream ends with cause.
+func (f *Failover) finish(ctx context.Context, req kefu.GenerateRequest, cause error, yield func(string, error) bool) {
+	if err := f.handOver(ctx, req, "\n\n"+localizedNote(CutShortNotes, req.Locale)+"\n", yield); err != nil {
+		if ctx.Err() != nil {
+			yield("", err)
+			return
+		}
+		yield("", fmt.Errorf("answer cut short: %w (the fallback failed too: %v)", cause, err))
+	}
+}
+
+// handOver streams the fallback's answer after note, and returns the
+// fallback's error (nil when it answered or the reader stopped).
+func (f *Failover) handOver(ctx context.Context, req kefu.GenerateRequest, note string, yield func(string, error) bool) error {
 	if req.FellBack != nil {
 		req.FellBack(nameOf(f.fallback))
 	}
-	if !yield(note+"\n", nil) {
-		return
+	if !yield(note, nil) {
+		return nil
 	}
 	for piece, err := range f.fallback.Generate(ctx, req) {
-		if !yield(piece, err) || err != nil {
-			return
+		if err != nil {
+			return err
+		}
+		if !yield(piece, nil) {
+			return nil
 		}
 	}
+	return nil
+}
+
+func localizedNote(notes map[string]string, locale string) string {
+	if n, ok := notes[locale]; ok {
+		return n
+	}
+	return notes["en"]
 }
 
 // nameOf is a generator's name, as reported with answers.
@@ -266,48 +307,6 @@ func nameOf(g Generator) string {
 		return n.Name()
 	}
 	return "fallback"
-}
-
-// admit decides whether this turn may call the primary, and whether it is
-// the half-open probe.
-func (f *Failover) admit() (admitted, probe bool) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.openUntil.IsZero() {
-		return true, false
-	}
-	if f.now().Before(f.openUntil) || f.probing {
-		return false, false
-	}
-	f.probing = true
-	return true, true
-}
-
-// settle records an attempt's outcome (err nil: success).
-func (f *Failover) settle(probe bool, err error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if probe {
-		f.probing = false
-	}
-	if err == nil {
-		f.failures, f.openUntil = 0, time.Time{}
-		return
-	}
-	f.failures++
-	if probe || f.failures >= f.maxFailures {
-		f.openUntil = f.now().Add(f.coolDown)
-	}
-}
-
-// release ends a probe that settled nothing.
-func (f *Failover) release(probe bool) {
-	if !probe {
-		return
-	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.probing = false
 }
 
 func sleepCtx(ctx context.Context, d time.Duration) error {

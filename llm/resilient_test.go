@@ -3,6 +3,7 @@ package llm
 import (
 	"context"
 	"errors"
+	"iter"
 	"strings"
 	"sync"
 	"testing"
@@ -14,14 +15,13 @@ import (
 )
 
 // failoverRig is a Failover over an OpenAI-compatible generator talking to
-// the fake server, with the extractive answerer as fallback, a clock the
-// test moves and sleeps that are recorded instead of slept.
+// the fake server, with the extractive answerer as fallback, and sleeps
+// that are recorded instead of slept.
 type failoverRig struct {
 	srv *llmtest.Server
 	f   *Failover
 
 	mu    sync.Mutex
-	clock time.Time
 	waits []time.Duration
 }
 
@@ -33,13 +33,8 @@ func newRig(t *testing.T, opts ...ResilientOption) *failoverRig {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := &failoverRig{srv: srv, clock: time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)}
+	r := &failoverRig{srv: srv}
 	r.f = Resilient(gen, Extractive{}, opts...)
-	r.f.now = func() time.Time {
-		r.mu.Lock()
-		defer r.mu.Unlock()
-		return r.clock
-	}
 	r.f.sleep = func(ctx context.Context, d time.Duration) error {
 		r.mu.Lock()
 		r.waits = append(r.waits, d)
@@ -49,10 +44,12 @@ func newRig(t *testing.T, opts ...ResilientOption) *failoverRig {
 	return r
 }
 
-func (r *failoverRig) advance(d time.Duration) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.clock = r.clock.Add(d)
+// waitHalfOpen waits until the breaker's cool-down is over.
+func (r *failoverRig) waitHalfOpen(t *testing.T) {
+	t.Helper()
+	for r.f.BreakerOpen() {
+		time.Sleep(5 * time.Millisecond)
+	}
 }
 
 func (r *failoverRig) recordedWaits() []time.Duration {
@@ -205,39 +202,139 @@ func TestFailoverDoesNotRetryWhatWillNotPass(t *testing.T) {
 	})
 }
 
-func TestFailoverReturnsAFailureAfterTheFirstToken(t *testing.T) {
+// A failure after the first token is not retried: the model's words stay,
+// and the fallback's answer follows a note saying the answer was
+// interrupted, whatever the fault: a dropped connection, a broken chunk,
+// an error inside the stream, or the overall timeout.
+func TestFailoverFinishesAStartedAnswerWithTheFallback(t *testing.T) {
 	for _, tc := range []struct {
 		name  string
 		reply llmtest.Reply
 		opts  []ResilientOption
-		want  string
 	}{
-		{"disconnect", llmtest.Reply{Text: modelAnswer, Fault: llmtest.Disconnect, FaultAt: 3}, nil, "cut short"},
-		{"malformed chunk", llmtest.Reply{Text: modelAnswer, Fault: llmtest.Malformed, FaultAt: 3}, nil, "malformed"},
-		{"endless stream", llmtest.Reply{Text: modelAnswer, Fault: llmtest.Endless}, []ResilientOption{WithOverallTimeout(700 * time.Millisecond)}, "overall timeout"},
+		{"disconnect", llmtest.Reply{Text: modelAnswer, Fault: llmtest.Disconnect, FaultAt: 3}, nil},
+		{"malformed chunk", llmtest.Reply{Text: modelAnswer, Fault: llmtest.Malformed, FaultAt: 3}, nil},
+		{"error event", llmtest.Reply{Text: modelAnswer, Fault: llmtest.ErrorEvent, FaultAt: 3}, nil},
+		{"endless stream", llmtest.Reply{Text: modelAnswer, Fault: llmtest.Endless}, []ResilientOption{WithOverallTimeout(700 * time.Millisecond)}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := newRig(t, tc.opts...)
 			r.srv.Script(tc.reply, llmtest.Reply{Text: "a second answer"})
-			got, pieces, err := collect(context.Background(), r.f, request("en"))
-			if err == nil || !strings.Contains(err.Error(), tc.want) {
-				t.Fatalf("error %v; want one saying %q", err, tc.want)
+			req := request("en")
+			var fellBack []string
+			req.FellBack = func(name string) { fellBack = append(fellBack, name) }
+			got, _, err := collect(context.Background(), r.f, req)
+			if err != nil {
+				t.Fatalf("error %v; want the fallback to finish the answer", err)
 			}
-			if kefu.ErrorCode(err) != kefu.EUnavailable {
-				t.Errorf("error code %q, want %q", kefu.ErrorCode(err), kefu.EUnavailable)
+			model, rest, ok := strings.Cut(got, "\n\n"+CutShortNotes["en"]+"\n")
+			if !ok || len(model) < 5 || !strings.HasPrefix(modelAnswer+strings.Repeat("and so on ", 1000), model) {
+				t.Fatalf("answer %q; want the model's first pieces, the note, then the fallback", got)
 			}
-			if len(pieces) < 3 || !strings.HasPrefix(modelAnswer+strings.Repeat("and so on ", 1000), got) {
-				t.Errorf("partial answer %q; want the model's first pieces", got)
+			if !strings.Contains(rest, "Opened headphones can be returned") || !strings.Contains(rest, "[1]") {
+				t.Errorf("fallback part %q; want the quoted, cited policy", rest)
 			}
-			if strings.Contains(got, FallbackNotes["en"]) || len(r.srv.ChatRequests()) != 1 {
-				t.Errorf("a started answer fell back or was retried: %q", got)
+			if len(fellBack) != 1 || fellBack[0] != "extractive" {
+				t.Errorf("FellBack calls %q", fellBack)
+			}
+			if n := len(r.srv.ChatRequests()); n != 1 {
+				t.Errorf("%d requests: a started answer was retried", n)
 			}
 		})
 	}
 }
 
+// When the fallback fails too, a started answer ends with the failure.
+func TestFailoverStartedAnswerWithABrokenFallback(t *testing.T) {
+	srv := llmtest.NewServer()
+	t.Cleanup(srv.Close)
+	gen, err := openai.New(openai.Config{BaseURL: srv.URL, Model: "m"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	broken := generatorFunc(func(yield func(string, error) bool) { yield("", errors.New("no passages")) })
+	srv.Script(llmtest.Reply{Text: modelAnswer, Fault: llmtest.Disconnect, FaultAt: 3})
+	got, _, err := collect(context.Background(), Resilient(gen, broken), request("en"))
+	if err == nil || !strings.Contains(err.Error(), "cut short") || kefu.ErrorCode(err) != kefu.EUnavailable {
+		t.Fatalf("error %v; want the cut answer's", err)
+	}
+	if !strings.HasPrefix(got, "Yes") {
+		t.Errorf("text %q", got)
+	}
+}
+
+type generatorFunc func(yield func(string, error) bool)
+
+func (g generatorFunc) Generate(context.Context, kefu.GenerateRequest) iter.Seq2[string, error] {
+	return iter.Seq2[string, error](g)
+}
+
+// The breaker counts failures over a window, as a share of the attempts:
+// a few failures among many answers leave it closed, and so do failures
+// spread wider than the window.
+func TestFailoverBreakerCountsAWindow(t *testing.T) {
+	answer := func(r *failoverRig) {
+		t.Helper()
+		r.srv.Script(llmtest.Reply{Text: modelAnswer})
+		if got, _, err := collect(context.Background(), r.f, request("en")); err != nil || got != modelAnswer {
+			t.Fatalf("got %q, %v", got, err)
+		}
+	}
+	fail := func(r *failoverRig) { // two failed attempts: the first and its retry
+		t.Helper()
+		r.srv.Script(llmtest.Reply{Fault: llmtest.ServerError}, llmtest.Reply{Fault: llmtest.ServerError})
+		if got, _, err := collect(context.Background(), r.f, request("en")); err != nil || !strings.HasPrefix(got, FallbackNotes["en"]) {
+			t.Fatalf("got %q, %v", got, err)
+		}
+	}
+	t.Run("a share of the attempts", func(t *testing.T) {
+		r := newRig(t, WithBreaker(3, time.Minute), WithBreakerWindow(time.Hour))
+		for range 6 {
+			answer(r)
+		}
+		fail(r)
+		fail(r) // 4 failures of 10 attempts
+		if r.f.BreakerOpen() {
+			t.Fatal("4 failures among 6 answers opened the breaker")
+		}
+		fail(r) // 6 of 12
+		if !r.f.BreakerOpen() {
+			t.Fatal("6 failures of 12 attempts left the breaker closed")
+		}
+	})
+	t.Run("within the window", func(t *testing.T) {
+		const window = 300 * time.Millisecond
+		r := newRig(t, WithBreaker(3, time.Minute), WithBreakerWindow(window))
+		fail(r)
+		time.Sleep(window + window/2) // those failures leave the window
+		fail(r)
+		if r.f.BreakerOpen() {
+			t.Fatal("2 failures in the window opened a breaker that needs 3")
+		}
+	})
+}
+
+// A request the backend rejects for what it holds (400) says nothing of
+// its health and does not count.
+func TestFailoverBreakerIgnoresRejectedRequests(t *testing.T) {
+	r := newRig(t, WithBreaker(1, time.Minute))
+	for range 3 {
+		r.srv.Script(llmtest.Reply{Fault: llmtest.BadRequest})
+		if got, _, err := collect(context.Background(), r.f, request("en")); err != nil || !strings.HasPrefix(got, FallbackNotes["en"]) {
+			t.Fatalf("got %q, %v; want the fallback", got, err)
+		}
+	}
+	if r.f.BreakerOpen() {
+		t.Fatal("rejected requests opened the breaker")
+	}
+	if n := len(r.srv.ChatRequests()); n != 3 {
+		t.Errorf("%d requests, want 3 (a rejected request is not retried)", n)
+	}
+}
+
 func TestFailoverBreaker(t *testing.T) {
-	r := newRig(t, WithBreaker(2, time.Minute))
+	const coolDown = 500 * time.Millisecond
+	r := newRig(t, WithBreaker(2, coolDown))
 	fallback := func(want int) {
 		t.Helper()
 		got, _, err := collect(context.Background(), r.f, request("en"))
@@ -258,12 +355,12 @@ func TestFailoverBreaker(t *testing.T) {
 	fallback(2)
 	fallback(2)
 	// After the cool-down one probe goes through; it fails: open again, no retry.
-	r.advance(time.Minute + time.Second)
+	r.waitHalfOpen(t)
 	r.srv.Script(llmtest.Reply{Fault: llmtest.ServerError})
 	fallback(3)
 	fallback(3)
 	// The next probe succeeds and closes the breaker.
-	r.advance(time.Minute + time.Second)
+	r.waitHalfOpen(t)
 	gate := make(chan struct{})
 	r.srv.Script(llmtest.Reply{Text: modelAnswer, Gate: gate})
 	done := make(chan string)
@@ -313,7 +410,7 @@ func TestFailoverReaderMayStopEarly(t *testing.T) {
 			break
 		}
 	}
-	if r.f.BreakerOpen() || r.f.failures != 0 {
+	if c := r.f.brk.cb.Counts(); r.f.BreakerOpen() || c.TotalFailures != 0 {
 		t.Error("stopping early counted as a failure")
 	}
 }

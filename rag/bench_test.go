@@ -43,3 +43,36 @@ func BenchmarkUnderstandAndGuard(b *testing.B) {
 	b.ReportMetric(pct(0.50), "p50-ms")
 	b.ReportMetric(pct(0.99), "p99-ms")
 }
+
+// BenchmarkScreenHistory measures the history check a turn adds: a
+// conversation of 20 earlier messages (the API's history limit), checked
+// once cold (every message new to the verdict cache, as after a restart)
+// and warm (the same history again, as on the conversation's next turn,
+// where only the newest two messages are new).
+func BenchmarkScreenHistory(b *testing.B) {
+	hist := make([]kefu.Message, 20)
+	for i := range hist {
+		role := kefu.RoleUser
+		if i%2 == 1 {
+			role = kefu.RoleAssistant
+		}
+		hist[i] = kefu.Message{Role: role, Content: benchMessages[i%len(benchMessages)] + " " + string(rune('a'+i))}
+	}
+	b.Run("cold", func(b *testing.B) {
+		for b.Loop() {
+			p := &Pipeline{}
+			p.screenHistory(hist)
+		}
+	})
+	b.Run("warm", func(b *testing.B) {
+		p := &Pipeline{}
+		p.screenHistory(hist)
+		n := 0
+		for b.Loop() {
+			n++
+			hist[18].Content = "is the kettle in stock? " + string(rune(n))
+			hist[19].Content = "Yes, it is. " + string(rune(n))
+			p.screenHistory(hist)
+		}
+	})
+}

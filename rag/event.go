@@ -105,6 +105,9 @@ type Escalation struct {
 type Done struct {
 	Answer  string `json:"answer"`
 	Backend string `json:"backend,omitempty"`
+	// Degraded says that the generator handed the answer to its fallback
+	// (the model failed or was resting): Backend names the fallback.
+	Degraded bool `json:"degraded,omitempty"`
 	// Spent is how long the turn waited on retrieval and the models.
 	Spent Timing `json:"-"`
 }

@@ -19,7 +19,7 @@ const helperTimeout = 3 * time.Second
 // gets the model's intent label.
 func (p *Pipeline) refine(ctx context.Context, t Turn, u *Understanding) {
 	if u.FollowUp {
-		hist := redactAll(t.History)
+		hist := modelHistory(t.History)
 		if len(hist) > 6 {
 			hist = hist[len(hist)-6:]
 		}

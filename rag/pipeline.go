@@ -124,6 +124,8 @@ type Pipeline struct {
 	chunkCache     sync.Map // chunkKey -> *chunkFacts
 	systems        sync.Map // locale -> renderedPrompt, see systemPrompt
 	chunkCacheSize atomic.Int64
+	verdicts       sync.Map // sha256 of a history message -> injection reason ("" for none), see verdict
+	verdictCount   atomic.Int64
 
 	search  Searcher
 	embed   Embedder
@@ -169,8 +171,12 @@ func (p *Pipeline) Stream(ctx context.Context, t Turn) iter.Seq2[Event, error] {
 		}
 		var spent Timing
 		ctx := withTiming(ctx, &spent)
+		t.History = p.screenHistory(t.History)
 		u := Understand(t.Message, t.Locale, t.History)
-		if p.opts.model != nil {
+		// Next turn this message is history, already checked.
+		p.remember(t.Message, u)
+		// An attack is refused without asking any model.
+		if p.opts.model != nil && !u.Injection {
 			p.refine(ctx, t, &u)
 		}
 		meta := &Meta{Intent: u.Intent, Locale: u.Locale, Sentiment: u.Sentiment, Query: u.Query, Backend: "rules", PromptVersion: prompts.Version, Legal: u.Legal}
@@ -211,7 +217,7 @@ func (p *Pipeline) Stream(ctx context.Context, t Turn) iter.Seq2[Event, error] {
 		if plan.backend != "" {
 			backend = plan.backend
 		}
-		yield(Event{Type: EventDone, Done: &Done{Answer: answer, Backend: backend, Spent: spent}}, nil)
+		yield(Event{Type: EventDone, Done: &Done{Answer: answer, Backend: backend, Degraded: plan.backend != "", Spent: spent}}, nil)
 	}
 }
 
@@ -466,6 +472,7 @@ type promptPassage struct{ Title, Heading, Text string }
 // renderPrompt fills req.System and req.Messages for model backends: the
 // versioned answer prompt of the shopper's language, the redacted history,
 // and a last user message holding the numbered passages and the question.
+// Withheld messages (see screenHistory) are left out.
 func (p *Pipeline) renderPrompt(ctx context.Context, req *kefu.GenerateRequest, history []kefu.Message) error {
 	req.PromptVersion = prompts.Version
 	if q, ok := p.gen.(interface{ IgnoresPrompt() bool }); ok && q.IgnoresPrompt() {
@@ -500,7 +507,7 @@ func (p *Pipeline) renderPrompt(ctx context.Context, req *kefu.GenerateRequest, 
 	}
 	req.System = sys.text
 	summarise := func(older []kefu.Message) string { return p.summarise(ctx, req.Locale, older) }
-	req.Messages = append(fitHistory(redactAll(history), left, summarise), kefu.Message{Role: kefu.RoleUser, Content: user})
+	req.Messages = append(fitHistory(modelHistory(history), left, summarise), kefu.Message{Role: kefu.RoleUser, Content: user})
 	return nil
 }
 
@@ -729,14 +736,6 @@ func passageTexts(hits []kefu.Hit) []string {
 
 func redact(s string) string {
 	out, _ := guard.Redact(s)
-	return out
-}
-
-func redactAll(msgs []kefu.Message) []kefu.Message {
-	out := make([]kefu.Message, len(msgs))
-	for i, m := range msgs {
-		out[i] = kefu.Message{Role: m.Role, Content: redact(m.Content)}
-	}
 	return out
 }
 

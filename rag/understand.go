@@ -119,7 +119,11 @@ func Understand(message, locale string, history []kefu.Message) Understanding {
 			if history[i].Role != kefu.RoleUser {
 				continue
 			}
-			if reason, found := attack(history[i].Content); found {
+			reason, found := WithheldReason(history[i])
+			if !found {
+				reason, found = attack(history[i].Content)
+			}
+			if found {
 				u.InjectionReason, u.Injection = "multi_turn_"+reason, true
 				break
 			}
@@ -201,8 +205,13 @@ func isFollowUp(norm string) bool {
 	return false
 }
 
+// lastUserMessage is the shopper's last earlier message that was not
+// withheld.
 func lastUserMessage(history []kefu.Message) string {
 	for i := len(history) - 1; i >= 0; i-- {
+		if _, withheld := WithheldReason(history[i]); withheld {
+			continue
+		}
 		if history[i].Role == kefu.RoleUser {
 			return history[i].Content
 		}

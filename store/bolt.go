@@ -79,7 +79,7 @@ func open(dir string, timeout time.Duration, opts ...Option) (*Bolt, error) {
 	}
 	s := &Bolt{db: db, now: time.Now, ring: o.ring}
 	err = db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bucketConversations, bucketMessages, bucketMessageIDs} {
+		for _, b := range [][]byte{bucketConversations, bucketMessages, bucketMessageIDs, bucketClientIDs} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
@@ -249,6 +249,9 @@ func (s *Bolt) putMessage(tx *bolt.Tx, c *Conversation, m *Message) error {
 		return err
 	}
 	if err := tx.Bucket(bucketMessageIDs).Put([]byte(m.ID), key); err != nil {
+		return err
+	}
+	if err := putClientID(tx, c, m); err != nil {
 		return err
 	}
 	return tx.Bucket(bucketConversations).Put([]byte(c.ID), rawConv)

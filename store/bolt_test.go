@@ -98,3 +98,7 @@ func TestBoltCancelled(t *testing.T) {
 		t.Fatal("CreateConversation with a cancelled context succeeded")
 	}
 }
+
+func TestBoltIdempotencyConformance(t *testing.T) {
+	storetest.RunIdempotency(t, func(t *testing.T) storetest.IdempotentStore { return openTest(t, t.TempDir()) })
+}

@@ -198,7 +198,11 @@ func (s *Bolt) deleteConversation(tx *bolt.Tx, id string) (removed, error) {
 	var n removed
 	prefix := append([]byte(id), 0)
 	msgs := tx.Bucket(bucketMessages)
-	var keys [][]byte
+	conv, err := s.getConversation(tx, id)
+	if err != nil && kefu.ErrorCode(err) != kefu.ENotFound {
+		return n, err
+	}
+	var keys, clientKeys [][]byte
 	var msgIDs []string
 	cur := msgs.Cursor()
 	for k, v := cur.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = cur.Next() {
@@ -208,6 +212,14 @@ func (s *Bolt) deleteConversation(tx *bolt.Tx, id string) (removed, error) {
 		}
 		keys = append(keys, bytes.Clone(k))
 		msgIDs = append(msgIDs, m.ID)
+		if m.ClientMessageID != "" {
+			clientKeys = append(clientKeys, clientKey(conv.CustomerID, m.ClientMessageID))
+		}
+	}
+	for _, k := range clientKeys {
+		if err := tx.Bucket(bucketClientIDs).Delete(k); err != nil {
+			return n, err
+		}
 	}
 	for _, k := range keys {
 		if err := msgs.Delete(k); err != nil {

@@ -24,7 +24,9 @@ type Conversation struct {
 // Reason is the pipeline's reason code for a refused, handed-over or
 // replaced answer ("no_knowledge", "out_of_scope", ...), PromptVersion the
 // version of the prompt templates that produced it. Partial marks an
-// answer cut short by a failure: Content holds what was produced before it.
+// answer cut short by a failure: Content holds what was produced before it
+// (followed, since replies to failures are degraded rather than errors, by
+// the note the shopper was shown).
 type Message struct {
 	ID             string          `json:"id"`
 	ConversationID string          `json:"conversation_id"`
@@ -38,6 +40,18 @@ type Message struct {
 	Citations      json.RawMessage `json:"citations,omitempty"` // the citations as sent to the client, a JSON array
 	Partial        bool            `json:"partial,omitempty"`
 	PromptVersion  string          `json:"prompt_version,omitempty"`
+	// ClientMessageID is the idempotency key a client sent with a
+	// shopper's message: a retry with the same key finds this message
+	// (see Bolt.AppendMessageOnce) instead of storing it again. Unique
+	// per conversation owner; "" when none was sent.
+	ClientMessageID string `json:"client_message_id,omitempty"`
+	// ReplyTo is, on an answer, the id of the shopper's message it
+	// answers.
+	ReplyTo string `json:"reply_to,omitempty"`
+	// Refused marks an answer that refused its turn as an attempt to
+	// manipulate the assistant: neither it nor the message it answers is
+	// ever replayed to a model.
+	Refused bool `json:"refused,omitempty"`
 }
 
 // ID prefixes.

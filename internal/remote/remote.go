@@ -50,6 +50,9 @@ func (e *Error) Error() string {
 
 func (e *Error) Unwrap() error { return e.Err }
 
+// HTTPStatus is the HTTP status of the reply, 0 when none came.
+func (e *Error) HTTPStatus() int { return e.Status }
+
 // RetryAfter is how long the service asked to be left alone (its
 // Retry-After), 0 when it did not say.
 func (e *Error) RetryAfter() time.Duration { return e.Wait }

@@ -31,9 +31,12 @@ const (
 	// ErrorEvent sends an error object inside the stream after FaultAt
 	// pieces, as OpenAI does when a model fails mid-answer.
 	ErrorEvent
+	// BadRequest answers 400, as a server does for a request it rejects
+	// (a prompt past the context window, a filtered word).
+	BadRequest
 )
 
-var faultNames = [...]string{"none", "rate_limit", "server_error", "malformed", "disconnect", "endless", "error_event"}
+var faultNames = [...]string{"none", "rate_limit", "server_error", "malformed", "disconnect", "endless", "error_event", "bad_request"}
 
 func (f Fault) String() string {
 	if int(f) < len(faultNames) {
@@ -423,6 +426,9 @@ func failEarly(w http.ResponseWriter, reply Reply) bool {
 		return true
 	case ServerError:
 		writeError(w, http.StatusInternalServerError, "server_error", "The server had an error while processing your request")
+		return true
+	case BadRequest:
+		writeError(w, http.StatusBadRequest, "invalid_request_error", "This model's maximum context length was exceeded")
 		return true
 	}
 	return false
