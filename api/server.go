@@ -65,6 +65,11 @@ type Config struct {
 	// 10 MiB and 50 MiB. A larger upload gets 413 too_large.
 	MaxUploadFileBytes int64
 	MaxUploadBytes     int64
+	// UploadReadTimeout bounds reading an upload's body, default 10m;
+	// UploadMinBytesPerSecond is the least average rate it must keep after
+	// its first 10s, default 16 KiB/s. A slower body is cut with 408.
+	UploadReadTimeout       time.Duration
+	UploadMinBytesPerSecond int64
 }
 
 // Defaults.
@@ -80,6 +85,9 @@ const (
 const (
 	DefaultMaxUploadFileBytes = 10 << 20
 	DefaultMaxUploadBytes     = 50 << 20
+
+	DefaultUploadReadTimeout       = 10 * time.Minute
+	DefaultUploadMinBytesPerSecond = 16 << 10
 )
 
 func (c Config) withDefaults() Config {
@@ -103,6 +111,12 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxUploadBytes <= 0 {
 		c.MaxUploadBytes = DefaultMaxUploadBytes
+	}
+	if c.UploadReadTimeout <= 0 {
+		c.UploadReadTimeout = DefaultUploadReadTimeout
+	}
+	if c.UploadMinBytesPerSecond <= 0 {
+		c.UploadMinBytesPerSecond = DefaultUploadMinBytesPerSecond
 	}
 	return c
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/kefuhq/kefu"
 	"github.com/kefuhq/kefu/escalate"
+	"github.com/kefuhq/kefu/ingest"
 )
 
 // Config is everything kefu reads at start-up: kefu.yaml first, then KEFU_*
@@ -44,6 +45,8 @@ type ServerConfig struct {
 	Heartbeat       time.Duration `yaml:"heartbeat"`
 	MaxUploadFile   int           `yaml:"max_upload_file_bytes"`
 	MaxUpload       int           `yaml:"max_upload_bytes"`
+	UploadTimeout   time.Duration `yaml:"upload_read_timeout"`
+	UploadMinRate   int           `yaml:"upload_min_bytes_per_second"`
 }
 
 type AuthConfig struct {
@@ -155,6 +158,19 @@ type IngestConfig struct {
 	Golden       string        `yaml:"golden"`
 	GateTimeout  time.Duration `yaml:"gate_timeout"`
 	GateMaxCases int           `yaml:"gate_max_cases"`
+
+	// Limits on each file read, by uploads and kefu ingest alike.
+	MaxPDFPages       int           `yaml:"max_pdf_pages"`
+	MaxDocumentChars  int           `yaml:"max_document_chars"`
+	MaxDocumentChunks int           `yaml:"max_document_chunks"`
+	DocumentTimeout   time.Duration `yaml:"document_timeout"`
+	PDFMaxMemory      int           `yaml:"pdf_max_memory_bytes"`
+}
+
+// limits are the ingest limits the configuration sets.
+func (i IngestConfig) limits() ingest.Limits {
+	return ingest.Limits{MaxPDFPages: i.MaxPDFPages, MaxChars: i.MaxDocumentChars, MaxChunks: i.MaxDocumentChunks,
+		FileTimeout: i.DocumentTimeout, PDFMemory: int64(i.PDFMaxMemory)}
 }
 
 func (i IngestConfig) problems() []string {
@@ -167,6 +183,12 @@ func (i IngestConfig) problems() []string {
 	}
 	if i.GateMaxCases < 0 {
 		problems = append(problems, fmt.Sprintf("ingest.gate_max_cases %d is negative", i.GateMaxCases))
+	}
+	if i.MaxPDFPages < 0 || i.MaxDocumentChars < 0 || i.MaxDocumentChunks < 0 || i.DocumentTimeout < 0 || i.PDFMaxMemory < 0 {
+		problems = append(problems, "ingest.max_pdf_pages, max_document_chars, max_document_chunks, document_timeout and pdf_max_memory_bytes must not be negative")
+	}
+	if i.PDFMaxMemory > 0 && i.PDFMaxMemory < 32<<20 {
+		problems = append(problems, fmt.Sprintf("ingest.pdf_max_memory_bytes %d is too small (at least 33554432, 32 MiB)", i.PDFMaxMemory))
 	}
 	return problems
 }
@@ -186,6 +208,8 @@ var configKeys = []configKey{
 	{"server.max_body_bytes", "KEFU_MAX_BODY_BYTES", "65536", "largest accepted request body, in bytes", intSetter(func(c *Config) *int { return &c.Server.MaxBodyBytes })},
 	{"server.max_upload_file_bytes", "KEFU_MAX_UPLOAD_FILE_BYTES", "10485760", "largest file accepted by POST /v1/admin/documents, in bytes", intSetter(func(c *Config) *int { return &c.Server.MaxUploadFile })},
 	{"server.max_upload_bytes", "KEFU_MAX_UPLOAD_BYTES", "52428800", "largest upload (all files together) accepted by POST /v1/admin/documents, in bytes", intSetter(func(c *Config) *int { return &c.Server.MaxUpload })},
+	{"server.upload_read_timeout", "KEFU_UPLOAD_READ_TIMEOUT", "10m", "longest the body of one POST /v1/admin/documents may take to arrive; a slower one is cut with 408", durationSetter(func(c *Config) *time.Duration { return &c.Server.UploadTimeout })},
+	{"server.upload_min_bytes_per_second", "KEFU_UPLOAD_MIN_BYTES_PER_SECOND", "16384", "least average rate an upload's body must keep after its first 10s; a trickle is cut with 408", intSetter(func(c *Config) *int { return &c.Server.UploadMinRate })},
 	{"server.heartbeat", "KEFU_HEARTBEAT", "15s", "interval of SSE keep-alive comments", func(c *Config, v string) error {
 		d, err := time.ParseDuration(v)
 		c.Server.Heartbeat = d
@@ -268,6 +292,11 @@ var configKeys = []configKey{
 	{"ingest.golden", "KEFU_INGEST_GOLDEN", "(none)", "golden set (JSONL) the upload gate runs through the pipeline after each upload", func(c *Config, v string) error { c.Ingest.Golden = v; return nil }},
 	{"ingest.gate_timeout", "KEFU_INGEST_GATE_TIMEOUT", "2m", "longest the gate's golden run may take (uploads and kefu ingest --gate); a run that takes longer fails the gate and the change is rolled back", durationSetter(func(c *Config) *time.Duration { return &c.Ingest.GateTimeout })},
 	{"ingest.gate_max_cases", "KEFU_INGEST_GATE_MAX_CASES", "1000", "largest golden set a gate may run; a larger one is refused at start", intSetter(func(c *Config) *int { return &c.Ingest.GateMaxCases })},
+	{"ingest.max_pdf_pages", "KEFU_INGEST_MAX_PDF_PAGES", "1000", "most pages a PDF may have (uploads and kefu ingest); a longer one fails alone, naming the limit", intSetter(func(c *Config) *int { return &c.Ingest.MaxPDFPages })},
+	{"ingest.max_document_chars", "KEFU_INGEST_MAX_DOCUMENT_CHARS", "1000000", "most characters of text one document may have; a PDF stops being read past it", intSetter(func(c *Config) *int { return &c.Ingest.MaxDocumentChars })},
+	{"ingest.max_document_chunks", "KEFU_INGEST_MAX_DOCUMENT_CHUNKS", "3000", "most chunks one document may be cut into", intSetter(func(c *Config) *int { return &c.Ingest.MaxDocumentChunks })},
+	{"ingest.document_timeout", "KEFU_INGEST_DOCUMENT_TIMEOUT", "1m", "longest reading one file may take (parsing, PDF text extraction, chunking); the PDF reader is killed after it", durationSetter(func(c *Config) *time.Duration { return &c.Ingest.DocumentTimeout })},
+	{"ingest.pdf_max_memory_bytes", "KEFU_INGEST_PDF_MAX_MEMORY_BYTES", "536870912", "memory the separate process that reads one PDF may take (a hard bound on Linux); a PDF that needs more fails", intSetter(func(c *Config) *int { return &c.Ingest.PDFMaxMemory })},
 	{"log.level", "KEFU_LOG_LEVEL", "info", "debug, info, warn or error", func(c *Config, v string) error { c.Log.Level = v; return nil }},
 	{"log.format", "KEFU_LOG_FORMAT", "text", "text or json", func(c *Config, v string) error { c.Log.Format = v; return nil }},
 	{"escalation.refund_threshold", "KEFU_ESCALATION_REFUND_THRESHOLD", "CNY 2000", "a refund request naming more than this goes to a person; one amount per currency, comma-separated (CNY 2000, USD 300)", func(c *Config, v string) error { c.Escalation.RefundThreshold = v; return nil }},

@@ -115,12 +115,14 @@ func serve(ctx context.Context, g *globals, cfg Config, demo bool, ready func(ad
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	srv := api.New(api.Config{
-		MaxMessageBytes:    cfg.Server.MaxMessageBytes,
-		MaxBodyBytes:       int64(cfg.Server.MaxBodyBytes),
-		MaxUploadFileBytes: int64(cfg.Server.MaxUploadFile),
-		MaxUploadBytes:     int64(cfg.Server.MaxUpload),
-		HeartbeatInterval:  cfg.Server.Heartbeat,
-		Version:            version,
+		MaxMessageBytes:         cfg.Server.MaxMessageBytes,
+		MaxBodyBytes:            int64(cfg.Server.MaxBodyBytes),
+		MaxUploadFileBytes:      int64(cfg.Server.MaxUploadFile),
+		MaxUploadBytes:          int64(cfg.Server.MaxUpload),
+		UploadReadTimeout:       cfg.Server.UploadTimeout,
+		UploadMinBytesPerSecond: int64(cfg.Server.UploadMinRate),
+		HeartbeatInterval:       cfg.Server.Heartbeat,
+		Version:                 version,
 	}, api.Deps{
 		Answerer:      a.pipeline,
 		Conversations: convs,
