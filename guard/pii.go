@@ -422,3 +422,33 @@ func obfuscatedEmail(s string) bool {
 	}
 	return true
 }
+
+// Shorten cuts text to at most n runes, marking a cut with "…", without
+// splitting any personal data Redact finds: a cut that would fall inside a
+// phone or card number falls before it instead, so that redacting the
+// result finds the number whole or not at all (a number cut in two leaks
+// its digits past the redactor). The result is in Redact's cleaned form
+// (NFKC, no format characters). Use it wherever text that is redacted
+// later is shortened first.
+func Shorten(text string, n int) string {
+	clean := cleanForPII(text)
+	if n < 0 {
+		n = 0
+	}
+	if utf8.RuneCountInString(clean) <= n {
+		return clean
+	}
+	cut := 0
+	for range n {
+		_, size := utf8.DecodeRuneInString(clean[cut:])
+		cut += size
+	}
+	_, found := Redact(clean)
+	for _, f := range found {
+		if f.Start < cut && cut < f.End {
+			cut = f.Start
+			break
+		}
+	}
+	return clean[:cut] + "…"
+}

@@ -222,3 +222,20 @@ func BenchmarkRedact(b *testing.B) {
 		})
 	}
 }
+
+func TestShortenNeverSplitsPII(t *testing.T) {
+	text := "please charge card 4111 1111 1111 1111 for the order"
+	for n := 0; n < len(text)+2; n++ {
+		short := Shorten(text, n)
+		if len([]rune(strings.TrimSuffix(short, "…"))) > n {
+			t.Fatalf("Shorten(%d) = %q is longer", n, short)
+		}
+		red, _ := Redact(short)
+		if strings.Contains(red, "4111") || strings.Contains(red, "111 1") {
+			t.Fatalf("Shorten(%d) = %q leaks part of the card: %q", n, short, red)
+		}
+	}
+	if got := Shorten("短文本", 10); got != "短文本" {
+		t.Errorf("a short text changed: %q", got)
+	}
+}
