@@ -140,9 +140,12 @@ const documentsDelete = "documents.delete"
 // Before anything is ingested the whole upload is checked: too large a
 // file or upload is 413 too_large, a file of another format (by its
 // extension, its declared type or its first bytes) is 415, a bad field or
-// name is 400; nothing is then stored. After that each file stands alone:
-// the reply is the ingest Summary, 200 when every file and record went in,
-// 207 (Multi-Status) when some failed, with the failures listed.
+// name is 400, a body that arrives too slowly (Config.UploadReadTimeout,
+// UploadMinBytesPerSecond) is 408 timeout; nothing is then stored. After
+// that each file stands alone: the reply is the ingest Summary, 200 when
+// every file and record went in, 207 (Multi-Status) when some failed, with
+// the failures listed (a file over an ingest limit among them). Ingesting
+// stops when the client leaves; no file of the upload stays on disk.
 //
 // When the ingester gates changes (ingest.Options.Gate), an upload that
 // breaks the gate is rolled back and answered 422 with code gate_failed
