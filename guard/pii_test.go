@@ -1,6 +1,9 @@
 package guard
 
 import (
+	"bytes"
+	"encoding/json"
+	"log/slog"
 	"strings"
 	"testing"
 )
@@ -237,5 +240,22 @@ func TestShortenNeverSplitsPII(t *testing.T) {
 	}
 	if got := Shorten("短文本", 10); got != "短文本" {
 		t.Errorf("a short text changed: %q", got)
+	}
+}
+
+// TestLogsRedactEveryFormat logs each format through the redacting handler
+// as a message and as an attribute: the line holds the redacted text.
+func TestLogsRedactEveryFormat(t *testing.T) {
+	for _, tc := range mustRedact {
+		var buf bytes.Buffer
+		log := slog.New(NewRedactingHandler(slog.NewJSONHandler(&buf, nil)))
+		log.Info(tc.in, slog.String("text", tc.in))
+		var line struct{ Msg, Text string }
+		if err := json.Unmarshal(buf.Bytes(), &line); err != nil {
+			t.Fatal(err)
+		}
+		if line.Msg != tc.want || line.Text != tc.want {
+			t.Errorf("logged %q as %q / %q, want %q", tc.in, line.Msg, line.Text, tc.want)
+		}
 	}
 }
