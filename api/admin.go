@@ -11,9 +11,7 @@ import (
 	"mime/multipart"
 	"net/http"
 	"net/url"
-	"os"
 	"path"
-	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -142,9 +140,12 @@ const documentsDelete = "documents.delete"
 // Before anything is ingested the whole upload is checked: too large a
 // file or upload is 413 too_large, a file of another format (by its
 // extension, its declared type or its first bytes) is 415, a bad field or
-// name is 400; nothing is then stored. After that each file stands alone:
-// the reply is the ingest Summary, 200 when every file and record went in,
-// 207 (Multi-Status) when some failed, with the failures listed.
+// name is 400, a body that arrives too slowly (Config.UploadReadTimeout,
+// UploadMinBytesPerSecond) is 408 timeout; nothing is then stored. After
+// that each file stands alone: the reply is the ingest Summary, 200 when
+// every file and record went in, 207 (Multi-Status) when some failed, with
+// the failures listed (a file over an ingest limit among them). Ingesting
+// stops when the client leaves; no file of the upload stays on disk.
 //
 // When the ingester gates changes (ingest.Options.Gate), an upload that
 // breaks the gate is rolled back and answered 422 with code gate_failed
@@ -156,16 +157,18 @@ func (s *Server) uploadDocuments(c *gin.Context) {
 		writeMediaError(c, "an upload must be multipart/form-data, with one part per file")
 		return
 	}
-	dir, err := os.MkdirTemp("", "kefu-upload-")
-	if err != nil {
-		writeError(c, fmt.Errorf("create upload folder: %w", err))
-		return
-	}
-	defer os.RemoveAll(dir)
+	files := newUploadFiles()
+	defer files.close()
 
-	body := http.MaxBytesReader(c.Writer, c.Request.Body, s.cfg.MaxUploadBytes+uploadSlack)
-	up, err := s.readUpload(multipart.NewReader(body, params["boundary"]), dir)
+	pace := newPaceReader(c, c.Request.Body, s.cfg.UploadReadTimeout, s.cfg.UploadMinBytesPerSecond)
+	body := http.MaxBytesReader(c.Writer, io.NopCloser(pace), s.cfg.MaxUploadBytes+uploadSlack)
+	up, err := s.readUpload(multipart.NewReader(body, params["boundary"]), files)
+	pace.done()
 	if err != nil {
+		if errors.Is(err, errUploadTooSlow) {
+			s.writeUploadTimeout(c)
+			return
+		}
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
 			err = kefu.Errorf(kefu.ETooLarge, "the upload is larger than %s", mib(s.cfg.MaxUploadBytes))
@@ -178,7 +181,7 @@ func (s *Server) uploadDocuments(c *gin.Context) {
 		writeError(c, err)
 		return
 	}
-	sum, err := s.documents.IngestFS(c.Request.Context(), os.DirFS(dir), up.opts, up.names...)
+	sum, err := s.documents.IngestFS(c.Request.Context(), files, up.opts, up.names...)
 	if errors.Is(err, ingest.ErrGateFailed) && !errors.Is(err, ingest.ErrRollbackFailed) && sum.Gate != nil {
 		s.writeGateFailed(c, sum)
 		return
@@ -225,8 +228,8 @@ func writeMediaError(c *gin.Context, msg string) {
 	c.AbortWithStatusJSON(http.StatusUnsupportedMediaType, ErrorResponse{Error: ErrorBody{Code: codeUnsupportedMedia, Message: msg}})
 }
 
-// readUpload checks every part of an upload and writes its files to dir.
-func (s *Server) readUpload(mr *multipart.Reader, dir string) (upload, error) {
+// readUpload checks every part of an upload and writes its files to files.
+func (s *Server) readUpload(mr *multipart.Reader, files *uploadFiles) (upload, error) {
 	var up upload
 	var total int64
 	for {
@@ -253,7 +256,7 @@ func (s *Server) readUpload(mr *multipart.Reader, dir string) (upload, error) {
 		if len(up.names) == maxUploadFiles {
 			return up, kefu.Errorf(kefu.ETooLarge, "an upload holds at most %d files", maxUploadFiles)
 		}
-		n, err := s.saveFile(part, name, dir, s.cfg.MaxUploadBytes-total)
+		n, err := s.saveFile(part, name, files, s.cfg.MaxUploadBytes-total)
 		if err != nil {
 			return up, err
 		}
@@ -269,8 +272,8 @@ func (s *Server) readUpload(mr *multipart.Reader, dir string) (upload, error) {
 	return up, nil
 }
 
-// saveFile checks one file's format and size and writes it to dir.
-func (s *Server) saveFile(part *multipart.Part, name, dir string, left int64) (int64, error) {
+// saveFile checks one file's format and size and writes it to files.
+func (s *Server) saveFile(part *multipart.Part, name string, files *uploadFiles, left int64) (int64, error) {
 	ext := strings.ToLower(path.Ext(name))
 	accepted, ok := uploadFormats[ext]
 	if !ok {
@@ -282,11 +285,10 @@ func (s *Server) saveFile(part *multipart.Part, name, dir string, left int64) (i
 			return 0, mediaError(fmt.Sprintf("file %q is declared as %s, which is not a %s file", clip(name), clip(declared), ext))
 		}
 	}
-	f, err := os.OpenFile(filepath.Join(dir, name), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	f, err := files.create(name)
 	if err != nil {
-		return 0, fmt.Errorf("write upload: %w", err)
+		return 0, err
 	}
-	defer f.Close()
 	limit := min(s.cfg.MaxUploadFileBytes, left)
 	var head [512]byte
 	hn, err := io.ReadFull(part, head[:])
@@ -312,6 +314,7 @@ func (s *Server) saveFile(part *multipart.Part, name, dir string, left int64) (i
 		}
 		return 0, kefu.Errorf(kefu.ETooLarge, "file %q is larger than %s", clip(name), mib(s.cfg.MaxUploadFileBytes))
 	}
+	files.sizes[name] = n
 	return n, nil
 }
 
@@ -388,7 +391,7 @@ func uploadName(raw string) (string, error) {
 // error, keeping a size limit's error recognisable.
 func uploadReadError(err error) error {
 	var mbe *http.MaxBytesError
-	if errors.As(err, &mbe) {
+	if errors.As(err, &mbe) || errors.Is(err, errUploadTooSlow) {
 		return err
 	}
 	return kefu.WrapError(kefu.EInvalid, "the upload is not valid multipart/form-data", err)

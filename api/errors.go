@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"strings"
 	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
 
 	"github.com/kefuhq/kefu"
+	"github.com/kefuhq/kefu/guard"
 )
 
 // codeMethodNotAllowed is the one error code of the API's own: kefu's codes
@@ -87,5 +89,12 @@ func clip(s string) string {
 	for cut > 0 && !utf8.RuneStart(s[cut]) {
 		cut--
 	}
-	return s[:cut] + "..."
+	// Never inside a phone or card number, which the log's redaction
+	// would then miss.
+	short := strings.TrimSuffix(guard.Shorten(s, utf8.RuneCountInString(s[:cut])), "…")
+	for len(short) > max {
+		_, size := utf8.DecodeLastRuneInString(short)
+		short = short[:len(short)-size]
+	}
+	return short + "..."
 }

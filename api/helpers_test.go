@@ -7,6 +7,7 @@ import (
 	"io"
 	"iter"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -16,11 +17,18 @@ import (
 
 	"github.com/kefuhq/kefu/api"
 	"github.com/kefuhq/kefu/auth"
+	"github.com/kefuhq/kefu/ingest"
 	"github.com/kefuhq/kefu/rag"
 	"github.com/kefuhq/kefu/store"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) {
+	// The test binary is the upload tests' PDF worker, as kefu is.
+	if len(os.Args) > 1 && os.Args[1] == ingest.PDFWorkerCommand {
+		os.Exit(ingest.ServePDFWorker(os.Stdin, os.Stdout))
+	}
+	goleak.VerifyTestMain(m)
+}
 
 var tokenSecret = []byte("shop-backend-shared-secret")
 

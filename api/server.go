@@ -85,6 +85,11 @@ type Config struct {
 	// X-Forwarded-For names the client for the per-address limits; with
 	// none, the connection's address is the client's.
 	TrustedProxies []string
+	// UploadReadTimeout bounds reading an upload's body, default 10m;
+	// UploadMinBytesPerSecond is the least average rate it must keep after
+	// its first 10s, default 16 KiB/s. A slower body is cut with 408.
+	UploadReadTimeout       time.Duration
+	UploadMinBytesPerSecond int64
 }
 
 // Defaults.
@@ -100,6 +105,9 @@ const (
 const (
 	DefaultMaxUploadFileBytes = 10 << 20
 	DefaultMaxUploadBytes     = 50 << 20
+
+	DefaultUploadReadTimeout       = 10 * time.Minute
+	DefaultUploadMinBytesPerSecond = 16 << 10
 )
 
 func (c Config) withDefaults() Config {
@@ -128,6 +136,12 @@ func (c Config) withDefaults() Config {
 		c.BodyReadTimeout = DefaultBodyReadTimeout
 	}
 	c.Limits = c.Limits.withDefaults()
+	if c.UploadReadTimeout <= 0 {
+		c.UploadReadTimeout = DefaultUploadReadTimeout
+	}
+	if c.UploadMinBytesPerSecond <= 0 {
+		c.UploadMinBytesPerSecond = DefaultUploadMinBytesPerSecond
+	}
 	return c
 }
 

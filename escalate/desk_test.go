@@ -291,3 +291,33 @@ func TestDeskReplyClaimsAnOpenTicket(t *testing.T) {
 		t.Fatalf("abandon: %+v, %v", closed, err)
 	}
 }
+
+// TestWebhookBodyRedactsAcrossTheSummaryCut plays a card number, an IBAN
+// and a US phone number placed where the summary cuts the first message:
+// the webhook body holds none of their digits.
+func TestWebhookBodyRedactsAcrossTheSummaryCut(t *testing.T) {
+	ctx := context.Background()
+	for _, number := range []string{"4111 1111 1111 1111", "GB82 WEST 1234 5698 7654 32", "(555) 123-4567"} {
+		s := openStore(t, t.TempDir())
+		desk, err := NewDesk(s, s, Config{}, WithWebhook(func() {}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := newConvo(t, s, "C1001")
+		c.user(strings.Repeat("a", maxSummaryRunes-8) + " " + number + " is mine")
+		c.bot(rag.DecideEscalate, rag.IntentHuman, "I'll pass you to a colleague.", true)
+		if _, _, err := desk.Sync(ctx, c.id, decision(ReasonRequested, rag.IntentPayment)); err != nil {
+			t.Fatal(err)
+		}
+		evs := outbox(t, s)
+		if len(evs) != 1 {
+			t.Fatalf("outbox %+v", evs)
+		}
+		body, _ := json.Marshal(evs[0])
+		for _, part := range strings.Fields(number) {
+			if len(part) >= 3 && strings.Contains(string(body), part) && part != "WEST" {
+				t.Errorf("%s: the webhook body holds %q: %s", number, part, body)
+			}
+		}
+	}
+}

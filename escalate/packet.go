@@ -204,10 +204,12 @@ func appendSources(list []Source, raw json.RawMessage) []Source {
 
 func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
 
-// shorten cuts s to at most n runes, marking the cut with "…".
+// shorten cuts s to at most n runes, marking the cut with "…", never
+// inside a piece of personal data, so that the packet's redacted copy
+// finds every number whole (guard.Shorten).
 func shorten(s string, n int) string {
 	if utf8.RuneCountInString(s) <= n {
 		return s
 	}
-	return string([]rune(s)[:n]) + "…"
+	return guard.Shorten(s, n)
 }

@@ -68,3 +68,44 @@ func TestPacketTranscriptKeepsTheLastMessages(t *testing.T) {
 		t.Errorf("transcript %d lines, summary %q", len(p.Transcript), p.Summary)
 	}
 }
+
+// TestSummaryCutNeverSplitsANumber plays a card number and a phone number
+// straddling the summary's cut: the redacted packet (the webhook's copy)
+// holds no run of their digits.
+func TestSummaryCutNeverSplitsANumber(t *testing.T) {
+	at := time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC)
+	for _, tc := range []struct{ name, number string }{
+		{"card", "4111 1111 1111 1111"},
+		{"phone", "138 1234 5678"},
+		{"zh id", "11010519491231002X"},
+	} {
+		for shift := 0; shift < 20; shift++ {
+			// The number starts a few runes before the 160-rune cut.
+			msg := strings.Repeat("x", maxSummaryRunes-len(tc.number)/2-shift) + " " + tc.number + " thanks"
+			msgs := []store.Message{{ID: "m1", Role: kefu.RoleUser, Content: msg, CreatedAt: at}}
+			p := buildPacket(store.Ticket{Intent: rag.IntentPayment, Locale: "en"}, nil, msgs)
+			red := p.Redact()
+			digits := strings.NewReplacer(" ", "").Replace(tc.number)
+			for _, part := range []string{digits[:4], digits[len(digits)-4:], strings.Fields(tc.number)[0]} {
+				if strings.Contains(red.Summary, part) && !strings.Contains(strings.Repeat("x", 200), part) {
+					t.Fatalf("%s, shift %d: the redacted summary holds %q: %s", tc.name, shift, part, red.Summary)
+				}
+			}
+			if len([]rune(msg)) > maxSummaryRunes && !strings.HasSuffix(strings.TrimSuffix(red.Summary, "."), `..."`) { // "…" in NFKC
+				t.Fatalf("summary not cut: %s", red.Summary)
+			}
+		}
+	}
+}
+
+func TestTriedAnswerCutNeverSplitsANumber(t *testing.T) {
+	answer := strings.Repeat("y", maxAnswerRunes-8) + " call 13812345678 today"
+	msgs := []store.Message{
+		{ID: "m1", Role: kefu.RoleUser, Content: "help"},
+		{ID: "m2", Role: kefu.RoleAssistant, Content: answer, Decision: rag.DecideAnswer},
+	}
+	red := buildPacket(store.Ticket{}, nil, msgs).Redact()
+	if strings.Contains(red.Tried[0].Answer, "138") {
+		t.Errorf("the redacted answer holds part of the number: %s", red.Tried[0].Answer)
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -367,4 +368,38 @@ func contains(list []string, v string) bool {
 		}
 	}
 	return false
+}
+
+// FuzzVerify plays a receiver's check against any call: a call signed
+// with the secret at a time within tolerance verifies; any other
+// signature, a changed body or a timestamp out of tolerance does not; no
+// input panics.
+func FuzzVerify(f *testing.F) {
+	f.Add([]byte("s3cret"), "1796000000", []byte(`{"type":"ticket.created"}`), "sha256=00", int64(0))
+	f.Add([]byte(""), "-1", []byte(""), "", int64(1<<40))
+	f.Add([]byte("k"), "1796000000.5", []byte("x"), "sha256=", int64(-301))
+	f.Fuzz(func(t *testing.T, secret []byte, timestamp string, body []byte, forged string, skew int64) {
+		now := time.Unix(1796000000, 0)
+		const tol = 5 * time.Minute
+		sig := Sign(secret, timestamp, body)
+		err := Verify(secret, timestamp, sig, body, now, tol)
+		sec, perr := strconv.ParseInt(timestamp, 10, 64)
+		inTime := perr == nil && sec >= now.Add(-tol).Unix() && sec <= now.Add(tol).Unix()
+		if inTime != (err == nil) {
+			t.Fatalf("Verify(own signature, ts %q) = %v", timestamp, err)
+		}
+		if forged != sig && Verify(secret, timestamp, forged, body, now, tol) == nil {
+			t.Fatalf("a forged signature %q verified", forged)
+		}
+		if inTime {
+			tampered := append(append([]byte{}, body...), '!')
+			if Verify(secret, timestamp, sig, tampered, now, tol) == nil {
+				t.Fatal("a changed body verified")
+			}
+			later := now.Add(time.Duration(skew%(1<<20)) * time.Second)
+			if d := later.Sub(time.Unix(sec, 0)); (d > tol || d < -tol) && Verify(secret, timestamp, sig, body, later, tol) == nil {
+				t.Fatalf("a call %s old verified", d)
+			}
+		}
+	})
 }

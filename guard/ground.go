@@ -73,13 +73,36 @@ func Promises(answer string, sources []string) []string {
 }
 
 // compact drops white space and thousands separators: "¥ 1,299" -> "¥1299".
+// White space between two numbers becomes "|" and a comma that does not
+// separate thousands stays, so that numbers side by side ("38 40 42",
+// "38,40,42") are not read as one.
 func compact(s string) string {
-	return strings.Map(func(r rune) rune {
-		if r == ' ' || r == '\t' || r == '\n' || r == ',' {
-			return -1
+	space := func(c byte) bool { return c == ' ' || c == '\t' || c == '\n' }
+	var b strings.Builder
+	b.Grow(len(s))
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case space(c):
+			j := i
+			for j < len(s) && space(s[j]) {
+				j++
+			}
+			if b.Len() > 0 && isDigit(b.String()[b.Len()-1]) && j < len(s) && isDigit(s[j]) {
+				b.WriteByte('|')
+			}
+			i = j - 1
+		case c == ',' && b.Len() > 0 && isDigit(b.String()[b.Len()-1]) && thousands(s[i+1:]):
+		default:
+			b.WriteByte(c)
 		}
-		return r
-	}, s)
+	}
+	return b.String()
+}
+
+// thousands reports whether s starts with three digits and no fourth.
+func thousands(s string) bool {
+	return len(s) >= 3 && isDigit(s[0]) && isDigit(s[1]) && isDigit(s[2]) && (len(s) == 3 || !isDigit(s[3]))
 }
 
 // digitsCore strips a currency sign or unit so "¥599" matches "599.00 CNY"

@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"golang.org/x/text/unicode/norm"
 )
 
 func TestUngrounded(t *testing.T) {
@@ -61,4 +63,28 @@ func TestUngroundedRangesAndDurations(t *testing.T) {
 	if got := Ungrounded("Report damage within 2 days.", src); len(got) == 0 {
 		t.Error("an invented one-digit duration passed")
 	}
+}
+
+// FuzzUngrounded checks the fact gate on any answer and sources: no panic,
+// an answer is always grounded in itself, and every fact it reports
+// missing comes from the answer.
+func FuzzUngrounded(f *testing.F) {
+	f.Add("Returns within 30 days, refund ¥599 [1].", "Returns are accepted within 30 days. Price ¥599.")
+	f.Add("送达时间3-5个工作日，运费10元。", "配送3-5个工作日")
+	f.Add("Order W260912-1001 ships 2026-11-20 at 10:30.", "")
+	f.Add("We guarantee a full refund.", "no promises")
+	f.Fuzz(func(t *testing.T, answer, source string) {
+		if got := Ungrounded(answer, []string{answer}); len(got) != 0 {
+			t.Fatalf("an answer is ungrounded in itself: %q -> %q", answer, got)
+		}
+		if got := Promises(answer, []string{answer}); len(got) != 0 {
+			t.Fatalf("an answer's promises are missing from itself: %q -> %q", answer, got)
+		}
+		for _, fact := range Ungrounded(answer, []string{source}) {
+			if !strings.Contains(norm.NFKC.String(answer), fact) {
+				t.Fatalf("fact %q is not in the answer %q", fact, answer)
+			}
+		}
+		_ = Promises(answer, []string{source})
+	})
 }

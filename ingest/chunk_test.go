@@ -229,3 +229,52 @@ func TestSplitBalances(t *testing.T) {
 		t.Error("the parts do not add up to the body")
 	}
 }
+
+// FuzzChunker cuts any text, as one section or as Markdown sections, at
+// any chunk size: no chunk over the size, none empty or invalid UTF-8,
+// ids unique, and every word of the text in some chunk.
+func FuzzChunker(f *testing.F) {
+	f.Add("Returns are accepted within 30 days.\n\nRefunds take 5 days.", 32)
+	f.Add("# 退货\n\n七天无理由退货。\n\n## 运费\n\n运费由买家承担。", 48)
+	f.Add(strings.Repeat("word ", 500), 33)
+	f.Add(strings.Repeat("退", 2000), 40)
+	f.Add("第一条 本规则适用于全部商品。\n第二条 退款在七日内完成。", 64)
+	f.Fuzz(func(t *testing.T, text string, size int) {
+		if len(text) > 1<<14 {
+			return // quick per input
+		}
+		size = minChunkTokens + int(uint(size)%200)
+		c, err := newChunker(size)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body := cleanText(strings.ToValidUTF8(text, ""))
+		secs := []section{{body: body}}
+		if md, err := parseMarkdown(body, true); err == nil && len(md.sections) > 0 {
+			secs = md.sections
+		}
+		doc := kefu.Document{ID: "p.md", Title: "Policy", Type: kefu.TypePolicy, Text: body}
+		chunks := c.chunks(&doc, secs)
+		ids := map[string]bool{}
+		var all strings.Builder
+		for _, ch := range chunks {
+			if ch.Tokens > size || strings.TrimSpace(ch.Text) == "" || !utf8.ValidString(ch.Text) {
+				t.Fatalf("chunk %s: %d tokens (max %d): %q", ch.ID, ch.Tokens, size, ch.Text)
+			}
+			if ids[ch.ID] {
+				t.Fatalf("chunk id %s twice", ch.ID)
+			}
+			ids[ch.ID] = true
+			all.WriteString(ch.Text)
+			all.WriteByte(' ')
+		}
+		joined := strings.Join(strings.Fields(all.String()), "")
+		for _, s := range secs {
+			for _, w := range strings.Fields(s.body) {
+				if utf8.RuneCountInString(w) <= 16 && !strings.Contains(joined, w) {
+					t.Fatalf("word %q of the text is in no chunk", w)
+				}
+			}
+		}
+	})
+}

@@ -148,11 +148,11 @@ func FuzzPDF(f *testing.F) {
 	f.Add(string(makePDF("T", []string{"Returns within 30 days."})))
 	f.Add(string(makePDF("", nil)))
 	f.Fuzz(func(t *testing.T, data string) {
-		_, pages, err := readPDF(bytes.NewReader([]byte(data)), int64(len(data)))
-		if err != nil {
+		doc := &pdfText{limits: Limits{}.withDefaults()}
+		if err := readPDF(context.Background(), bytes.NewReader([]byte(data)), int64(len(data)), 50, doc); err != nil {
 			return
 		}
-		for _, p := range pages {
+		for _, p := range doc.pages {
 			_ = cleanText(p)
 		}
 	})

@@ -132,6 +132,15 @@ type Options struct {
 	Gate Gate
 	// GateTimeout bounds the gate's check (default DefaultGateTimeout).
 	GateTimeout time.Duration
+	// Limits bound each file and document of the run; see Limits.
+	Limits Limits
+	// PDFWorker, when set, is the command line of a PDF worker (a kefu
+	// process run with PDFWorkerCommand, see ServePDFWorker): each PDF's
+	// text is then extracted in a process of its own, bounded to
+	// Limits.PDFMemory and killed when the file's time runs out or the run
+	// is cancelled. Without it PDFs are read in this process, where a
+	// crafted PDF can take gigabytes of memory before any limit is checked.
+	PDFWorker []string
 	// Progress, when set, is called after each file, after each batch
 	// written, and once at the end, from the goroutine that called Run,
 	// never concurrently. It must return quickly.
@@ -285,7 +294,7 @@ func (in *Ingester) check() error {
 	if o.Concurrency < 0 || o.MaxAttempts < 0 || o.RetryDelay < 0 {
 		return kefu.Errorf(kefu.EInvalid, "embedding concurrency, attempts and retry delay must not be negative")
 	}
-	return nil
+	return o.Limits.check()
 }
 
 func (in *Ingester) maxTokens() int {

@@ -79,7 +79,7 @@ func (in *Ingester) loadTo(ctx context.Context, fsys fs.FS, f file, s sink) erro
 		return in.loadJSONL(ctx, fsys, f, s)
 	}
 	if format == "pdf" {
-		return in.loadPDF(fsys, f, s)
+		return in.loadPDF(ctx, fsys, f, s)
 	}
 	data, err := readFile(fsys, f.name)
 	if err != nil {

@@ -2,10 +2,12 @@ package ingest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io/fs"
 	"strings"
 	"sync"
+	"unicode/utf8"
 
 	"github.com/kefuhq/kefu"
 )
@@ -103,7 +105,7 @@ func (r *run) run(targets []target) error {
 			return fmt.Errorf("ingest: %w", err)
 		}
 		r.sum.Files++
-		if err := r.in.loadTo(r.ctx, r.fsys, f, &fileSink{r: r, f: f}); err != nil {
+		if err := r.load(f); err != nil {
 			return err
 		}
 		r.file = f.path
@@ -122,6 +124,21 @@ func (r *run) run(targets []target) error {
 	}
 	r.progress(true)
 	return nil
+}
+
+// load reads one file within the file time limit: a file that runs out
+// of it fails (what it yielded before stays), and the run goes on.
+func (r *run) load(f file) error {
+	limit := r.in.opts.Limits.withDefaults().FileTimeout
+	ctx, cancel := context.WithTimeout(r.ctx, limit)
+	defer cancel()
+	s := &fileSink{r: r, f: f}
+	err := r.in.loadTo(ctx, r.fsys, f, s)
+	if r.ctx.Err() == nil && errors.Is(ctx.Err(), context.DeadlineExceeded) && (err == nil || errors.Is(err, context.DeadlineExceeded)) {
+		s.fail(0, 0, tooSlow(limit))
+		return nil
+	}
+	return err
 }
 
 // progress reports the run so far to Options.Progress.
@@ -183,9 +200,16 @@ func (r *run) add(u unit, where string) (string, error) {
 		r.sum.Unchanged++
 		return "", nil
 	}
+	lim := r.in.opts.Limits.withDefaults()
+	if utf8.RuneCountInString(doc.Text) > lim.MaxChars {
+		return tooManyChars(lim.MaxChars), nil
+	}
 	chunks := r.chunker.chunks(&doc, u.sections)
 	if len(chunks) == 0 {
 		return "no text", nil
+	}
+	if len(chunks) > lim.MaxChunks {
+		return tooManyChunks(len(chunks), lim.MaxChunks), nil
 	}
 	p := &pendingDoc{doc: doc, chunks: chunks, left: len(chunks)}
 	r.pending = append(r.pending, p)

@@ -223,7 +223,7 @@ func hasAny(norm string, cues []string) bool { return understand.HasCue(norm, cu
 
 func countAny(norm string, cues []string) int { return understand.CountCues(norm, cues) }
 
-var piiPlaceholder = regexp.MustCompile(`\[(email|phone|card|id_number|address)\]`)
+var piiPlaceholder = regexp.MustCompile(`\[(email|phone|card|id_number|address|ssn|iban|passport|cvv|expiry)\]`)
 
 // withoutPII is message with its personal data taken out.
 func withoutPII(message string) string {

@@ -167,8 +167,16 @@ func newLogger(cfg LogConfig, w io.Writer) (*slog.Logger, error) {
 	return slog.New(guard.NewRedactingHandler(h)), nil
 }
 
-// ingester returns the ingest pipeline over the app's store and embedder.
+// ingester returns the ingest pipeline over the app's store and embedder,
+// within the configured limits, reading PDFs in worker processes (this
+// executable run as kefu pdf-worker) when the executable can be found.
 func (a *app) ingester(opts ingest.Options) *ingest.Ingester {
+	opts.Limits = a.cfg.Ingest.limits()
+	if exe, err := os.Executable(); err == nil {
+		opts.PDFWorker = []string{exe, ingest.PDFWorkerCommand}
+	} else {
+		a.log.Warn("PDFs are read in process, without a memory bound: the executable is not found", slog.String("error", err.Error()))
+	}
 	return ingest.New(a.store, a.embedder, opts)
 }
 

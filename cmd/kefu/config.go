@@ -17,6 +17,7 @@ import (
 	"github.com/kefuhq/kefu/api"
 	"github.com/kefuhq/kefu/auth"
 	"github.com/kefuhq/kefu/escalate"
+	"github.com/kefuhq/kefu/ingest"
 )
 
 // Config is everything kefu reads at start-up: kefu.yaml first, then KEFU_*
@@ -50,8 +51,10 @@ type ServerConfig struct {
 	MaxUpload       int           `yaml:"max_upload_bytes"`
 	// MetricsAddr, when set, serves /metrics on a listener of its own,
 	// without a key (for the operators' network only).
-	MetricsAddr    string   `yaml:"metrics_addr"`
-	TrustedProxies []string `yaml:"trusted_proxies"`
+	MetricsAddr    string        `yaml:"metrics_addr"`
+	TrustedProxies []string      `yaml:"trusted_proxies"`
+	UploadTimeout  time.Duration `yaml:"upload_read_timeout"`
+	UploadMinRate  int           `yaml:"upload_min_bytes_per_second"`
 }
 
 // AuthConfig is who may use the API. The token secrets are read from the
@@ -250,6 +253,19 @@ type IngestConfig struct {
 	Golden       string        `yaml:"golden"`
 	GateTimeout  time.Duration `yaml:"gate_timeout"`
 	GateMaxCases int           `yaml:"gate_max_cases"`
+
+	// Limits on each file read, by uploads and kefu ingest alike.
+	MaxPDFPages       int           `yaml:"max_pdf_pages"`
+	MaxDocumentChars  int           `yaml:"max_document_chars"`
+	MaxDocumentChunks int           `yaml:"max_document_chunks"`
+	DocumentTimeout   time.Duration `yaml:"document_timeout"`
+	PDFMaxMemory      int           `yaml:"pdf_max_memory_bytes"`
+}
+
+// limits are the ingest limits the configuration sets.
+func (i IngestConfig) limits() ingest.Limits {
+	return ingest.Limits{MaxPDFPages: i.MaxPDFPages, MaxChars: i.MaxDocumentChars, MaxChunks: i.MaxDocumentChunks,
+		FileTimeout: i.DocumentTimeout, PDFMemory: int64(i.PDFMaxMemory)}
 }
 
 func (i IngestConfig) problems() []string {
@@ -262,6 +278,12 @@ func (i IngestConfig) problems() []string {
 	}
 	if i.GateMaxCases < 0 {
 		problems = append(problems, fmt.Sprintf("ingest.gate_max_cases %d is negative", i.GateMaxCases))
+	}
+	if i.MaxPDFPages < 0 || i.MaxDocumentChars < 0 || i.MaxDocumentChunks < 0 || i.DocumentTimeout < 0 || i.PDFMaxMemory < 0 {
+		problems = append(problems, "ingest.max_pdf_pages, max_document_chars, max_document_chunks, document_timeout and pdf_max_memory_bytes must not be negative")
+	}
+	if i.PDFMaxMemory > 0 && i.PDFMaxMemory < 32<<20 {
+		problems = append(problems, fmt.Sprintf("ingest.pdf_max_memory_bytes %d is too small (at least 33554432, 32 MiB)", i.PDFMaxMemory))
 	}
 	return problems
 }
@@ -286,6 +308,8 @@ var configKeys = []configKey{
 	{"server.max_body_bytes", "KEFU_MAX_BODY_BYTES", "65536", "largest accepted request body, in bytes", intSetter(func(c *Config) *int { return &c.Server.MaxBodyBytes })},
 	{"server.max_upload_file_bytes", "KEFU_MAX_UPLOAD_FILE_BYTES", "10485760", "largest file accepted by POST /v1/admin/documents, in bytes", intSetter(func(c *Config) *int { return &c.Server.MaxUploadFile })},
 	{"server.max_upload_bytes", "KEFU_MAX_UPLOAD_BYTES", "52428800", "largest upload (all files together) accepted by POST /v1/admin/documents, in bytes", intSetter(func(c *Config) *int { return &c.Server.MaxUpload })},
+	{"server.upload_read_timeout", "KEFU_UPLOAD_READ_TIMEOUT", "10m", "longest the body of one POST /v1/admin/documents may take to arrive; a slower one is cut with 408", durationSetter(func(c *Config) *time.Duration { return &c.Server.UploadTimeout })},
+	{"server.upload_min_bytes_per_second", "KEFU_UPLOAD_MIN_BYTES_PER_SECOND", "16384", "least average rate an upload's body must keep after its first 10s; a trickle is cut with 408", intSetter(func(c *Config) *int { return &c.Server.UploadMinRate })},
 	{"server.heartbeat", "KEFU_HEARTBEAT", "15s", "interval of SSE keep-alive comments", func(c *Config, v string) error {
 		d, err := time.ParseDuration(v)
 		c.Server.Heartbeat = d
@@ -386,6 +410,11 @@ var configKeys = []configKey{
 	{"limits.streams_per_address", "KEFU_LIMIT_STREAMS_PER_ADDRESS", "50", "open streams per client address", intSetter(func(c *Config) *int { return &c.Limits.StreamsPerAddress })},
 	{"limits.tickets_per_shopper_hour", "KEFU_LIMIT_TICKETS_PER_SHOPPER_HOUR", "5", "tickets one shopper (an anonymous one by address) may open an hour; a repeat of the question of their open ticket joins it instead", intSetter(func(c *Config) *int { return &c.Limits.TicketsPerHour })},
 	{"limits.body_read_timeout", "KEFU_LIMIT_BODY_READ_TIMEOUT", "30s", "longest a request body may take to arrive; a slower one is cut", durationSetter(func(c *Config) *time.Duration { return &c.Limits.BodyReadTimeout })},
+	{"ingest.max_pdf_pages", "KEFU_INGEST_MAX_PDF_PAGES", "1000", "most pages a PDF may have (uploads and kefu ingest); a longer one fails alone, naming the limit", intSetter(func(c *Config) *int { return &c.Ingest.MaxPDFPages })},
+	{"ingest.max_document_chars", "KEFU_INGEST_MAX_DOCUMENT_CHARS", "1000000", "most characters of text one document may have; a PDF stops being read past it", intSetter(func(c *Config) *int { return &c.Ingest.MaxDocumentChars })},
+	{"ingest.max_document_chunks", "KEFU_INGEST_MAX_DOCUMENT_CHUNKS", "3000", "most chunks one document may be cut into", intSetter(func(c *Config) *int { return &c.Ingest.MaxDocumentChunks })},
+	{"ingest.document_timeout", "KEFU_INGEST_DOCUMENT_TIMEOUT", "1m", "longest reading one file may take (parsing, PDF text extraction, chunking); the PDF reader is killed after it", durationSetter(func(c *Config) *time.Duration { return &c.Ingest.DocumentTimeout })},
+	{"ingest.pdf_max_memory_bytes", "KEFU_INGEST_PDF_MAX_MEMORY_BYTES", "536870912", "memory the separate process that reads one PDF may take (a hard bound on Linux); a PDF that needs more fails", intSetter(func(c *Config) *int { return &c.Ingest.PDFMaxMemory })},
 	{"log.level", "KEFU_LOG_LEVEL", "info", "debug, info, warn or error", func(c *Config, v string) error { c.Log.Level = v; return nil }},
 	{"log.format", "KEFU_LOG_FORMAT", "text", "text or json", func(c *Config, v string) error { c.Log.Format = v; return nil }},
 	{"escalation.refund_threshold", "KEFU_ESCALATION_REFUND_THRESHOLD", "CNY 2000", "a refund request naming more than this goes to a person; one amount per currency, comma-separated (CNY 2000, USD 300)", func(c *Config, v string) error { c.Escalation.RefundThreshold = v; return nil }},

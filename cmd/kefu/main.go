@@ -16,6 +16,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/kefuhq/kefu"
+	"github.com/kefuhq/kefu/ingest"
 )
 
 func main() {
@@ -101,7 +102,25 @@ func newRoot(stdout, stderr io.Writer, getenv func(string) string) *cobra.Comman
 	root.SetErr(stderr)
 	root.PersistentFlags().StringVar(&g.configPath, "config", "", "configuration file (default: $KEFU_CONFIG, else ./kefu.yaml if present)")
 	root.PersistentFlags().StringVar(&g.dataDir, "data-dir", "", "data directory (overrides data_dir and KEFU_DATA_DIR)")
-	root.AddCommand(serveCmd(g), ingestCmd(g), evalCmd(g), askCmd(g), tokenCmd(g), fakeLLMCmd(g), benchCmd(g))
+	root.AddCommand(serveCmd(g), ingestCmd(g), evalCmd(g), askCmd(g), tokenCmd(g), fakeLLMCmd(g), benchCmd(g), pdfWorkerCmd())
 	root.AddCommand(customerCmd(g), retentionCmd(g), auditCmd(g), keysCmd(g))
 	return root
+}
+
+// pdfWorkerCmd is kefu pdf-worker, hidden: the process ingest starts to
+// read one PDF (request and PDF on stdin, text on stdout), so that a
+// crafted PDF's memory and time stay bounded in a process of its own.
+func pdfWorkerCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:    ingest.PDFWorkerCommand,
+		Short:  "Read one PDF's text from stdin (started by ingest)",
+		Hidden: true,
+		Args:   cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if code := ingest.ServePDFWorker(cmd.InOrStdin(), cmd.OutOrStdout()); code != 0 {
+				return exitError{"pdf worker failed"}
+			}
+			return nil
+		},
+	}
 }
