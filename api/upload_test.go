@@ -108,6 +108,7 @@ func TestUploadTrickleCut(t *testing.T) {
 	}()
 	req, _ := http.NewRequest(http.MethodPost, srv.URL+"/v1/admin/documents", pr)
 	req.Header.Set("Content-Type", ctype)
+	req.Header.Set("Authorization", "Bearer "+adminKey)
 	resp, err := srv.Client().Do(req)
 	pr.CloseWithError(io.ErrClosedPipe)
 	n := <-sent
@@ -158,14 +159,23 @@ func TestUploadLeavesNoFiles(t *testing.T) {
 		ctx, cancel := context.WithCancel(context.Background())
 		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, srv.URL+"/v1/admin/documents", body)
 		req.Header.Set("Content-Type", ctype)
+		req.Header.Set("Authorization", "Bearer "+adminKey)
 		done := make(chan struct{})
 		go func() {
 			defer close(done)
 			if resp, err := srv.Client().Do(req); err == nil {
+				if resp.StatusCode != http.StatusOK {
+					t.Errorf("upload answered %d before the ingest started", resp.StatusCode)
+				}
 				resp.Body.Close()
 			}
 		}()
-		<-started
+		select {
+		case <-started:
+		case <-done:
+			cancel()
+			t.Fatal("the upload ended before the ingest started")
+		}
 		empty("during the ingest")
 		if docs.files["returns.md"] != mdData {
 			t.Errorf("the ingester read %q", docs.files["returns.md"])
@@ -208,6 +218,7 @@ func TestUploadBodyCutMidFile(t *testing.T) {
 	p.Write([]byte(mdData))
 	req := httptest.NewRequest(http.MethodPost, "/v1/admin/documents", bytes.NewReader(buf.Bytes()))
 	req.Header.Set("Content-Type", w.FormDataContentType())
+	req.Header.Set("Authorization", "Bearer "+adminKey)
 	rec := httptest.NewRecorder()
 	adminEnv(t, &fakeDocuments{}).srv.Handler().ServeHTTP(rec, req)
 	if rec.Code != http.StatusBadRequest {
