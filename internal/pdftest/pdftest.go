@@ -26,6 +26,13 @@ func Bomb(content []byte, pages int) []byte {
 		"<< /Type /Page /Parent 2 0 R /Resources << /Font << /F1 3 0 R >> >> /Contents 6 0 R >>",
 		fmt.Sprintf("<< /Length %d /Filter /FlateDecode >>\nstream\n%s\nendstream", z.Len(), z.String()),
 	}
+	return Assemble(objs)
+}
+
+// Assemble writes objs as a PDF's numbered objects (the first is 1 0 obj)
+// with their cross-reference table and a trailer whose root is object 1
+// and whose document information is object 4.
+func Assemble(objs []string) []byte {
 	var b bytes.Buffer
 	b.WriteString("%PDF-1.4\n")
 	offs := make([]int, len(objs))
