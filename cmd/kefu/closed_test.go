@@ -157,17 +157,7 @@ func TestServeDemoPrintsKeys(t *testing.T) {
 	stderr := &syncBuffer{}
 	g := &globals{stdout: io.Discard, stderr: stderr, getenv: func(string) string { return "" }}
 	ctx, cancel := context.WithCancel(context.Background())
-	addrc, errc := make(chan string, 1), make(chan error, 1)
-	go func() { errc <- serve(ctx, g, cfg, true, func(addr string) { addrc <- addr }) }()
-	var base string
-	select {
-	case addr := <-addrc:
-		base = "http://" + addr
-	case err := <-errc:
-		t.Fatalf("serve: %v", err)
-	case <-time.After(60 * time.Second):
-		t.Fatal("serve did not become ready")
-	}
+	base, errc := startServe(t, ctx, g, cfg, true)
 	defer func() {
 		cancel()
 		if err := <-errc; err != nil {

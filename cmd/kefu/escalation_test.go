@@ -137,19 +137,8 @@ func TestServeHandsOverToAPerson(t *testing.T) {
 	cfg.Server.Addr = "127.0.0.1:0"
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	addrc := make(chan string, 1)
-	errc := make(chan error, 1)
 	g := &globals{stdout: io.Discard, stderr: io.Discard, getenv: func(k string) string { return env[k] }}
-	go func() { errc <- serve(ctx, g, cfg, false, func(addr string) { addrc <- addr }) }()
-	var base string
-	select {
-	case addr := <-addrc:
-		base = "http://" + addr
-	case err := <-errc:
-		t.Fatalf("serve: %v", err)
-	case <-time.After(30 * time.Second):
-		t.Fatal("serve did not become ready")
-	}
+	base, errc := startServe(t, ctx, g, cfg, false)
 
 	call := func(method, path, key, body string) (int, map[string]any) {
 		t.Helper()

@@ -14,7 +14,6 @@ import (
 	"reflect"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/kefuhq/kefu"
 	"github.com/kefuhq/kefu/auth"
@@ -247,17 +246,9 @@ func TestUploadGate(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	addrc, errc := make(chan string, 1), make(chan error, 1)
 	g := &globals{stdout: io.Discard, stderr: io.Discard, getenv: func(k string) string { return env[k] }}
-	go func() { errc <- serve(ctx, g, cfg, false, func(addr string) { addrc <- addr }) }()
-	select {
-	case addr := <-addrc:
-		root = "http://" + addr
-	case err := <-errc:
-		t.Fatalf("serve: %v", err)
-	case <-time.After(30 * time.Second):
-		t.Fatal("serve did not become ready")
-	}
+	var errc <-chan error
+	root, errc = startServe(t, ctx, g, cfg, false)
 	upload := func(name, text string) (int, map[string]any) {
 		t.Helper()
 		var body bytes.Buffer

@@ -213,24 +213,13 @@ func TestServeDemoAnswersOverHTTP(t *testing.T) {
 	}
 	cfg.DataDir = dir
 	cfg.Server.Addr = "127.0.0.1:0"
-	addrc := make(chan string, 1)
-	errc := make(chan error, 1)
 	g := &globals{stdout: io.Discard, stderr: io.Discard, getenv: func(string) string { return "" }}
 	wd, _ := os.Getwd()
 	if err := os.Chdir("../.."); err != nil { // serve --demo finds examples/demo-shop from the repository root
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { os.Chdir(wd) })
-	go func() { errc <- serve(ctx, g, cfg, true, func(addr string) { addrc <- addr }) }()
-	var base string
-	select {
-	case addr := <-addrc:
-		base = "http://" + addr
-	case err := <-errc:
-		t.Fatalf("serve: %v", err)
-	case <-time.After(30 * time.Second):
-		t.Fatal("serve did not become ready")
-	}
+	base, errc := startServe(t, ctx, g, cfg, true)
 
 	chat := func(body, token string) (int, map[string]any) {
 		req, _ := http.NewRequest("POST", base+"/v1/chat", strings.NewReader(body))
@@ -282,4 +271,21 @@ func TestServeDemoAnswersOverHTTP(t *testing.T) {
 	if err := <-errc; err != nil {
 		t.Fatalf("serve returned %v after shutdown", err)
 	}
+}
+
+// startServe runs serve in the background and returns, once it listens,
+// its base URL and the channel its result arrives on after ctx ends.
+func startServe(t *testing.T, ctx context.Context, g *globals, cfg Config, demo bool) (string, <-chan error) {
+	t.Helper()
+	addrc, errc := make(chan string, 1), make(chan error, 1)
+	go func() { errc <- serve(ctx, g, cfg, demo, func(addr string) { addrc <- addr }) }()
+	select {
+	case addr := <-addrc:
+		return "http://" + addr, errc
+	case err := <-errc:
+		t.Fatalf("serve: %v", err)
+	case <-time.After(60 * time.Second):
+		t.Fatal("serve did not become ready")
+	}
+	return "", errc
 }

@@ -62,19 +62,8 @@ func TestDataAtRestAfterAScriptedSession(t *testing.T) {
 	cfg.Server.Addr = "127.0.0.1:0"
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	addrc := make(chan string, 1)
-	errc := make(chan error, 1)
 	g := &globals{stdout: io.Discard, stderr: io.Discard, getenv: getenv}
-	go func() { errc <- serve(ctx, g, cfg, false, func(addr string) { addrc <- addr }) }()
-	var base string
-	select {
-	case addr := <-addrc:
-		base = "http://" + addr
-	case err := <-errc:
-		t.Fatalf("serve: %v", err)
-	case <-time.After(30 * time.Second):
-		t.Fatal("serve did not become ready")
-	}
+	base, errc := startServe(t, ctx, g, cfg, false)
 	tok, err := auth.Mint([]byte(env["KEFU_TOKEN_SECRET"]), "C7001", time.Hour, time.Now())
 	if err != nil {
 		t.Fatal(err)
