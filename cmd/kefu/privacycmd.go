@@ -82,6 +82,15 @@ func withStore(g *globals, fn func(cfg Config, s *store.Bolt) error) error {
 	return err
 }
 
+// report prints v as JSON when asJSON is set, else what text writes.
+func report(g *globals, asJSON bool, v any, text func(w io.Writer)) error {
+	if asJSON {
+		return writeJSON(g.stdout, v)
+	}
+	text(g.stdout)
+	return nil
+}
+
 // compact rewrites the store file so that deleted records leave no bytes.
 func compact(g *globals, cfg Config) error {
 	before, after, err := store.Compact(cfg.DataDir)
@@ -110,7 +119,9 @@ func customerCmd(g *globals) *cobra.Command {
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var e store.Erasure
-			err := withStore(g, func(cfg Config, s *store.Bolt) error {
+			var cfg Config
+			err := withStore(g, func(c Config, s *store.Bolt) error {
+				cfg = c
 				by := cliActor
 				by.At = time.Now()
 				var err error
@@ -120,15 +131,13 @@ func customerCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if asJSON {
-				if err := writeJSON(g.stdout, map[string]any{"customer": store.CustomerRef(args[0]), "erased": e}); err != nil {
-					return err
-				}
-			} else {
-				fmt.Fprintf(g.stdout, "erased %s (%s): %s\n", args[0], store.CustomerRef(args[0]), e)
+			err = report(g, asJSON, map[string]any{"customer": store.CustomerRef(args[0]), "erased": e}, func(w io.Writer) {
+				fmt.Fprintf(w, "erased %s (%s): %s\n", args[0], store.CustomerRef(args[0]), e)
+			})
+			if err != nil {
+				return err
 			}
 			if doCompact {
-				cfg, _ := g.config()
 				return compact(g, cfg)
 			}
 			return nil
@@ -180,14 +189,13 @@ func retentionCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if asJSON {
-				if err := writeJSON(g.stdout, rep); err != nil {
-					return err
-				}
-			} else {
+			err = report(g, asJSON, rep, func(w io.Writer) {
 				r := cfg.Store.Retention
-				fmt.Fprintf(g.stdout, "windows: chats %s, tickets %s, audit %s, feedback %s, outbox %s\nremoved: %s\n",
+				fmt.Fprintf(w, "windows: chats %s, tickets %s, audit %s, feedback %s, outbox %s\nremoved: %s\n",
 					r.Chats, r.Tickets, r.Audit, r.Feedback, r.Outbox, rep)
+			})
+			if err != nil {
+				return err
 			}
 			if doCompact && rep.Total() > 0 {
 				return compact(g, cfg)
@@ -280,14 +288,15 @@ func auditCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if verifyJSON {
-				if err := writeJSON(g.stdout, v); err != nil {
-					return err
+			err = report(g, verifyJSON, v, func(w io.Writer) {
+				if v.Break == nil {
+					fmt.Fprintf(w, "audit log intact: %d records (%d to %d), head %s\n", v.Records, v.First, v.Last, v.Head)
+				} else {
+					fmt.Fprintf(w, "audit log BROKEN at record %d: %s\n(%d records verified before it)\n", v.Break.Seq, v.Break.Reason, v.Records)
 				}
-			} else if v.Break == nil {
-				fmt.Fprintf(g.stdout, "audit log intact: %d records (%d to %d), head %s\n", v.Records, v.First, v.Last, v.Head)
-			} else {
-				fmt.Fprintf(g.stdout, "audit log BROKEN at record %d: %s\n(%d records verified before it)\n", v.Break.Seq, v.Break.Reason, v.Records)
+			})
+			if err != nil {
+				return err
 			}
 			if v.Break != nil {
 				return exitError{"the audit log's chain is broken"}
