@@ -1,17 +1,16 @@
 package main
 
 import (
-	"bufio"
 	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/kefuhq/kefu/api"
+	"github.com/kefuhq/kefu/eval"
 	"github.com/kefuhq/kefu/llm/llmtest"
 	"github.com/kefuhq/kefu/rag"
 	"github.com/kefuhq/kefu/store"
@@ -117,19 +116,13 @@ func TestHistoryAttacksNeverReachTheModel(t *testing.T) {
 
 func goldenAttacks(t *testing.T) []string {
 	t.Helper()
-	f, err := os.Open(filepath.Join(demoDir, "golden-attacks.jsonl"))
+	cases, err := eval.LoadFile(filepath.Join(demoDir, "golden-attacks.jsonl"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
-	var out []string
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		var c struct{ Question string }
-		if err := json.Unmarshal(sc.Bytes(), &c); err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, c.Question)
+	out := make([]string, len(cases))
+	for i, c := range cases {
+		out[i] = c.Question
 	}
 	return out
 }
