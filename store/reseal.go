@@ -3,6 +3,7 @@ package store
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"os"
@@ -59,6 +60,17 @@ const ResealBatch = 500
 // keeps what it did; running it again finishes the rest. Writes of the
 // running server go on between batches.
 func (s *Bolt) Reseal(ctx context.Context, progress func(done int)) (int, error) {
+	current := binary.BigEndian.AppendUint32(nil, s.ring.Current())
+	var sealed bool
+	_ = s.db.View(func(tx *bolt.Tx) error {
+		if b := tx.Bucket(bucketSealMeta); b != nil {
+			sealed = bytes.Equal(b.Get(keyResealedUnder), current)
+		}
+		return nil
+	})
+	if sealed { // every write since the last whole pass sealed under the same key
+		return 0, nil
+	}
 	done := 0
 	for _, name := range sealedAll {
 		var after []byte
@@ -123,8 +135,27 @@ func (s *Bolt) Reseal(ctx context.Context, progress func(done int)) (int, error)
 			after = last
 		}
 	}
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		b, err := tx.CreateBucketIfNotExists(bucketSealMeta)
+		if err != nil {
+			return err
+		}
+		return b.Put(keyResealedUnder, current)
+	})
+	if err != nil {
+		return done, fmt.Errorf("re-encrypt records: %w", err)
+	}
 	return done, nil
 }
+
+// bucketSealMeta remembers, under keyResealedUnder, the id of the key a
+// whole Reseal pass ended under. Every record written since is sealed
+// under the current key, so while that key stays current a pass has
+// nothing to do, and a start of kefu serve skips reading every record.
+var (
+	bucketSealMeta   = []byte("seal_meta")
+	keyResealedUnder = []byte("resealed_under")
+)
 
 // Compact rewrites the store file in dir into a fresh file holding only
 // the live records, and puts it in the old one's place. bbolt reuses freed
