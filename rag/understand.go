@@ -9,6 +9,7 @@ import (
 	"github.com/kefuhq/kefu"
 	"github.com/kefuhq/kefu/guard"
 	"github.com/kefuhq/kefu/tokenize"
+	"github.com/kefuhq/kefu/tokens"
 	"github.com/kefuhq/kefu/understand"
 )
 
@@ -251,4 +252,15 @@ func DetectLocale(s string) string {
 		return "zh"
 	}
 	return "en"
+}
+
+// Warm loads what a first turn would otherwise load on its way: the
+// message model and the tokenizer that counts prompt budgets. A server
+// calls it before it accepts connections, so the first shopper does not
+// wait for them. It returns the tokenizer's error (a broken build).
+func Warm() error {
+	Understand("How long do I have to return it?", "", nil)
+	Understand("退货要多久？", "", nil)
+	_, err := tokens.Count("warm")
+	return err
 }

@@ -11,7 +11,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/pkoukk/tiktoken-go"
-	tiktoken_loader "github.com/pkoukk/tiktoken-go-loader"
 )
 
 // EncodingName is the tokenizer kefu measures text with.
@@ -30,8 +29,8 @@ var cl100k struct {
 func Encoding() (*tiktoken.Tiktoken, error) {
 	cl100k.once.Do(func() {
 		// The offline loader reads the ranks compiled into the binary
-		// instead of downloading them.
-		tiktoken.SetBpeLoader(tiktoken_loader.NewOfflineLoader())
+		// (loader.go) instead of downloading them.
+		tiktoken.SetBpeLoader(offlineLoader{})
 		cl100k.enc, cl100k.err = tiktoken.GetEncoding(EncodingName)
 		if cl100k.err != nil {
 			cl100k.err = fmt.Errorf("load tokenizer %s: %w", EncodingName, cl100k.err)

@@ -23,6 +23,7 @@ import (
 	"github.com/kefuhq/kefu/escalate"
 	demoshop "github.com/kefuhq/kefu/examples/demo-shop"
 	"github.com/kefuhq/kefu/ingest"
+	"github.com/kefuhq/kefu/rag"
 	"github.com/kefuhq/kefu/store"
 )
 
@@ -66,6 +67,10 @@ func serve(ctx context.Context, g *globals, cfg Config, demo bool, ready func(ad
 	if demo && len(cfg.Shop.Name) == 0 {
 		cfg.Shop.Name = demoshop.Name
 	}
+	// What a first turn would load (the message model, the tokenizer)
+	// loads beside the store's opening, not on the first shopper's time.
+	warm := make(chan error, 1)
+	go func() { warm <- rag.Warm() }()
 	a, err := openApp(cfg, g.stderr)
 	if err != nil {
 		return err
@@ -178,6 +183,9 @@ func serve(ctx context.Context, g *globals, cfg Config, demo bool, ready func(ad
 		Analytics: convs,
 		Privacy:   convs,
 	})
+	if err := <-warm; err != nil {
+		return err
+	}
 	var lc net.ListenConfig
 	ln, err := lc.Listen(ctx, "tcp", cfg.Server.Addr)
 	if err != nil {
