@@ -61,6 +61,9 @@ func (b *Book) statusList(r *rule, loc string) string {
 	var out []string
 	for _, s := range r.statusList {
 		n := b.status(s, loc)
+		if s == "*" {
+			n = map[string]string{"en": "in any status", "zh": "任何"}[loc]
+		}
 		if !seen[n] {
 			seen[n] = true
 			out = append(out, n)
@@ -79,13 +82,8 @@ func (b *Book) statusList(r *rule, loc string) string {
 }
 
 // span describes the window that gave deadline: "30 days", "24个月".
-func (r *rule) span(f Facts, from, deadline time.Time, loc string) string {
-	w := window{days: r.windowDays, months: r.windowMon}
-	for _, it := range f.Items {
-		if cw, ok := r.catWindows[norm(it.Category)]; ok && it.Category != "" && from.AddDate(0, cw.months, cw.days).Equal(deadline) {
-			w = cw
-		}
-	}
+func (r *rule) span(f Facts, from time.Time, loc string) string {
+	w := r.longest(f, from)
 	switch {
 	case loc == "zh" && w.months > 0:
 		return fmt.Sprintf("%d个月", w.months)
@@ -151,7 +149,7 @@ func (b *Book) phrase(f Facts, a Action, r *rule, d Decision, today time.Time) m
 	}
 	from := f.Date(r.from)
 	en, zh := dateVerb(r.from)
-	spanEN, spanZH := r.span(f, from, d.Deadline, "en"), r.span(f, from, d.Deadline, "zh")
+	spanEN, spanZH := r.span(f, from, "en"), r.span(f, from, "zh")
 	noun := w.noun
 	if a == Warranty {
 		if d.Code == CodeAllowed {
