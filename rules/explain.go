@@ -9,15 +9,18 @@ import (
 // actionWords are the bilingual phrases a reason is composed of, per action:
 // the noun for the action's window ("returns"), the passive verb ("be
 // returned") and the Chinese verb ("退货").
-var actionWords = map[Action]struct{ noun, verb, zh string }{
-	Cancel:          {"cancellation", "be cancelled", "取消"},
-	ModifyItems:     {"changes to the items", "have its items changed", "修改商品"},
-	ModifyAddress:   {"address changes", "have its address changed", "修改地址"},
-	Return:          {"returns", "be returned", "退货"},
-	Exchange:        {"exchanges", "be exchanged", "换货"},
-	Refund:          {"refunds", "be refunded", "退款"},
-	PriceProtection: {"price protection", "get price protection", "申请价保"},
-	Warranty:        {"the warranty", "be repaired under warranty", "保修"},
+var actionWords = map[Action]struct {
+	noun, verb, zh string
+	singular       bool
+}{
+	Cancel:          {"cancellation", "be cancelled", "取消", true},
+	ModifyItems:     {"changes to the items", "have its items changed", "修改商品", false},
+	ModifyAddress:   {"address changes", "have its address changed", "修改地址", false},
+	Return:          {"returns", "be returned", "退货", false},
+	Exchange:        {"exchanges", "be exchanged", "换货", false},
+	Refund:          {"refunds", "be refunded", "退款", false},
+	PriceProtection: {"price protection", "get price protection", "申请价保", true},
+	Warranty:        {"the warranty", "be repaired under warranty", "保修", true},
 }
 
 // dateWords names a date in a sentence: "was delivered on", "签收".
@@ -150,7 +153,10 @@ func (b *Book) phrase(f Facts, a Action, r *rule, d Decision, today time.Time) m
 	from := f.Date(r.from)
 	en, zh := dateVerb(r.from)
 	spanEN, spanZH := r.span(f, from, "en"), r.span(f, from, "zh")
-	noun := w.noun
+	noun, are, close := w.noun, "are", "close"
+	if w.singular {
+		are, close = "is", "closes"
+	}
 	if a == Warranty {
 		if d.Code == CodeAllowed {
 			return map[string]string{
@@ -165,12 +171,12 @@ func (b *Book) phrase(f Facts, a Action, r *rule, d Decision, today time.Time) m
 	}
 	if d.Code == CodeAllowed {
 		return map[string]string{
-			"en": fmt.Sprintf("Order %s was %s on %s; %s are open for %s after %s, until %s, so it can %s.", id, en, FormatDate(from, "en"), noun, spanEN, nounOf(en), FormatDate(d.Deadline, "en"), w.verb),
+			"en": fmt.Sprintf("Order %s was %s on %s; %s %s open for %s after %s, until %s, so it can %s.", id, en, FormatDate(from, "en"), noun, are, spanEN, nounOf(en), FormatDate(d.Deadline, "en"), w.verb),
 			"zh": fmt.Sprintf("订单%s于%s%s；%s后%s内可以%s，截止%s，因此可以%s。", id, FormatDate(from, "zh"), zh, zh, spanZH, w.zh, FormatDate(d.Deadline, "zh"), w.zh),
 		}
 	}
 	return map[string]string{
-		"en": fmt.Sprintf("Order %s was %s on %s; %s close %s after %s, on %s, so it can no longer %s.", id, en, FormatDate(from, "en"), noun, spanEN, nounOf(en), FormatDate(d.Deadline, "en"), w.verb),
+		"en": fmt.Sprintf("Order %s was %s on %s; %s %s %s after %s, on %s, so it can no longer %s.", id, en, FormatDate(from, "en"), noun, close, spanEN, nounOf(en), FormatDate(d.Deadline, "en"), w.verb),
 		"zh": fmt.Sprintf("订单%s于%s%s；%s期限为%s后%s，已于%s截止，因此已不能%s。", id, FormatDate(from, "zh"), zh, w.zh, zh, spanZH, FormatDate(d.Deadline, "zh"), w.zh),
 	}
 }
