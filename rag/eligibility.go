@@ -74,7 +74,7 @@ func (p *Pipeline) eligibilityAsked(t Turn, u Understanding) (rules.Action, bool
 		return "", false
 	}
 	a := askedAction(u.normalized)
-	if a == "" {
+	if a == "" || !hasAny(u.normalized, understand.Cues.Ability) {
 		return "", false
 	}
 	if len(u.OrderRefs) > 0 || u.MyOrders || hasAny(u.normalized, possessiveCues) {
@@ -109,7 +109,7 @@ func (p *Pipeline) eligibility(ctx context.Context, t Turn, u Understanding, met
 	d := p.opts.rules.Check(facts, a, p.opts.now())
 	meta.Eligibility = eligibilityOf(d, u.Locale)
 	meta.Retrieved = append([]kefu.Hit{order}, without(meta.Retrieved, []kefu.Hit{order})...)
-	if meta.Intent == IntentOther || meta.Intent == IntentChitChat || meta.Intent == IntentOrderStatus {
+	if meta.Intent == IntentOther || meta.Intent == IntentChitChat {
 		meta.Intent = IntentReturn
 	}
 	if a == rules.Warranty {

@@ -57,6 +57,11 @@ type CueLists struct {
 	// not model features (the topic cues above carry these words into the
 	// intent head); they tell which action an order question is about.
 	Actions map[string][]string
+	// Ability are the words that ask whether one may do something, or ask
+	// for it to be done ("can I", "I want to", 能不能, 帮我): with an
+	// action's words they make an order question an eligibility question,
+	// not one about the order's state.
+	Ability []string
 }
 
 // Cues are the phrase lists the features and the rag package's rules use.
@@ -226,6 +231,10 @@ var Cues = CueLists{
 		"warranty": {"warranty", "warrenty", "guarantee", "repair", "under cover",
 			"保修", "质保", "维修", "修理", "保修期"},
 	},
+	Ability: []string{"can i", "could i", "can we", "may i", "am i able", "is it possible", "possible to", "eligible", "allowed to", "still",
+		"want to", "wanna", "would like to", "i'd like to", "id like to", "i need to", "need to", "how do i", "how can i", "please", "help me",
+		"let me", "is it too late", "can you", "could you", "can it", "can this", "can my", "can the", "do i get", "will i get", "i'd like a", "i want a",
+		"能不能", "能否", "可不可以", "可以", "还能", "能退", "能换", "能取消", "能改", "能修", "能申请", "能价保", "能保价", "可否", "想", "要", "帮我", "麻烦", "请帮", "请问", "是否", "吗", "行不行", "行吗"},
 }
 
 // ContainsCue reports whether norm, a folded message with a space at both
