@@ -174,3 +174,27 @@ func TestAskedAction(t *testing.T) {
 		}
 	}
 }
+
+// With the shop's live order API configured, the decision reads the order
+// the API returns, not the ingested copy.
+func TestEligibilityFromTheLiveOrder(t *testing.T) {
+	lookup := orderLookupFunc(func(_ context.Context, customer, id string) (string, bool, error) {
+		if customer != "C1" || id != "W261001-0001" {
+			return "", false, nil
+		}
+		return "Order id: W261001-0001\nStatus: delivered\nPlaced at: 2026-11-01\nDelivered at: 2026-11-03\nItems:\n- 1 x Lumi Kettle (LM-KA-001), 199.00", true, nil
+	})
+	clock := func() time.Time { return time.Date(2026, 11, 20, 12, 0, 0, 0, time.UTC) }
+	p := New(shop(true), fakeEmbedder{}, llm.Extractive{}, prompts.MustLoad(), WithRules(testBook(t)), WithClock(clock), WithOrderLookup(lookup))
+	res, err := Collect(p.Stream(context.Background(), Turn{Message: "can I return W261001-0001?", CustomerID: "C1"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e := res.Meta.Eligibility; e == nil || !e.Eligible || !strings.Contains(res.Answer, "until 3 December 2026") {
+		t.Fatalf("eligibility %+v, answer %q", e, res.Answer)
+	}
+	res, _ = Collect(p.Stream(context.Background(), Turn{Message: "can I return W261001-0001?", CustomerID: "C2"}))
+	if res.Meta.Eligibility != nil {
+		t.Fatalf("C2 got a decision on C1's order: %+v", res.Meta.Eligibility)
+	}
+}
