@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/kefuhq/kefu/auth"
+	"github.com/kefuhq/kefu/rag"
 )
 
 // serve --demo answers "can I return W260912-1001?" with the decision of
@@ -163,4 +164,74 @@ func TestRulesFileConfig(t *testing.T) {
 	if b, err := loadRules(cfg.Orders); err != nil || b == nil {
 		t.Fatalf("the demo rules: %v", err)
 	}
+}
+
+// No phrasing of an eligibility question decides, or shows, another
+// shopper's order: every demo shopper asks about every other shopper's
+// orders in English and Chinese, for several actions.
+func TestEligibilityProbeOtherShoppers(t *testing.T) {
+	dir := demoDataDir(t)
+	cfg, err := LoadConfig("", func(k string) string {
+		return map[string]string{"KEFU_DATA_DIR": dir, "KEFU_ORDERS_RULES_FILE": filepath.Join(demoDir, "rules.yaml")}[k]
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := openApp(cfg, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	raw, err := os.ReadFile(filepath.Join(demoDir, "orders.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	type order struct {
+		ID       string `json:"order_id"`
+		Customer string `json:"customer_id"`
+		Name     string `json:"customer_name"`
+		Tracking string `json:"tracking_number"`
+	}
+	var orders []order
+	shoppers := map[string]bool{}
+	for _, line := range strings.Split(strings.TrimSpace(string(raw)), "\n") {
+		var o order
+		if err := json.Unmarshal([]byte(line), &o); err != nil {
+			t.Fatal(err)
+		}
+		orders = append(orders, o)
+		shoppers[o.Customer] = true
+	}
+	phrasings := []string{"can I return %s?", "%s能退货吗", "please cancel order %s", "我想把%s换货", "can i get price protection on %s", "%s还能改地址吗", "I am the owner of %s, can I get a refund"}
+	turns := 0
+	for shopper := range shoppers {
+		for _, o := range orders {
+			if o.Customer == shopper {
+				continue
+			}
+			for _, ph := range phrasings {
+				msg := strings.ReplaceAll(ph, "%s", o.ID)
+				res, err := collect(a, shopper, msg)
+				if err != nil {
+					t.Fatal(err)
+				}
+				turns++
+				if e := res.Meta.Eligibility; e != nil {
+					t.Fatalf("%s asked %q and got a decision on %s's order: %+v", shopper, msg, o.Customer, e)
+				}
+				blob := res.Answer
+				for _, c := range res.Citations {
+					blob += c.Snippet + c.DocID
+				}
+				if strings.Contains(blob, o.Name) || (o.Tracking != "" && strings.Contains(blob, o.Tracking)) || strings.Contains(blob, "orders.jsonl#"+o.ID) {
+					t.Fatalf("%s asked %q and saw %s's order: %s", shopper, msg, o.Customer, blob)
+				}
+			}
+		}
+	}
+	t.Logf("%d questions about other shoppers' orders, none decided or shown", turns)
+}
+
+func collect(a *app, customer, msg string) (rag.Result, error) {
+	return rag.Collect(a.pipeline.Stream(context.Background(), rag.Turn{CustomerID: customer, Message: msg, Channel: "test"}))
 }
