@@ -73,6 +73,18 @@ func TestEligibilityStatedOffline(t *testing.T) {
 // about an action get no decision, however asked.
 func TestEligibilityOnlyForTheShoppersOwnOrders(t *testing.T) {
 	p := rulesPipeline(t, llm.Extractive{})
+	// A store that ignores the owner filter still yields no other
+	// shopper's order: the pipeline checks the owner again.
+	broken := New(shop(false), fakeEmbedder{}, llm.Extractive{}, prompts.MustLoad(), WithRules(testBook(t)))
+	for _, msg := range []string{"can I return W261001-0001?", "can I cancel my order", "我的订单能退货吗"} {
+		res, err := Collect(broken.Stream(context.Background(), Turn{Message: msg, CustomerID: "C2"}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if e := res.Meta.Eligibility; e != nil && e.OrderID == "W261001-0001" {
+			t.Errorf("%q: C1's order decided for C2 by a store ignoring the filter: %+v", msg, e)
+		}
+	}
 	for _, tc := range []struct{ msg, customer string }{
 		{"can I return W261001-0001?", "C2"},
 		{"W261001-0001能退货吗", "C2"},
