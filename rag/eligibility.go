@@ -77,7 +77,10 @@ func (p *Pipeline) eligibilityAsked(t Turn, u Understanding) (rules.Action, bool
 	if a == "" || !hasAny(u.normalized, understand.Cues.Ability) {
 		return "", false
 	}
-	if len(u.OrderRefs) > 0 || u.MyOrders || hasAny(u.normalized, possessiveCues) {
+	// A follow-up ("can I still send it back?") leans on the question
+	// before it ("has my robot vacuum arrived?"), which the query holds.
+	followed := u.FollowUp && hasAny(" "+guard.Fold(u.Query)+" ", possessiveCues)
+	if len(u.OrderRefs) > 0 || u.MyOrders || followed || hasAny(u.normalized, possessiveCues) {
 		return a, true
 	}
 	return "", false
@@ -183,6 +186,20 @@ func (p *Pipeline) askedOrder(ctx context.Context, t Turn, u Understanding) (kef
 	if len(u.OrderRefs) > 0 {
 		return kefu.Hit{}, false, nil
 	}
+	if u.FollowUp {
+		// "Can I still return it?" after a reply about one order: the
+		// newest earlier message naming one of the shopper's orders.
+		for i := len(t.History) - 1; i >= 0 && i >= len(t.History)-maxHistoryLook; i-- {
+			for _, id := range understand.Identifiers(t.History[i].Content) {
+				if id.Kind != understand.KindOrder {
+					continue
+				}
+				if h, found, err := tb.findOrder(ctx, id.Text); err != nil || found {
+					return h, found, err
+				}
+			}
+		}
+	}
 	f := kefu.Filter{CustomerID: t.CustomerID, OnlyCustomer: true, Types: []string{kefu.TypeOrder}}
 	hits, err := p.search.Search(ctx, kefu.Query{Filter: f, TopK: maxOrdersListed})
 	if err != nil {
@@ -199,6 +216,10 @@ func (p *Pipeline) askedOrder(ctx context.Context, t Turn, u Understanding) (kef
 	}
 	return kefu.Hit{}, false, nil
 }
+
+// maxHistoryLook is how many earlier messages a follow-up's order is
+// looked for in.
+const maxHistoryLook = 4
 
 // orderIDOf is an order chunk's number from its title ("Order W1").
 func orderIDOf(c kefu.Chunk) string {

@@ -136,7 +136,7 @@ func TestEvalEligibility(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &r); err != nil || r.Accuracy == nil {
 		t.Fatalf("eval --json: %v %s", err, out)
 	}
-	if r.Cases < 10 || *r.Accuracy != 1 {
+	if r.Cases < 12 || *r.Accuracy != 1 {
 		t.Fatalf("eligibility over %d cases: %v", r.Cases, *r.Accuracy)
 	}
 	text, _, err := run(t, env, "eval", "--data-dir", dir, "--golden", demoDir+"/golden.jsonl")
