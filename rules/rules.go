@@ -229,7 +229,7 @@ type refundRule struct {
 	to      map[string]string
 }
 
-// File is the YAML shape of a rules file.
+// file is the YAML shape of a rules file.
 type file struct {
 	Shop       string                       `yaml:"shop"`
 	Timezone   string                       `yaml:"timezone"`
