@@ -474,7 +474,16 @@ func (a *answer) streamMeta(turn rag.Turn) StreamMeta {
 		Sentiment:      a.meta.Sentiment,
 		Decision:       a.meta.Decision,
 		Backend:        a.meta.Backend,
+		Eligibility:    eligibility(a.meta.Eligibility),
 	}
+}
+
+// eligibility converts the pipeline's decision to the API's.
+func eligibility(e *rag.Eligibility) *Eligibility {
+	if e == nil {
+		return nil
+	}
+	return &Eligibility{OrderID: e.OrderID, Action: e.Action, Eligible: e.Eligible, Reason: e.Reason, Rule: e.Rule}
 }
 
 func (a *answer) response(turn rag.Turn, messageID string) ChatResponse {
@@ -490,6 +499,7 @@ func (a *answer) response(turn rag.Turn, messageID string) ChatResponse {
 		Locale:         a.locale(turn),
 		Degraded:       a.degraded,
 		Partial:        a.partial,
+		Eligibility:    eligibility(a.meta.Eligibility),
 	}
 	if a.escalation != nil {
 		r.Escalation = &Escalation{Reason: a.escalation.Reason, Team: a.escalation.Team}

@@ -81,6 +81,22 @@ type ChatResponse struct {
 	// Replayed says that this is the turn stored for an earlier attempt
 	// with the same client_message_id.
 	Replayed bool `json:"replayed,omitempty"`
+	// Eligibility is the decision on the after-sales action a signed-in
+	// shopper asked about ("can I return W260912-1001?"), computed from
+	// the shop's rules; absent when none was asked.
+	Eligibility *Eligibility `json:"eligibility,omitempty"`
+}
+
+// Eligibility is whether an action (cancel, modify_address, modify_items,
+// return, exchange, refund, price_protection, warranty) is allowed on the
+// order, the reason in the reply's language, and the rule that decided
+// ("id@version").
+type Eligibility struct {
+	OrderID  string `json:"order_id"`
+	Action   string `json:"action"`
+	Eligible bool   `json:"eligible"`
+	Reason   string `json:"reason"`
+	Rule     string `json:"rule"`
 }
 
 // DecisionHuman is the decision of a chat turn in a conversation that a
@@ -117,6 +133,8 @@ type StreamMeta struct {
 	Sentiment      string `json:"sentiment"`
 	Decision       string `json:"decision"`
 	Backend        string `json:"backend"`
+	// Eligibility is as in ChatResponse.
+	Eligibility *Eligibility `json:"eligibility,omitempty"`
 }
 
 // StreamDelta is the data of a "delta" event: the next piece of the answer.

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/kefuhq/kefu"
+	"github.com/kefuhq/kefu/rules"
 )
 
 // Expectations a case can have.
@@ -39,6 +40,10 @@ type Case struct {
 	// "#" followed by it, so a record id ("doc_42") names the document
 	// that ingest calls "documents.jsonl#doc_42".
 	EvidenceDocs []string `json:"evidence_docs,omitempty"`
+	// ExpectEligible is the decision a signed-in shopper's question about an
+	// after-sales action must get ({"action": "return", "eligible":
+	// false}); it counts for eligibility_accuracy.
+	ExpectEligible *ExpectEligible `json:"expect_eligible,omitempty"`
 	// Optional labels for the understanding and guardrail metrics.
 	Intent string   `json:"intent,omitempty"` // the intent the message expresses
 	Angry  *bool    `json:"angry,omitempty"`  // whether the shopper is angry
@@ -118,6 +123,14 @@ func Load(r io.Reader) ([]Case, error) {
 	return cases, nil
 }
 
+// ExpectEligible is a case's expected eligibility decision. OrderID, when
+// set, must match the order decided.
+type ExpectEligible struct {
+	Action   string `json:"action"`
+	Eligible bool   `json:"eligible"`
+	OrderID  string `json:"order_id,omitempty"`
+}
+
 func (c *Case) validate() error {
 	switch {
 	case strings.TrimSpace(c.ID) == "":
@@ -137,6 +150,14 @@ func (c *Case) validate() error {
 	case "", "en", "zh", "auto":
 	default:
 		return fmt.Errorf("case %s: locale %q is not en or zh", c.ID, c.Locale)
+	}
+	if e := c.ExpectEligible; e != nil {
+		if _, ok := rules.ParseAction(e.Action); !ok {
+			return fmt.Errorf("case %s: expect_eligible action %q is not an action", c.ID, e.Action)
+		}
+		if c.CustomerID == "" {
+			return fmt.Errorf("case %s: expect_eligible needs a customer_id (eligibility is decided for a signed-in shopper)", c.ID)
+		}
 	}
 	for _, d := range c.EvidenceDocs {
 		if strings.TrimSpace(d) == "" {

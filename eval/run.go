@@ -12,6 +12,7 @@ import (
 	"github.com/kefuhq/kefu"
 	"github.com/kefuhq/kefu/eval/bm25"
 	"github.com/kefuhq/kefu/rag"
+	"github.com/kefuhq/kefu/rules"
 	"github.com/kefuhq/kefu/tokenize"
 )
 
@@ -53,6 +54,11 @@ type Report struct {
 	// of a case's evidence documents that a top-10 chunk comes from.
 	RecallCases int     `json:"recall_cases"`
 	RecallAt10  float64 `json:"recall_at_10"`
+	// Eligibility, over the cases with expect_eligible: the share whose
+	// reply carried the expected decision (action, eligible and, when
+	// given, order).
+	EligibilityCases    int     `json:"eligibility_cases"`
+	EligibilityAccuracy float64 `json:"eligibility_accuracy"`
 	// Answering: the share of all cases the pipeline answered (decision
 	// "answer" and no handoff; asking to sign in or for an order id does
 	// not count), the same share over the cases that expect an answer,
@@ -185,6 +191,7 @@ func Run(ctx context.Context, a Answerer, cases []Case, k int, opts ...Option) (
 		intentOK, angerHit       int
 		angerPred, angerTrue     int
 		blocked, benignRef       int
+		eligibleOK               int
 	)
 	for _, c := range cases {
 		if err := ctx.Err(); err != nil {
@@ -283,6 +290,14 @@ func Run(ctx context.Context, a Answerer, cases []Case, k int, opts ...Option) (
 		} else if got == ExpectRefuse {
 			r.FalseRefusals++
 		}
+		if e := c.ExpectEligible; e != nil {
+			r.EligibilityCases++
+			if why := eligibilityMiss(e, res.Meta.Eligibility); why == "" {
+				eligibleOK++
+			} else {
+				reasons = append(reasons, why)
+			}
+		}
 		if c.Intent != "" {
 			r.IntentCases++
 			if res.Meta.Intent == c.Intent {
@@ -350,6 +365,7 @@ func Run(ctx context.Context, a Answerer, cases []Case, k int, opts ...Option) (
 	r.EscalationRecall = ratio(trueEsc, expEsc)
 	r.RefusalAccuracy = ratio(refusedOK, expRefuse)
 	r.IntentAccuracy = ratio(intentOK, r.IntentCases)
+	r.EligibilityAccuracy = ratio(eligibleOK, r.EligibilityCases)
 	r.AngerRecall = ratio(angerHit, r.AngerCases)
 	r.AngerPrecision = ratio(angerTrue, angerPred)
 	r.AttackBlockRate = ratio(blocked, r.AttackCases)
@@ -492,4 +508,21 @@ func percentile(xs []float64, p float64) float64 {
 	sort.Float64s(s)
 	i := int(math.Ceil(p*float64(len(s)))) - 1
 	return s[max(0, min(i, len(s)-1))]
+}
+
+// eligibilityMiss says how a reply's decision misses the expected one, ""
+// when it matches.
+func eligibilityMiss(want *ExpectEligible, got *rag.Eligibility) string {
+	a, _ := rules.ParseAction(want.Action)
+	switch {
+	case got == nil:
+		return fmt.Sprintf("no eligibility decision, want %s eligible=%t", a, want.Eligible)
+	case got.Action != string(a):
+		return fmt.Sprintf("eligibility decided for %s, want %s", got.Action, a)
+	case want.OrderID != "" && got.OrderID != want.OrderID:
+		return fmt.Sprintf("eligibility decided for order %s, want %s", got.OrderID, want.OrderID)
+	case got.Eligible != want.Eligible:
+		return fmt.Sprintf("%s of %s eligible=%t (rule %s), want %t", a, got.OrderID, got.Eligible, got.Rule, want.Eligible)
+	}
+	return ""
 }

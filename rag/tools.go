@@ -8,6 +8,7 @@ import (
 	"sync"
 
 	"github.com/kefuhq/kefu"
+	"github.com/kefuhq/kefu/rules"
 	"github.com/kefuhq/kefu/tokenize"
 )
 
@@ -44,19 +45,30 @@ type toolbox struct {
 	customer string // the authenticated shopper, "" when anonymous
 	at       string // the day policies are read as in force
 
-	mu      sync.Mutex
-	hits    []kefu.Hit
-	changed bool // hits grew since the last take
+	locale string // the reply's language
+
+	mu        sync.Mutex
+	hits      []kefu.Hit
+	changed   bool             // hits grew since the last take
+	decisions []rules.Decision // what check_eligibility decided this turn
 }
 
 // newToolbox returns the tools of a turn whose prompt shows ctxHits,
 // numbered from 1.
 func (p *Pipeline) newToolbox(t Turn, at string, ctxHits []kefu.Hit) *toolbox {
-	return &toolbox{p: p, customer: t.CustomerID, at: at, hits: append([]kefu.Hit(nil), ctxHits...)}
+	return &toolbox{p: p, customer: t.CustomerID, at: at, locale: t.Locale, hits: append([]kefu.Hit(nil), ctxHits...)}
 }
 
 // tools returns the tools offered to the model, bound to this turn.
 func (tb *toolbox) tools() []kefu.Tool {
+	tools := tb.baseTools()
+	if tb.p.opts.rules != nil {
+		tools = append(tools, tb.eligibilityTool())
+	}
+	return tools
+}
+
+func (tb *toolbox) baseTools() []kefu.Tool {
 	return []kefu.Tool{
 		{
 			Name: ToolSearchKnowledge,
@@ -272,5 +284,8 @@ func (pl *plan) syncTools(g *factGate) {
 	if hits, changed := pl.tools.take(); changed {
 		pl.context = hits
 		g.sources = passageTexts(hits)
+		pl.tools.mu.Lock()
+		g.decisions = append([]rules.Decision(nil), pl.tools.decisions...)
+		pl.tools.mu.Unlock()
 	}
 }

@@ -15,12 +15,14 @@ import (
 	"time"
 
 	"github.com/kefuhq/kefu/auth"
+	demoshop "github.com/kefuhq/kefu/examples/demo-shop"
 	"github.com/kefuhq/kefu/guard"
 	"github.com/kefuhq/kefu/ingest"
 	"github.com/kefuhq/kefu/llm"
 	"github.com/kefuhq/kefu/orders"
 	"github.com/kefuhq/kefu/prompts"
 	"github.com/kefuhq/kefu/rag"
+	"github.com/kefuhq/kefu/rules"
 	"github.com/kefuhq/kefu/vectordb/embedded"
 	"github.com/kefuhq/kefu/vectordb/qdrant"
 )
@@ -128,6 +130,12 @@ func openApp(cfg Config, logOut io.Writer) (*app, error) {
 		}
 		opts = append(opts, rag.WithOrderLookup(lookup))
 	}
+	if book, err := loadRules(cfg.Orders); err != nil {
+		store.Close()
+		return nil, err
+	} else if book != nil {
+		opts = append(opts, rag.WithRules(book))
+	}
 	rr, err := rerankOptions(cfg.Rerank, cfg.Embedding.Provider, log)
 	if err != nil {
 		store.Close()
@@ -139,6 +147,21 @@ func openApp(cfg Config, logOut io.Writer) (*app, error) {
 }
 
 func (a *app) Close() error { return a.store.Close() }
+
+// loadRules reads the shop's rules file, nil when none is configured.
+func loadRules(cfg OrdersConfig) (*rules.Book, error) {
+	switch {
+	case cfg.RulesFile != "":
+		b, err := rules.Load(cfg.RulesFile)
+		if err != nil {
+			return nil, fmt.Errorf("orders.rules_file: %w", err)
+		}
+		return b, nil
+	case cfg.rulesData != nil:
+		return rules.Parse(demoshop.Dir+"/rules.yaml", cfg.rulesData)
+	}
+	return nil, nil
+}
 
 // newOrderLookup returns the client of the shop's live order look-up.
 func newOrderLookup(cfg OrdersConfig) (*orders.Client, error) {

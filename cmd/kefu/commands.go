@@ -261,6 +261,9 @@ func printReport(g *globals, r eval.Report) {
 	if r.IntentCases > 0 {
 		fmt.Fprintf(w, "intent accuracy       %.3f (%d cases)\n", r.IntentAccuracy, r.IntentCases)
 	}
+	if r.EligibilityCases > 0 {
+		fmt.Fprintf(w, "eligibility accuracy  %.3f (%d cases)\n", r.EligibilityAccuracy, r.EligibilityCases)
+	}
 	if r.AngerCases > 0 {
 		fmt.Fprintf(w, "anger recall / prec.  %.3f / %.3f (%d angry)\n", r.AngerRecall, r.AngerPrecision, r.AngerCases)
 	}
