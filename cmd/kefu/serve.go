@@ -71,7 +71,6 @@ func serve(ctx context.Context, g *globals, cfg Config, demo bool, ready func(ad
 	// loads beside the store's opening, not on the first shopper's time.
 	warm := make(chan error, 1)
 	go func() { warm <- rag.Warm() }()
-
 	if demo && cfg.Orders.RulesFile == "" {
 		cfg.Orders.rulesData = demoshop.Rules
 	}
