@@ -154,6 +154,7 @@ func New(s Searcher, e Embedder, g Generator, p *prompts.Set, opts ...Option) *P
 // replyData is what the fixed-reply templates can use.
 type replyData struct {
 	Shop, Hours, OrderID, Reason string
+	AsOf                         string // the day an ingested copy dates from
 	Count                        int
 }
 
@@ -173,6 +174,7 @@ func (p *Pipeline) Stream(ctx context.Context, t Turn) iter.Seq2[Event, error] {
 		ctx := withTiming(ctx, &spent)
 		t.History = p.screenHistory(t.History)
 		u := Understand(t.Message, t.Locale, t.History)
+		ctx = withOrderBook(ctx, p.newOrderBook(t.CustomerID, u.OrderRefs))
 		// Next turn this message is history, already checked.
 		p.remember(t.Message, u)
 		// An attack is refused without asking any model.

@@ -190,33 +190,11 @@ func (tb *toolbox) getOrder(ctx context.Context, raw json.RawMessage) (string, e
 	return strings.TrimRight(b.String(), "\n"), nil
 }
 
-// findOrder returns the shopper's order id as a hit.
+// findOrder returns the shopper's order id as a hit: live when an order
+// system is configured, the ingested copy (labelled with its day) when it
+// fails, the store's otherwise.
 func (tb *toolbox) findOrder(ctx context.Context, id string) (kefu.Hit, bool, error) {
-	if l := tb.p.opts.orders; l != nil {
-		text, found, err := l.Order(ctx, tb.customer, id)
-		if err != nil {
-			return kefu.Hit{}, false, fmt.Errorf("look up order %s: %w", id, err)
-		}
-		if !found || strings.TrimSpace(text) == "" {
-			return kefu.Hit{}, false, nil
-		}
-		return kefu.Hit{Score: 1, Chunk: kefu.Chunk{
-			ID: "order-service:" + id, DocID: "order-service:" + id, Type: kefu.TypeOrder,
-			Title: "Order " + id, Source: "order service", CustomerID: tb.customer, Text: text,
-		}}, true, nil
-	}
-	f := kefu.Filter{CustomerID: tb.customer, OnlyCustomer: true, Types: []string{kefu.TypeOrder}}
-	hits, err := tb.p.search.Search(ctx, kefu.Query{Filter: f, TopK: maxOrdersListed})
-	if err != nil {
-		return kefu.Hit{}, false, kefu.WrapError(kefu.EUnavailable, "the knowledge store is unavailable", fmt.Errorf("list orders: %w", err))
-	}
-	for _, h := range hits {
-		// The store filtered by owner already; checking again costs nothing.
-		if h.Chunk.CustomerID == tb.customer && h.Chunk.Type == kefu.TypeOrder && isOrder(h.Chunk, id) {
-			return h, true, nil
-		}
-	}
-	return kefu.Hit{}, false, nil
+	return bookFrom(ctx, tb.p, tb.customer, nil).find(ctx, id)
 }
 
 // orderIDKeys are the record keys (normalised) that hold an order number.
