@@ -82,7 +82,7 @@ func TestStatusQuestionsAskTheOrderSystemFirst(t *testing.T) {
 func TestStatusFallsBackToTheIngestedCopyLabelled(t *testing.T) {
 	for msg, label := range map[string]string{
 		"where is my order W261001-0001": "as of 2026-11-20",
-		"我的订单 W261001-0001 到哪了":        "2026-11-20 导入时",
+		"我的订单 W261001-0001 到哪了":          "2026-11-20 导入时",
 		"where are my orders?":           "as of 2026-11-20",
 	} {
 		l := &liveOrders{down: true}
@@ -123,4 +123,3 @@ func stamped(s Searcher) Searcher {
 		return hits, err
 	})
 }
-
