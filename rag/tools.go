@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 
@@ -27,6 +28,7 @@ func WithOrderLookup(l OrderLookup) Option { return func(o *options) { o.orders 
 const (
 	ToolSearchKnowledge = "search_knowledge"
 	ToolGetOrder        = "get_order"
+	ToolProposeAction   = "propose_action"
 )
 
 // maxToolPassages caps how many passages one turn's context may grow to
@@ -43,21 +45,25 @@ type toolbox struct {
 	p        *Pipeline
 	customer string // the authenticated shopper, "" when anonymous
 	at       string // the day policies are read as in force
+	turn     Turn
+	locale   string
 
 	mu      sync.Mutex
 	hits    []kefu.Hit
 	changed bool // hits grew since the last take
+	prop    *ActionRef
+	propMsg string // the proposal as the shopper must see it
 }
 
 // newToolbox returns the tools of a turn whose prompt shows ctxHits,
 // numbered from 1.
-func (p *Pipeline) newToolbox(t Turn, at string, ctxHits []kefu.Hit) *toolbox {
-	return &toolbox{p: p, customer: t.CustomerID, at: at, hits: append([]kefu.Hit(nil), ctxHits...)}
+func (p *Pipeline) newToolbox(t Turn, at, locale string, ctxHits []kefu.Hit) *toolbox {
+	return &toolbox{p: p, customer: t.CustomerID, at: at, turn: t, locale: locale, hits: append([]kefu.Hit(nil), ctxHits...)}
 }
 
 // tools returns the tools offered to the model, bound to this turn.
 func (tb *toolbox) tools() []kefu.Tool {
-	return []kefu.Tool{
+	tools := []kefu.Tool{
 		{
 			Name: ToolSearchKnowledge,
 			Description: "Search the shop's knowledge (policies, products, FAQ, and the signed-in shopper's own orders) " +
@@ -85,6 +91,88 @@ func (tb *toolbox) tools() []kefu.Tool {
 			Call: tb.getOrder,
 		},
 	}
+	if ao := tb.p.opts.actions; ao != nil && ao.rules != nil && tb.customer != "" && tb.turn.ConversationID != "" {
+		tools = append(tools, kefu.Tool{
+			Name: ToolProposeAction,
+			Description: "Propose an after-sales action on one of the signed-in shopper's orders: cancel, change_address, " +
+				"return, exchange or price_protection. kefu checks the shop's rules; an eligible action is shown to the " +
+				"shopper and runs only if they reply yes in their next message. Never say an action is done.",
+			Parameters: map[string]any{
+				"type": "object",
+				"properties": map[string]any{
+					"order_id":    map[string]any{"type": "string", "description": "the order number"},
+					"kind":        map[string]any{"type": "string", "enum": ActionKinds},
+					"new_address": map[string]any{"type": "string", "description": "for change_address: the new delivery address"},
+					"request":     map[string]any{"type": "string", "description": "what the shopper asked for, in their words"},
+				},
+				"required": []string{"order_id", "kind"},
+			},
+			Call: tb.proposeAction,
+		})
+	}
+	return tools
+}
+
+// proposeAction is the propose_action tool: the same proposal the
+// offline flow makes, on an order of the shopper's only.
+func (tb *toolbox) proposeAction(ctx context.Context, raw json.RawMessage) (string, error) {
+	const example = `{"order_id": "W260912-1001", "kind": "return"}`
+	var args struct {
+		OrderID    string `json:"order_id"`
+		Kind       string `json:"kind"`
+		NewAddress string `json:"new_address"`
+		Request    string `json:"request"`
+	}
+	if err := json.Unmarshal(raw, &args); err != nil {
+		return badArguments(ToolProposeAction, example, err), nil
+	}
+	id := strings.TrimSpace(args.OrderID)
+	if id == "" || len(id) > maxOrderIDLen || !slices.Contains(ActionKinds, args.Kind) {
+		return badArguments(ToolProposeAction, example, nil), nil
+	}
+	h, found, err := tb.findOrder(ctx, id)
+	if err != nil {
+		return "", err
+	}
+	if !found {
+		return fmt.Sprintf("not found: the shopper has no order %q.", id), nil
+	}
+	details := map[string]string{}
+	if args.Kind == ActionChangeAddress {
+		if a := strings.TrimSpace(args.NewAddress); a != "" {
+			details["new_address"] = clipRunes(a, maxActionDetail)
+		}
+	} else if r := strings.TrimSpace(args.Request); r != "" {
+		details["request"] = clipRunes(r, maxActionDetail)
+	}
+	pl, _, err := tb.p.propose(ctx, tb.turn, tb.locale, &Meta{}, args.Kind, id, h, details)
+	if err != nil {
+		return "", err
+	}
+	if pl.action == nil {
+		return "error: " + pl.text, nil // asks for what is missing (a new address)
+	}
+	if pl.action.State != ActionProposed {
+		return "not eligible: " + pl.text, nil
+	}
+	tb.mu.Lock()
+	tb.prop, tb.propMsg = pl.action, pl.text
+	tb.mu.Unlock()
+	return "proposed, awaiting the shopper's yes (kefu shows them this after your answer): " + pl.text, nil
+}
+
+// proposed is the action the model proposed this turn, if any.
+func (tb *toolbox) proposed() *ActionRef {
+	tb.mu.Lock()
+	defer tb.mu.Unlock()
+	return tb.prop
+}
+
+// proposal is the proposal's text the shopper must see, "" for none.
+func (tb *toolbox) proposal() string {
+	tb.mu.Lock()
+	defer tb.mu.Unlock()
+	return tb.propMsg
 }
 
 // take returns the turn's passages as they stand, numbered from 1, and

@@ -251,6 +251,9 @@ func (s *Bolt) deleteConversation(tx *bolt.Tx, id string) (removed, error) {
 			return n, err
 		}
 	}
+	if err := deleteProposal(tx, id); err != nil {
+		return n, err
+	}
 	return n, tx.Bucket(bucketConversations).Delete([]byte(id))
 }
 
