@@ -130,7 +130,7 @@ func (s *Server) chatCompletions(c *gin.Context) {
 			return
 		}
 	}
-	turn := rag.Turn{ConversationID: conv.ID, CustomerID: customer, Message: q.question, Channel: completionChannel, History: history, ProductID: q.productID}
+	turn := rag.Turn{ConversationID: conv.ID, CustomerID: customer, Message: q.question, Channel: completionChannel, History: history, ProductID: q.productID, MessageID: user.ID}
 	tr := s.newTriage(turn, earlier)
 	if q.stream {
 		s.completionStream(c, q, turn, user.ID, tr)

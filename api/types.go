@@ -81,6 +81,22 @@ type ChatResponse struct {
 	// Replayed says that this is the turn stored for an earlier attempt
 	// with the same client_message_id.
 	Replayed bool `json:"replayed,omitempty"`
+	// Action is the after-sales action this turn proposed (state
+	// "proposed": the shopper's next message must be an explicit yes),
+	// took ("done"), could not take ("failed"), prepared for an agent
+	// because no order system takes actions ("handed_over"), or dropped
+	// because the shopper said no or moved on ("cancelled").
+	Action *Action `json:"action,omitempty"`
+}
+
+// Action names an after-sales action on one of the shopper's orders and
+// where it stands. ID is "" for an action refused as ineligible (state
+// "failed"), which was never proposed.
+type Action struct {
+	ID      string `json:"id"`
+	OrderID string `json:"order_id"`
+	Kind    string `json:"kind"`  // cancel, change_address, return, exchange, price_protection
+	State   string `json:"state"` // proposed, done, failed, handed_over, cancelled
 }
 
 // DecisionHuman is the decision of a chat turn in a conversation that a

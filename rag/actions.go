@@ -231,7 +231,7 @@ func (p *Pipeline) settlePending(ctx context.Context, t Turn, u Understanding, m
 	if !own {
 		return nil, nil, nil
 	}
-	if !u.Injection && Confirms(t.Message) && lastAnswerIs(t.History, pending.Summary) {
+	if !u.Injection && Confirms(t.Message) && lastAnswerIs(t.asked, pending.Summary) {
 		pl, err := p.runPending(ctx, t, u, meta, pending)
 		return pl, nil, err
 	}

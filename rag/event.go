@@ -27,6 +27,8 @@ type Turn struct {
 	// stored): a turn retried for the same message settles a pending
 	// action the same way, never twice.
 	MessageID string
+	// asked is History before screening.
+	asked []kefu.Message
 }
 
 // Decisions the pipeline takes for a turn.

@@ -176,6 +176,7 @@ func (p *Pipeline) Stream(ctx context.Context, t Turn) iter.Seq2[Event, error] {
 		}
 		var spent Timing
 		ctx := withTiming(ctx, &spent)
+		t.asked = t.History // as stored, for matching a proposal (never shown to a model)
 		t.History = p.screenHistory(t.History)
 		u := Understand(t.Message, t.Locale, t.History)
 		ctx = withOrderBook(ctx, p.newOrderBook(t.CustomerID, u.OrderRefs))
