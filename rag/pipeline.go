@@ -52,11 +52,11 @@ type options struct {
 	minDense     float64
 	backend      string
 	shop         Shop
-	orders       OrderLookup // nil: orders are read from the store
+	orders       OrderLookup    // nil: orders are read from the store
 	actions      *actionOptions // nil: no after-sales actions
-	rerank       Reranker    // nil: the store's order stands
-	rerankBar    float64     // with a reranker that judges answers: the probability that counts as answering; 0 keeps minLexical and minDense
-	strongBar    float64     // with a reranker that judges answers: the probability that outweighs an out-of-scope verdict; 0: never
+	rerank       Reranker       // nil: the store's order stands
+	rerankBar    float64        // with a reranker that judges answers: the probability that counts as answering; 0 keeps minLexical and minDense
+	strongBar    float64        // with a reranker that judges answers: the probability that outweighs an out-of-scope verdict; 0: never
 }
 
 // Option tunes a Pipeline.
@@ -159,7 +159,7 @@ type replyData struct {
 	// An after-sales action: its kind, the items, the new address, the
 	// shopper's request, what was shown, the order system's reference.
 	Kind, Items, NewAddress, Request, Summary, Reference string
-	Count                        int
+	Count                                                int
 }
 
 // ErrEmptyMessage is returned for a turn without text.
@@ -328,8 +328,8 @@ type plan struct {
 	generate   *kefu.GenerateRequest
 	context    []kefu.Hit
 	escalation *Escalation
-	tools      *toolbox // the turn's tools, which may add to context
-	backend    string   // the fallback that wrote the generated answer, if one did
+	tools      *toolbox   // the turn's tools, which may add to context
+	backend    string     // the fallback that wrote the generated answer, if one did
 	action     *ActionRef // the after-sales action the turn proposed or reported
 }
 

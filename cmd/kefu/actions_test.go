@@ -396,4 +396,3 @@ func TestLiveStatusThroughTheAPI(t *testing.T) {
 		t.Errorf("my orders: %q", r.Answer)
 	}
 }
-

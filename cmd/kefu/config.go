@@ -646,13 +646,13 @@ func (a ActionsConfig) problems() []string {
 // endpoint, orders are read from their ingested copies in the store. The
 // key is read from the environment or a file only.
 type OrdersConfig struct {
-	Endpoint   string        `yaml:"endpoint"`
+	Endpoint string `yaml:"endpoint"`
 	// ActionsEndpoint takes confirmed after-sales actions; ActionAttempts
 	// bounds the tries of one.
-	ActionsEndpoint string `yaml:"actions_endpoint"`
-	ActionAttempts  int    `yaml:"action_attempts"`
-	APIKeyFile string        `yaml:"api_key_file"`
-	Timeout    time.Duration `yaml:"timeout"`
+	ActionsEndpoint string        `yaml:"actions_endpoint"`
+	ActionAttempts  int           `yaml:"action_attempts"`
+	APIKeyFile      string        `yaml:"api_key_file"`
+	Timeout         time.Duration `yaml:"timeout"`
 	// APIKey in kefu.yaml is refused; the environment's is kept in apiKey.
 	APIKey string `yaml:"api_key"`
 	apiKey string
