@@ -132,7 +132,7 @@ type actionCue struct {
 
 var actionCues = []actionCue{
 	{ActionPriceProtection, regexp.MustCompile(`(?i)price[ -]?(protection|protect|drop|adjust|match|difference)|dropped in price|cheaper now|价保|保价|降价|差价`)},
-	{ActionChangeAddress, regexp.MustCompile(`(?i)(change|update|correct|fix|modify|edit)\b[^.?!]{0,30}\baddress|wrong address|deliver (it )?to (a )?(different|new|another) address|(改|修改|更改|更换|换)(一下)?(收货|配送|送货)?地址|地址(写错|填错|错了)`)},
+	{ActionChangeAddress, regexp.MustCompile(`(?i)(change|update|correct|fix|modify|edit)\b[^.?!]{0,30}\baddress|wrong address|deliver (it )?to (a )?(different|new|another) address|(改|修改|更改|更换|换)(一下)?(收货|配送|送货)?地址|地址(写错|填错|错了|改成|改为|改到|换成|换到)`)},
 	{ActionExchange, regexp.MustCompile(`(?i)\bexchange\b|\bswap\b|\breplace (it|this|them)\b|换货|换一[个件台双]|换成|调换`)},
 	{ActionCancel, regexp.MustCompile(`(?i)\bcancel\b|取消(订单|这个订单|这单|该订单|吧|掉)?|不想要了|不要了`)},
 	{ActionReturn, regexp.MustCompile(`(?i)\breturn\b|send (it|this|them) back|\brefund\b|money back|退货|退掉|退回|退款|退了`)},
