@@ -396,3 +396,30 @@ func TestLiveStatusThroughTheAPI(t *testing.T) {
 		t.Errorf("my orders: %q", r.Answer)
 	}
 }
+
+// The stream's done event carries the action as the JSON reply does.
+func TestActionInTheStream(t *testing.T) {
+	s := startActionServer(t, true)
+	body, _ := json.Marshal(api.ChatRequest{Message: "I want to return order W261001-0001"})
+	req, _ := http.NewRequest(http.MethodPost, s.url+"/v1/chat", bytes.NewReader(body))
+	req.Header.Set("Accept", "text/event-stream")
+	tok, _ := auth.Mint(s.secret, "C1", time.Hour, time.Now())
+	req.Header.Set(api.HeaderCustomerToken, tok)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	_, done, ok := strings.Cut(string(raw), "event: done\ndata: ")
+	if !ok {
+		t.Fatalf("no done event in %s", raw)
+	}
+	var r api.ChatResponse
+	if err := json.Unmarshal([]byte(strings.SplitN(done, "\n", 2)[0]), &r); err != nil {
+		t.Fatal(err)
+	}
+	if r.Action == nil || r.Action.State != "proposed" || r.Action.Kind != "return" || r.Action.ID == "" {
+		t.Errorf("done event action %+v", r.Action)
+	}
+}
