@@ -470,7 +470,7 @@ func (p *Pipeline) propose(ctx context.Context, t Turn, locale string, meta *Met
 	if v.Reason != "" {
 		text = v.Reason + "\n\n" + text
 	}
-	return &plan{decision: DecideClarify, text: text, context: []kefu.Hit{order},
+	return &plan{decision: DecideAnswer, text: text, context: []kefu.Hit{order},
 		action: &ActionRef{ID: stored.ID, OrderID: orderID, Kind: kind, State: ActionProposed}}, true, nil
 }
 

@@ -335,6 +335,9 @@ func TestActionIneligibleAndHandedOver(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if tk.Reason != "action_requested" {
+		t.Errorf("ticket reason %q", tk.Reason)
+	}
 	var packet struct {
 		Actions []store.ActionRef `json:"actions"`
 	}
