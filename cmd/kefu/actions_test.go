@@ -158,12 +158,31 @@ func startActionServer(t *testing.T, withActions bool) *actionServer {
 	shop := newFakeShop()
 	shopSrv := httptest.NewServer(shop)
 	t.Cleanup(shopSrv.Close)
-	env := map[string]string{
-		"KEFU_ORDERS_ENDPOINT": shopSrv.URL + "/orders",
-		"KEFU_ORDERS_TIMEOUT":  "300ms",
-	}
+	actions := ""
 	if withActions {
-		env["KEFU_ORDERS_ACTIONS_ENDPOINT"] = shopSrv.URL + "/actions"
+		actions = shopSrv.URL + "/actions"
+	}
+	s := startServer(t, shopSrv.URL+"/orders", actions, statusRules{})
+	s.shop = shop
+	return s
+}
+
+// startActionServerWith serves the API over the order system at shopURL
+// (look-ups at /orders, actions at /actions) with rules.
+func startActionServerWith(t *testing.T, shopURL string, rules rag.EligibilityChecker) *actionServer {
+	t.Helper()
+	return startServer(t, shopURL+"/orders", shopURL+"/actions", rules)
+}
+
+func startServer(t *testing.T, ordersURL, actionsURL string, rules rag.EligibilityChecker) *actionServer {
+	t.Helper()
+	env := map[string]string{
+		"KEFU_ORDERS_ENDPOINT":         ordersURL,
+		"KEFU_ORDERS_TIMEOUT":          "300ms",
+		"KEFU_ORDERS_ACTIONS_ENDPOINT": actionsURL,
+		"KEFU_LIMIT_SHOPPER_RATE":      "-1",
+		"KEFU_LIMIT_ADDRESS_RATE":      "-1",
+		"KEFU_LIMIT_KEY_RATE":          "-1",
 	}
 	cfg, err := LoadConfig("", func(k string) string { return env[k] })
 	if err != nil {
@@ -180,18 +199,18 @@ func startActionServer(t *testing.T, withActions bool) *actionServer {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { convs.Close() })
-	a.withActions(convs, statusRules{})
+	a.withActions(convs, rules)
 	desk, _, err := handoff(cfg, convs, a.log)
 	if err != nil {
 		t.Fatal(err)
 	}
 	secret := []byte("action-test-secret-0123456789")
-	srv := api.New(api.Config{OpenShopperRoutes: true}, api.Deps{
+	srv := api.New(api.Config{OpenShopperRoutes: true, Limits: cfg.Limits.api()}, api.Deps{
 		Answerer: a.pipeline, Conversations: convs, TokenSecret: secret, Handoff: desk, Agents: desk, Tickets: convs, AuditLog: convs,
 	})
 	hs := httptest.NewServer(srv.Handler())
 	t.Cleanup(hs.Close)
-	return &actionServer{url: hs.URL, secret: secret, convs: convs, shop: shop}
+	return &actionServer{url: hs.URL, secret: secret, convs: convs}
 }
 
 func (s *actionServer) chat(t *testing.T, customer, conv, msg, key string) api.ChatResponse {
