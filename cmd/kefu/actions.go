@@ -8,6 +8,7 @@ import (
 
 	"github.com/kefuhq/kefu/orders"
 	"github.com/kefuhq/kefu/rag"
+	"github.com/kefuhq/kefu/rules"
 	"github.com/kefuhq/kefu/store"
 )
 
@@ -117,4 +118,34 @@ func (a *app) withActions(convs *store.Bolt, rules rag.EligibilityChecker) {
 	}
 	opts := append(append([]rag.Option(nil), a.ragOpts...), extra...)
 	a.pipeline = rag.New(a.store, a.embedder, a.gen, a.prompts, opts...)
+}
+
+// rulesChecker decides eligibility with the shop's rules file (package
+// rules): the order's facts are read from its "Key: value" lines through
+// the file's field mapping, and the decision's reason, conditions, refund
+// destination and notes are told to the shopper in their language.
+type rulesChecker struct{ book *rules.Book }
+
+var _ rag.EligibilityChecker = rulesChecker{}
+
+// ruleActions maps the pipeline's action kinds to the rules' actions.
+var ruleActions = map[string]rules.Action{
+	rag.ActionCancel:          rules.Cancel,
+	rag.ActionChangeAddress:   rules.ModifyAddress,
+	rag.ActionReturn:          rules.Return,
+	rag.ActionExchange:        rules.Exchange,
+	rag.ActionPriceProtection: rules.PriceProtection,
+}
+
+func (r rulesChecker) Eligible(_ context.Context, kind, order, locale string, at time.Time) (rag.Verdict, error) {
+	a, ok := ruleActions[kind]
+	if !ok {
+		return rag.Verdict{}, fmt.Errorf("no rule action for kind %q", kind)
+	}
+	f, err := r.book.FactsText(order)
+	if err != nil {
+		return rag.Verdict{}, fmt.Errorf("read the order's facts: %w", err)
+	}
+	d := r.book.Check(f, a, at)
+	return rag.Verdict{Eligible: d.Eligible, Reason: d.Text(locale), Rule: d.Rule}, nil
 }

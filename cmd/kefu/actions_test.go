@@ -16,6 +16,7 @@ import (
 	"github.com/kefuhq/kefu/api"
 	"github.com/kefuhq/kefu/auth"
 	"github.com/kefuhq/kefu/rag"
+	"github.com/kefuhq/kefu/rules"
 	"github.com/kefuhq/kefu/store"
 )
 
@@ -38,12 +39,14 @@ type actionPost struct {
 }
 
 func newFakeShop() *fakeShop {
+	// Dates relative to today, so that the windows hold whenever the test runs.
+	day := func(daysAgo int) string { return time.Now().AddDate(0, 0, -daysAgo).Format("2006-01-02") }
 	return &fakeShop{taken: map[string]int{}, orders: map[string]map[string]any{
-		"W261001-0001": {"order_id": "W261001-0001", "customer_id": "C1", "status": "delivered", "placed_at": "2026-10-01",
-			"delivered_at": "2026-11-28", "items": []any{map[string]any{"name": "Lumi Kettle", "sku": "LM-KA-001", "qty": 1}}},
-		"W261002-0002": {"order_id": "W261002-0002", "customer_id": "C1", "status": "processing", "placed_at": "2026-11-30"},
-		"W261003-0003": {"order_id": "W261003-0003", "customer_id": "C1", "status": "delivered", "placed_at": "2026-08-01", "delivered_at": "2026-08-03"},
-		"W262001-0009": {"order_id": "W262001-0009", "customer_id": "C2", "status": "delivered", "placed_at": "2026-11-20", "delivered_at": "2026-11-28"},
+		"W261001-0001": {"order_id": "W261001-0001", "customer_id": "C1", "status": "delivered", "placed_at": day(20),
+			"delivered_at": day(5), "items": []any{map[string]any{"name": "Lumi Kettle", "sku": "LM-KA-001", "qty": 1}}},
+		"W261002-0002": {"order_id": "W261002-0002", "customer_id": "C1", "status": "processing", "placed_at": day(1)},
+		"W261003-0003": {"order_id": "W261003-0003", "customer_id": "C1", "status": "delivered", "placed_at": day(120), "delivered_at": day(118)},
+		"W262001-0009": {"order_id": "W262001-0009", "customer_id": "C2", "status": "delivered", "placed_at": day(13), "delivered_at": day(5)},
 	}}
 }
 
@@ -109,38 +112,26 @@ func (f *fakeShop) snapshot() ([]string, []actionPost, map[string]int) {
 	return append([]string(nil), f.gets...), append([]actionPost(nil), f.posts...), taken
 }
 
-// statusRules is the test's stand-in for the shop's rules: returns within
-// 30 days of delivery, cancels before shipping. It reads the order as the
-// pipeline passes it ("Key: value" lines).
-type statusRules struct{}
+// testRulesYAML is the test shop's rules file: returns and exchanges
+// within 30 days of delivery, cancels and address changes before shipping.
+const testRulesYAML = `shop: test
+versions:
+  - version: "1"
+    effective_from: 2000-01-01
+    rules:
+      - {id: return-30d, action: return, statuses: [delivered], window: {days: 30, from: delivered}}
+      - {id: exchange-30d, action: exchange, statuses: [delivered], window: {days: 30, from: delivered}}
+      - {id: cancel-unshipped, action: cancel, statuses: [processing, pending]}
+      - {id: address-unshipped, action: modify_address, statuses: [processing, pending]}
+`
 
-func (statusRules) Eligible(_ context.Context, kind, order, locale string, at time.Time) (rag.Verdict, error) {
-	field := func(k string) string {
-		for _, line := range strings.Split(order, "\n") {
-			if key, v, ok := strings.Cut(line, ":"); ok && strings.EqualFold(strings.TrimSpace(key), k) {
-				return strings.TrimSpace(v)
-			}
-		}
-		return ""
+func testRules(t *testing.T) rag.EligibilityChecker {
+	t.Helper()
+	book, err := rules.Parse("test.rules.yaml", []byte(testRulesYAML))
+	if err != nil {
+		t.Fatal(err)
 	}
-	status := field("Status")
-	switch kind {
-	case rag.ActionReturn, rag.ActionExchange:
-		d, err := time.Parse("2006-01-02", field("Delivered at"))
-		if status != "delivered" || err != nil {
-			return rag.Verdict{Reason: "Only delivered orders can be returned.", Rule: "return.status"}, nil
-		}
-		if at.Sub(d) > 30*24*time.Hour {
-			return rag.Verdict{Reason: "Returns close 30 days after delivery (delivered " + d.Format("2 January") + ").", Rule: "return.window"}, nil
-		}
-		return rag.Verdict{Eligible: true, Rule: "return.window"}, nil
-	case rag.ActionCancel, rag.ActionChangeAddress:
-		if status == "processing" || status == "pending" {
-			return rag.Verdict{Eligible: true, Rule: "cancel.status"}, nil
-		}
-		return rag.Verdict{Reason: "Only orders not yet shipped can be changed.", Rule: "cancel.status"}, nil
-	}
-	return rag.Verdict{Reason: "Not offered."}, nil
+	return rulesChecker{book: book}
 }
 
 // actionServer is kefu serve's API over an empty knowledge store (no
@@ -162,7 +153,7 @@ func startActionServer(t *testing.T, withActions bool) *actionServer {
 	if withActions {
 		actions = shopSrv.URL + "/actions"
 	}
-	s := startServer(t, shopSrv.URL+"/orders", actions, statusRules{})
+	s := startServer(t, shopSrv.URL+"/orders", actions, testRules(t))
 	s.shop = shop
 	return s
 }
@@ -333,7 +324,7 @@ func TestActionCancelledByNoOrAnotherMessage(t *testing.T) {
 func TestActionIneligibleAndHandedOver(t *testing.T) {
 	s := startActionServer(t, true)
 	r := s.chat(t, "C1", "", "I'd like to return W261003-0003", "")
-	if r.Action == nil || r.Action.State != "failed" || r.Action.ID != "" || !strings.Contains(r.Answer, "Returns close 30 days after delivery") {
+	if r.Action == nil || r.Action.State != "failed" || r.Action.ID != "" || !strings.Contains(r.Answer, "returns close 30 days after delivery") {
 		t.Errorf("ineligible: %+v %q", r.Action, r.Answer)
 	}
 	y := s.chat(t, "C1", r.ConversationID, "yes", "")
@@ -386,7 +377,7 @@ func TestActionOnAnotherShoppersOrderIsNeverTaken(t *testing.T) {
 		if p.Action != nil && p.Action.OrderID != "W261001-0001" {
 			t.Errorf("%q: action %+v", ask, p.Action)
 		}
-		if strings.Contains(p.Answer, "2026-11-20") || strings.Contains(strings.ToUpper(p.Answer), "W262001-0009 (") {
+		if strings.Contains(p.Answer, time.Now().AddDate(0, 0, -13).Format("2006-01-02")) || strings.Contains(strings.ToUpper(p.Answer), "W262001-0009 (") {
 			t.Errorf("%q: another shopper's order shown: %q", ask, p.Answer)
 		}
 		s.chat(t, "C1", p.ConversationID, "yes", "")

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -13,9 +12,9 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/kefuhq/kefu/rag"
+	"github.com/kefuhq/kefu/rules"
 )
 
 // tau2Dir is tau2-bench's retail domain beside the repository; tests that
@@ -275,18 +274,27 @@ func clipAnswer(s string) string {
 	return s
 }
 
-// tau2Rules is the shop's rules for tau2 retail.
+// tau2RulesYAML is tau2 retail's policy.md on which orders may be
+// cancelled, modified, returned or exchanged, as a rules file.
+const tau2RulesYAML = `shop: tau2 retail
+versions:
+  - version: policy.md
+    effective_from: 2024-01-01
+    rules:
+      - {id: cancel-pending, action: cancel, statuses: [pending]}
+      - {id: modify-address-pending, action: modify_address, statuses: [pending]}
+      - {id: modify-items-pending, action: modify_items, statuses: [pending], limit: once}
+      - {id: return-delivered, action: return, statuses: [delivered]}
+      - {id: exchange-delivered, action: exchange, statuses: [delivered], limit: once}
+`
+
+// tau2Rules is the shop's rules for tau2 retail, through package rules as
+// kefu serve reads them.
 func tau2Rules(t *testing.T) rag.EligibilityChecker {
-	return tau2StatusRules{}
-}
-
-type tau2StatusRules struct{}
-
-func (tau2StatusRules) Eligible(_ context.Context, kind, order, _ string, _ time.Time) (rag.Verdict, error) {
-	for _, line := range strings.Split(order, "\n") {
-		if k, v, ok := strings.Cut(line, ":"); ok && k == "Status" {
-			return rag.Verdict{Eligible: tau2Allowed(kind, strings.TrimSpace(v)), Reason: "status " + strings.TrimSpace(v)}, nil
-		}
+	t.Helper()
+	book, err := rules.Parse("tau2-retail.rules.yaml", []byte(tau2RulesYAML))
+	if err != nil {
+		t.Fatal(err)
 	}
-	return rag.Verdict{}, nil
+	return rulesChecker{book: book}
 }
