@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -434,5 +435,37 @@ func TestActionInTheStream(t *testing.T) {
 	}
 	if r.Action == nil || r.Action.State != "proposed" || r.Action.Kind != "return" || r.Action.ID == "" {
 		t.Errorf("done event action %+v", r.Action)
+	}
+}
+
+// A rules file is read at start: a bad one stops kefu naming the key and
+// the line; a good one turns after-sales actions on.
+func TestRulesFileAtStart(t *testing.T) {
+	dir := t.TempDir()
+	bad := dir + "/bad.yaml"
+	os.WriteFile(bad, []byte("versions:\n  - version: x\n    effective_from: someday\n"), 0o600)
+	good := dir + "/good.yaml"
+	os.WriteFile(good, []byte(testRulesYAML), 0o600)
+	for file, want := range map[string]string{bad: "orders.rules_file", good: ""} {
+		cfg, err := LoadConfig("", func(k string) string {
+			return map[string]string{"KEFU_ORDERS_RULES_FILE": file, "KEFU_DATA_DIR": t.TempDir()}[k]
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		a, err := openApp(cfg, io.Discard)
+		if want != "" {
+			if err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "bad.yaml") {
+				t.Errorf("bad rules file: %v", err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if a.rules == nil {
+			t.Error("a good rules file was not loaded")
+		}
+		a.Close()
 	}
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/kefuhq/kefu/orders"
 	"github.com/kefuhq/kefu/prompts"
 	"github.com/kefuhq/kefu/rag"
+	"github.com/kefuhq/kefu/rules"
 	"github.com/kefuhq/kefu/vectordb/embedded"
 	"github.com/kefuhq/kefu/vectordb/qdrant"
 )
@@ -145,8 +146,17 @@ func openApp(cfg Config, logOut io.Writer) (*app, error) {
 		return nil, err
 	}
 	opts = append(opts, rr...)
+	var eligibility rag.EligibilityChecker
+	if cfg.Orders.RulesFile != "" {
+		book, err := rules.Load(cfg.Orders.RulesFile)
+		if err != nil {
+			store.Close()
+			return nil, fmt.Errorf("orders.rules_file: %w", err)
+		}
+		eligibility = rulesChecker{book: book}
+	}
 	p := rag.New(store, emb, gen, ps, opts...)
-	return &app{cfg: cfg, log: log, store: store, embedder: emb, pipeline: p, gen: gen, prompts: ps, ragOpts: opts, orders: ordersClient}, nil
+	return &app{rules: eligibility, cfg: cfg, log: log, store: store, embedder: emb, pipeline: p, gen: gen, prompts: ps, ragOpts: opts, orders: ordersClient}, nil
 }
 
 func (a *app) Close() error { return a.store.Close() }
