@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -468,4 +469,102 @@ func TestRulesFileAtStart(t *testing.T) {
 		}
 		a.Close()
 	}
+}
+
+// TestActionsNeverTouchAnotherShoppersOrder is the leak probe for actions:
+// the demo shop's orders are served live, every demo shopper asks for
+// every kind of action on every other shopper's order (English and
+// Chinese, alternating) and says yes, and nothing is ever proposed on, or
+// sent to the order system for, an order that is not theirs; nor does the
+// other order's content appear in any answer.
+func TestActionsNeverTouchAnotherShoppersOrder(t *testing.T) {
+	raw, err := os.ReadFile(filepath.Join(demoDir, "orders.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	shop := &fakeShop{taken: map[string]int{}, orders: map[string]map[string]any{}}
+	var ids []string
+	customers := map[string]bool{}
+	for _, line := range strings.Split(strings.TrimSpace(string(raw)), "\n") {
+		var rec map[string]any
+		if err := json.Unmarshal([]byte(line), &rec); err != nil {
+			t.Fatal(err)
+		}
+		id := rec["order_id"].(string)
+		shop.orders[id] = rec
+		ids = append(ids, id)
+		customers[rec["customer_id"].(string)] = true
+	}
+	srv := httptest.NewServer(shop)
+	t.Cleanup(srv.Close)
+	s := startServer(t, srv.URL+"/orders", srv.URL+"/actions", demoRules(t))
+	asks := map[string][2]string{
+		"cancel":           {"please cancel order %s", "取消订单%s"},
+		"change_address":   {"change the address of order %s to 1 Main Street", "把%s的地址改成杭州市滨江路88号"},
+		"return":           {"I want to return order %s", "我要退货，订单号%s"},
+		"exchange":         {"exchange order %s for a new one", "订单%s我要换货"},
+		"price_protection": {"order %s dropped in price, apply price protection", "%s降价了，申请价保"},
+	}
+	n := 0
+	for c := range customers {
+		for _, id := range ids {
+			owner := shop.orders[id]["customer_id"].(string)
+			if owner == c {
+				continue
+			}
+			for kind, phr := range asks {
+				ask := fmt.Sprintf(phr[n%2], id)
+				n++
+				p := s.chat(t, c, "", ask, "")
+				if p.Action != nil && p.Action.OrderID == id {
+					t.Errorf("%s asking %q: action %+v on %s's order", c, ask, p.Action, owner)
+				}
+				for _, leak := range []string{fmt.Sprint(shop.orders[id]["tracking_number"]), fmt.Sprint(shop.orders[id]["placed_at"])} {
+					if len(leak) > 6 && strings.Contains(p.Answer, leak) {
+						t.Errorf("%s asking %q (%s): answer holds %q of %s's order", c, ask, kind, leak, owner)
+					}
+				}
+				s.chat(t, c, p.ConversationID, "yes", "")
+			}
+		}
+	}
+	_, posts, _ := shop.snapshot()
+	if len(posts) != 0 {
+		t.Errorf("%d actions reached the order system, first %+v", len(posts), posts[0].body)
+	}
+	t.Logf("%d requests on other shoppers' orders, each confirmed", n)
+	// The control: the same requests on the shopper's own order are
+	// proposed and taken, so the probe can see an action when there is one.
+	own := 0
+	for _, id := range ids {
+		c := shop.orders[id]["customer_id"].(string)
+		p := s.chat(t, c, "", fmt.Sprintf(asks["return"][0], id), "")
+		if p.Action == nil || p.Action.State != "proposed" || p.Action.OrderID != id {
+			t.Errorf("%s's own %s: %+v %q", c, id, p.Action, p.Answer)
+			continue
+		}
+		if y := s.chat(t, c, p.ConversationID, "yes", ""); y.Action != nil && y.Action.State == "done" {
+			own++
+		}
+	}
+	if _, posts, _ = shop.snapshot(); own != len(ids) || len(posts) != len(ids) {
+		t.Errorf("own orders: %d of %d taken, %d posts", own, len(ids), len(posts))
+	}
+}
+
+// demoRules allows every action on an order of any demo status, so
+// that in the probe only ownership can stand between a request and an
+// action.
+func demoRules(t *testing.T) rag.EligibilityChecker {
+	t.Helper()
+	all := "[delivered, shipped, processing, pending_payment, cancelled, refunded, return_requested, out_for_delivery]"
+	yaml := "shop: probe\nversions:\n  - version: \"1\"\n    effective_from: 2000-01-01\n    rules:\n"
+	for _, a := range []string{"cancel", "modify_address", "return", "exchange", "price_protection"} {
+		yaml += "      - {id: " + a + "-any, action: " + a + ", statuses: " + all + "}\n"
+	}
+	book, err := rules.Parse("probe.rules.yaml", []byte(yaml))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rulesChecker{book: book}
 }
