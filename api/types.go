@@ -531,6 +531,7 @@ type CompletionTurn struct {
 	Degraded       bool        `json:"degraded,omitempty"` // as ChatResponse.Degraded
 	Partial        bool        `json:"partial,omitempty"`  // as ChatResponse.Partial
 	Replayed       bool        `json:"replayed,omitempty"` // as ChatResponse.Replayed
+	Action         *Action     `json:"action,omitempty"`   // as ChatResponse.Action
 }
 
 // OpenAIErrorResponse is the body of every error reply of the
