@@ -444,7 +444,7 @@ func (p *Pipeline) propose(ctx context.Context, t Turn, locale string, meta *Met
 		pl, err := p.fixed(DecideClarify, locale, "action_need_address", d)
 		return pl, true, err
 	}
-	d.Items = orderItems(order.Chunk.Text)
+	d.Items = clipRunes(orderItems(order.Chunk.Text), maxActionDetail)
 	d.NewAddress = details["new_address"]
 	d.Request = details["request"]
 	summary, err := p.reply(locale, "action_summary", d)

@@ -39,8 +39,8 @@ type Proposal struct {
 // Bounds on a proposal.
 const (
 	maxProposalDetails   = 8
-	maxProposalFieldLen  = 512
-	maxProposalSummary   = 4000
+	maxProposalFieldLen  = 2048
+	maxProposalSummary   = 8000
 	maxProposalOrderID   = 64
 	maxProposalKindLen   = 32
 	proposalPrefix       = "a_"

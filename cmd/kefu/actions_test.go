@@ -297,6 +297,24 @@ func TestActionProposedConfirmedAndTakenOnce(t *testing.T) {
 	}
 }
 
+// A long request in Chinese is kept, bounded, with the proposal.
+func TestActionWithALongRequest(t *testing.T) {
+	s := startActionServer(t, true)
+	p := s.chat(t, "C1", "", "我要退货 W261001-0001，"+strings.Repeat("水壶盖子裂了", 200), "")
+	if p.Action == nil || p.Action.State != "proposed" {
+		t.Fatalf("proposal: %+v %q", p.Action, p.Answer)
+	}
+	y := s.chat(t, "C1", p.ConversationID, "是", "")
+	_, posts, _ := s.shop.snapshot()
+	if y.Action == nil || y.Action.State != "done" || len(posts) != 1 {
+		t.Fatalf("confirmation: %+v, %d posts", y.Action, len(posts))
+	}
+	req := posts[0].body["details"].(map[string]any)["request"].(string)
+	if n := len([]rune(req)); n > 301 || !strings.HasPrefix(req, "我要退货") {
+		t.Errorf("request sent: %d runes", n)
+	}
+}
+
 // A "no", or any other next message, cancels the proposal: nothing is
 // posted, and a "yes" after it takes nothing.
 func TestActionCancelledByNoOrAnotherMessage(t *testing.T) {
