@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -46,7 +47,7 @@ func TestProposalRules(t *testing.T) {
 		"anonymous":                      {ConversationID: anon.ID, CustomerID: "", Kind: "return", OrderID: "W1"},
 		"no order":                       {ConversationID: conv.ID, CustomerID: "C1", Kind: "return"},
 		"unknown conversation":           {ConversationID: "c_nope", CustomerID: "C1", Kind: "return", OrderID: "W1"},
-		"huge detail":                    {ConversationID: conv.ID, CustomerID: "C1", Kind: "return", OrderID: "W1", Details: map[string]string{"request": string(make([]byte, 600))}},
+		"huge detail":                    {ConversationID: conv.ID, CustomerID: "C1", Kind: "return", OrderID: "W1", Details: map[string]string{"request": strings.Repeat("x", 3000)}},
 	} {
 		if _, err := s.PutProposal(ctx, p); err == nil {
 			t.Errorf("%s: accepted", name)
