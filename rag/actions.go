@@ -289,7 +289,11 @@ func (p *Pipeline) runPending(ctx context.Context, t Turn, u Understanding, meta
 	}
 	if !found {
 		ref.State, ref.Reason = ActionFailed, "order not found"
-		pl, err := p.fixed(DecideAnswer, locale, "order_not_found", d)
+		name := "order_not_found"
+		if bookFrom(ctx, p, t.CustomerID, nil).unavailable() {
+			name, ref.Reason = "orders_unavailable", "order system unavailable"
+		}
+		pl, err := p.fixed(DecideAnswer, locale, name, d)
 		if pl != nil {
 			pl.action = ref
 		}
@@ -378,7 +382,11 @@ func (p *Pipeline) proposeAction(ctx context.Context, t Turn, u Understanding, m
 			return nil, true, err
 		}
 		if !found {
-			pl, err := p.fixed(DecideAnswer, u.Locale, "order_not_found", replyData{OrderID: u.OrderRefs[0]})
+			name := "order_not_found"
+			if book.unavailable() {
+				name = "orders_unavailable"
+			}
+			pl, err := p.fixed(DecideAnswer, u.Locale, name, replyData{OrderID: u.OrderRefs[0]})
 			return pl, true, err
 		}
 		order = h
@@ -390,7 +398,11 @@ func (p *Pipeline) proposeAction(ctx context.Context, t Turn, u Understanding, m
 		chosen := matchOrders(hits, u.Query)
 		switch {
 		case len(hits) == 0:
-			pl, err := p.fixed(DecideAnswer, u.Locale, "no_orders", replyData{})
+			name := "no_orders"
+			if book.unavailable() {
+				name = "orders_unavailable"
+			}
+			pl, err := p.fixed(DecideAnswer, u.Locale, name, replyData{})
 			return pl, true, err
 		case len(chosen) != 1 && len(hits) != 1:
 			pl, err := p.orders(ctx, t, u, meta, 0)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/kefuhq/kefu"
 	"github.com/kefuhq/kefu/tokenize"
@@ -28,12 +29,17 @@ type orderBook struct {
 	refs     []string
 
 	once       sync.Once
-	hits       []kefu.Hit // the orders the turn may show, as hits
-	stale      bool       // the order system failed: hits are the ingested copies
-	listedLive bool       // hits came from the order system
-	asOf       string     // with stale, the newest day those copies were ingested ("" unknown)
-	err        error      // the store failed too
+	hits       []kefu.Hit  // the orders the turn may show, as hits
+	stale      bool        // the order system failed: hits are the ingested copies
+	listedLive bool        // hits came from the order system
+	asOf       string      // with stale, the newest day those copies were ingested ("" unknown)
+	err        error       // the store failed too
+	down       atomic.Bool // a call to the order system failed this turn
 }
+
+// unavailable reports whether the order system failed this turn, so that
+// an order not found may only be missing from the ingested copies.
+func (b *orderBook) unavailable() bool { return b.down.Load() }
 
 func (p *Pipeline) newOrderBook(customer string, refs []string) *orderBook {
 	if len(refs) > maxOrdersShown {
@@ -61,6 +67,9 @@ func (b *orderBook) load(ctx context.Context) ([]kefu.Hit, error) {
 			// that cannot list leaves a list to the ingested copies, and
 			// find still asks it for each order by number.
 			b.stale = err != nil
+			if b.stale {
+				b.down.Store(true)
+			}
 		}
 		b.hits, b.err = b.p.storedOrders(ctx, b.customer)
 		if b.stale {
@@ -146,6 +155,7 @@ func (b *orderBook) find(ctx context.Context, id string) (kefu.Hit, bool, error)
 		case err == nil:
 			return kefu.Hit{}, false, nil // the order system says there is none
 		}
+		b.down.Store(true)
 	}
 	stored, err := b.p.storedOrders(ctx, b.customer)
 	if err != nil {

@@ -45,6 +45,9 @@ func (p *Pipeline) orders(ctx context.Context, t Turn, u Understanding, meta *Me
 		return nil, err
 	}
 	meta.Retrieved = hits
+	if len(hits) == 0 && book.unavailable() {
+		return p.fixed(DecideAnswer, u.Locale, "orders_unavailable", replyData{})
+	}
 	if len(hits) == 0 {
 		if len(u.OrderRefs) > 0 {
 			return p.fixed(DecideAnswer, u.Locale, "order_not_found", replyData{OrderID: u.OrderRefs[0]})
@@ -55,6 +58,9 @@ func (p *Pipeline) orders(ctx context.Context, t Turn, u Understanding, meta *Me
 	var chosen []kefu.Hit
 	if len(u.OrderRefs) > 0 {
 		if chosen = matchRefs(hits, u.OrderRefs); len(chosen) == 0 {
+			if book.unavailable() {
+				return p.fixed(DecideAnswer, u.Locale, "orders_unavailable", replyData{})
+			}
 			return p.fixed(DecideAnswer, u.Locale, "order_not_found", replyData{OrderID: u.OrderRefs[0]})
 		}
 	} else {

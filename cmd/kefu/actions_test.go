@@ -428,6 +428,20 @@ func TestLiveStatusThroughTheAPI(t *testing.T) {
 	if !strings.Contains(r.Answer, "W261001-0001") || !strings.Contains(r.Answer, "W261003-0003") || strings.Contains(r.Answer, "W262001-0009") {
 		t.Errorf("my orders: %q", r.Answer)
 	}
+	// The order system down and nothing ingested: kefu says it cannot
+	// look, never that the shopper has no such order.
+	s.shop.mu.Lock()
+	s.shop.downGets = true
+	s.shop.mu.Unlock()
+	for _, msg := range []string{"where is my order W261002-0002", "show me my orders", "I want to return order W261001-0001", "我的订单到哪了"} {
+		r := s.chat(t, "C1", "", msg, "")
+		if !strings.Contains(r.Answer, "can't reach our order system") && !strings.Contains(r.Answer, "订单系统暂时无法连接") {
+			t.Errorf("%q with the order system down: %q", msg, r.Answer)
+		}
+		if r.Action != nil && r.Action.State == "proposed" {
+			t.Errorf("%q proposed with the order system down", msg)
+		}
+	}
 }
 
 // The stream's done event carries the action as the JSON reply does.
