@@ -1,6 +1,7 @@
 package rules
 
 import (
+	"strings"
 	"time"
 )
 
@@ -39,7 +40,7 @@ func (b *Book) check(f Facts, a Action, now time.Time, withNote bool) Decision {
 	d.Rule = r.id + "@" + v.name
 	today := day(now, b.loc)
 	switch {
-	case !r.statuses[norm(f.Status)]:
+	case !r.allows(f.Status):
 		d.Code = CodeStatus
 	case r.once && done(f, a):
 		d.Code = CodeLimit
@@ -100,30 +101,28 @@ func (r *rule) excluded(f Facts) string {
 }
 
 // deadline is the last day of the window: the longest window any of the
-// order's items has (a category window, else the rule's), counted from
+// order's items has (its category's window, else the rule's), counted from
 // from.
 func (r *rule) deadline(f Facts, from time.Time) time.Time {
-	var best time.Time
-	consider := func(w window) {
-		t := from.AddDate(0, w.months, w.days)
-		if t.After(best) {
-			best = t
-		}
+	w := r.longest(f, from)
+	return from.AddDate(0, w.months, w.days)
+}
+
+// longest returns the longest window among the order's items.
+func (r *rule) longest(f Facts, from time.Time) window {
+	def := window{days: r.windowDays, months: r.windowMon}
+	if len(f.Items) == 0 {
+		return def
 	}
-	matched := false
-	for _, it := range f.Items {
-		if w, ok := r.catWindows[norm(it.Category)]; ok && it.Category != "" {
-			consider(w)
-			matched = true
+	var best window
+	var bestEnd time.Time
+	for i, it := range f.Items {
+		w := def
+		if cw, ok := r.catWindows[norm(it.Category)]; ok && it.Category != "" {
+			w = cw
 		}
-	}
-	if !matched || len(f.Items) == 0 {
-		if r.windowDays > 0 || r.windowMon > 0 {
-			consider(window{days: r.windowDays, months: r.windowMon})
-		} else if len(r.catWindows) > 0 {
-			// No item has a category window and the rule has no default
-			// window: the window is closed from the start.
-			best = from.AddDate(0, 0, -1)
+		if end := from.AddDate(0, w.months, w.days); i == 0 || end.After(bestEnd) {
+			best, bestEnd = w, end
 		}
 	}
 	return best
@@ -150,12 +149,23 @@ func (b *Book) conditions(r *rule, f Facts) []Condition {
 }
 
 func (r *rule) refund(f Facts) map[string]string {
+	pay := norm(f.Payment)
 	for _, rr := range r.refundTo {
-		if len(rr.payment) == 0 || rr.payment[norm(f.Payment)] {
+		if len(rr.payment) == 0 {
 			return rr.to
+		}
+		for _, pm := range rr.payment {
+			if pre, ok := strings.CutSuffix(pm, "*"); (ok && strings.HasPrefix(pay, pre)) || pm == pay {
+				return rr.to
+			}
 		}
 	}
 	return nil
+}
+
+// allows reports whether the rule allows an order in status s.
+func (r *rule) allows(s string) bool {
+	return r.statuses["*"] || r.statuses[norm(s)]
 }
 
 func done(f Facts, a Action) bool {

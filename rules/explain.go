@@ -9,15 +9,18 @@ import (
 // actionWords are the bilingual phrases a reason is composed of, per action:
 // the noun for the action's window ("returns"), the passive verb ("be
 // returned") and the Chinese verb ("退货").
-var actionWords = map[Action]struct{ noun, verb, zh string }{
-	Cancel:          {"cancellation", "be cancelled", "取消"},
-	ModifyItems:     {"changes to the items", "have its items changed", "修改商品"},
-	ModifyAddress:   {"address changes", "have its address changed", "修改地址"},
-	Return:          {"returns", "be returned", "退货"},
-	Exchange:        {"exchanges", "be exchanged", "换货"},
-	Refund:          {"refunds", "be refunded", "退款"},
-	PriceProtection: {"price protection", "get price protection", "申请价保"},
-	Warranty:        {"the warranty", "be repaired under warranty", "保修"},
+var actionWords = map[Action]struct {
+	noun, verb, zh string
+	singular       bool
+}{
+	Cancel:          {"cancellation", "be cancelled", "取消", true},
+	ModifyItems:     {"changes to the items", "have its items changed", "修改商品", false},
+	ModifyAddress:   {"address changes", "have its address changed", "修改地址", false},
+	Return:          {"returns", "be returned", "退货", false},
+	Exchange:        {"exchanges", "be exchanged", "换货", false},
+	Refund:          {"refunds", "be refunded", "退款", false},
+	PriceProtection: {"price protection", "get price protection", "申请价保", true},
+	Warranty:        {"the warranty", "be repaired under warranty", "保修", true},
 }
 
 // dateWords names a date in a sentence: "was delivered on", "签收".
@@ -61,6 +64,9 @@ func (b *Book) statusList(r *rule, loc string) string {
 	var out []string
 	for _, s := range r.statusList {
 		n := b.status(s, loc)
+		if s == "*" {
+			n = map[string]string{"en": "in any status", "zh": "任何"}[loc]
+		}
 		if !seen[n] {
 			seen[n] = true
 			out = append(out, n)
@@ -79,13 +85,8 @@ func (b *Book) statusList(r *rule, loc string) string {
 }
 
 // span describes the window that gave deadline: "30 days", "24个月".
-func (r *rule) span(f Facts, from, deadline time.Time, loc string) string {
-	w := window{days: r.windowDays, months: r.windowMon}
-	for _, it := range f.Items {
-		if cw, ok := r.catWindows[norm(it.Category)]; ok && it.Category != "" && from.AddDate(0, cw.months, cw.days).Equal(deadline) {
-			w = cw
-		}
-	}
+func (r *rule) span(f Facts, from time.Time, loc string) string {
+	w := r.longest(f, from)
 	switch {
 	case loc == "zh" && w.months > 0:
 		return fmt.Sprintf("%d个月", w.months)
@@ -151,8 +152,11 @@ func (b *Book) phrase(f Facts, a Action, r *rule, d Decision, today time.Time) m
 	}
 	from := f.Date(r.from)
 	en, zh := dateVerb(r.from)
-	spanEN, spanZH := r.span(f, from, d.Deadline, "en"), r.span(f, from, d.Deadline, "zh")
-	noun := w.noun
+	spanEN, spanZH := r.span(f, from, "en"), r.span(f, from, "zh")
+	noun, are, close := w.noun, "are", "close"
+	if w.singular {
+		are, close = "is", "closes"
+	}
 	if a == Warranty {
 		if d.Code == CodeAllowed {
 			return map[string]string{
@@ -167,12 +171,12 @@ func (b *Book) phrase(f Facts, a Action, r *rule, d Decision, today time.Time) m
 	}
 	if d.Code == CodeAllowed {
 		return map[string]string{
-			"en": fmt.Sprintf("Order %s was %s on %s; %s are open for %s after %s, until %s, so it can %s.", id, en, FormatDate(from, "en"), noun, spanEN, nounOf(en), FormatDate(d.Deadline, "en"), w.verb),
+			"en": fmt.Sprintf("Order %s was %s on %s; %s %s open for %s after %s, until %s, so it can %s.", id, en, FormatDate(from, "en"), noun, are, spanEN, nounOf(en), FormatDate(d.Deadline, "en"), w.verb),
 			"zh": fmt.Sprintf("订单%s于%s%s；%s后%s内可以%s，截止%s，因此可以%s。", id, FormatDate(from, "zh"), zh, zh, spanZH, w.zh, FormatDate(d.Deadline, "zh"), w.zh),
 		}
 	}
 	return map[string]string{
-		"en": fmt.Sprintf("Order %s was %s on %s; %s close %s after %s, on %s, so it can no longer %s.", id, en, FormatDate(from, "en"), noun, spanEN, nounOf(en), FormatDate(d.Deadline, "en"), w.verb),
+		"en": fmt.Sprintf("Order %s was %s on %s; %s %s %s after %s, on %s, so it can no longer %s.", id, en, FormatDate(from, "en"), noun, close, spanEN, nounOf(en), FormatDate(d.Deadline, "en"), w.verb),
 		"zh": fmt.Sprintf("订单%s于%s%s；%s期限为%s后%s，已于%s截止，因此已不能%s。", id, FormatDate(from, "zh"), zh, w.zh, zh, spanZH, FormatDate(d.Deadline, "zh"), w.zh),
 	}
 }

@@ -208,7 +208,7 @@ type version struct {
 type rule struct {
 	id         string
 	action     Action
-	statuses   map[string]bool // normalised
+	statuses   map[string]bool // normalised; "*" allows any status
 	statusList []string
 	windowDays int
 	windowMon  int
@@ -225,7 +225,7 @@ type rule struct {
 type window struct{ days, months int }
 
 type refundRule struct {
-	payment map[string]bool // normalised payment methods; empty: any
+	payment []string // normalised payment methods, a trailing "*" a prefix; empty: any
 	to      map[string]string
 }
 
@@ -581,11 +581,11 @@ func (p parser) rule(b *Book, at []any, rf ruleFile) (*rule, error) {
 			return nil, p.errAt(append(at, "refund_to", k, "to"), "needs both an en and a zh sentence")
 		}
 		rr := refundRule{to: rt.To}
-		if len(rt.Payment) > 0 {
-			rr.payment = map[string]bool{}
-			for _, pm := range rt.Payment {
-				rr.payment[norm(pm)] = true
+		for _, pm := range rt.Payment {
+			if norm(pm) == "" {
+				return nil, p.errAt(append(at, "refund_to", k, "payment"), "an empty payment method")
 			}
+			rr.payment = append(rr.payment, norm(pm))
 		}
 		r.refundTo = append(r.refundTo, rr)
 	}
