@@ -274,25 +274,12 @@ func clipAnswer(s string) string {
 	return s
 }
 
-// tau2RulesYAML is tau2 retail's policy.md on which orders may be
-// cancelled, modified, returned or exchanged, as a rules file.
-const tau2RulesYAML = `shop: tau2 retail
-versions:
-  - version: policy.md
-    effective_from: 2024-01-01
-    rules:
-      - {id: cancel-pending, action: cancel, statuses: [pending]}
-      - {id: modify-address-pending, action: modify_address, statuses: [pending]}
-      - {id: modify-items-pending, action: modify_items, statuses: [pending], limit: once}
-      - {id: return-delivered, action: return, statuses: [delivered]}
-      - {id: exchange-delivered, action: exchange, statuses: [delivered], limit: once}
-`
-
-// tau2Rules is the shop's rules for tau2 retail, through package rules as
-// kefu serve reads them.
+// tau2Rules is the shop's rules file for tau2 retail
+// (examples/rules/tau2-retail.yaml, written from policy.md), loaded as
+// kefu serve loads orders.rules_file.
 func tau2Rules(t *testing.T) rag.EligibilityChecker {
 	t.Helper()
-	book, err := rules.Parse("tau2-retail.rules.yaml", []byte(tau2RulesYAML))
+	book, err := rules.Load(filepath.Join("..", "..", "examples", "rules", "tau2-retail.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}
