@@ -62,9 +62,14 @@ func TestProposalRules(t *testing.T) {
 	if _, ok, _ := s.TakeProposal(ctx, conv.ID, "m1"); ok {
 		t.Error("an expired proposal was taken")
 	}
-	// Erasing the shopper removes their pending proposals.
+	// The shopper's export holds their pending proposal; erasing the
+	// shopper removes it.
 	if _, err := s.PutProposal(ctx, Proposal{ConversationID: conv.ID, CustomerID: "C1", Kind: "return", OrderID: "W1"}); err != nil {
 		t.Fatal(err)
+	}
+	exp, err := s.ExportCustomer(ctx, "C1")
+	if err != nil || len(exp.Conversations) != 1 || exp.Conversations[0].PendingAction == nil || exp.Conversations[0].PendingAction.OrderID != "W1" {
+		t.Fatalf("export %+v %v", exp.Conversations, err)
 	}
 	if _, err := s.EraseCustomer(ctx, "C1", AuditRecord{Actor: "test", Role: "admin", Action: "customer.erase"}); err != nil {
 		t.Fatal(err)
