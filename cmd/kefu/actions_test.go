@@ -506,7 +506,7 @@ func TestRulesFileAtStart(t *testing.T) {
 // TestActionsNeverTouchAnotherShoppersOrder is the leak probe for actions:
 // the demo shop's orders are served live, every demo shopper asks for
 // every kind of action on every other shopper's order (English and
-// Chinese, alternating) and says yes, and nothing is ever proposed on, or
+// Chinese, alternating), says yes, and nothing is ever proposed on, or
 // sent to the order system for, an order that is not theirs; nor does the
 // other order's content appear in any answer.
 func TestActionsNeverTouchAnotherShoppersOrder(t *testing.T) {
@@ -556,7 +556,11 @@ func TestActionsNeverTouchAnotherShoppersOrder(t *testing.T) {
 						t.Errorf("%s asking %q (%s): answer holds %q of %s's order", c, ask, kind, leak, owner)
 					}
 				}
-				s.chat(t, c, p.ConversationID, "yes", "")
+				// A yes after anything proposed, and after one request in
+				// five whatever it got.
+				if p.Action != nil || n%5 == 0 {
+					s.chat(t, c, p.ConversationID, "yes", "")
+				}
 			}
 		}
 	}
@@ -564,7 +568,7 @@ func TestActionsNeverTouchAnotherShoppersOrder(t *testing.T) {
 	if len(posts) != 0 {
 		t.Errorf("%d actions reached the order system, first %+v", len(posts), posts[0].body)
 	}
-	t.Logf("%d requests on other shoppers' orders, each confirmed", n)
+	t.Logf("%d requests on other shoppers' orders", n)
 	// The control: the same requests on the shopper's own order are
 	// proposed and taken, so the probe can see an action when there is one.
 	own := 0
