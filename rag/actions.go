@@ -261,6 +261,15 @@ func lastAnswerIs(history []kefu.Message, summary string) bool {
 	return false
 }
 
+// ruleName is the rules' name of an action kind, as the reply's
+// eligibility names it.
+func ruleName(kind string) string {
+	if kind == ActionChangeAddress {
+		return "modify_address"
+	}
+	return kind
+}
+
 func intentOfAction(kind string) string {
 	switch kind {
 	case ActionCancel, ActionChangeAddress:
@@ -303,6 +312,7 @@ func (p *Pipeline) runPending(ctx context.Context, t Turn, u Understanding, meta
 	if err != nil {
 		return nil, fmt.Errorf("check eligibility of %s for order %s: %w", a.Kind, a.OrderID, err)
 	}
+	meta.Eligibility = &Eligibility{OrderID: a.OrderID, Action: ruleName(a.Kind), Eligible: v.Eligible, Reason: v.Reason, Rule: v.Rule}
 	if !v.Eligible {
 		ref.State, ref.Reason = ActionFailed, "no longer eligible"
 		d.Reason = v.Reason
@@ -442,6 +452,7 @@ func (p *Pipeline) propose(ctx context.Context, t Turn, locale string, meta *Met
 		return nil, true, fmt.Errorf("check eligibility of %s for order %s: %w", kind, orderID, err)
 	}
 	d.Reason = v.Reason
+	meta.Eligibility = &Eligibility{OrderID: orderID, Action: ruleName(kind), Eligible: v.Eligible, Reason: v.Reason, Rule: v.Rule}
 	if !v.Eligible {
 		pl, err := p.fixed(DecideAnswer, locale, "action_ineligible", d)
 		if err != nil {

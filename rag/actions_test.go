@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/kefuhq/kefu"
+	"github.com/kefuhq/kefu/llm"
 	"github.com/kefuhq/kefu/prompts"
 )
 
@@ -154,5 +155,19 @@ func TestActionKind(t *testing.T) {
 	}
 	if d := actionDetails(ActionChangeAddress, "change the address of W261001-0001 to 88 Binjiang Rd, Hangzhou."); d["new_address"] != "88 Binjiang Rd, Hangzhou" {
 		t.Errorf("address %q", d["new_address"])
+	}
+}
+
+// A proposal or a refusal reports the decision it rests on.
+func TestProposalCarriesItsEligibility(t *testing.T) {
+	p := New(shop(true), fakeEmbedder{}, llm.Extractive{}, prompts.MustLoad(), WithActions(&memActions{}, shippedReturns{}, nil, 0))
+	for msg, eligible := range map[string]bool{"I want to return W261001-0001": true, "please cancel W261001-0001": false} {
+		res, err := Collect(p.Stream(context.Background(), Turn{ConversationID: "c1", CustomerID: "C1", MessageID: "m1", Message: msg}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if e := res.Meta.Eligibility; e == nil || e.Eligible != eligible || e.OrderID != "W261001-0001" {
+			t.Errorf("%q: eligibility %+v, action %+v", msg, e, res.Action)
+		}
 	}
 }

@@ -83,6 +83,9 @@ type Meta struct {
 	// Legal is set when the message reads as a legal threat, whatever was
 	// decided (the pipeline may have had a stronger reason to hand over).
 	Legal bool `json:"-"`
+	// Eligibility is the decision on the action the shopper asked about,
+	// computed from the shop's rules (nil when none was asked).
+	Eligibility *Eligibility `json:"eligibility,omitempty"`
 	// Ungrounded lists the facts of a replaced answer that no source held.
 	Ungrounded []string `json:"-"`
 	// Retrieved is every hit retrieval returned, best first (for evaluation

@@ -5,6 +5,7 @@ import (
 	"unicode"
 
 	"github.com/kefuhq/kefu/guard"
+	"github.com/kefuhq/kefu/rules"
 )
 
 // factGate lets a generated answer stream to the shopper while making sure
@@ -19,6 +20,11 @@ type factGate struct {
 	sentence strings.Builder // the current sentence, released part and held part
 	held     strings.Builder // the part of it not yet released
 	risky    bool
+	// decision, and decisions the check_eligibility tool made, are what
+	// the answer must not contradict; with one, every sentence is held
+	// until it is checked.
+	decision  *rules.Decision
+	decisions []rules.Decision
 }
 
 func newFactGate(sources []string) *factGate { return &factGate{sources: sources} }
@@ -35,7 +41,7 @@ func (g *factGate) feed(piece string) (string, []string) {
 	mayPromise := hasPromise(g.sentence.String() + piece)
 	for _, r := range piece {
 		g.sentence.WriteRune(r)
-		if !g.risky && (unicode.IsDigit(r) || strings.ContainsRune("¥$€£%％", r) || mayPromise && hasPromise(g.sentence.String())) {
+		if !g.risky && (g.decision != nil || len(g.decisions) > 0 || unicode.IsDigit(r) || strings.ContainsRune("¥$€£%％", r) || mayPromise && hasPromise(g.sentence.String())) {
 			g.risky = true
 		}
 		if g.risky {
@@ -70,10 +76,22 @@ func (g *factGate) check() []string {
 	}
 	s := g.sentence.String()
 	bad := append(guard.Ungrounded(s, g.sources), guard.Promises(s, g.sources)...)
+	for _, d := range g.allDecisions() {
+		if contradicts(s, d) {
+			bad = append(bad, "eligibility:"+d.OrderID+":"+string(d.Action))
+		}
+	}
 	if len(bad) == 0 {
 		return nil
 	}
 	return bad
+}
+
+func (g *factGate) allDecisions() []rules.Decision {
+	if g.decision == nil {
+		return g.decisions
+	}
+	return append([]rules.Decision{*g.decision}, g.decisions...)
 }
 
 func (g *factGate) reset() {

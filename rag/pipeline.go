@@ -14,6 +14,7 @@ import (
 	"github.com/kefuhq/kefu"
 	"github.com/kefuhq/kefu/guard"
 	"github.com/kefuhq/kefu/prompts"
+	"github.com/kefuhq/kefu/rules"
 	"github.com/kefuhq/kefu/tokenize"
 	"github.com/kefuhq/kefu/tokens"
 )
@@ -54,6 +55,7 @@ type options struct {
 	shop         Shop
 	orders       OrderLookup    // nil: orders are read from the store
 	actions      *actionOptions // nil: no after-sales actions
+	rules        RuleBook       // nil: no eligibility is computed
 	rerank       Reranker       // nil: the store's order stands
 	rerankBar    float64        // with a reranker that judges answers: the probability that counts as answering; 0 keeps minLexical and minDense
 	strongBar    float64        // with a reranker that judges answers: the probability that outweighs an out-of-scope verdict; 0: never
@@ -258,6 +260,7 @@ func (p *Pipeline) generate(ctx context.Context, pl *plan, locale string, meta *
 	gctx, cancel := context.WithCancel(ctx)
 	defer cancel() // stops the backend when the gate or the consumer stops early
 	gate := newFactGate(passageTexts(pl.context))
+	gate.decision = pl.eligibility
 	var sent strings.Builder
 	emit := func(s string) bool {
 		if s == "" {
@@ -331,6 +334,9 @@ type plan struct {
 	tools      *toolbox   // the turn's tools, which may add to context
 	backend    string     // the fallback that wrote the generated answer, if one did
 	action     *ActionRef // the after-sales action the turn proposed or reported
+	// eligibility is the decision the answer states or must not
+	// contradict (nil when the turn asked for none).
+	eligibility *rules.Decision
 }
 
 // citations lists the context passages the answer cites with [n]; when a
@@ -389,6 +395,7 @@ func (p *Pipeline) plan(ctx context.Context, t Turn, u Understanding, meta *Meta
 	meta.Retrieved = hits // what was tried, for a handoff too
 
 	urgent, _ := guard.Urgent(t.Message)
+	action, asksEligibility := p.eligibilityAsked(t, u)
 	switch {
 	case urgent != "":
 		// A product on fire or a hacked account: the shopper is told what
@@ -413,6 +420,10 @@ func (p *Pipeline) plan(ctx context.Context, t Turn, u Understanding, meta *Meta
 			name = "thanks"
 		}
 		return p.fixed(DecideAnswer, u.Locale, name, replyData{})
+	case asksEligibility:
+		// "Can I return W260912-1001?": decided by the shop's rules from
+		// the order's facts, not quoted from the policy.
+		return p.eligibility(ctx, t, u, meta, action, hits)
 	case u.MyOrders:
 		// Their own orders, and the rule that applies when the knowledge
 		// has one; an anonymous shopper is asked to sign in, and told what

@@ -9,6 +9,7 @@ import (
 	"sync"
 
 	"github.com/kefuhq/kefu"
+	"github.com/kefuhq/kefu/rules"
 	"github.com/kefuhq/kefu/tokenize"
 )
 
@@ -46,24 +47,39 @@ type toolbox struct {
 	customer string // the authenticated shopper, "" when anonymous
 	at       string // the day policies are read as in force
 	turn     Turn
-	locale   string
+	locale   string // the reply's language
 
-	mu      sync.Mutex
-	hits    []kefu.Hit
-	changed bool // hits grew since the last take
-	prop    *ActionRef
-	propMsg string // the proposal as the shopper must see it
+	mu        sync.Mutex
+	hits      []kefu.Hit
+	changed   bool             // hits grew since the last take
+	decisions []rules.Decision // what check_eligibility decided this turn
+	prop      *ActionRef
+	propMsg   string // the proposal as the shopper must see it
 }
 
 // newToolbox returns the tools of a turn whose prompt shows ctxHits,
 // numbered from 1.
 func (p *Pipeline) newToolbox(t Turn, at, locale string, ctxHits []kefu.Hit) *toolbox {
+	if locale == "" {
+		locale = t.Locale
+	}
 	return &toolbox{p: p, customer: t.CustomerID, at: at, turn: t, locale: locale, hits: append([]kefu.Hit(nil), ctxHits...)}
 }
 
 // tools returns the tools offered to the model, bound to this turn.
 func (tb *toolbox) tools() []kefu.Tool {
-	tools := []kefu.Tool{
+	tools := tb.baseTools()
+	if tb.p.opts.rules != nil {
+		tools = append(tools, tb.eligibilityTool())
+	}
+	if t, ok := tb.proposeTool(); ok {
+		tools = append(tools, t)
+	}
+	return tools
+}
+
+func (tb *toolbox) baseTools() []kefu.Tool {
+	return []kefu.Tool{
 		{
 			Name: ToolSearchKnowledge,
 			Description: "Search the shop's knowledge (policies, products, FAQ, and the signed-in shopper's own orders) " +
@@ -91,26 +107,31 @@ func (tb *toolbox) tools() []kefu.Tool {
 			Call: tb.getOrder,
 		},
 	}
-	if ao := tb.p.opts.actions; ao != nil && ao.rules != nil && tb.customer != "" && tb.turn.ConversationID != "" {
-		tools = append(tools, kefu.Tool{
-			Name: ToolProposeAction,
-			Description: "Propose an after-sales action on one of the signed-in shopper's orders: cancel, change_address, " +
-				"return, exchange or price_protection. kefu checks the shop's rules; an eligible action is shown to the " +
-				"shopper and runs only if they reply yes in their next message. Never say an action is done.",
-			Parameters: map[string]any{
-				"type": "object",
-				"properties": map[string]any{
-					"order_id":    map[string]any{"type": "string", "description": "the order number"},
-					"kind":        map[string]any{"type": "string", "enum": ActionKinds},
-					"new_address": map[string]any{"type": "string", "description": "for change_address: the new delivery address"},
-					"request":     map[string]any{"type": "string", "description": "what the shopper asked for, in their words"},
-				},
-				"required": []string{"order_id", "kind"},
-			},
-			Call: tb.proposeAction,
-		})
+}
+
+// proposeTool is the propose_action tool, offered with after-sales
+// actions on a signed-in shopper's conversation.
+func (tb *toolbox) proposeTool() (kefu.Tool, bool) {
+	if ao := tb.p.opts.actions; ao == nil || ao.rules == nil || tb.customer == "" || tb.turn.ConversationID == "" {
+		return kefu.Tool{}, false
 	}
-	return tools
+	return kefu.Tool{
+		Name: ToolProposeAction,
+		Description: "Propose an after-sales action on one of the signed-in shopper's orders: cancel, change_address, " +
+			"return, exchange or price_protection. kefu checks the shop's rules; an eligible action is shown to the " +
+			"shopper and runs only if they reply yes in their next message. Never say an action is done.",
+		Parameters: map[string]any{
+			"type": "object",
+			"properties": map[string]any{
+				"order_id":    map[string]any{"type": "string", "description": "the order number"},
+				"kind":        map[string]any{"type": "string", "enum": ActionKinds},
+				"new_address": map[string]any{"type": "string", "description": "for change_address: the new delivery address"},
+				"request":     map[string]any{"type": "string", "description": "what the shopper asked for, in their words"},
+			},
+			"required": []string{"order_id", "kind"},
+		},
+		Call: tb.proposeAction,
+	}, true
 }
 
 // proposeAction is the propose_action tool: the same proposal the
@@ -338,5 +359,8 @@ func (pl *plan) syncTools(g *factGate) {
 	if hits, changed := pl.tools.take(); changed {
 		pl.context = hits
 		g.sources = passageTexts(hits)
+		pl.tools.mu.Lock()
+		g.decisions = append([]rules.Decision(nil), pl.tools.decisions...)
+		pl.tools.mu.Unlock()
 	}
 }

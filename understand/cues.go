@@ -51,6 +51,12 @@ type CueLists struct {
 	Commitment   []string // a promise, approval or statement on the shop's behalf
 	// Topic maps a shop intent to the words that name its topic.
 	Topic map[string][]string
+	// Actions maps an after-sales action (the names of package rules:
+	// cancel, modify_address, modify_items, return, exchange, refund,
+	// price_protection, warranty) to the words that ask for it. They are
+	// not model features (the topic cues above carry these words into the
+	// intent head); they tell which action an order question is about.
+	Actions map[string][]string
 }
 
 // Cues are the phrase lists the features and the rag package's rules use.
@@ -200,6 +206,25 @@ var Cues = CueLists{
 			"保修", "维修", "坏了", "故障", "质保", "不能用", "修", "没声音", "漏水", "不充电", "充不进", "序列号", "失灵", "不工作"},
 		"product_question": {"price", "how much", "cost", "in stock", "stock", "color", "colour", "battery", "size", "weight", "watt", "capacity", "compatible", "work with", "works with", "spec", "model", "difference", " vs ", "versus", "recommend", "do you sell", "do you have", "which one", "which is better", "waterproof", "fit", "support",
 			"多少钱", "价格", "有货", "库存", "颜色", "电池", "续航", "尺寸", "重量", "功率", "容量", "兼容", "型号", "推荐", "区别", "参数", "哪款", "哪个好", "有没有", "你们有", "支持", "能接", "防水", "适合"},
+	},
+	Actions: map[string][]string{
+		"cancel": {"cancel", "cancellation", "call off", "don't want it anymore", "no longer need", "ordered by mistake",
+			"取消", "撤销订单", "撤单", "不想要了", "不要了", "拍错了", "下错单"},
+		"modify_address": {"change the address", "change my address", "change address", "change the delivery address", "change the shipping address",
+			"update the address", "update my address", "wrong address", "different address", "new address", "address change", "redirect",
+			"改地址", "修改地址", "更改地址", "换地址", "换个地址", "改收货地址", "修改收货地址", "地址写错", "地址填错", "改手机号", "修改手机号"},
+		"modify_items": {"modify my order", "modify the order", "modify order", "change the items", "change an item", "change the item", "change items",
+			"修改订单", "改订单", "修改商品", "改商品"},
+		"return": {"return", "retrun", "send back", "send it back", "sent back", "take it back",
+			"退货", "退回", "退掉", "寄回", "能退", "退吗", "退了", "可以退", "无理由"},
+		"exchange": {"exchange", "swap", "replace it with", "different size", "different colour", "different color",
+			"换货", "换一个", "换个", "换成", "调换", "换颜色", "换尺码"},
+		"refund": {"refund", "money back", "get my money", "reimburse",
+			"退款", "退钱", "返还", "把钱退"},
+		"price_protection": {"price protection", "price protect", "price drop", "price dropped", "price went down", "cheaper now", "difference back", "price difference",
+			"价保", "保价", "降价", "差价", "退差价"},
+		"warranty": {"warranty", "warrenty", "guarantee", "repair", "under cover",
+			"保修", "质保", "维修", "修理", "保修期"},
 	},
 }
 

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/kefuhq/kefu/auth"
+	demoshop "github.com/kefuhq/kefu/examples/demo-shop"
 	"github.com/kefuhq/kefu/guard"
 	"github.com/kefuhq/kefu/ingest"
 	"github.com/kefuhq/kefu/llm"
@@ -140,26 +141,40 @@ func openApp(cfg Config, logOut io.Writer) (*app, error) {
 		opts = append(opts, rag.WithOrderLookup(lookup))
 		ordersClient = lookup
 	}
+	var eligibility rag.EligibilityChecker
+	if book, err := loadRules(cfg.Orders); err != nil {
+		store.Close()
+		return nil, err
+	} else if book != nil {
+		opts = append(opts, rag.WithRules(book))
+		eligibility = rulesChecker{book: book}
+	}
 	rr, err := rerankOptions(cfg.Rerank, cfg.Embedding.Provider, log)
 	if err != nil {
 		store.Close()
 		return nil, err
 	}
 	opts = append(opts, rr...)
-	var eligibility rag.EligibilityChecker
-	if cfg.Orders.RulesFile != "" {
-		book, err := rules.Load(cfg.Orders.RulesFile)
-		if err != nil {
-			store.Close()
-			return nil, fmt.Errorf("orders.rules_file: %w", err)
-		}
-		eligibility = rulesChecker{book: book}
-	}
 	p := rag.New(store, emb, gen, ps, opts...)
 	return &app{rules: eligibility, cfg: cfg, log: log, store: store, embedder: emb, pipeline: p, gen: gen, prompts: ps, ragOpts: opts, orders: ordersClient}, nil
 }
 
 func (a *app) Close() error { return a.store.Close() }
+
+// loadRules reads the shop's rules file, nil when none is configured.
+func loadRules(cfg OrdersConfig) (*rules.Book, error) {
+	switch {
+	case cfg.RulesFile != "":
+		b, err := rules.Load(cfg.RulesFile)
+		if err != nil {
+			return nil, fmt.Errorf("orders.rules_file: %w", err)
+		}
+		return b, nil
+	case cfg.rulesData != nil:
+		return rules.Parse(demoshop.Dir+"/rules.yaml", cfg.rulesData)
+	}
+	return nil, nil
+}
 
 // newOrderLookup returns the client of the shop's live order look-up.
 func newOrderLookup(cfg OrdersConfig) (*orders.Client, error) {

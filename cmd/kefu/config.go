@@ -393,10 +393,10 @@ var configKeys = []configKey{
 	{"orders.endpoint", "KEFU_ORDERS_ENDPOINT", "(none: orders from the store)", "the shop's live order look-up, GET {endpoint}?customer_id=...&order_id=... (see package orders); a language model's get_order tool reads orders from it", func(c *Config, v string) error { c.Orders.Endpoint = v; return nil }},
 	{"orders.api_key", "KEFU_ORDERS_API_KEY", "", "bearer key of the order look-up; environment or file only, refused in kefu.yaml", func(c *Config, v string) error { c.Orders.apiKey = v; return nil }},
 	{"orders.api_key_file", "KEFU_ORDERS_API_KEY_FILE", "", "file holding the order look-up's key", func(c *Config, v string) error { c.Orders.APIKeyFile = v; return nil }},
+	{"orders.rules_file", "KEFU_ORDERS_RULES_FILE", "(none; serve --demo: the demo shop's)", "the shop's after-sales rules (YAML, see README \"Shop rules\"): a signed-in shopper asking whether an order can be cancelled, changed, returned, exchanged, refunded or price-protected gets the decision computed from them", func(c *Config, v string) error { c.Orders.RulesFile = v; return nil }},
 	{"orders.timeout", "KEFU_ORDERS_TIMEOUT", "5s", "longest one order look-up may take", durationSetter(func(c *Config) *time.Duration { return &c.Orders.Timeout })},
 	{"orders.actions_endpoint", "KEFU_ORDERS_ACTIONS_ENDPOINT", "(none: confirmed actions go to an agent on a ticket)", "where confirmed after-sales actions are posted, POST {actions_endpoint} with an Idempotency-Key (see package orders)", func(c *Config, v string) error { c.Orders.ActionsEndpoint = v; return nil }},
 	{"orders.action_attempts", "KEFU_ORDERS_ACTION_ATTEMPTS", "3", "attempts at one action on a timeout or a 5xx, each with the same Idempotency-Key", intSetter(func(c *Config) *int { return &c.Orders.ActionAttempts })},
-	{"orders.rules_file", "KEFU_ORDERS_RULES_FILE", "(none: no after-sales action is proposed)", "the shop's rules file (YAML, see package rules): eligibility of cancel, address change, return, exchange and price protection", func(c *Config, v string) error { c.Orders.RulesFile = v; return nil }},
 	{"actions.proposal_ttl", "KEFU_ACTIONS_PROPOSAL_TTL", "10m", "how long a proposed after-sales action waits for the shopper's yes (at most 24h)", durationSetter(func(c *Config) *time.Duration { return &c.Actions.ProposalTTL })},
 	{"ingest.gate", "KEFU_INGEST_GATE", "(none)", "gate file (JSON min/max thresholds, as kefu eval --gate) that every upload to POST /v1/admin/documents must pass on ingest.golden, or be rolled back (422 gate_failed)", func(c *Config, v string) error { c.Ingest.Gate = v; return nil }},
 	{"ingest.golden", "KEFU_INGEST_GOLDEN", "(none)", "golden set (JSONL) the upload gate runs through the pipeline after each upload", func(c *Config, v string) error { c.Ingest.Golden = v; return nil }},
@@ -650,12 +650,14 @@ type OrdersConfig struct {
 	Endpoint string `yaml:"endpoint"`
 	// ActionsEndpoint takes confirmed after-sales actions; ActionAttempts
 	// bounds the tries of one.
-	ActionsEndpoint string `yaml:"actions_endpoint"`
-	ActionAttempts  int    `yaml:"action_attempts"`
-	// RulesFile is the shop's rules file, which decides eligibility.
-	RulesFile  string        `yaml:"rules_file"`
-	APIKeyFile string        `yaml:"api_key_file"`
-	Timeout    time.Duration `yaml:"timeout"`
+	ActionsEndpoint string        `yaml:"actions_endpoint"`
+	ActionAttempts  int           `yaml:"action_attempts"`
+	APIKeyFile      string        `yaml:"api_key_file"`
+	Timeout         time.Duration `yaml:"timeout"`
+	// RulesFile is the shop's rules file (package rules); empty: none,
+	// except that serve --demo uses the demo shop's (rulesData).
+	RulesFile string `yaml:"rules_file"`
+	rulesData []byte
 	// APIKey in kefu.yaml is refused; the environment's is kept in apiKey.
 	APIKey string `yaml:"api_key"`
 	apiKey string

@@ -66,6 +66,9 @@ func serve(ctx context.Context, g *globals, cfg Config, demo bool, ready func(ad
 	if demo && len(cfg.Shop.Name) == 0 {
 		cfg.Shop.Name = demoshop.Name
 	}
+	if demo && cfg.Orders.RulesFile == "" {
+		cfg.Orders.rulesData = demoshop.Rules
+	}
 	a, err := openApp(cfg, g.stderr)
 	if err != nil {
 		return err

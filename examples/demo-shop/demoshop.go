@@ -10,6 +10,12 @@ import "embed"
 //go:embed faq.jsonl orders.jsonl products.json policies
 var Files embed.FS
 
+// Rules is the demo shop's rules file (rules.yaml), which serve --demo
+// uses when no orders.rules_file is configured.
+//
+//go:embed rules.yaml
+var Rules []byte
+
 // Dir is where the demo shop lives in the source tree.
 const Dir = "examples/demo-shop"
 
