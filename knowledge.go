@@ -118,6 +118,10 @@ const (
 	// from a record field, `kefu ingest --product-field`; default the
 	// record's id for product records).
 	MetaProductID = "product_id"
+	// MetaIngestedAt is the day (YYYY-MM-DD, UTC) an order's copy was
+	// ingested, stamped on order chunks: an answer that falls back to the
+	// copy when the live order system fails says "as of" that day.
+	MetaIngestedAt = "ingested_at"
 )
 
 // Describes reports whether c is one of product's chunks: its document is

@@ -82,6 +82,7 @@ func (s *Server) chat(c *gin.Context) {
 		Channel:        req.Channel,
 		History:        history,
 		ProductID:      req.ProductID,
+		MessageID:      user.ID,
 	}
 	tr := s.newTriage(turn, stored)
 	if wantsStream(c.Request) {
@@ -228,6 +229,7 @@ func (s *Server) saveAnswer(c *gin.Context, conversationID, userID string, a *an
 		PromptVersion:  promptVersion(a.meta),
 		ReplyTo:        userID,
 		Refused:        a.meta.Decision == rag.DecideRefuse && strings.HasPrefix(a.meta.Reason, reasonInjection),
+		Action:         storedAction(a.action),
 	})
 	if err != nil {
 		_ = c.Error(fmt.Errorf("store the answer: %w", err))
@@ -421,8 +423,9 @@ type answer struct {
 	citations  []rag.Citation
 	escalation *rag.Escalation
 	spent      rag.Timing // the pipeline's waits on retrieval and models
-	degraded   bool       // a fallback answered, or a failure was made into a reply (degrade)
-	partial    bool       // the text was cut short by a failure
+	action     *rag.ActionRef
+	degraded   bool // a fallback answered, or a failure was made into a reply (degrade)
+	partial    bool // the text was cut short by a failure
 }
 
 func (a *answer) add(ev rag.Event) {
@@ -442,6 +445,7 @@ func (a *answer) add(ev rag.Event) {
 		if ev.Done != nil {
 			a.final = &ev.Done.Answer
 			a.spent = ev.Done.Spent
+			a.action = ev.Done.Action
 			if ev.Done.Backend != "" {
 				a.meta.Backend = ev.Done.Backend // a fallback took over
 			}
@@ -504,7 +508,18 @@ func (a *answer) response(turn rag.Turn, messageID string) ChatResponse {
 	if a.escalation != nil {
 		r.Escalation = &Escalation{Reason: a.escalation.Reason, Team: a.escalation.Team}
 	}
+	if a.action != nil {
+		r.Action = &Action{ID: a.action.ID, OrderID: a.action.OrderID, Kind: a.action.Kind, State: a.action.State}
+	}
 	return r
+}
+
+// storedAction is the turn's action as the answer keeps it.
+func storedAction(a *rag.ActionRef) *store.ActionRef {
+	if a == nil {
+		return nil
+	}
+	return &store.ActionRef{ID: a.ID, OrderID: a.OrderID, Kind: a.Kind, State: a.State}
 }
 
 // citations converts the pipeline's citations to the API's, never nil.

@@ -130,7 +130,7 @@ func (s *Server) chatCompletions(c *gin.Context) {
 			return
 		}
 	}
-	turn := rag.Turn{ConversationID: conv.ID, CustomerID: customer, Message: q.question, Channel: completionChannel, History: history, ProductID: q.productID}
+	turn := rag.Turn{ConversationID: conv.ID, CustomerID: customer, Message: q.question, Channel: completionChannel, History: history, ProductID: q.productID, MessageID: user.ID}
 	tr := s.newTriage(turn, earlier)
 	if q.stream {
 		s.completionStream(c, q, turn, user.ID, tr)
@@ -499,6 +499,7 @@ func completionTurn(conversationID, messageID, ticketID string, a *answer) *Comp
 		t.Escalation = &Escalation{Reason: a.escalation.Reason, Team: a.escalation.Team}
 	}
 	t.Degraded, t.Partial = a.degraded, a.partial
+	t.Action = a.response(rag.Turn{}, "").Action
 	return t
 }
 
@@ -511,7 +512,7 @@ func (s *Server) replayCompletion(c *gin.Context, q completionQuery, conv store.
 		cites[i] = rag.Citation{N: ct.N, DocID: ct.DocID, Title: ct.Title, Source: ct.Source}
 	}
 	turn := &CompletionTurn{ConversationID: conv.ID, MessageID: m.ID, Citations: r.Citations, Intent: r.Intent, Decision: r.Decision,
-		Escalated: r.Escalated, Escalation: r.Escalation, Degraded: r.Degraded, Partial: r.Partial, Replayed: true}
+		Escalated: r.Escalated, Escalation: r.Escalation, Degraded: r.Degraded, Partial: r.Partial, Replayed: true, Action: r.Action}
 	content := r.Answer + sourcesLine(cites)
 	if !q.stream {
 		c.JSON(http.StatusOK, ChatCompletion{

@@ -194,6 +194,9 @@ func replayResponse(conv store.Conversation, m store.Message, locale string) Cha
 	if m.Decision == DecisionHuman {
 		r.Backend = DecisionHuman
 	}
+	if m.Action != nil {
+		r.Action = &Action{ID: m.Action.ID, OrderID: m.Action.OrderID, Kind: m.Action.Kind, State: m.Action.State}
+	}
 	return r
 }
 

@@ -85,6 +85,12 @@ type ChatResponse struct {
 	// shopper asked about ("can I return W260912-1001?"), computed from
 	// the shop's rules; absent when none was asked.
 	Eligibility *Eligibility `json:"eligibility,omitempty"`
+	// Action is the after-sales action this turn proposed (state
+	// "proposed": the shopper's next message must be an explicit yes),
+	// took ("done"), could not take ("failed"), prepared for an agent
+	// because no order system takes actions ("handed_over"), or dropped
+	// because the shopper said no or moved on ("cancelled").
+	Action *Action `json:"action,omitempty"`
 }
 
 // Eligibility is whether an action (cancel, modify_address, modify_items,
@@ -97,6 +103,16 @@ type Eligibility struct {
 	Eligible bool   `json:"eligible"`
 	Reason   string `json:"reason"`
 	Rule     string `json:"rule"`
+}
+
+// Action names an after-sales action on one of the shopper's orders and
+// where it stands. ID is "" for an action refused as ineligible (state
+// "failed"), which was never proposed.
+type Action struct {
+	ID      string `json:"id"`
+	OrderID string `json:"order_id"`
+	Kind    string `json:"kind"`  // cancel, change_address, return, exchange, price_protection
+	State   string `json:"state"` // proposed, done, failed, handed_over, cancelled
 }
 
 // DecisionHuman is the decision of a chat turn in a conversation that a
@@ -533,6 +549,7 @@ type CompletionTurn struct {
 	Degraded       bool        `json:"degraded,omitempty"` // as ChatResponse.Degraded
 	Partial        bool        `json:"partial,omitempty"`  // as ChatResponse.Partial
 	Replayed       bool        `json:"replayed,omitempty"` // as ChatResponse.Replayed
+	Action         *Action     `json:"action,omitempty"`   // as ChatResponse.Action
 }
 
 // OpenAIErrorResponse is the body of every error reply of the

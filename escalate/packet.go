@@ -37,8 +37,12 @@ type Packet struct {
 	// Tried is every assistant answer: its decision and what it said.
 	Tried []Attempt `json:"tried"`
 	// Sources are the documents the answers cited, once each.
-	Sources    []Source `json:"sources"`
-	Transcript []Line   `json:"transcript"`
+	Sources []Source `json:"sources"`
+	// Actions is every after-sales action the conversation proposed,
+	// took, handed over or cancelled, oldest first, with the answer that
+	// reported it: an agent sees what was done and what waits for them.
+	Actions    []store.ActionRef `json:"actions"`
+	Transcript []Line            `json:"transcript"`
 	// Redacted is set on copies whose personal data is replaced by
 	// placeholders ([phone], [email]): the copies that leave the process.
 	Redacted bool `json:"redacted,omitempty"`
@@ -94,7 +98,7 @@ func buildPacket(t store.Ticket, reasons []string, msgs []store.Message) Packet 
 	p := Packet{
 		Reason: t.Reason, Reasons: reasons, Priority: t.Priority, Team: t.Team, Intent: t.Intent, Locale: t.Locale,
 		OrderIDs: []string{}, TrackingNumbers: []string{}, Sentiment: []Mood{}, Tried: []Attempt{}, Sources: []Source{},
-		Transcript: []Line{},
+		Actions: []store.ActionRef{}, Transcript: []Line{},
 	}
 	var first, last string
 	for _, m := range msgs {
@@ -117,6 +121,9 @@ func buildPacket(t store.Ticket, reasons []string, msgs []store.Message) Packet 
 			p.Tried = append(p.Tried, Attempt{MessageID: m.ID, Decision: m.Decision, Intent: m.Intent, Escalated: m.Escalated,
 				Partial: m.Partial, Answer: shorten(m.Content, maxAnswerRunes)})
 			p.Sources = appendSources(p.Sources, m.Citations)
+			if m.Action != nil {
+				p.Actions = append(p.Actions, *m.Action)
+			}
 		}
 	}
 	for _, m := range msgs[max(0, len(msgs)-maxTranscript):] {

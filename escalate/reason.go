@@ -19,6 +19,12 @@ const (
 	ReasonRepeatedFailure = "repeated_failure"
 	ReasonNoKnowledge     = "no_knowledge"
 	ReasonUngrounded      = "ungrounded"
+	// ReasonActionRequested: a confirmed after-sales action waits for an
+	// agent to carry it out (no order system takes actions);
+	// ReasonActionFailed: the order system refused one, or its outcome is
+	// unknown.
+	ReasonActionRequested = "action_requested"
+	ReasonActionFailed    = "action_failed"
 	ReasonOther           = "other"
 )
 
@@ -26,7 +32,7 @@ const (
 // apply to a turn, the first of them is the ticket's reason.
 var Reasons = []string{
 	ReasonSafety, ReasonFraud, ReasonChargeback, ReasonLegal, ReasonAnger, ReasonRequested,
-	ReasonRefundAmount, ReasonRepeatedFailure, ReasonNoKnowledge, ReasonUngrounded, ReasonOther,
+	ReasonRefundAmount, ReasonActionFailed, ReasonActionRequested, ReasonRepeatedFailure, ReasonNoKnowledge, ReasonUngrounded, ReasonOther,
 }
 
 // PriorityOf returns a reason's priority: urgent for safety, fraud,

@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"strings"
 	"sync"
+	"time"
 	"unicode/utf8"
 
 	"github.com/kefuhq/kefu"
@@ -210,6 +211,17 @@ func (r *run) add(u unit, where string) (string, error) {
 	}
 	if len(chunks) > lim.MaxChunks {
 		return tooManyChunks(len(chunks), lim.MaxChunks), nil
+	}
+	if doc.Type == kefu.TypeOrder {
+		// The day this copy was taken, which an answer names when the live
+		// order system fails and the copy stands in ("as of ...").
+		day := time.Now().UTC().Format("2006-01-02")
+		for i := range chunks {
+			if chunks[i].Meta == nil {
+				chunks[i].Meta = map[string]string{}
+			}
+			chunks[i].Meta[kefu.MetaIngestedAt] = day
+		}
 	}
 	p := &pendingDoc{doc: doc, chunks: chunks, left: len(chunks)}
 	r.pending = append(r.pending, p)

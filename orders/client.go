@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -20,19 +21,29 @@ import (
 // DefaultTimeout bounds one lookup when Config.Timeout is zero.
 const DefaultTimeout = 5 * time.Second
 
-// maxBody caps the reply read for one order.
+// maxBody caps the reply read for one call.
 const maxBody = 1 << 20
+
+// MaxListed is the most orders a list call keeps, newest first as the
+// order system sent them; the rest of the reply is ignored.
+const MaxListed = 50
 
 // Config is plain data; the zero value of a field means its default.
 type Config struct {
 	// Endpoint is the lookup URL (required), queried as the package
 	// documentation describes. It may carry a query of its own.
 	Endpoint string
+	// ActionsEndpoint is where after-sales actions are posted (see Do);
+	// "" means the shop takes no actions from kefu.
+	ActionsEndpoint string
 	// APIKey, when set, is sent as a bearer token. It is a secret: read it
 	// from the environment or a file, never log it.
 	APIKey string
-	// Timeout bounds one lookup (default DefaultTimeout).
+	// Timeout bounds one call (default DefaultTimeout).
 	Timeout time.Duration
+	// ActionAttempts is how many times one action is tried on a timeout
+	// or a 5xx, always with the same Idempotency-Key (default 3).
+	ActionAttempts int
 	// HTTPClient's transport carries the requests (default
 	// http.DefaultTransport); its Timeout is ignored in favour of Timeout.
 	HTTPClient *http.Client
@@ -41,19 +52,23 @@ type Config struct {
 // LogValue keeps the API key out of logs.
 func (c Config) LogValue() slog.Value {
 	return slog.GroupValue(slog.String("endpoint", remote.RedactURL(c.Endpoint)),
+		slog.String("actions_endpoint", remote.RedactURL(c.ActionsEndpoint)),
 		slog.Bool("api_key_set", c.APIKey != ""), slog.Duration("timeout", c.Timeout))
 }
 
 // String keeps the API key out of anything that prints the config.
 func (c Config) String() string {
-	return fmt.Sprintf("orders.Config{Endpoint: %s, APIKey set: %t, Timeout: %s}", remote.RedactURL(c.Endpoint), c.APIKey != "", c.Timeout)
+	return fmt.Sprintf("orders.Config{Endpoint: %s, ActionsEndpoint: %s, APIKey set: %t, Timeout: %s}",
+		remote.RedactURL(c.Endpoint), remote.RedactURL(c.ActionsEndpoint), c.APIKey != "", c.Timeout)
 }
 
-// Client looks orders up. It is safe for concurrent use.
+// Client looks orders up and posts actions. It is safe for concurrent use.
 type Client struct {
 	cfg      Config
 	endpoint *url.URL
+	actions  *url.URL // nil: no actions endpoint
 	http     *http.Client
+	breaker  breaker
 }
 
 // New returns a client for cfg. It fails on an endpoint that is not an
@@ -63,14 +78,24 @@ func New(cfg Config) (*Client, error) {
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, fmt.Errorf("orders: endpoint %s is not an http(s) URL", remote.RedactURL(cfg.Endpoint))
 	}
+	var au *url.URL
+	if cfg.ActionsEndpoint != "" {
+		au, err = url.Parse(cfg.ActionsEndpoint)
+		if err != nil || (au.Scheme != "http" && au.Scheme != "https") || au.Host == "" {
+			return nil, fmt.Errorf("orders: actions endpoint %s is not an http(s) URL", remote.RedactURL(cfg.ActionsEndpoint))
+		}
+	}
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = DefaultTimeout
+	}
+	if cfg.ActionAttempts <= 0 {
+		cfg.ActionAttempts = 3
 	}
 	var transport http.RoundTripper
 	if cfg.HTTPClient != nil {
 		transport = cfg.HTTPClient.Transport
 	}
-	return &Client{cfg: cfg, endpoint: u, http: &http.Client{Transport: transport}}, nil
+	return &Client{cfg: cfg, endpoint: u, actions: au, http: &http.Client{Transport: transport}, breaker: newBreaker()}, nil
 }
 
 // Order returns the customer's order orderID rendered as text, found false
@@ -82,16 +107,73 @@ func (c *Client) Order(ctx context.Context, customerID, orderID string) (string,
 	if customerID == "" || orderID == "" {
 		return "", false, nil
 	}
+	body, found, err := c.get(ctx, url.Values{"customer_id": {customerID}, "order_id": {orderID}}, "order "+orderID)
+	if err != nil || !found {
+		return "", false, err
+	}
+	rec, ok, err := DecodeOrder(body, customerID, orderID)
+	if err != nil {
+		return "", false, c.fail(fmt.Errorf("order %s: %w", orderID, err))
+	}
+	if !ok {
+		return "", false, nil
+	}
+	return Render(rec), true, nil
+}
+
+// Orders lists the customer's orders, each rendered as Order renders one,
+// at most MaxListed, in the order the system sent them: GET {endpoint}
+// ?customer_id={customer} with no order_id. A 404 is no orders. An empty
+// customer id lists nothing without a call. Errors are as for Order.
+func (c *Client) Orders(ctx context.Context, customerID string) ([]string, error) {
+	customerID = strings.TrimSpace(customerID)
+	if customerID == "" {
+		return nil, nil
+	}
+	body, found, err := c.get(ctx, url.Values{"customer_id": {customerID}}, "orders")
+	if err != nil || !found {
+		return nil, err
+	}
+	recs, err := DecodeList(body, customerID)
+	if err != nil {
+		return nil, c.fail(fmt.Errorf("orders: %w", err))
+	}
+	out := make([]string, len(recs))
+	for i, r := range recs {
+		out[i] = Render(r)
+	}
+	return out, nil
+}
+
+// get calls the lookup endpoint with query through the breaker; found is
+// false on a 404.
+func (c *Client) get(ctx context.Context, query url.Values, what string) ([]byte, bool, error) {
+	done, ok := c.breaker.allow()
+	if !ok {
+		return nil, false, c.fail(fmt.Errorf("%s: %w", what, errResting))
+	}
+	body, found, err := c.getOnce(ctx, query, what)
+	switch {
+	case err != nil && ctx.Err() != nil:
+		done(errNotCounted) // the caller gave up: nothing learnt of the service
+	default:
+		done(err)
+	}
+	return body, found, err
+}
+
+func (c *Client) getOnce(ctx context.Context, query url.Values, what string) ([]byte, bool, error) {
 	ctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
 	defer cancel()
 	u := *c.endpoint
 	q := u.Query()
-	q.Set("customer_id", customerID)
-	q.Set("order_id", orderID)
+	for k, v := range query {
+		q[k] = v
+	}
 	u.RawQuery = q.Encode()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
 	if err != nil {
-		return "", false, c.fail(fmt.Errorf("build request: %w", err))
+		return nil, false, c.fail(fmt.Errorf("build request: %w", err))
 	}
 	req.Header.Set("Accept", "application/json")
 	if c.cfg.APIKey != "" {
@@ -100,35 +182,80 @@ func (c *Client) Order(ctx context.Context, customerID, orderID string) (string,
 	resp, err := c.http.Do(req)
 	if err != nil {
 		if ctx.Err() != nil {
-			return "", false, c.fail(fmt.Errorf("order %s: %w", orderID, ctx.Err()))
+			return nil, false, c.fail(fmt.Errorf("%s: %w", what, ctx.Err()))
 		}
-		return "", false, c.fail(fmt.Errorf("order %s: %s", orderID, c.scrub(err.Error())))
+		return nil, false, c.fail(fmt.Errorf("%s: %s", what, c.scrub(err.Error())))
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxBody+1))
 	switch {
 	case resp.StatusCode == http.StatusNotFound:
-		return "", false, nil
+		return nil, false, nil
 	case resp.StatusCode != http.StatusOK:
-		return "", false, c.fail(fmt.Errorf("order %s: status %d", orderID, resp.StatusCode))
+		return nil, false, c.fail(fmt.Errorf("%s: status %d", what, resp.StatusCode))
 	case err != nil:
-		return "", false, c.fail(fmt.Errorf("order %s: read reply: %s", orderID, c.scrub(err.Error())))
+		return nil, false, c.fail(fmt.Errorf("%s: read reply: %s", what, c.scrub(err.Error())))
 	case len(body) > maxBody:
-		return "", false, c.fail(fmt.Errorf("order %s: reply larger than %d bytes", orderID, maxBody))
+		return nil, false, c.fail(fmt.Errorf("%s: reply larger than %d bytes", what, maxBody))
 	}
+	return body, true, nil
+}
+
+// DecodeOrder reads an order reply: a JSON object that must carry
+// "customer_id" equal to customerID and, when it carries "order_id", that
+// id (ignoring case). ok is false for another customer's or another order;
+// an error says the reply is not an order at all.
+func DecodeOrder(body []byte, customerID, orderID string) (rec map[string]any, ok bool, err error) {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber() // amounts stay as written: "349.00", not 349
-	var rec map[string]any
 	if err := dec.Decode(&rec); err != nil || rec == nil {
-		return "", false, c.fail(fmt.Errorf("order %s: reply is not a JSON object", orderID))
+		return nil, false, errors.New("reply is not a JSON object")
 	}
-	if scalar(rec["customer_id"]) != customerID {
-		return "", false, nil // not this customer's, whatever the backend thought
+	if scalar(rec["customer_id"]) != customerID || customerID == "" {
+		return nil, false, nil // not this customer's, whatever the backend thought
 	}
 	if id, ok := rec["order_id"]; ok && !strings.EqualFold(scalar(id), orderID) {
-		return "", false, nil
+		return nil, false, nil
 	}
-	return Render(rec), true, nil
+	return rec, true, nil
+}
+
+// DecodeList reads a list reply: a JSON array of orders, or an object
+// whose "orders" field is one. Entries that are not objects, or that do
+// not carry "customer_id" equal to customerID, are dropped; at most
+// MaxListed are kept.
+func DecodeList(body []byte, customerID string) ([]map[string]any, error) {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return nil, errors.New("reply is not JSON")
+	}
+	var list []any
+	switch x := v.(type) {
+	case []any:
+		list = x
+	case map[string]any:
+		l, ok := x["orders"].([]any)
+		if !ok {
+			return nil, errors.New(`reply is neither a JSON array nor an object with an "orders" array`)
+		}
+		list = l
+	default:
+		return nil, errors.New(`reply is neither a JSON array nor an object with an "orders" array`)
+	}
+	var out []map[string]any
+	for _, e := range list {
+		rec, ok := e.(map[string]any)
+		if !ok || customerID == "" || scalar(rec["customer_id"]) != customerID {
+			continue
+		}
+		out = append(out, rec)
+		if len(out) == MaxListed {
+			break
+		}
+	}
+	return out, nil
 }
 
 func (c *Client) fail(err error) error {

@@ -166,3 +166,93 @@ func TestConfig(t *testing.T) {
 		t.Errorf("LogValue shows the key: %s", s)
 	}
 }
+
+func TestOrdersListKeepsTheCustomersOwnOnly(t *testing.T) {
+	var seen []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		seen = append(seen, r.URL.RawQuery)
+		if r.URL.Query().Get("customer_id") == "C9" {
+			http.NotFound(w, r)
+			return
+		}
+		w.Write([]byte(`{"orders": [{"order_id": "W1001", "customer_id": "C1", "status": "shipped", "customer_phone": "13800138000"},
+			{"order_id": "W2002", "customer_id": "C2", "status": "delivered"}, "junk"]}`))
+	}))
+	defer srv.Close()
+	c := client(t, srv.URL, nil)
+	got, err := c.Orders(context.Background(), "C1")
+	if err != nil || len(got) != 1 || !strings.Contains(got[0], "W1001") || strings.Contains(got[0], "13800138000") {
+		t.Fatalf("orders %q err %v", got, err)
+	}
+	if seen[0] != "customer_id=C1" {
+		t.Errorf("query %q", seen[0])
+	}
+	if got, err := c.Orders(context.Background(), "C9"); err != nil || len(got) != 0 {
+		t.Errorf("404: %q %v", got, err)
+	}
+	if got, err := c.Orders(context.Background(), ""); err != nil || got != nil || len(seen) != 2 {
+		t.Errorf("anonymous: %q %v after %d calls", got, err, len(seen))
+	}
+}
+
+func TestBreakerSparesAFailingService(t *testing.T) {
+	calls := 0
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		calls++
+		http.Error(w, "down", http.StatusServiceUnavailable)
+	}))
+	defer srv.Close()
+	c := client(t, srv.URL, nil)
+	for i := 0; i < 10; i++ {
+		if _, _, err := c.Order(context.Background(), "C1", "W1001"); kefu.ErrorCode(err) != kefu.EUnavailable {
+			t.Fatalf("call %d: %v", i, err)
+		}
+	}
+	if calls != breakerMinFailures {
+		t.Errorf("%d calls reached a failing service; want the breaker to open after %d", calls, breakerMinFailures)
+	}
+}
+
+// An action is retried on a lost reply with the same Idempotency-Key,
+// and a refusal is not retried.
+func TestDoRetriesWithTheSameKey(t *testing.T) {
+	var keys []string
+	var bodies []Action
+	refuse := false
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		keys = append(keys, r.Header.Get("Idempotency-Key"))
+		var a Action
+		json.NewDecoder(r.Body).Decode(&a)
+		bodies = append(bodies, a)
+		switch {
+		case refuse:
+			w.WriteHeader(http.StatusUnprocessableEntity)
+			w.Write([]byte(`{"message": "the order has shipped"}`))
+		case len(keys) == 1:
+			<-r.Context().Done()
+		case len(keys) == 2:
+			http.Error(w, "busy", http.StatusBadGateway)
+		default:
+			w.Write([]byte(`{"status": "accepted", "reference": "RMA-7"}`))
+		}
+	}))
+	defer srv.Close()
+	c := client(t, srv.URL, func(c *Config) { c.ActionsEndpoint = srv.URL + "/actions"; c.Timeout = 200 * time.Millisecond })
+	a := Action{ID: "a_TEST0001", Kind: KindReturn, OrderID: "W1001", CustomerID: "C1", Details: map[string]string{"request": "broken lid"}}
+	out, err := c.Do(context.Background(), a)
+	if err != nil || !out.Done || out.Reference != "RMA-7" {
+		t.Fatalf("outcome %+v err %v", out, err)
+	}
+	if len(keys) != 3 || keys[0] != a.ID || keys[1] != a.ID || keys[2] != a.ID || bodies[2].OrderID != "W1001" || bodies[2].Details["request"] != "broken lid" {
+		t.Errorf("keys %v bodies %+v", keys, bodies)
+	}
+	refuse, keys = true, nil
+	out, err = c.Do(context.Background(), a)
+	if err != nil || out.Done || out.Message != "the order has shipped" || len(keys) != 1 {
+		t.Errorf("refusal: %+v %v after %d attempts", out, err, len(keys))
+	}
+	noActions := client(t, srv.URL, nil)
+	if _, err := noActions.Do(context.Background(), a); err != ErrNoActions {
+		t.Errorf("without an actions endpoint: %v", err)
+	}
+}

@@ -176,7 +176,7 @@ func (p *Pipeline) extractive() bool {
 // the order number named, else the orders the question's words pick (a
 // product name), else the latest.
 func (p *Pipeline) askedOrder(ctx context.Context, t Turn, u Understanding) (kefu.Hit, bool, error) {
-	tb := p.newToolbox(t, "", nil)
+	tb := p.newToolbox(t, "", "", nil)
 	for _, ref := range u.OrderRefs {
 		h, found, err := tb.findOrder(ctx, ref)
 		if err != nil || found {
@@ -200,10 +200,11 @@ func (p *Pipeline) askedOrder(ctx context.Context, t Turn, u Understanding) (kef
 			}
 		}
 	}
-	f := kefu.Filter{CustomerID: t.CustomerID, OnlyCustomer: true, Types: []string{kefu.TypeOrder}}
-	hits, err := p.search.Search(ctx, kefu.Query{Filter: f, TopK: maxOrdersListed})
+	// The shopper's orders as the turn's order book holds them: live
+	// first, the ingested copies when the order system fails.
+	hits, err := bookFrom(ctx, p, t.CustomerID, u.OrderRefs).load(ctx)
 	if err != nil {
-		return kefu.Hit{}, false, kefu.WrapError(kefu.EUnavailable, "the knowledge store is unavailable", fmt.Errorf("list orders: %w", err))
+		return kefu.Hit{}, false, err
 	}
 	var own []kefu.Hit
 	for _, h := range hits {

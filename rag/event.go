@@ -23,6 +23,12 @@ type Turn struct {
 	// It matches a document's id or the product id set at ingest
 	// (kefu.MetaProductID).
 	ProductID string
+	// MessageID is the stored id of the shopper's message ("" when not
+	// stored): a turn retried for the same message settles a pending
+	// action the same way, never twice.
+	MessageID string
+	// asked is History before screening.
+	asked []kefu.Message
 }
 
 // Decisions the pipeline takes for a turn.
@@ -85,6 +91,9 @@ type Meta struct {
 	// Retrieved is every hit retrieval returned, best first (for evaluation
 	// and debugging; the API does not send it to shoppers).
 	Retrieved []kefu.Hit `json:"-"`
+	// dropped is the pending action this turn's message cancelled by
+	// moving on.
+	dropped *ActionRef
 }
 
 // Citation is a source an answer quotes; N is the [n] marker in the answer.
@@ -113,6 +122,9 @@ type Done struct {
 	Degraded bool `json:"degraded,omitempty"`
 	// Spent is how long the turn waited on retrieval and the models.
 	Spent Timing `json:"-"`
+	// Action is the after-sales action the turn proposed, took, handed
+	// over or cancelled; nil when none.
+	Action *ActionRef `json:"action,omitempty"`
 }
 
 // Result is a whole turn gathered from its events.
@@ -121,6 +133,7 @@ type Result struct {
 	Answer     string
 	Citations  []Citation
 	Escalation *Escalation
+	Action     *ActionRef
 }
 
 // Collect drains a turn's event stream into a Result. It returns the
@@ -144,6 +157,7 @@ func Collect(events iter.Seq2[Event, error]) (Result, error) {
 			r.Escalation = ev.Escalation
 		case EventDone:
 			r.Answer = ev.Done.Answer
+			r.Action = ev.Done.Action
 			if ev.Done.Backend != "" {
 				r.Meta.Backend = ev.Done.Backend
 			}

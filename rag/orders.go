@@ -2,7 +2,6 @@ package rag
 
 import (
 	"context"
-	"fmt"
 	"regexp"
 	"sort"
 	"strings"
@@ -38,29 +37,30 @@ var genericOrderTerms = func() map[string]bool {
 // The orders are cited from offset+1 on: passages the answer quotes before
 // them take the first numbers.
 func (p *Pipeline) orders(ctx context.Context, t Turn, u Understanding, meta *Meta, offset int) (*plan, error) {
-	// All of the shopper's orders (a query with no text lists them); which
+	// All of the shopper's orders (live, or the ingested copies); which
 	// ones the question means is decided below, on the shopper's words.
-	f := kefu.Filter{CustomerID: t.CustomerID, OnlyCustomer: true, Types: []string{kefu.TypeOrder}}
-	hits, err := p.search.Search(ctx, kefu.Query{Filter: f, TopK: maxOrdersListed})
+	book := bookFrom(ctx, p, t.CustomerID, u.OrderRefs)
+	hits, err := book.load(ctx)
 	if err != nil {
-		return nil, kefu.WrapError(kefu.EUnavailable, "the knowledge store is unavailable", fmt.Errorf("list orders: %w", err))
+		return nil, err
 	}
 	meta.Retrieved = hits
+	if len(hits) == 0 && book.unavailable() {
+		return p.fixed(DecideAnswer, u.Locale, "orders_unavailable", replyData{})
+	}
 	if len(hits) == 0 {
+		if len(u.OrderRefs) > 0 {
+			return p.fixed(DecideAnswer, u.Locale, "order_not_found", replyData{OrderID: u.OrderRefs[0]})
+		}
 		return p.fixed(DecideAnswer, u.Locale, "no_orders", replyData{})
 	}
 
 	var chosen []kefu.Hit
 	if len(u.OrderRefs) > 0 {
-		for _, ref := range u.OrderRefs {
-			want := tokenize.Normalize(ref)
-			for _, h := range hits {
-				if strings.Contains(tokenize.Normalize(h.Chunk.Text), want) && !containsHit(chosen, h) {
-					chosen = append(chosen, h)
-				}
+		if chosen = matchRefs(hits, u.OrderRefs); len(chosen) == 0 {
+			if book.unavailable() {
+				return p.fixed(DecideAnswer, u.Locale, "orders_unavailable", replyData{})
 			}
-		}
-		if len(chosen) == 0 {
 			return p.fixed(DecideAnswer, u.Locale, "order_not_found", replyData{OrderID: u.OrderRefs[0]})
 		}
 	} else {
@@ -76,6 +76,13 @@ func (p *Pipeline) orders(ctx context.Context, t Turn, u Understanding, meta *Me
 		return nil, err
 	}
 	var b strings.Builder
+	if book.stale {
+		note, err := p.reply(u.Locale, "orders_stale", replyData{AsOf: book.asOf})
+		if err != nil {
+			return nil, err
+		}
+		b.WriteString(note + "\n")
+	}
 	b.WriteString(intro)
 	for i, h := range chosen {
 		b.WriteString("\n")
@@ -88,21 +95,33 @@ func (p *Pipeline) orders(ctx context.Context, t Turn, u Understanding, meta *Me
 }
 
 // orderDate returns the day the shopper's order ref was placed, or "" when
-// the shopper has no such order. The lookup goes through the store's owner
-// filter like every order lookup.
+// the shopper has no such order. The lookup goes through the turn's order
+// book (live first, the store's owner filter otherwise).
 func (p *Pipeline) orderDate(ctx context.Context, customer, ref string) (string, error) {
-	f := kefu.Filter{CustomerID: customer, OnlyCustomer: true, Types: []string{kefu.TypeOrder}}
-	hits, err := p.search.Search(ctx, kefu.Query{Filter: f, TopK: maxOrdersListed})
-	if err != nil {
-		return "", kefu.WrapError(kefu.EUnavailable, "the knowledge store is unavailable", fmt.Errorf("list orders: %w", err))
+	h, found, err := bookFrom(ctx, p, customer, []string{ref}).find(ctx, ref)
+	if err != nil || !found {
+		return "", err
 	}
-	want := tokenize.Normalize(ref)
-	for _, h := range hits {
-		if strings.Contains(tokenize.Normalize(h.Chunk.Text), want) {
-			return firstDate(h.Chunk.Text), nil
-		}
+	if d := recordValue(h.Chunk.Text, map[string]bool{"placed at": true, "order date": true, "下单日期": true}); datePattern.MatchString(d) {
+		return datePattern.FindString(d), nil
 	}
-	return "", nil
+	return firstDate(h.Chunk.Text), nil
+}
+
+// orderBookKey carries the turn's order book in its ctx.
+type orderBookKey struct{}
+
+func withOrderBook(ctx context.Context, b *orderBook) context.Context {
+	return context.WithValue(ctx, orderBookKey{}, b)
+}
+
+// bookFrom returns the turn's order book, or a new one for customer when
+// ctx carries none (or one of another shopper).
+func bookFrom(ctx context.Context, p *Pipeline, customer string, refs []string) *orderBook {
+	if b, ok := ctx.Value(orderBookKey{}).(*orderBook); ok && b.p == p && b.customer == customer {
+		return b
+	}
+	return p.newOrderBook(customer, refs)
 }
 
 // without returns the hits of all that are not in some, in order.

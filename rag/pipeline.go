@@ -53,11 +53,12 @@ type options struct {
 	minDense     float64
 	backend      string
 	shop         Shop
-	orders       OrderLookup // nil: orders are read from the store
-	rules        RuleBook    // nil: no eligibility is computed
-	rerank       Reranker    // nil: the store's order stands
-	rerankBar    float64     // with a reranker that judges answers: the probability that counts as answering; 0 keeps minLexical and minDense
-	strongBar    float64     // with a reranker that judges answers: the probability that outweighs an out-of-scope verdict; 0: never
+	orders       OrderLookup    // nil: orders are read from the store
+	actions      *actionOptions // nil: no after-sales actions
+	rules        RuleBook       // nil: no eligibility is computed
+	rerank       Reranker       // nil: the store's order stands
+	rerankBar    float64        // with a reranker that judges answers: the probability that counts as answering; 0 keeps minLexical and minDense
+	strongBar    float64        // with a reranker that judges answers: the probability that outweighs an out-of-scope verdict; 0: never
 }
 
 // Option tunes a Pipeline.
@@ -156,7 +157,11 @@ func New(s Searcher, e Embedder, g Generator, p *prompts.Set, opts ...Option) *P
 // replyData is what the fixed-reply templates can use.
 type replyData struct {
 	Shop, Hours, OrderID, Reason string
-	Count                        int
+	AsOf                         string // the day an ingested copy dates from
+	// An after-sales action: its kind, the items, the new address, the
+	// shopper's request, what was shown, the order system's reference.
+	Kind, Items, NewAddress, Request, Summary, Reference string
+	Count                                                int
 }
 
 // ErrEmptyMessage is returned for a turn without text.
@@ -173,8 +178,10 @@ func (p *Pipeline) Stream(ctx context.Context, t Turn) iter.Seq2[Event, error] {
 		}
 		var spent Timing
 		ctx := withTiming(ctx, &spent)
+		t.asked = t.History // as stored, for matching a proposal (never shown to a model)
 		t.History = p.screenHistory(t.History)
 		u := Understand(t.Message, t.Locale, t.History)
+		ctx = withOrderBook(ctx, p.newOrderBook(t.CustomerID, u.OrderRefs))
 		// Next turn this message is history, already checked.
 		p.remember(t.Message, u)
 		// An attack is refused without asking any model.
@@ -208,6 +215,17 @@ func (p *Pipeline) Stream(ctx context.Context, t Turn) iter.Seq2[Event, error] {
 				return
 			}
 			answer = plan.prefix + answer
+			if plan.tools != nil {
+				// A proposal the model made is shown in kefu's own words,
+				// whatever the model wrote around it.
+				if tail := plan.tools.proposal(); tail != "" && !strings.Contains(answer, tail) {
+					tail = "\n\n" + tail
+					if !yield(Event{Type: EventDelta, Delta: tail}, nil) {
+						return
+					}
+					answer += tail
+				}
+			}
 		}
 		if !yield(Event{Type: EventCitations, Citations: plan.citations(answer)}, nil) {
 			return
@@ -219,7 +237,14 @@ func (p *Pipeline) Stream(ctx context.Context, t Turn) iter.Seq2[Event, error] {
 		if plan.backend != "" {
 			backend = plan.backend
 		}
-		yield(Event{Type: EventDone, Done: &Done{Answer: answer, Backend: backend, Degraded: plan.backend != "", Spent: spent}}, nil)
+		action := plan.action
+		if action == nil && plan.tools != nil {
+			action = plan.tools.proposed()
+		}
+		if action == nil {
+			action = meta.dropped
+		}
+		yield(Event{Type: EventDone, Done: &Done{Answer: answer, Backend: backend, Degraded: plan.backend != "", Spent: spent, Action: action}}, nil)
 	}
 }
 
@@ -306,8 +331,9 @@ type plan struct {
 	generate   *kefu.GenerateRequest
 	context    []kefu.Hit
 	escalation *Escalation
-	tools      *toolbox // the turn's tools, which may add to context
-	backend    string   // the fallback that wrote the generated answer, if one did
+	tools      *toolbox   // the turn's tools, which may add to context
+	backend    string     // the fallback that wrote the generated answer, if one did
+	action     *ActionRef // the after-sales action the turn proposed or reported
 	// eligibility is the decision the answer states or must not
 	// contradict (nil when the turn asked for none).
 	eligibility *rules.Decision
@@ -332,9 +358,21 @@ func (pl *plan) citations(answer string) []Citation {
 }
 
 func (p *Pipeline) plan(ctx context.Context, t Turn, u Understanding, meta *Meta) (*plan, error) {
+	// A pending after-sales action is settled by this message, whatever it
+	// says: an explicit yes runs it, anything else drops it.
+	if pl, dropped, err := p.settlePending(ctx, t, u, meta); err != nil || pl != nil {
+		return pl, err
+	} else {
+		meta.dropped = dropped
+	}
 	if u.Injection { // refused outright: nothing is looked up for it
 		meta.Reason = "injection:" + u.InjectionReason
 		return p.fixed(DecideRefuse, u.Locale, "refuse_injection", replyData{})
+	}
+	if urgent, _ := guard.Urgent(t.Message); urgent == "" && u.Intent != IntentHuman && !u.Legal && u.Sentiment != SentimentAngry {
+		if pl, ok, err := p.proposeAction(ctx, t, u, meta); err != nil || ok {
+			return pl, err
+		}
 	}
 
 	// Every other turn retrieves first and is decided with the evidence.
@@ -472,7 +510,7 @@ func (p *Pipeline) answer(ctx context.Context, t Turn, u Understanding, meta *Me
 	if err := p.renderPrompt(ctx, &req, t.History); err != nil {
 		return nil, err
 	}
-	tools := p.newToolbox(t, meta.At, req.Context) // tool results continue the prompt's numbering
+	tools := p.newToolbox(t, meta.At, u.Locale, req.Context) // tool results continue the prompt's numbering
 	req.Tools = tools.tools()
 	return &plan{decision: DecideAnswer, context: req.Context, generate: &req, tools: tools}, nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 
@@ -28,6 +29,7 @@ func WithOrderLookup(l OrderLookup) Option { return func(o *options) { o.orders 
 const (
 	ToolSearchKnowledge = "search_knowledge"
 	ToolGetOrder        = "get_order"
+	ToolProposeAction   = "propose_action"
 )
 
 // maxToolPassages caps how many passages one turn's context may grow to
@@ -44,19 +46,24 @@ type toolbox struct {
 	p        *Pipeline
 	customer string // the authenticated shopper, "" when anonymous
 	at       string // the day policies are read as in force
-
-	locale string // the reply's language
+	turn     Turn
+	locale   string // the reply's language
 
 	mu        sync.Mutex
 	hits      []kefu.Hit
 	changed   bool             // hits grew since the last take
 	decisions []rules.Decision // what check_eligibility decided this turn
+	prop      *ActionRef
+	propMsg   string // the proposal as the shopper must see it
 }
 
 // newToolbox returns the tools of a turn whose prompt shows ctxHits,
 // numbered from 1.
-func (p *Pipeline) newToolbox(t Turn, at string, ctxHits []kefu.Hit) *toolbox {
-	return &toolbox{p: p, customer: t.CustomerID, at: at, locale: t.Locale, hits: append([]kefu.Hit(nil), ctxHits...)}
+func (p *Pipeline) newToolbox(t Turn, at, locale string, ctxHits []kefu.Hit) *toolbox {
+	if locale == "" {
+		locale = t.Locale
+	}
+	return &toolbox{p: p, customer: t.CustomerID, at: at, turn: t, locale: locale, hits: append([]kefu.Hit(nil), ctxHits...)}
 }
 
 // tools returns the tools offered to the model, bound to this turn.
@@ -64,6 +71,9 @@ func (tb *toolbox) tools() []kefu.Tool {
 	tools := tb.baseTools()
 	if tb.p.opts.rules != nil {
 		tools = append(tools, tb.eligibilityTool())
+	}
+	if t, ok := tb.proposeTool(); ok {
+		tools = append(tools, t)
 	}
 	return tools
 }
@@ -97,6 +107,93 @@ func (tb *toolbox) baseTools() []kefu.Tool {
 			Call: tb.getOrder,
 		},
 	}
+}
+
+// proposeTool is the propose_action tool, offered with after-sales
+// actions on a signed-in shopper's conversation.
+func (tb *toolbox) proposeTool() (kefu.Tool, bool) {
+	if ao := tb.p.opts.actions; ao == nil || ao.rules == nil || tb.customer == "" || tb.turn.ConversationID == "" {
+		return kefu.Tool{}, false
+	}
+	return kefu.Tool{
+		Name: ToolProposeAction,
+		Description: "Propose an after-sales action on one of the signed-in shopper's orders: cancel, change_address, " +
+			"return, exchange or price_protection. kefu checks the shop's rules; an eligible action is shown to the " +
+			"shopper and runs only if they reply yes in their next message. Never say an action is done.",
+		Parameters: map[string]any{
+			"type": "object",
+			"properties": map[string]any{
+				"order_id":    map[string]any{"type": "string", "description": "the order number"},
+				"kind":        map[string]any{"type": "string", "enum": ActionKinds},
+				"new_address": map[string]any{"type": "string", "description": "for change_address: the new delivery address"},
+				"request":     map[string]any{"type": "string", "description": "what the shopper asked for, in their words"},
+			},
+			"required": []string{"order_id", "kind"},
+		},
+		Call: tb.proposeAction,
+	}, true
+}
+
+// proposeAction is the propose_action tool: the same proposal the
+// offline flow makes, on an order of the shopper's only.
+func (tb *toolbox) proposeAction(ctx context.Context, raw json.RawMessage) (string, error) {
+	const example = `{"order_id": "W260912-1001", "kind": "return"}`
+	var args struct {
+		OrderID    string `json:"order_id"`
+		Kind       string `json:"kind"`
+		NewAddress string `json:"new_address"`
+		Request    string `json:"request"`
+	}
+	if err := json.Unmarshal(raw, &args); err != nil {
+		return badArguments(ToolProposeAction, example, err), nil
+	}
+	id := strings.TrimSpace(args.OrderID)
+	if id == "" || len(id) > maxOrderIDLen || !slices.Contains(ActionKinds, args.Kind) {
+		return badArguments(ToolProposeAction, example, nil), nil
+	}
+	h, found, err := tb.findOrder(ctx, id)
+	if err != nil {
+		return "", err
+	}
+	if !found {
+		return fmt.Sprintf("not found: the shopper has no order %q.", id), nil
+	}
+	details := map[string]string{}
+	if args.Kind == ActionChangeAddress {
+		if a := strings.TrimSpace(args.NewAddress); a != "" {
+			details["new_address"] = clipRunes(a, maxActionDetail)
+		}
+	} else if r := strings.TrimSpace(args.Request); r != "" {
+		details["request"] = clipRunes(r, maxActionDetail)
+	}
+	pl, _, err := tb.p.propose(ctx, tb.turn, tb.locale, &Meta{}, args.Kind, id, h, details)
+	if err != nil {
+		return "", err
+	}
+	if pl.action == nil {
+		return "error: " + pl.text, nil // asks for what is missing (a new address)
+	}
+	if pl.action.State != ActionProposed {
+		return "not eligible: " + pl.text, nil
+	}
+	tb.mu.Lock()
+	tb.prop, tb.propMsg = pl.action, pl.text
+	tb.mu.Unlock()
+	return "proposed, awaiting the shopper's yes (kefu shows them this after your answer): " + pl.text, nil
+}
+
+// proposed is the action the model proposed this turn, if any.
+func (tb *toolbox) proposed() *ActionRef {
+	tb.mu.Lock()
+	defer tb.mu.Unlock()
+	return tb.prop
+}
+
+// proposal is the proposal's text the shopper must see, "" for none.
+func (tb *toolbox) proposal() string {
+	tb.mu.Lock()
+	defer tb.mu.Unlock()
+	return tb.propMsg
 }
 
 // take returns the turn's passages as they stand, numbered from 1, and
@@ -202,33 +299,11 @@ func (tb *toolbox) getOrder(ctx context.Context, raw json.RawMessage) (string, e
 	return strings.TrimRight(b.String(), "\n"), nil
 }
 
-// findOrder returns the shopper's order id as a hit.
+// findOrder returns the shopper's order id as a hit: live when an order
+// system is configured, the ingested copy (labelled with its day) when it
+// fails, the store's otherwise.
 func (tb *toolbox) findOrder(ctx context.Context, id string) (kefu.Hit, bool, error) {
-	if l := tb.p.opts.orders; l != nil {
-		text, found, err := l.Order(ctx, tb.customer, id)
-		if err != nil {
-			return kefu.Hit{}, false, fmt.Errorf("look up order %s: %w", id, err)
-		}
-		if !found || strings.TrimSpace(text) == "" {
-			return kefu.Hit{}, false, nil
-		}
-		return kefu.Hit{Score: 1, Chunk: kefu.Chunk{
-			ID: "order-service:" + id, DocID: "order-service:" + id, Type: kefu.TypeOrder,
-			Title: "Order " + id, Source: "order service", CustomerID: tb.customer, Text: text,
-		}}, true, nil
-	}
-	f := kefu.Filter{CustomerID: tb.customer, OnlyCustomer: true, Types: []string{kefu.TypeOrder}}
-	hits, err := tb.p.search.Search(ctx, kefu.Query{Filter: f, TopK: maxOrdersListed})
-	if err != nil {
-		return kefu.Hit{}, false, kefu.WrapError(kefu.EUnavailable, "the knowledge store is unavailable", fmt.Errorf("list orders: %w", err))
-	}
-	for _, h := range hits {
-		// The store filtered by owner already; checking again costs nothing.
-		if h.Chunk.CustomerID == tb.customer && h.Chunk.Type == kefu.TypeOrder && isOrder(h.Chunk, id) {
-			return h, true, nil
-		}
-	}
-	return kefu.Hit{}, false, nil
+	return bookFrom(ctx, tb.p, tb.customer, nil).find(ctx, id)
 }
 
 // orderIDKeys are the record keys (normalised) that hold an order number.

@@ -251,6 +251,9 @@ func (s *Bolt) deleteConversation(tx *bolt.Tx, id string) (removed, error) {
 			return n, err
 		}
 	}
+	if err := deleteProposal(tx, id); err != nil {
+		return n, err
+	}
 	return n, tx.Bucket(bucketConversations).Delete([]byte(id))
 }
 
@@ -291,6 +294,9 @@ type ConversationExport struct {
 	Conversation
 	Messages []Message  `json:"messages"`
 	Feedback []Feedback `json:"feedback"`
+	// PendingAction is the after-sales action awaiting the shopper's yes,
+	// if any.
+	PendingAction *Proposal `json:"pending_action,omitempty"`
 }
 
 // ExportCustomer returns everything the store holds about a shopper, from
@@ -336,6 +342,15 @@ func (s *Bolt) ExportCustomer(ctx context.Context, customerID string) (CustomerE
 				slices.SortFunc(recs, func(a, b feedbackRecord) int { return cmp.Compare(a.Seq, b.Seq) })
 				for _, r := range recs {
 					ce.Feedback = append(ce.Feedback, r.Feedback)
+				}
+			}
+			if pb := tx.Bucket(bucketProposals); pb != nil {
+				if raw := pb.Get([]byte(c.ID)); raw != nil {
+					var p Proposal
+					if err := s.getRecord(bucketProposals, []byte(c.ID), raw, &p); err != nil {
+						return err
+					}
+					ce.PendingAction = &p
 				}
 			}
 			out.Conversations = append(out.Conversations, ce)

@@ -41,7 +41,7 @@ func DefaultKeyring(dir string) (*seal.Keyring, error) {
 // Every value of these buckets is a record sealed with the keyring; the
 // index buckets (message_ids, outbox_ids, ticket_active, audit_meta) hold
 // only ids and keys and are not sealed.
-var sealedBuckets = [][]byte{bucketConversations, bucketMessages, bucketTickets, bucketFeedback, bucketOutbox, bucketAudit}
+var sealedBuckets = [][]byte{bucketConversations, bucketMessages, bucketTickets, bucketFeedback, bucketOutbox, bucketAudit, bucketProposals}
 
 // place is the additional data a record is sealed with: its bucket and
 // key, so that a sealed value copied elsewhere in the file does not open.

@@ -65,6 +65,10 @@ func TestNoPlaintextOnDisk(t *testing.T) {
 	if err := s.AppendAudit(ctx, AuditRecord{Actor: "alice", Action: "ticket.view", Detail: secret}); err != nil {
 		t.Fatal(err)
 	}
+	if _, err := s.PutProposal(ctx, Proposal{ConversationID: c.ID, CustomerID: "cust-secret-id", Kind: "change_address",
+		OrderID: "W1", Details: map[string]string{"new_address": secret}, Summary: "deliver to " + secret}); err != nil {
+		t.Fatal(err)
+	}
 	s.Close()
 	raw, err := os.ReadFile(filepath.Join(dir, FileName))
 	if err != nil {

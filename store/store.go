@@ -52,7 +52,30 @@ type Message struct {
 	// manipulate the assistant: neither it nor the message it answers is
 	// ever replayed to a model.
 	Refused bool `json:"refused,omitempty"`
+	// Action is, on an answer, the after-sales action it proposed or
+	// reported (its id, order, kind and state).
+	Action *ActionRef `json:"action,omitempty"`
 }
+
+// ActionRef names an after-sales action and where it stands: State is
+// ActionProposed (shown, awaiting the shopper's yes), ActionDone,
+// ActionFailed, ActionHandedOver (prepared for an agent, no order API) or
+// ActionCancelled (the shopper said no or moved on).
+type ActionRef struct {
+	ID      string `json:"id"`
+	OrderID string `json:"order_id"`
+	Kind    string `json:"kind"`
+	State   string `json:"state"`
+}
+
+// Action states.
+const (
+	ActionProposed   = "proposed"
+	ActionDone       = "done"
+	ActionFailed     = "failed"
+	ActionHandedOver = "handed_over"
+	ActionCancelled  = "cancelled"
+)
 
 // ID prefixes.
 const (

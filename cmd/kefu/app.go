@@ -36,6 +36,15 @@ type app struct {
 	store    chunkStore
 	embedder vectorEmbedder
 	pipeline *rag.Pipeline
+	// What the pipeline was built from, so that serve can add the
+	// after-sales actions once the conversation store is open.
+	gen     rag.Generator
+	prompts *prompts.Set
+	ragOpts []rag.Option
+	orders  *orders.Client // nil without orders.endpoint
+	// rules decides whether an order may undergo an after-sales action;
+	// without it no action is proposed.
+	rules rag.EligibilityChecker
 }
 
 // chunkStore is what the app needs of a chunk store: what the answering
@@ -122,6 +131,7 @@ func openApp(cfg Config, logOut io.Writer) (*app, error) {
 		shop := rag.Shop{Name: cfg.Shop.Name, Hours: cfg.Shop.Hours}
 		opts = append(opts, rag.WithShop(shop))
 	}
+	var ordersClient *orders.Client
 	if cfg.Orders.Endpoint != "" {
 		lookup, err := newOrderLookup(cfg.Orders)
 		if err != nil {
@@ -129,12 +139,15 @@ func openApp(cfg Config, logOut io.Writer) (*app, error) {
 			return nil, err
 		}
 		opts = append(opts, rag.WithOrderLookup(lookup))
+		ordersClient = lookup
 	}
+	var eligibility rag.EligibilityChecker
 	if book, err := loadRules(cfg.Orders); err != nil {
 		store.Close()
 		return nil, err
 	} else if book != nil {
 		opts = append(opts, rag.WithRules(book))
+		eligibility = rulesChecker{book: book}
 	}
 	rr, err := rerankOptions(cfg.Rerank, cfg.Embedding.Provider, log)
 	if err != nil {
@@ -143,7 +156,7 @@ func openApp(cfg Config, logOut io.Writer) (*app, error) {
 	}
 	opts = append(opts, rr...)
 	p := rag.New(store, emb, gen, ps, opts...)
-	return &app{cfg: cfg, log: log, store: store, embedder: emb, pipeline: p}, nil
+	return &app{rules: eligibility, cfg: cfg, log: log, store: store, embedder: emb, pipeline: p, gen: gen, prompts: ps, ragOpts: opts, orders: ordersClient}, nil
 }
 
 func (a *app) Close() error { return a.store.Close() }
@@ -169,7 +182,8 @@ func newOrderLookup(cfg OrdersConfig) (*orders.Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	c, err := orders.New(orders.Config{Endpoint: cfg.Endpoint, APIKey: key, Timeout: cfg.Timeout})
+	c, err := orders.New(orders.Config{Endpoint: cfg.Endpoint, ActionsEndpoint: cfg.ActionsEndpoint, APIKey: key,
+		Timeout: cfg.Timeout, ActionAttempts: cfg.ActionAttempts})
 	if err != nil {
 		return nil, fmt.Errorf("orders: %w", err)
 	}

@@ -34,6 +34,7 @@ type Config struct {
 	LLM       LLMConfig       `yaml:"llm"`
 	Rerank    RerankConfig    `yaml:"rerank"`
 	Orders    OrdersConfig    `yaml:"orders"`
+	Actions   ActionsConfig   `yaml:"actions"`
 	Log       LogConfig       `yaml:"log"`
 	Ingest    IngestConfig    `yaml:"ingest"`
 	Limits    LimitsConfig    `yaml:"limits"`
@@ -394,6 +395,9 @@ var configKeys = []configKey{
 	{"orders.api_key_file", "KEFU_ORDERS_API_KEY_FILE", "", "file holding the order look-up's key", func(c *Config, v string) error { c.Orders.APIKeyFile = v; return nil }},
 	{"orders.rules_file", "KEFU_ORDERS_RULES_FILE", "(none; serve --demo: the demo shop's)", "the shop's after-sales rules (YAML, see README \"Shop rules\"): a signed-in shopper asking whether an order can be cancelled, changed, returned, exchanged, refunded or price-protected gets the decision computed from them", func(c *Config, v string) error { c.Orders.RulesFile = v; return nil }},
 	{"orders.timeout", "KEFU_ORDERS_TIMEOUT", "5s", "longest one order look-up may take", durationSetter(func(c *Config) *time.Duration { return &c.Orders.Timeout })},
+	{"orders.actions_endpoint", "KEFU_ORDERS_ACTIONS_ENDPOINT", "(none: confirmed actions go to an agent on a ticket)", "where confirmed after-sales actions are posted, POST {actions_endpoint} with an Idempotency-Key (see package orders)", func(c *Config, v string) error { c.Orders.ActionsEndpoint = v; return nil }},
+	{"orders.action_attempts", "KEFU_ORDERS_ACTION_ATTEMPTS", "3", "attempts at one action on a timeout or a 5xx, each with the same Idempotency-Key", intSetter(func(c *Config) *int { return &c.Orders.ActionAttempts })},
+	{"actions.proposal_ttl", "KEFU_ACTIONS_PROPOSAL_TTL", "10m", "how long a proposed after-sales action waits for the shopper's yes (at most 24h)", durationSetter(func(c *Config) *time.Duration { return &c.Actions.ProposalTTL })},
 	{"ingest.gate", "KEFU_INGEST_GATE", "(none)", "gate file (JSON min/max thresholds, as kefu eval --gate) that every upload to POST /v1/admin/documents must pass on ingest.golden, or be rolled back (422 gate_failed)", func(c *Config, v string) error { c.Ingest.Gate = v; return nil }},
 	{"ingest.golden", "KEFU_INGEST_GOLDEN", "(none)", "golden set (JSONL) the upload gate runs through the pipeline after each upload", func(c *Config, v string) error { c.Ingest.Golden = v; return nil }},
 	{"ingest.gate_timeout", "KEFU_INGEST_GATE_TIMEOUT", "2m", "longest the gate's golden run may take (uploads and kefu ingest --gate); a run that takes longer fails the gate and the change is rolled back", durationSetter(func(c *Config) *time.Duration { return &c.Ingest.GateTimeout })},
@@ -529,6 +533,7 @@ func (c *Config) validate() error {
 	problems = append(problems, c.Embedding.problems()...)
 	problems = append(problems, c.LLM.problems()...)
 	problems = append(problems, c.Orders.problems()...)
+	problems = append(problems, c.Actions.problems()...)
 	problems = append(problems, c.Rerank.problems()...)
 	switch c.VectorDB.Provider {
 	case "embedded", "qdrant":
@@ -624,13 +629,31 @@ func (e EscalationConfig) problems() []string {
 	return problems
 }
 
+// ActionsConfig tunes after-sales actions taken in the chat.
+type ActionsConfig struct {
+	// ProposalTTL is how long a proposed action waits for the shopper's
+	// yes (default 10m, at most 24h).
+	ProposalTTL time.Duration `yaml:"proposal_ttl"`
+}
+
+func (a ActionsConfig) problems() []string {
+	if a.ProposalTTL < 0 || a.ProposalTTL > 24*time.Hour {
+		return []string{fmt.Sprintf("actions.proposal_ttl %s is not between 0 and 24h", a.ProposalTTL)}
+	}
+	return nil
+}
+
 // OrdersConfig points at the shop's live order look-up. Without an
 // endpoint, orders are read from their ingested copies in the store. The
 // key is read from the environment or a file only.
 type OrdersConfig struct {
-	Endpoint   string        `yaml:"endpoint"`
-	APIKeyFile string        `yaml:"api_key_file"`
-	Timeout    time.Duration `yaml:"timeout"`
+	Endpoint string `yaml:"endpoint"`
+	// ActionsEndpoint takes confirmed after-sales actions; ActionAttempts
+	// bounds the tries of one.
+	ActionsEndpoint string        `yaml:"actions_endpoint"`
+	ActionAttempts  int           `yaml:"action_attempts"`
+	APIKeyFile      string        `yaml:"api_key_file"`
+	Timeout         time.Duration `yaml:"timeout"`
 	// RulesFile is the shop's rules file (package rules); empty: none,
 	// except that serve --demo uses the demo shop's (rulesData).
 	RulesFile string `yaml:"rules_file"`
@@ -653,6 +676,15 @@ func (o OrdersConfig) problems() []string {
 	}
 	if o.Timeout < 0 {
 		problems = append(problems, fmt.Sprintf("orders.timeout %s is negative", o.Timeout))
+	}
+	if o.ActionsEndpoint != "" && !httpURL(o.ActionsEndpoint) {
+		problems = append(problems, "orders.actions_endpoint is not an http or https URL")
+	}
+	if o.ActionsEndpoint != "" && o.Endpoint == "" {
+		problems = append(problems, "orders.actions_endpoint needs orders.endpoint: an action is checked against the live order first")
+	}
+	if o.ActionAttempts < 0 || o.ActionAttempts > 10 {
+		problems = append(problems, fmt.Sprintf("orders.action_attempts %d is not between 1 and 10", o.ActionAttempts))
 	}
 	return append(problems, keyProblems("orders", o.APIKey, o.apiKey, o.APIKeyFile)...)
 }

@@ -22,6 +22,11 @@ func TestOrdersConfig(t *testing.T) {
 		{"orders:\n  api_key: k\n", nil, "KEFU_ORDERS_API_KEY"},
 		{"", map[string]string{"KEFU_ORDERS_API_KEY": "k", "KEFU_ORDERS_API_KEY_FILE": keyFile}, "keep one"},
 		{"", map[string]string{"KEFU_ORDERS_TIMEOUT": "-1s"}, "orders.timeout"},
+		{"orders:\n  endpoint: https://shop.example.com/orders\n  actions_endpoint: https://shop.example.com/actions\n  action_attempts: 2\nactions:\n  proposal_ttl: 5m\n", nil, ""},
+		{"", map[string]string{"KEFU_ORDERS_ENDPOINT": "https://shop.example.com/orders", "KEFU_ORDERS_ACTIONS_ENDPOINT": "ftp://x"}, "orders.actions_endpoint"},
+		{"", map[string]string{"KEFU_ORDERS_ACTIONS_ENDPOINT": "https://shop.example.com/actions"}, "needs orders.endpoint"},
+		{"", map[string]string{"KEFU_ORDERS_ACTION_ATTEMPTS": "99"}, "orders.action_attempts"},
+		{"", map[string]string{"KEFU_ACTIONS_PROPOSAL_TTL": "48h"}, "actions.proposal_ttl"},
 	} {
 		path := filepath.Join(dir, "kefu.yaml")
 		os.WriteFile(path, []byte(tc.yaml), 0o600)

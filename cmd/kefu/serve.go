@@ -107,6 +107,7 @@ func serve(ctx context.Context, g *globals, cfg Config, demo bool, ready func(ad
 	}
 	defer convs.Close()
 	defer startStoreJobs(ctx, cfg, convs, log)()
+	a.withActions(convs, a.rules)
 
 	secret, err := tokenSecret(cfg)
 	if err != nil {
