@@ -18,7 +18,7 @@ var durationOrRange = regexp.MustCompile(`[-–~]|[a-z天日时周月年]`)
 // Ungrounded returns the facts of answer (amounts, percentages, dates,
 // times, order and tracking numbers, numbers) that appear in none of the
 // sources, compared after NFKC with thousands separators and white space
-// removed. An answer that states only what its sources say returns nil.
+// removed (the facts come back in that compacted form: "¥1299"). An answer that states only what its sources say returns nil.
 // Citation markers ([1]) are not facts.
 func Ungrounded(answer string, sources []string) []string {
 	answer = citationMarker.ReplaceAllString(norm.NFKC.String(answer), "")
@@ -30,7 +30,28 @@ func Ungrounded(answer string, sources []string) []string {
 	all := src.String()
 	var missing []string
 	seen := map[string]bool{}
-	for _, f := range factPattern.FindAllString(answer, -1) {
+	taken := 0 // where the last fact ended
+	for _, loc := range factPattern.FindAllStringIndex(answer, -1) {
+		if loc[0] < taken {
+			continue
+		}
+		// A fact runs to the end of its number, thousands groups
+		// included, as compact reads the sources: "0:000" is not the time
+		// "0:00" and a zero, nor "0000-00,000" a range and a number.
+		end := loc[1]
+		for end < len(answer) && isDigit(answer[end-1]) {
+			switch {
+			case isDigit(answer[end]):
+				end++
+			case answer[end] == ',' && isThousands(answer[end+1:]):
+				end += 4
+			default:
+				goto whole
+			}
+		}
+	whole:
+		taken = end
+		f := strings.TrimRight(answer[loc[0]:end], ",") // "¥1299, not 299"
 		c := compact(f)
 		if seen[c] || len(digitsOf(c)) < 2 && !strings.ContainsAny(c, "¥$€£%") && !durationOrRange.MatchString(c) {
 			continue
@@ -92,7 +113,7 @@ func compact(s string) string {
 				b.WriteByte('|')
 			}
 			i = j - 1
-		case c == ',' && b.Len() > 0 && isDigit(b.String()[b.Len()-1]) && thousands(s[i+1:]):
+		case c == ',' && b.Len() > 0 && isDigit(b.String()[b.Len()-1]) && isThousands(s[i+1:]):
 		default:
 			b.WriteByte(c)
 		}
@@ -100,8 +121,8 @@ func compact(s string) string {
 	return b.String()
 }
 
-// thousands reports whether s starts with three digits and no fourth.
-func thousands(s string) bool {
+// isThousands reports whether s starts with three digits and no fourth.
+func isThousands(s string) bool {
 	return len(s) >= 3 && isDigit(s[0]) && isDigit(s[1]) && isDigit(s[2]) && (len(s) == 3 || !isDigit(s[3]))
 }
 

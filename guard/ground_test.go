@@ -24,6 +24,18 @@ func TestUngrounded(t *testing.T) {
 	if !slices.Equal(got, want) {
 		t.Errorf("Ungrounded = %q, want %q", got, want)
 	}
+	// A number that ends at a comma is that number, in the answer as in
+	// its source, whatever follows the comma.
+	for _, a := range []string{"0000-00,000", "sizes 38-40,42 and 44", "0:000", "open 9:30 to 17:00, 2026-11-200"} {
+		if got := Ungrounded(a, []string{a}); got != nil {
+			t.Errorf("%q is ungrounded in itself: %q", a, got)
+		}
+	}
+	// Thousands separators still join: ¥1299 is the source's 1,299, and
+	// 299 is not.
+	if got := Ungrounded("It costs ¥1299, not 299.", sources); !slices.Equal(got, []string{"299"}) {
+		t.Errorf("Ungrounded = %q, want [299]", got)
+	}
 }
 
 func TestRedactingHandler(t *testing.T) {
@@ -73,6 +85,8 @@ func FuzzUngrounded(f *testing.F) {
 	f.Add("送达时间3-5个工作日，运费10元。", "配送3-5个工作日")
 	f.Add("Order W260912-1001 ships 2026-11-20 at 10:30.", "")
 	f.Add("We guarantee a full refund.", "no promises")
+	f.Add("0000-00,000", "")
+	f.Add("0:000", "0")
 	f.Fuzz(func(t *testing.T, answer, source string) {
 		if got := Ungrounded(answer, []string{answer}); len(got) != 0 {
 			t.Fatalf("an answer is ungrounded in itself: %q -> %q", answer, got)
