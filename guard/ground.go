@@ -18,7 +18,7 @@ var durationOrRange = regexp.MustCompile(`[-–~]|[a-z天日时周月年]`)
 // Ungrounded returns the facts of answer (amounts, percentages, dates,
 // times, order and tracking numbers, numbers) that appear in none of the
 // sources, compared after NFKC with thousands separators and white space
-// removed (the facts come back in that compacted form: "¥1299"). An answer that states only what its sources say returns nil.
+// removed. An answer that states only what its sources say returns nil.
 // Citation markers ([1]) are not facts.
 func Ungrounded(answer string, sources []string) []string {
 	answer = citationMarker.ReplaceAllString(norm.NFKC.String(answer), "")
@@ -39,6 +39,7 @@ func Ungrounded(answer string, sources []string) []string {
 		// included, as compact reads the sources: "0:000" is not the time
 		// "0:00" and a zero, nor "0000-00,000" a range and a number.
 		end := loc[1]
+	number:
 		for end < len(answer) && isDigit(answer[end-1]) {
 			switch {
 			case isDigit(answer[end]):
@@ -46,10 +47,9 @@ func Ungrounded(answer string, sources []string) []string {
 			case answer[end] == ',' && isThousands(answer[end+1:]):
 				end += 4
 			default:
-				goto whole
+				break number
 			}
 		}
-	whole:
 		taken = end
 		f := strings.TrimRight(answer[loc[0]:end], ",") // "¥1299, not 299"
 		c := compact(f)
