@@ -19,6 +19,7 @@ import (
 	"github.com/kefuhq/kefu/auth"
 	"github.com/kefuhq/kefu/rag"
 	"github.com/kefuhq/kefu/store"
+	"github.com/kefuhq/kefu/web"
 )
 
 // Answerer answers one shopper turn as a stream of events (the answering
@@ -188,6 +189,9 @@ type Deps struct {
 	// Privacy serves the shopper's rights and the audit log
 	// (/v1/admin/customers/..., /v1/admin/audit), 503 without it.
 	Privacy Privacy
+	// Web serves the screens (GET /, /chat, /kefu/...); without it they
+	// are served with the defaults of web.Config.
+	Web *web.Site
 }
 
 // Server is the HTTP API. It is immutable once built and safe for
@@ -218,6 +222,7 @@ type Server struct {
 	limits         *limiters
 	privacy        Privacy
 	inflight       sync.Map // shopper message id -> chan closed once its answer is stored, see claimTurn
+	web            *web.Site
 }
 
 // New builds a Server. With no API keys configured, only the shopper
@@ -242,6 +247,7 @@ func New(cfg Config, deps Deps) *Server {
 		feedback:  deps.Feedback,
 		analytics: deps.Analytics,
 		privacy:   deps.Privacy,
+		web:       deps.Web,
 	}
 	for name, check := range deps.Readiness {
 		s.checks[name] = check
@@ -298,6 +304,7 @@ func (s *Server) routes() http.Handler {
 	r.GET("/healthz", s.healthz)
 	r.GET("/readyz", s.readyz)
 	r.GET("/metrics", s.requireMetrics, gin.WrapH(s.MetricsHandler()))
+	s.webRoutes(r)
 
 	r.NoRoute(func(c *gin.Context) {
 		writeError(c, kefu.Errorf(kefu.ENotFound, "no route for %s %s", c.Request.Method, clip(c.Request.URL.Path)))

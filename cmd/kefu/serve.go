@@ -24,6 +24,7 @@ import (
 	demoshop "github.com/kefuhq/kefu/examples/demo-shop"
 	"github.com/kefuhq/kefu/ingest"
 	"github.com/kefuhq/kefu/store"
+	"github.com/kefuhq/kefu/web"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -138,6 +139,10 @@ func serve(ctx context.Context, g *globals, cfg Config, demo bool, ready func(ad
 		defer func() { stop(); <-done }()
 	}
 
+	site, err := web.New(web.Config{ShopName: cfg.Shop.Name})
+	if err != nil {
+		return err
+	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	srv := api.New(api.Config{
@@ -177,6 +182,7 @@ func serve(ctx context.Context, g *globals, cfg Config, demo bool, ready func(ad
 		Feedback:  convs,
 		Analytics: convs,
 		Privacy:   convs,
+		Web:       site,
 	})
 	var lc net.ListenConfig
 	ln, err := lc.Listen(ctx, "tcp", cfg.Server.Addr)
