@@ -127,6 +127,16 @@ func (s *Server) staffKey(c *gin.Context, need auth.Role, closed, missing, wrong
 	}
 	presented := presentedKey(c.Request)
 	name, role, ok := s.keys.Lookup(presented)
+	if presented == "" {
+		sname, srole, found, err := s.sessionKey(c)
+		if err != nil {
+			writeError(c, err)
+			return false
+		}
+		if found {
+			name, role, ok = sname, srole, true
+		}
+	}
 	if !ok {
 		c.Header("WWW-Authenticate", `Bearer realm="kefu"`)
 		why := "no API key"

@@ -138,6 +138,15 @@ func (s *Server) checkKey(c *gin.Context, need auth.Role, missing string) error 
 		return err
 	}
 	name, role, ok := s.keys.Lookup(presented)
+	if presented == "" && need != auth.RoleWidget {
+		sname, srole, found, err := s.sessionKey(c)
+		if err != nil {
+			return err
+		}
+		if found {
+			name, role, ok = sname, srole, true
+		}
+	}
 	if !ok {
 		c.Header("WWW-Authenticate", `Bearer realm="kefu"`)
 		why := "no API key"

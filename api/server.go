@@ -91,6 +91,13 @@ type Config struct {
 	// its first 10s, default 16 KiB/s. A slower body is cut with 408.
 	UploadReadTimeout       time.Duration
 	UploadMinBytesPerSecond int64
+	// SessionTTL bounds a staff session of the console or dashboard from
+	// its sign-in (default 12h), SessionIdle from its last use (default
+	// 2h); MaxSessions bounds the sessions held at once (default 1,000;
+	// the least recently used goes first).
+	SessionTTL  time.Duration
+	SessionIdle time.Duration
+	MaxSessions int
 }
 
 // Defaults.
@@ -192,6 +199,8 @@ type Deps struct {
 	// Web serves the screens (GET /, /chat, /kefu/...); without it they
 	// are served with the defaults of web.Config.
 	Web *web.Site
+	// Now is the clock of staff sessions; default time.Now.
+	Now func() time.Time
 }
 
 // Server is the HTTP API. It is immutable once built and safe for
@@ -222,6 +231,7 @@ type Server struct {
 	limits         *limiters
 	privacy        Privacy
 	inflight       sync.Map // shopper message id -> chan closed once its answer is stored, see claimTurn
+	sessions       *sessions
 	web            *web.Site
 }
 
@@ -249,6 +259,7 @@ func New(cfg Config, deps Deps) *Server {
 		privacy:   deps.Privacy,
 		web:       deps.Web,
 	}
+	s.sessions = newSessions(s.cfg.MaxSessions, s.cfg.SessionTTL, s.cfg.SessionIdle, deps.Now)
 	for name, check := range deps.Readiness {
 		s.checks[name] = check
 	}
@@ -301,6 +312,7 @@ func (s *Server) routes() http.Handler {
 	s.adminRoutes(r)
 	s.analyticsRoutes(r)
 	s.customerRoutes(r)
+	s.sessionRoutes(r)
 	r.GET("/healthz", s.healthz)
 	r.GET("/readyz", s.readyz)
 	r.GET("/metrics", s.requireMetrics, gin.WrapH(s.MetricsHandler()))
