@@ -297,3 +297,43 @@ func TestBearerKeyBesideSession(t *testing.T) {
 		t.Fatalf("bearer claim with a cookie beside it: %d %s", rec.Code, rec.Body)
 	}
 }
+
+// The copilot drafts from the shopper's last question that the knowledge
+// answers, as that shopper, and stores nothing.
+func TestSuggestedReply(t *testing.T) {
+	e := newDeskEnv(t)
+	first := e.chat(t, "C1001", "", "Can I return opened headphones?")
+	esc := e.chat(t, "C1001", first.ConversationID, "I want to talk to a human")
+	before := len(e.calls())
+	msgs := decode[api.MessagesResponse](t, e.agent(t, aliceKey, 200, "GET", "/v1/agent/tickets/"+esc.TicketID+"/messages", ""))
+	if len(msgs.Messages) != 4 || msgs.Messages[2].Content != "I want to talk to a human" {
+		t.Fatalf("messages = %+v", msgs)
+	}
+
+	sug := decode[api.Suggestion](t, e.agent(t, aliceKey, 200, "GET", "/v1/agent/tickets/"+esc.TicketID+"/suggestion", ""))
+	if !sug.Found || sug.Question != "Can I return opened headphones?" || sug.Answer != theAnswer || len(sug.Citations) == 0 || sug.Decision != "answer" {
+		t.Fatalf("suggestion = %+v", sug)
+	}
+	calls := e.calls()[before:]
+	if len(calls) != 2 || calls[1].CustomerID != "C1001" || calls[1].Channel != "agent_assist" || len(calls[1].History) != 0 {
+		t.Fatalf("the copilot's turns = %+v", calls)
+	}
+	if got := decode[api.MessagesResponse](t, e.agent(t, aliceKey, 200, "GET", "/v1/agent/tickets/"+esc.TicketID+"/messages", "")); len(got.Messages) != 4 {
+		t.Errorf("drafting stored messages: %+v", got)
+	}
+	// A shopper's key cannot read drafts or the conversation through the desk.
+	e.agent(t, widgetKey, 403, "GET", "/v1/agent/tickets/"+esc.TicketID+"/suggestion", "")
+	e.agent(t, widgetKey, 403, "GET", "/v1/agent/tickets/"+esc.TicketID+"/messages", "")
+	e.agent(t, aliceKey, 404, "GET", "/v1/agent/tickets/t_nope/suggestion", "")
+}
+
+// With only a request for a person, the draft is the holding reply, marked
+// not found.
+func TestSuggestedReplyNothingFound(t *testing.T) {
+	e := newDeskEnv(t)
+	esc := e.chat(t, "C1002", "", "I want to talk to a human")
+	sug := decode[api.Suggestion](t, e.agent(t, aliceKey, 200, "GET", "/v1/agent/tickets/"+esc.TicketID+"/suggestion", ""))
+	if sug.Found || sug.Question != "I want to talk to a human" || sug.Citations == nil {
+		t.Fatalf("suggestion = %+v", sug)
+	}
+}
