@@ -313,6 +313,7 @@ func (s *Server) routes() http.Handler {
 	s.analyticsRoutes(r)
 	s.customerRoutes(r)
 	s.sessionRoutes(r)
+	s.periodRoutes(r)
 	r.GET("/healthz", s.healthz)
 	r.GET("/readyz", s.readyz)
 	r.GET("/metrics", s.requireMetrics, gin.WrapH(s.MetricsHandler()))
