@@ -171,6 +171,7 @@ var agentActions = map[string]string{
 	"/v1/agent/stats":                  "stats.view",
 	"/v1/agent/tickets/:id/suggestion": "ticket.suggest",
 	"/v1/agent/tickets/:id/messages":   "ticket.messages",
+	"/v1/agent/tickets/:id/note":       "ticket.note",
 }
 
 // audit records who does what to which ticket, and when, before the

@@ -337,3 +337,34 @@ func TestSuggestedReplyNothingFound(t *testing.T) {
 		t.Fatalf("suggestion = %+v", sug)
 	}
 }
+
+// An internal note stays in the ticket: the shopper's conversation and
+// the assistant's next turn never hold it, and a later reply keeps it.
+func TestInternalNote(t *testing.T) {
+	e := newDeskEnv(t)
+	esc := e.chat(t, "C1001", "", "I want to talk to a human")
+	tk := decode[api.Ticket](t, e.agent(t, aliceKey, 200, "POST", "/v1/agent/tickets/"+esc.TicketID+"/note", `{"note":"VIP: refund approved by lead"}`))
+	if tk.Packet == nil || len(tk.Packet.Notes) != 1 || tk.Packet.Notes[0].Agent != "alice" || tk.Packet.Notes[0].Text != "VIP: refund approved by lead" {
+		t.Fatalf("ticket after note = %+v", tk.Packet)
+	}
+	e.agent(t, aliceKey, 200, "POST", "/v1/agent/tickets/"+esc.TicketID+"/reply", `{"message":"Hello"}`)
+	after := decode[api.Ticket](t, e.agent(t, aliceKey, 200, "GET", "/v1/agent/tickets/"+esc.TicketID, ""))
+	if len(after.Packet.Notes) != 1 {
+		t.Errorf("a reply dropped the note: %+v", after.Packet.Notes)
+	}
+	rec := e.do(t, "GET", "/v1/conversations/"+esc.ConversationID, "", append(bearer(widgetKey), api.HeaderCustomerToken, token(t, "C1001"))...)
+	if rec.Code != 200 || strings.Contains(rec.Body.String(), "VIP") {
+		t.Errorf("the shopper sees the note: %d %s", rec.Code, rec.Body)
+	}
+	e.agent(t, aliceKey, 200, "POST", "/v1/agent/tickets/"+esc.TicketID+"/resolve", `{"outcome":"resolved"}`)
+	e.chat(t, "C1001", esc.ConversationID, "thanks")
+	for _, turn := range e.calls() {
+		for _, h := range turn.History {
+			if strings.Contains(h.Content, "VIP") {
+				t.Errorf("the assistant read the note: %+v", turn.History)
+			}
+		}
+	}
+	e.agent(t, aliceKey, 400, "POST", "/v1/agent/tickets/"+esc.TicketID+"/note", `{"note":"  "}`)
+	e.agent(t, widgetKey, 403, "POST", "/v1/agent/tickets/"+esc.TicketID+"/note", `{"note":"x"}`)
+}

@@ -10,6 +10,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/kefuhq/kefu"
+	"github.com/kefuhq/kefu/escalate"
 	"github.com/kefuhq/kefu/rag"
 	"github.com/kefuhq/kefu/store"
 )
@@ -49,6 +50,56 @@ type Suggestion struct {
 func (s *Server) copilotRoutes(g gin.IRouter) {
 	g.GET("/tickets/:id/suggestion", s.suggestReply)
 	g.GET("/tickets/:id/messages", s.ticketMessages)
+	g.POST("/tickets/:id/note", s.noteTicket)
+}
+
+// AgentNotes keeps agents' internal notes on tickets (package escalate's
+// Desk); the agent desk serves POST /v1/agent/tickets/{id}/note when it
+// has this method.
+type AgentNotes interface {
+	Note(ctx context.Context, id, agent, text string) (store.Ticket, error)
+}
+
+var _ AgentNotes = (*escalate.Desk)(nil)
+
+// NoteRequest is the body of POST /v1/agent/tickets/{id}/note.
+type NoteRequest struct {
+	Note string `json:"note"`
+}
+
+// noteTicket adds an internal note: POST /v1/agent/tickets/{id}/note
+// {"note"}. The shopper never sees it and the assistant never reads it; it
+// answers the ticket with its packet, notes included.
+func (s *Server) noteTicket(c *gin.Context) {
+	notes, ok := s.agents.(AgentNotes)
+	if !ok {
+		writeError(c, kefu.Errorf(kefu.EUnavailable, "internal notes are not kept by this server's desk"))
+		return
+	}
+	var req NoteRequest
+	if err := s.decodeBody(c, &req); err != nil {
+		writeError(c, err)
+		return
+	}
+	if strings.TrimSpace(req.Note) == "" {
+		writeError(c, kefu.Errorf(kefu.EInvalid, "note is empty"))
+		return
+	}
+	if n := len(req.Note); n > s.cfg.MaxMessageBytes {
+		writeError(c, kefu.Errorf(kefu.ETooLarge, "note is %d bytes; the limit is %d", n, s.cfg.MaxMessageBytes))
+		return
+	}
+	t, err := notes.Note(c.Request.Context(), c.Param("id"), c.GetString(ginKeyName), req.Note)
+	if err != nil {
+		writeError(c, ticketErr(err))
+		return
+	}
+	p, err := escalate.DecodePacket(t)
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, ticketView(t, &p))
 }
 
 // ticketMessages returns the ticket's conversation as it is now (the

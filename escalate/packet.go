@@ -39,6 +39,9 @@ type Packet struct {
 	// Sources are the documents the answers cited, once each.
 	Sources    []Source `json:"sources"`
 	Transcript []Line   `json:"transcript"`
+	// Notes are the agents' internal notes, oldest first: never shown to
+	// the shopper nor given to the assistant.
+	Notes []Note `json:"notes,omitempty"`
 	// Redacted is set on copies whose personal data is replaced by
 	// placeholders ([phone], [email]): the copies that leave the process.
 	Redacted bool `json:"redacted,omitempty"`
@@ -57,6 +60,13 @@ type Mood struct {
 	MessageID string    `json:"message_id"`
 	Sentiment string    `json:"sentiment"` // positive, neutral, negative, angry
 	At        time.Time `json:"at"`
+}
+
+// Note is an agent's internal note on a ticket.
+type Note struct {
+	Agent string    `json:"agent"`
+	Text  string    `json:"text"`
+	At    time.Time `json:"at"`
 }
 
 // Attempt is one assistant answer.
@@ -152,6 +162,13 @@ func (p Packet) Redact() Packet {
 	for i, a := range p.Tried {
 		a.Answer = redact(a.Answer)
 		out.Tried[i] = a
+	}
+	if p.Notes != nil {
+		out.Notes = make([]Note, len(p.Notes))
+		for i, n := range p.Notes {
+			n.Text = redact(n.Text)
+			out.Notes[i] = n
+		}
 	}
 	return out
 }
