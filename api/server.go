@@ -201,6 +201,9 @@ type Deps struct {
 	Web *web.Site
 	// Now is the clock of staff sessions; default time.Now.
 	Now func() time.Time
+	// Library lists the knowledge store's documents and their chunks for
+	// the dashboard (GET /v1/admin/documents...), 503 without it.
+	Library Library
 }
 
 // Server is the HTTP API. It is immutable once built and safe for
@@ -232,6 +235,7 @@ type Server struct {
 	privacy        Privacy
 	inflight       sync.Map // shopper message id -> chan closed once its answer is stored, see claimTurn
 	sessions       *sessions
+	library        Library
 	web            *web.Site
 }
 
@@ -259,6 +263,7 @@ func New(cfg Config, deps Deps) *Server {
 		privacy:   deps.Privacy,
 		web:       deps.Web,
 	}
+	s.library = deps.Library
 	s.sessions = newSessions(s.cfg.MaxSessions, s.cfg.SessionTTL, s.cfg.SessionIdle, deps.Now)
 	for name, check := range deps.Readiness {
 		s.checks[name] = check
@@ -314,6 +319,7 @@ func (s *Server) routes() http.Handler {
 	s.customerRoutes(r)
 	s.sessionRoutes(r)
 	s.periodRoutes(r)
+	s.libraryRoutes(r)
 	r.GET("/healthz", s.healthz)
 	r.GET("/readyz", s.readyz)
 	r.GET("/metrics", s.requireMetrics, gin.WrapH(s.MetricsHandler()))

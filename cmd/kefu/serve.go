@@ -183,6 +183,7 @@ func serve(ctx context.Context, g *globals, cfg Config, demo bool, ready func(ad
 		Analytics: convs,
 		Privacy:   convs,
 		Web:       site,
+		Library:   libraryOf(a.store),
 	})
 	var lc net.ListenConfig
 	ln, err := lc.Listen(ctx, "tcp", cfg.Server.Addr)
