@@ -50,6 +50,8 @@ type Page struct {
 var Pages = []Page{
 	{Path: "/", Template: "index.html", FrameAncestors: "'none'"},
 	{Path: "/chat", Template: "chat.html", FrameAncestors: "*"},
+	{Path: "/console", Template: "console.html", FrameAncestors: "'none'"},
+	{Path: "/admin", Template: "admin.html", FrameAncestors: "'none'"},
 }
 
 // Site serves the pages and assets. It is immutable and safe for
