@@ -8,6 +8,7 @@ import (
 
 	"github.com/kefuhq/kefu"
 	"github.com/kefuhq/kefu/api"
+	"github.com/kefuhq/kefu/eval"
 )
 
 type fakeLibrary struct{}
@@ -49,4 +50,40 @@ func TestDocumentLibrary(t *testing.T) {
 	wantError(t, e.do(t, "GET", "/v1/admin/documents?limit=0", "", bearer(adminKey)...), http.StatusBadRequest, kefu.EInvalid)
 	e.agent(t, aliceKey, 403, "GET", "/v1/admin/documents", "")
 	e.agent(t, widgetKey, 403, "GET", "/v1/admin/documents/policies%2Freturns.md", "")
+}
+
+type fakeEvaluator struct {
+	started chan struct{}
+	release chan struct{}
+}
+
+func (f *fakeEvaluator) Evaluate(ctx context.Context) (eval.Report, error) {
+	if f.started != nil {
+		close(f.started)
+		<-f.release
+	}
+	return eval.Report{Cases: 3, HitAt1: 0.67, Failures: []eval.Failure{{ID: "ret-02", Reasons: []string{"answer lacks \"30 days\""}}}}, nil
+}
+
+func TestRunEval(t *testing.T) {
+	ev := &fakeEvaluator{started: make(chan struct{}), release: make(chan struct{})}
+	e := newDeskEnv(t, func(_ *api.Config, d *api.Deps) { d.Evaluator = ev })
+	done := make(chan []byte)
+	go func() {
+		rec := e.do(t, "POST", "/v1/admin/eval", "", bearer(adminKey)...)
+		done <- rec.Body.Bytes()
+	}()
+	<-ev.started
+	// One run at a time.
+	wantError(t, e.do(t, "POST", "/v1/admin/eval", "", bearer(adminKey)...), http.StatusConflict, kefu.EConflict)
+	close(ev.release)
+	got := decode[api.EvalResponse](t, <-done)
+	if got.Report.Cases != 3 || len(got.Report.Failures) != 1 || got.Report.Failures[0].ID != "ret-02" {
+		t.Fatalf("eval = %+v", got)
+	}
+	ev.started = nil
+	if rec := e.do(t, "POST", "/v1/admin/eval", "", bearer(adminKey)...); rec.Code != 200 {
+		t.Errorf("a second run after the first: %d %s", rec.Code, rec.Body)
+	}
+	e.agent(t, aliceKey, 403, "POST", "/v1/admin/eval", "")
 }

@@ -204,6 +204,9 @@ type Deps struct {
 	// Library lists the knowledge store's documents and their chunks for
 	// the dashboard (GET /v1/admin/documents...), 503 without it.
 	Library Library
+	// Evaluator runs the shop's golden set for the dashboard (POST
+	// /v1/admin/eval), 503 without it.
+	Evaluator Evaluator
 }
 
 // Server is the HTTP API. It is immutable once built and safe for
@@ -236,6 +239,8 @@ type Server struct {
 	inflight       sync.Map // shopper message id -> chan closed once its answer is stored, see claimTurn
 	sessions       *sessions
 	library        Library
+	evaluator      Evaluator
+	evals          evalRuns
 	web            *web.Site
 }
 
@@ -264,6 +269,7 @@ func New(cfg Config, deps Deps) *Server {
 		web:       deps.Web,
 	}
 	s.library = deps.Library
+	s.evaluator = deps.Evaluator
 	s.sessions = newSessions(s.cfg.MaxSessions, s.cfg.SessionTTL, s.cfg.SessionIdle, deps.Now)
 	for name, check := range deps.Readiness {
 		s.checks[name] = check
@@ -320,6 +326,7 @@ func (s *Server) routes() http.Handler {
 	s.sessionRoutes(r)
 	s.periodRoutes(r)
 	s.libraryRoutes(r)
+	s.evalRoutes(r)
 	r.GET("/healthz", s.healthz)
 	r.GET("/readyz", s.readyz)
 	r.GET("/metrics", s.requireMetrics, gin.WrapH(s.MetricsHandler()))

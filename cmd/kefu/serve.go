@@ -143,6 +143,10 @@ func serve(ctx context.Context, g *globals, cfg Config, demo bool, ready func(ad
 	if err != nil {
 		return err
 	}
+	evaluator, err := shopEvaluator(cfg, demo, a.pipeline)
+	if err != nil {
+		return err
+	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	srv := api.New(api.Config{
@@ -184,6 +188,7 @@ func serve(ctx context.Context, g *globals, cfg Config, demo bool, ready func(ad
 		Privacy:   convs,
 		Web:       site,
 		Library:   libraryOf(a.store),
+		Evaluator: evaluator,
 	})
 	var lc net.ListenConfig
 	ln, err := lc.Listen(ctx, "tcp", cfg.Server.Addr)
