@@ -163,6 +163,9 @@ func serve(ctx context.Context, g *globals, cfg Config, demo bool, ready func(ad
 		BodyReadTimeout:         cfg.Limits.BodyReadTimeout,
 		TokenMaxTTL:             cfg.Auth.TokenMaxTTL,
 		TrustedProxies:          cfg.Server.TrustedProxies,
+		SessionTTL:              cfg.Auth.SessionTTL,
+		SessionIdle:             cfg.Auth.SessionIdle,
+		MaxSessions:             cfg.Auth.MaxSessions,
 	}, api.Deps{
 		Answerer:             a.pipeline,
 		Conversations:        convs,
