@@ -242,6 +242,7 @@ async function ask(text, id) {
         if (event === 'meta' && data.conversation_id && !state.conv) { state.conv = data.conversation_id; save(state); }
         else if (event === 'delta') {
           fresh += data.text || '';
+          li.dataset.deltas = String(Number(li.dataset.deltas || 0) + 1);
           // A retry starts its text again: show it once it has caught up.
           if (fresh.length >= shown.length) { shown = fresh; body.classList.remove('typing'); body.textContent = shown; scroll(); }
         } else if (event === 'escalation') setBanner(t.handoff);
@@ -309,7 +310,10 @@ function reset() {
   greet();
 }
 
-function greet() { bubble('assistant', t.greeting).li.classList.add('msg-greeting'); }
+function greet() {
+  bubble('assistant', t.greeting).li.classList.add('msg-greeting');
+  if (!performance.getEntriesByName('kefu-chat-rendered').length) performance.mark('kefu-chat-rendered');
+}
 
 // restore shows the stored conversation, then resumes a turn that a
 // reload or a crash interrupted.
