@@ -3,6 +3,7 @@
 // whose agent reply arrives live, 360 px phones, accessibility, reloads.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { createServer } from 'node:http';
 import { base, adminKey, agentKey, launch, api, axe, screenshot, errorsOf } from './lib.mjs';
 
 let browser;
@@ -96,7 +97,8 @@ test('the widget is usable on a 360 px phone when embedded', async () => {
 });
 
 test('feedback is stored, a handoff is answered live by an agent, and the conversation survives a reload', async () => {
-  const page = await browser.newPage({ viewport: { width: 1100, height: 760 } });
+  const context = await browser.newContext({ viewport: { width: 1100, height: 760 } });
+  const page = await context.newPage();
   const errors = errorsOf(page);
   const frame = await openWidget(page);
   const answer = await ask(frame, 'Is there free shipping?');
@@ -141,6 +143,7 @@ test('feedback is stored, a handoff is answered live by an agent, and the conver
   assert.equal(await agentMsg.locator('.msg-text').textContent(), reply);
   assert.match(await frame.locator('#chat-banner').textContent(), /has joined/);
   assert.equal(await frame.locator('#chat-live').textContent(), reply, 'the reply is not announced');
+  await screenshot(page, 'widget-handoff-en.png');
 
   // After a reload the whole conversation is there, once.
   await page.reload();
@@ -149,8 +152,13 @@ test('feedback is stored, a handoff is answered live by an agent, and the conver
   assert.equal(await frame.locator('.msg-agent').count(), 1);
   assert.equal(await frame.locator('.msg-user').count(), 2);
   assert.equal(await frame.locator(`.msg-assistant[data-id="${messageID}"] .fb-down`).getAttribute('aria-pressed'), 'true');
+  // And in another tab of the same browser.
+  const tab = await context.newPage();
+  await tab.goto(base + '/chat');
+  await tab.locator('.msg-agent').waitFor();
+  assert.equal(await tab.locator('.msg-user').count(), 2);
   assert.deepEqual(errors, []);
-  await page.close();
+  await context.close();
 });
 
 test('the landing page and the open widget have no serious accessibility violation', async () => {
@@ -240,5 +248,64 @@ test('text from the shopper and the model is shown as text, never as markup', as
   assert.equal(await page.locator('.msg-user .msg-text').textContent(), attack);
   assert.equal(await page.locator('#chat-log img, #chat-log b').count(), 0);
   assert.equal(dialogs, 0);
+  await page.close();
+});
+
+// A shop's page on another origin (another port of this machine), with
+// styles that would break a chat that shared its document.
+async function shopPage(attrs) {
+  const server = createServer((req, res) => {
+    res.writeHead(200, { 'Content-Type': 'text/html' });
+    res.end(`<!doctype html><html><head><style>* { color: red !important; font-size: 40px !important; }
+      iframe { border: 20px solid red !important; }</style></head>
+      <body><h1>Product page</h1><script src="${base}/kefu/widget.js" ${attrs} async></script></body></html>`);
+  });
+  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  const page = await browser.newPage({ viewport: { width: 1000, height: 720 } });
+  page.on('close', () => server.close());
+  await page.goto(`http://127.0.0.1:${server.address().port}/product`);
+  return page;
+}
+
+test('on a shop page the widget sends the page product with every question, and host styles do not reach it', async () => {
+  const page = await shopPage('data-locale="en" data-product-id="LM-HP-001"');
+  const bodies = [];
+  page.on('request', (r) => { if (r.url().endsWith('/v1/chat') && r.method() === 'POST') bodies.push(JSON.parse(r.postData())); });
+  const launcher = page.locator('[data-kefu-widget]').getByRole('button');
+  await launcher.click();
+  assert.equal(await launcher.evaluate((b) => getComputedStyle(b).fontSize), '15px');
+  assert.equal(await page.locator('[data-kefu-widget] iframe').evaluate((f) => getComputedStyle(f).borderTopWidth), '0px');
+  const frame = page.frameLocator('[data-kefu-widget] iframe');
+  assert.equal(await frame.locator('#chat-input').evaluate((e) => getComputedStyle(e).fontSize), '15px');
+  await ask(frame, 'How long does the battery last?');
+  await ask(frame, 'Does it come with a case?');
+  assert.equal(bodies.length, 2);
+  for (const b of bodies) assert.equal(b.product_id, 'LM-HP-001');
+  await page.close();
+});
+
+test('rate limits and going offline are said plainly, and the message is sent afterwards', async () => {
+  const page = await browser.newPage({ viewport: { width: 800, height: 700 } });
+  let limited = 0;
+  await page.route('**/v1/chat', (route) => {
+    if (limited++ === 0) {
+      return route.fulfill({ status: 429, headers: { 'Retry-After': '1', 'Content-Type': 'application/json' },
+        body: '{"error":{"code":"rate_limited","message":"too many requests"}}' });
+    }
+    return route.continue();
+  });
+  await page.goto(base + '/chat');
+  await page.locator('#chat-input').fill('Do you ship to Canada?');
+  await page.locator('#chat-input').press('Enter');
+  await page.getByText('Too many messages at once. Please wait 1 s').waitFor();
+  await page.locator('.msg-assistant[data-id]').waitFor({ timeout: 30000 });
+
+  await page.context().setOffline(true);
+  await page.locator('#chat-input').fill('And to Mexico?');
+  await page.locator('#chat-input').press('Enter');
+  await page.getByText('You are offline').waitFor();
+  await page.context().setOffline(false);
+  await page.locator('.msg-assistant[data-id]').nth(1).waitFor({ timeout: 30000 });
+  assert.equal(await page.locator('.msg-user').count(), 2);
   await page.close();
 });

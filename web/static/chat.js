@@ -88,7 +88,7 @@ function scroll() { log.scrollTop = log.scrollHeight; }
 function bubble(role, text, id) {
   const li = el('li', 'msg msg-' + role);
   if (id) { li.dataset.id = id; seen.add(id); }
-  li.append(el('span', 'visually-hidden', (role === 'user' ? t.you : role === 'agent' ? t.agent : t.bot) + ': '));
+  li.append(el('span', role === 'agent' ? 'msg-who' : 'visually-hidden', (role === 'user' ? t.you : role === 'agent' ? t.agent : t.bot) + ': '));
   const body = el('div', 'msg-text', text);
   li.append(body);
   log.append(li);
@@ -122,8 +122,8 @@ function citations(li, cites) {
 // feedback adds thumbs and a comment box to an answer.
 function feedback(li, id, given) {
   const box = el('div', 'fb');
-  const up = el('button', 'fb-btn fb-up', '👍');
-  const down = el('button', 'fb-btn fb-down', '👎');
+  const up = el('button', 'fb-btn fb-up');
+  const down = el('button', 'fb-btn fb-down');
   up.type = down.type = 'button';
   up.setAttribute('aria-label', t.helpful);
   down.setAttribute('aria-label', t.notHelpful);
