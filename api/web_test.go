@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/kefuhq/kefu/api"
+	"github.com/kefuhq/kefu/auth"
 	"github.com/kefuhq/kefu/web"
 )
 
@@ -39,5 +40,44 @@ func TestWebRoutes(t *testing.T) {
 	h.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/kefu/v/x/../../v1/agent/tickets", nil))
 	if w.Code == http.StatusOK {
 		t.Errorf("an asset path reached %d", w.Code)
+	}
+}
+
+// The chat widget's key is readable by every visitor of the shop: a
+// request from the widget with an agent or admin key is refused, so a shop
+// that pastes the wrong key finds out at once instead of publishing it.
+func TestWidgetRefusesPrivilegedKeys(t *testing.T) {
+	keys, err := auth.NewKeys([]auth.KeyConfig{
+		{Name: "web", Role: auth.RoleWidget, Key: widgetKey},
+		{Name: "alice", Role: auth.RoleAgent, Key: aliceKey},
+		{Name: "root", Role: auth.RoleAdmin, Key: adminKey},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := api.New(api.Config{Limits: api.Limits{AuthFailBurst: 1000}}, api.Deps{Keys: keys}).Handler()
+	cases := []struct {
+		key, client string
+		want        int
+	}{
+		{widgetKey, api.ClientWidget, http.StatusServiceUnavailable}, // admitted (no conversation store here)
+		{aliceKey, api.ClientWidget, http.StatusForbidden},
+		{adminKey, api.ClientWidget, http.StatusForbidden},
+		{adminKey, "", http.StatusServiceUnavailable}, // admitted outside the widget (no conversation store here)
+	}
+	for _, c := range cases {
+		r := httptest.NewRequest(http.MethodGet, "/v1/conversations/c_nothing", nil)
+		r.Header.Set("Authorization", "Bearer "+c.key)
+		if c.client != "" {
+			r.Header.Set(api.HeaderClient, c.client)
+		}
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		if w.Code != c.want {
+			t.Errorf("key %.12s… client %q: %d %s, want %d", c.key, c.client, w.Code, w.Body.String(), c.want)
+		}
+		if c.want == http.StatusForbidden && !strings.Contains(w.Body.String(), "widget key") {
+			t.Errorf("the refusal does not say why: %s", w.Body.String())
+		}
 	}
 }

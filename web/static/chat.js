@@ -38,7 +38,7 @@ const save = (s) => { try { localStorage.setItem(slot, JSON.stringify(s)); } cat
 let state = load(); // {conv, last, pending: {text, id}}
 
 function headers(extra) {
-  const hd = { ...extra };
+  const hd = { ...extra, 'X-Kefu-Client': 'widget' };
   if (key) hd.Authorization = 'Bearer ' + key;
   if (token) hd['X-Kefu-Customer-Token'] = token;
   return hd;
