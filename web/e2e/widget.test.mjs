@@ -309,3 +309,45 @@ test('rate limits and going offline are said plainly, and the message is sent af
   assert.equal(await page.locator('.msg-user').count(), 2);
   await page.close();
 });
+
+test('a reload in the middle of a turn finishes it once', async () => {
+  const context = await browser.newContext({ viewport: { width: 800, height: 700 } });
+  const page = await context.newPage();
+  await page.goto(base + '/chat');
+  await page.locator('#chat-input').fill('Do you ship to Canada?');
+  await page.locator('#chat-input').press('Enter');
+  await page.locator('.msg-assistant[data-id]').waitFor({ timeout: 30000 });
+  const conv = await page.evaluate(() => {
+    for (let i = 0; i < localStorage.length; i++) {
+      const k = localStorage.key(i);
+      if (k.startsWith('kefu.chat.v1:')) return JSON.parse(localStorage.getItem(k)).conv;
+    }
+    return '';
+  });
+  // The next turn is stored by the server but its answer never reaches
+  // the page, which is reloaded while it waits.
+  let first = true;
+  await page.route('**/v1/chat', async (route) => {
+    if (first) {
+      first = false;
+      route.fetch().catch(() => {}); // the server answers and stores the turn; the page never hears of it
+      return;
+    }
+    await route.continue();
+  });
+  await page.locator('#chat-input').fill('Can I pay with PayPal?');
+  await page.locator('#chat-input').press('Enter');
+  for (let i = 0; i < 100; i++) {
+    const { messages } = await api('/v1/conversations/' + conv);
+    if (messages.length >= 4) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  await page.reload();
+  await page.locator('.msg-assistant[data-id]').nth(1).waitFor({ timeout: 30000 });
+  await page.waitForFunction(() => !document.querySelector('[aria-busy=true]'));
+  assert.equal(await page.locator('.msg-user').count(), 2);
+  assert.equal(await page.locator('.msg-assistant[data-id]').count(), 2);
+  const { messages } = await api('/v1/conversations/' + conv);
+  assert.equal(messages.filter((m) => m.role === 'user').length, 2, 'the interrupted turn was stored twice');
+  await context.close();
+});

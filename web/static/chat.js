@@ -327,10 +327,14 @@ async function restore() {
       if (res.status === 404) { state = {}; save(state); }
       else if (res.ok) {
         const conv = await res.json();
-        for (const m of conv.messages || []) {
-          if (state.pending && m.role === 'user' && m.content === state.pending.text) continue; // answered again below
-          render(m);
+        let msgs = conv.messages || [];
+        if (state.pending) {
+          // The interrupted turn is shown again by its retry below, which
+          // the server answers from what it stored: drop it here.
+          const i = msgs.findLastIndex((m) => m.role === 'user' && m.content === state.pending.text);
+          if (i >= 0) msgs = msgs.slice(0, i);
         }
+        for (const m of msgs) render(m);
         save(state);
       }
     } catch { setStatus(t.offline); }
