@@ -96,7 +96,7 @@ echo "browser tests: ${#files[@]} file(s) against $base"
 status=0
 KEFU_E2E_BASE=$base KEFU_E2E_ADMIN_KEY=$admin KEFU_E2E_AGENT_KEY=$agent KEFU_E2E_MODULES=$modules \
 KEFU_E2E_CHROMIUM=$chromium KEFU_E2E_DATA="$tmp/data" KEFU_E2E_BIN="$tmp/kefu" KEFU_E2E_REPO="$repo" \
-  node --test --test-concurrency=1 --test-timeout=120000 "$@" "${files[@]}" || status=$?
+  node --test --test-concurrency=1 --test-timeout=300000 "$@" "${files[@]}" || status=$?
 if [ "$status" != 0 ]; then
   echo "browser tests: failed; the server's last log lines:" >&2
   tail -30 "$tmp/stderr.log" >&2

@@ -119,7 +119,7 @@ func versionOf(fsys fs.FS) (string, error) {
 // CSP is the Content-Security-Policy of every HTML page, with its
 // frame-ancestors appended: nothing inline, everything from this origin.
 const CSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; " +
-	"font-src 'self'; base-uri 'none'; form-action 'none'; object-src 'none'"
+	"font-src 'self'; frame-src 'self'; base-uri 'none'; form-action 'none'; object-src 'none'"
 
 // ServeHTTP serves a page, the loader or an asset; anything else is 404.
 // Only GET and HEAD are served.
@@ -192,10 +192,14 @@ type pageData struct {
 	ShopName string
 	ShopZh   string
 	Version  string
+	Locale   string // "en" or "zh", from the request's ?locale=
 }
 
 func (s *Site) servePage(w http.ResponseWriter, r *http.Request, t *template.Template, frame string) {
-	d := pageData{Assets: AssetPrefix + s.version, ShopName: s.name("en"), ShopZh: s.name("zh"), Version: s.version}
+	d := pageData{Assets: AssetPrefix + s.version, ShopName: s.name("en"), ShopZh: s.name("zh"), Version: s.version, Locale: "en"}
+	if r.URL.Query().Get("locale") == "zh" {
+		d.Locale = "zh"
+	}
 	var buf bytes.Buffer
 	if err := t.Execute(&buf, d); err != nil {
 		http.Error(w, "page unavailable", http.StatusInternalServerError)

@@ -38,7 +38,7 @@ const save = (s) => { try { localStorage.setItem(slot, JSON.stringify(s)); } cat
 let state = load(); // {conv, last, pending: {text, id}}
 
 function headers(extra) {
-  const hd = { ...extra };
+  const hd = { ...extra, 'X-Kefu-Client': 'widget' };
   if (key) hd.Authorization = 'Bearer ' + key;
   if (token) hd['X-Kefu-Customer-Token'] = token;
   return hd;
@@ -88,7 +88,7 @@ function scroll() { log.scrollTop = log.scrollHeight; }
 function bubble(role, text, id) {
   const li = el('li', 'msg msg-' + role);
   if (id) { li.dataset.id = id; seen.add(id); }
-  li.append(el('span', 'visually-hidden', (role === 'user' ? t.you : role === 'agent' ? t.agent : t.bot) + ': '));
+  li.append(el('span', role === 'agent' ? 'msg-who' : 'visually-hidden', (role === 'user' ? t.you : role === 'agent' ? t.agent : t.bot) + ': '));
   const body = el('div', 'msg-text', text);
   li.append(body);
   log.append(li);
@@ -122,8 +122,8 @@ function citations(li, cites) {
 // feedback adds thumbs and a comment box to an answer.
 function feedback(li, id, given) {
   const box = el('div', 'fb');
-  const up = el('button', 'fb-btn fb-up', '👍');
-  const down = el('button', 'fb-btn fb-down', '👎');
+  const up = el('button', 'fb-btn fb-up');
+  const down = el('button', 'fb-btn fb-down');
   up.type = down.type = 'button';
   up.setAttribute('aria-label', t.helpful);
   down.setAttribute('aria-label', t.notHelpful);
@@ -242,6 +242,7 @@ async function ask(text, id) {
         if (event === 'meta' && data.conversation_id && !state.conv) { state.conv = data.conversation_id; save(state); }
         else if (event === 'delta') {
           fresh += data.text || '';
+          li.dataset.deltas = String(Number(li.dataset.deltas || 0) + 1);
           // A retry starts its text again: show it once it has caught up.
           if (fresh.length >= shown.length) { shown = fresh; body.classList.remove('typing'); body.textContent = shown; scroll(); }
         } else if (event === 'escalation') setBanner(t.handoff);
@@ -309,7 +310,10 @@ function reset() {
   greet();
 }
 
-function greet() { bubble('assistant', t.greeting).li.classList.add('msg-greeting'); }
+function greet() {
+  bubble('assistant', t.greeting).li.classList.add('msg-greeting');
+  if (!performance.getEntriesByName('kefu-chat-rendered').length) performance.mark('kefu-chat-rendered');
+}
 
 // restore shows the stored conversation, then resumes a turn that a
 // reload or a crash interrupted.
@@ -323,10 +327,14 @@ async function restore() {
       if (res.status === 404) { state = {}; save(state); }
       else if (res.ok) {
         const conv = await res.json();
-        for (const m of conv.messages || []) {
-          if (state.pending && m.role === 'user' && m.content === state.pending.text) continue; // answered again below
-          render(m);
+        let msgs = conv.messages || [];
+        if (state.pending) {
+          // The interrupted turn is shown again by its retry below, which
+          // the server answers from what it stored: drop it here.
+          const i = msgs.findLastIndex((m) => m.role === 'user' && m.content === state.pending.text);
+          if (i >= 0) msgs = msgs.slice(0, i);
         }
+        for (const m of msgs) render(m);
         save(state);
       }
     } catch { setStatus(t.offline); }

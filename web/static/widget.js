@@ -1,7 +1,7 @@
 // kefu chat widget loader. Put it on any page:
 //   <script src="https://SHOP/kefu/widget.js" data-key="WIDGET_KEY" data-locale="zh"
 //           data-product-id="SKU" data-customer-token="TOKEN" async></script>
-// It draws a launcher button in a closed shadow root and opens the chat
+// It draws a launcher button in a shadow root and opens the chat
 // (the /chat page of the same kefu) in an iframe, so that the host page's
 // styles and the chat's cannot touch each other. The key must be a widget
 // key: it is public, every visitor can read it.
@@ -25,7 +25,7 @@
 
   const host = document.createElement('div');
   host.setAttribute('data-kefu-widget', '');
-  const root = host.attachShadow({ mode: 'closed' });
+  const root = host.attachShadow({ mode: 'open' });
   const css = `:host{all:initial}
 .btn{position:fixed;right:16px;bottom:16px;z-index:2147483646;display:flex;align-items:center;gap:8px;height:52px;padding:0 18px;border:0;border-radius:26px;background:#14532d;color:#fff;font:600 15px/1 system-ui,-apple-system,"PingFang SC","Microsoft YaHei",sans-serif;box-shadow:0 4px 14px rgba(0,0,0,.25);cursor:pointer}
 .btn:focus-visible{outline:3px solid #f59e0b;outline-offset:2px}
@@ -67,7 +67,11 @@
     if (e.data.kefu === 'close') toggle(false);
     if (e.data.kefu === 'unread' && !wrap.classList.contains('open')) wrap.classList.add('unread');
   });
-  const mount = () => { document.body.append(host); if (d.open === 'true') toggle(true); };
+  const mount = () => {
+    document.body.append(host);
+    if (performance.mark) performance.mark('kefu-widget-rendered');
+    if (d.open === 'true') toggle(true);
+  };
   if (document.body) mount(); else addEventListener('DOMContentLoaded', mount);
   window.kefuWidget = { open: () => toggle(true), close: () => toggle(false) };
 })();
