@@ -4,11 +4,19 @@
 // resolves; the shopper's conversation then holds the reply.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { base, agentKey, launch, api, axe, screenshot, errorsOf } from './lib.mjs';
 
-async function handoff(question, message, locale = 'en') {
-  const first = await api('/v1/chat', { method: 'POST', body: { message: question, locale } });
-  const esc = await api('/v1/chat', { method: 'POST', body: { conversation_id: first.conversation_id, message, locale } });
+// Signed-in shoppers, so that the tickets opened here do not count against
+// the anonymous shoppers' cap on this address.
+function shopper(customer) {
+  const token = execFileSync(process.env.KEFU_E2E_BIN, ['token', '--data-dir', process.env.KEFU_E2E_DATA, '--customer', customer]).toString().trim();
+  return { 'X-Kefu-Customer-Token': token };
+}
+
+async function handoff(headers, question, message, locale = 'en') {
+  const first = await api('/v1/chat', { method: 'POST', headers, body: { message: question, locale } });
+  const esc = await api('/v1/chat', { method: 'POST', headers, body: { conversation_id: first.conversation_id, message, locale } });
   assert.ok(esc.escalated && esc.ticket_id, `"${message}" did not open a ticket: ${JSON.stringify(esc)}`);
   return esc;
 }
@@ -21,7 +29,8 @@ async function signIn(page, key, path = '/console') {
 }
 
 test('an agent works a handed-over chat in the console', async () => {
-  const esc = await handoff('How long do I have to return an item?', 'I want to talk to a person');
+  const who = shopper('C1002');
+  const esc = await handoff(who, 'How long do I have to return an item?', 'I want to talk to a person');
   const browser = await launch();
   try {
     const ctx = await browser.newContext({ viewport: { width: 1280, height: 900 } });
@@ -51,8 +60,9 @@ test('an agent works a handed-over chat in the console', async () => {
     await page.locator('#claim').click();
     await page.locator('#ticket-status', { hasText: 'Claimed' }).waitFor();
     await page.locator('#use-suggestion').click();
-    assert.equal((await page.locator('#reply-text').inputValue()).trim(), draftText);
-    const reply = draftText + ' Anything else I can help with?';
+    const used = (await page.locator('#reply-text').inputValue()).trim();
+    assert.equal(used, draftText.replace(/\s*\[\d+\]/g, '').trim(), 'the suggestion, without its [n] markers, is in the reply box');
+    const reply = used + ' Anything else I can help with?';
     await page.locator('#reply-text').fill(reply);
     await page.locator('#send').click();
     await page.locator('#transcript li.agent', { hasText: 'Anything else I can help with?' }).waitFor();
@@ -70,7 +80,7 @@ test('an agent works a handed-over chat in the console', async () => {
     await page.locator('#ticket-status', { hasText: 'Closed' }).waitFor();
 
     // The shopper's conversation holds the reply; the note is not in it.
-    const conv = await api('/v1/conversations/' + esc.conversation_id);
+    const conv = await api('/v1/conversations/' + esc.conversation_id, { headers: who });
     const agentMsgs = conv.messages.filter((m) => m.role === 'agent');
     assert.equal(agentMsgs.length, 1);
     assert.equal(agentMsgs[0].content, reply);
@@ -88,7 +98,7 @@ test('an agent works a handed-over chat in the console', async () => {
 });
 
 test('the console in Chinese, and a cross-site write is refused', async () => {
-  await handoff('退货期限是多久？', '我要人工客服', 'zh');
+  await handoff(shopper('C1003'), '退货期限是多久？', '我要人工客服', 'zh');
   const browser = await launch();
   try {
     const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });

@@ -220,13 +220,17 @@ async function loadSuggestion() {
       el('p', { class: 'draft', id: 'draft', text: s.answer }),
       el('ol', { class: 'cites', id: 'draft-citations' }, s.citations.map((c) => el('li', { value: c.n }, el('strong', { text: c.title }), ` — ${c.snippet}`))),
       el('div', { class: 'row' },
-        el('button', { type: 'button', id: 'use-suggestion', onclick: () => { replyBox.value = s.answer; replyBox.focus(); } }, t.useSuggestion),
+        el('button', { type: 'button', id: 'use-suggestion', onclick: () => { replyBox.value = plain(s.answer); replyBox.focus(); } }, t.useSuggestion),
         el('button', { type: 'button', class: 'link', onclick: loadSuggestion }, t.redraft)));
   } catch (e) {
     clear(suggestBox);
     suggestBox.append(el('p', { class: 'error', text: `${t.failed} ${e.message}` }));
   }
 }
+
+// plain drops the [n] citation markers: the shopper does not see the
+// sources list the agent sees.
+const plain = (text) => text.replace(/\s*\[\d+\]/g, '').trim();
 
 async function act(fn, done) {
   actionMsg.textContent = '';
