@@ -214,7 +214,11 @@ async function loadSuggestion() {
     const s = await get(`/v1/agent/tickets/${encodeURIComponent(id)}/suggestion`);
     if (id !== state.selected) return;
     clear(suggestBox);
-    if (!s.found) suggestBox.append(el('p', { class: 'help', id: 'no-suggestion', text: t.noSuggestion }));
+    if (!s.found) {
+      suggestBox.append(el('p', { class: 'help', id: 'no-suggestion', text: t.noSuggestion }),
+        el('button', { type: 'button', class: 'link', onclick: loadSuggestion }, t.redraft));
+      return;
+    }
     suggestBox.append(
       el('p', { class: 'help' }, `${t.answersQ} ${s.question}`),
       el('p', { class: 'draft', id: 'draft', text: s.answer }),
