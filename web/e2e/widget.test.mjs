@@ -351,3 +351,14 @@ test('a reload in the middle of a turn finishes it once', async () => {
   assert.equal(messages.filter((m) => m.role === 'user').length, 2, 'the interrupted turn was stored twice');
   await context.close();
 });
+
+test("a signed-in shopper's token goes with the widget, and the answer is about their own orders", async () => {
+  const { execFileSync } = await import('node:child_process');
+  const token = execFileSync(process.env.KEFU_E2E_BIN, ['token', '--data-dir', process.env.KEFU_E2E_DATA, '--customer', 'C1001'], { encoding: 'utf8' }).trim();
+  const page = await shopPage(`data-locale="en" data-customer-token="${token}"`);
+  await page.locator('[data-kefu-widget]').getByRole('button').click();
+  const frame = page.frameLocator('[data-kefu-widget] iframe');
+  const answer = await ask(frame, 'Where is my order?');
+  assert.match(await answer.locator('.msg-text').textContent(), /W261119-1005/);
+  await page.close();
+});
