@@ -362,3 +362,37 @@ test("a signed-in shopper's token goes with the widget, and the answer is about 
   assert.match(await answer.locator('.msg-text').textContent(), /W261119-1005/);
   await page.close();
 });
+
+test("an agent's reply written while the message stream was down arrives when it reconnects", async () => {
+  const page = await browser.newPage({ viewport: { width: 800, height: 700 } });
+  // The message stream fails (a flaky network) until the agent has replied.
+  let replied = false;
+  let dropped = 0;
+  await page.route('**/messages*', (route) => {
+    if (!replied) { dropped++; return route.abort('connectionreset'); }
+    return route.continue();
+  });
+  await page.goto(base + '/chat');
+  await page.locator('#chat-input').fill('I want to talk to a person please');
+  await page.locator('#chat-input').press('Enter');
+  await page.locator('.msg-assistant[data-id]').waitFor({ timeout: 30000 });
+  const conv = await page.evaluate(() => {
+    for (let i = 0; i < localStorage.length; i++) {
+      const k = localStorage.key(i);
+      if (k.startsWith('kefu.chat.v1:')) return JSON.parse(localStorage.getItem(k)).conv;
+    }
+    return '';
+  });
+  const { tickets } = await api('/v1/agent/tickets?status=all', { key: agentKey });
+  const ticket = tickets.find((t) => t.conversation_id === conv);
+  assert.ok(ticket, 'no ticket for the conversation');
+  for (let i = 0; i < 100 && dropped === 0; i++) await new Promise((r) => setTimeout(r, 100));
+  assert.ok(dropped >= 1, 'the page did not open its message stream');
+  const reply = 'Sorry for the wait, I am looking at it now.';
+  await api(`/v1/agent/tickets/${ticket.id}/reply`, { key: agentKey, method: 'POST', body: { message: reply } });
+  replied = true;
+  await page.locator('.msg-agent').waitFor({ timeout: 40000 });
+  assert.equal(await page.locator('.msg-agent .msg-text').textContent(), reply);
+  assert.equal(await page.locator('.msg-agent').count(), 1);
+  await page.close();
+});
