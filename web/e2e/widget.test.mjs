@@ -351,3 +351,48 @@ test('a reload in the middle of a turn finishes it once', async () => {
   assert.equal(messages.filter((m) => m.role === 'user').length, 2, 'the interrupted turn was stored twice');
   await context.close();
 });
+
+test("a signed-in shopper's token goes with the widget, and the answer is about their own orders", async () => {
+  const { execFileSync } = await import('node:child_process');
+  const token = execFileSync(process.env.KEFU_E2E_BIN, ['token', '--data-dir', process.env.KEFU_E2E_DATA, '--customer', 'C1001'], { encoding: 'utf8' }).trim();
+  const page = await shopPage(`data-locale="en" data-customer-token="${token}"`);
+  await page.locator('[data-kefu-widget]').getByRole('button').click();
+  const frame = page.frameLocator('[data-kefu-widget] iframe');
+  const answer = await ask(frame, 'Where is my order?');
+  assert.match(await answer.locator('.msg-text').textContent(), /W261119-1005/);
+  await page.close();
+});
+
+test("an agent's reply written while the message stream was down arrives when it reconnects", async () => {
+  const page = await browser.newPage({ viewport: { width: 800, height: 700 } });
+  // The message stream fails (a flaky network) until the agent has replied.
+  let replied = false;
+  let dropped = 0;
+  await page.route('**/messages*', (route) => {
+    if (!replied) { dropped++; return route.abort('connectionreset'); }
+    return route.continue();
+  });
+  await page.goto(base + '/chat');
+  await page.locator('#chat-input').fill('I want to talk to a person please');
+  await page.locator('#chat-input').press('Enter');
+  await page.locator('.msg-assistant[data-id]').waitFor({ timeout: 30000 });
+  const conv = await page.evaluate(() => {
+    for (let i = 0; i < localStorage.length; i++) {
+      const k = localStorage.key(i);
+      if (k.startsWith('kefu.chat.v1:')) return JSON.parse(localStorage.getItem(k)).conv;
+    }
+    return '';
+  });
+  const { tickets } = await api('/v1/agent/tickets?status=all', { key: agentKey });
+  const ticket = tickets.find((t) => t.conversation_id === conv);
+  assert.ok(ticket, 'no ticket for the conversation');
+  for (let i = 0; i < 100 && dropped === 0; i++) await new Promise((r) => setTimeout(r, 100));
+  assert.ok(dropped >= 1, 'the page did not open its message stream');
+  const reply = 'Sorry for the wait, I am looking at it now.';
+  await api(`/v1/agent/tickets/${ticket.id}/reply`, { key: agentKey, method: 'POST', body: { message: reply } });
+  replied = true;
+  await page.locator('.msg-agent').waitFor({ timeout: 40000 });
+  assert.equal(await page.locator('.msg-agent .msg-text').textContent(), reply);
+  assert.equal(await page.locator('.msg-agent').count(), 1);
+  await page.close();
+});

@@ -178,7 +178,7 @@ function render(m) {
   } else if (m.role === 'assistant') {
     const { li } = bubble('assistant', m.content, m.id);
     citations(li, m.citations);
-    if (m.decision === 'escalate') setBanner(t.handoff);
+    if (m.decision === 'escalate' || (m.decision === 'human' && banner.hidden)) setBanner(t.handoff);
     if (m.decision !== 'human') feedback(li, m.id, m.feedback);
   }
   if (m.id) { state.last = m.id; }
@@ -261,7 +261,7 @@ async function ask(text, id) {
     li.removeAttribute('aria-busy');
     if (done.message_id) { li.dataset.id = done.message_id; seen.add(done.message_id); state.last = done.message_id; }
     citations(li, done.citations);
-    if (done.escalated || done.decision === 'escalate') setBanner(t.handoff);
+    if (done.escalated || done.decision === 'escalate' || (done.decision === 'human' && banner.hidden)) setBanner(t.handoff);
     if (done.message_id && done.decision !== 'human') feedback(li, done.message_id);
     announce(done.answer);
     delete state.pending;
