@@ -92,6 +92,7 @@ func (s *Server) agentRoutes(r gin.IRouter) {
 	g.POST("/tickets/:id/reply", s.replyTicket)
 	g.POST("/tickets/:id/resolve", s.resolveTicket)
 	g.GET("/stats", s.agentStats)
+	s.copilotRoutes(g)
 }
 
 // requireAgent admits a request with an API key whose role allows agent
@@ -127,6 +128,16 @@ func (s *Server) staffKey(c *gin.Context, need auth.Role, closed, missing, wrong
 	}
 	presented := presentedKey(c.Request)
 	name, role, ok := s.keys.Lookup(presented)
+	if presented == "" {
+		sname, srole, found, err := s.sessionKey(c)
+		if err != nil {
+			writeError(c, err)
+			return false
+		}
+		if found {
+			name, role, ok = sname, srole, true
+		}
+	}
 	if !ok {
 		c.Header("WWW-Authenticate", `Bearer realm="kefu"`)
 		why := "no API key"
@@ -152,12 +163,15 @@ func (s *Server) staffKey(c *gin.Context, need auth.Role, closed, missing, wrong
 
 // agentActions names what each agent route does, for the audit log.
 var agentActions = map[string]string{
-	"/v1/agent/tickets":             "ticket.list",
-	"/v1/agent/tickets/:id":         "ticket.view",
-	"/v1/agent/tickets/:id/claim":   "ticket.claim",
-	"/v1/agent/tickets/:id/reply":   "ticket.reply",
-	"/v1/agent/tickets/:id/resolve": "ticket.resolve",
-	"/v1/agent/stats":               "stats.view",
+	"/v1/agent/tickets":                "ticket.list",
+	"/v1/agent/tickets/:id":            "ticket.view",
+	"/v1/agent/tickets/:id/claim":      "ticket.claim",
+	"/v1/agent/tickets/:id/reply":      "ticket.reply",
+	"/v1/agent/tickets/:id/resolve":    "ticket.resolve",
+	"/v1/agent/stats":                  "stats.view",
+	"/v1/agent/tickets/:id/suggestion": "ticket.suggest",
+	"/v1/agent/tickets/:id/messages":   "ticket.messages",
+	"/v1/agent/tickets/:id/note":       "ticket.note",
 }
 
 // audit records who does what to which ticket, and when, before the

@@ -138,6 +138,15 @@ func (s *Server) checkKey(c *gin.Context, need auth.Role, missing string) error 
 		return err
 	}
 	name, role, ok := s.keys.Lookup(presented)
+	if presented == "" && need != auth.RoleWidget {
+		sname, srole, found, err := s.sessionKey(c)
+		if err != nil {
+			return err
+		}
+		if found {
+			name, role, ok = sname, srole, true
+		}
+	}
 	if !ok {
 		c.Header("WWW-Authenticate", `Bearer realm="kefu"`)
 		why := "no API key"
@@ -148,6 +157,11 @@ func (s *Server) checkKey(c *gin.Context, need auth.Role, missing string) error 
 	}
 	c.Set(ginKeyName, name)
 	c.Set(ginKeyRole, string(role))
+	if role != auth.RoleWidget && c.GetHeader(HeaderClient) == ClientWidget {
+		// A key in the widget is read by every visitor of the shop.
+		return s.authFailed(c, name, fmt.Sprintf("key of role %s used by the chat widget", role),
+			kefu.Errorf(kefu.EForbidden, "the chat widget needs a key of role widget; this key has role %s, which every visitor of the page could read: make a widget key", role))
+	}
 	if !role.Allows(need) {
 		return s.authFailed(c, name, fmt.Sprintf("key of role %s on a route for %s", role, need),
 			kefu.Errorf(kefu.EForbidden, "an API key with role %s may not do this; it needs role %s", role, need))

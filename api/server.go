@@ -19,6 +19,7 @@ import (
 	"github.com/kefuhq/kefu/auth"
 	"github.com/kefuhq/kefu/rag"
 	"github.com/kefuhq/kefu/store"
+	"github.com/kefuhq/kefu/web"
 )
 
 // Answerer answers one shopper turn as a stream of events (the answering
@@ -90,6 +91,13 @@ type Config struct {
 	// its first 10s, default 16 KiB/s. A slower body is cut with 408.
 	UploadReadTimeout       time.Duration
 	UploadMinBytesPerSecond int64
+	// SessionTTL bounds a staff session of the console or dashboard from
+	// its sign-in (default 12h), SessionIdle from its last use (default
+	// 2h); MaxSessions bounds the sessions held at once (default 1,000;
+	// the least recently used goes first).
+	SessionTTL  time.Duration
+	SessionIdle time.Duration
+	MaxSessions int
 }
 
 // Defaults.
@@ -188,6 +196,17 @@ type Deps struct {
 	// Privacy serves the shopper's rights and the audit log
 	// (/v1/admin/customers/..., /v1/admin/audit), 503 without it.
 	Privacy Privacy
+	// Web serves the screens (GET /, /chat, /kefu/...); without it they
+	// are served with the defaults of web.Config.
+	Web *web.Site
+	// Now is the clock of staff sessions; default time.Now.
+	Now func() time.Time
+	// Library lists the knowledge store's documents and their chunks for
+	// the dashboard (GET /v1/admin/documents...), 503 without it.
+	Library Library
+	// Evaluator runs the shop's golden set for the dashboard (POST
+	// /v1/admin/eval), 503 without it.
+	Evaluator Evaluator
 }
 
 // Server is the HTTP API. It is immutable once built and safe for
@@ -218,6 +237,11 @@ type Server struct {
 	limits         *limiters
 	privacy        Privacy
 	inflight       sync.Map // shopper message id -> chan closed once its answer is stored, see claimTurn
+	sessions       *sessions
+	library        Library
+	evaluator      Evaluator
+	evals          evalRuns
+	web            *web.Site
 }
 
 // New builds a Server. With no API keys configured, only the shopper
@@ -242,7 +266,11 @@ func New(cfg Config, deps Deps) *Server {
 		feedback:  deps.Feedback,
 		analytics: deps.Analytics,
 		privacy:   deps.Privacy,
+		web:       deps.Web,
 	}
+	s.library = deps.Library
+	s.evaluator = deps.Evaluator
+	s.sessions = newSessions(s.cfg.MaxSessions, s.cfg.SessionTTL, s.cfg.SessionIdle, deps.Now)
 	for name, check := range deps.Readiness {
 		s.checks[name] = check
 	}
@@ -295,9 +323,14 @@ func (s *Server) routes() http.Handler {
 	s.adminRoutes(r)
 	s.analyticsRoutes(r)
 	s.customerRoutes(r)
+	s.sessionRoutes(r)
+	s.periodRoutes(r)
+	s.libraryRoutes(r)
+	s.evalRoutes(r)
 	r.GET("/healthz", s.healthz)
 	r.GET("/readyz", s.readyz)
 	r.GET("/metrics", s.requireMetrics, gin.WrapH(s.MetricsHandler()))
+	s.webRoutes(r)
 
 	r.NoRoute(func(c *gin.Context) {
 		writeError(c, kefu.Errorf(kefu.ENotFound, "no route for %s %s", c.Request.Method, clip(c.Request.URL.Path)))

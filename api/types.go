@@ -27,6 +27,14 @@ const HeaderAPIKey = "X-API-Key"
 // /v1/chat; the request's top-level "product_id" field may say the same.
 const HeaderProductID = "X-Kefu-Product-Id"
 
+// HeaderClient names the client sending a request; the chat widget sends
+// ClientWidget, and a request so marked is refused (403) with any key but
+// a widget key, since a key in the widget is readable by every visitor.
+const HeaderClient = "X-Kefu-Client"
+
+// ClientWidget is HeaderClient's value from the chat widget.
+const ClientWidget = "widget"
+
 // ChatRequest is the body of POST /v1/chat. An empty ConversationID starts
 // a new conversation. Locale is "en", "zh", or "auto"/"" to detect; Channel
 // defaults to "web". ProductID, when set, is the product page the shopper

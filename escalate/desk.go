@@ -43,6 +43,7 @@ const (
 	ChangeReplied     = "replied"         // an agent answered the shopper
 	ChangeResolved    = "resolved"        // an agent closed it
 	ChangeBotResolved = "resolved_by_bot" // the assistant answered after all and the offer lapsed
+	ChangeNoted       = "noted"           // an agent added an internal note
 )
 
 // DecisionHuman is the decision stored with the reply a shopper gets while
@@ -315,9 +316,50 @@ func (d *Desk) Resolve(ctx context.Context, id, agent, outcome string) (store.Ti
 	return t, nil
 }
 
-// repack rebuilds the ticket's packet and summary from the conversation.
+// MaxNotes bounds the internal notes of a ticket.
+const MaxNotes = 200
+
+// Note adds an agent's internal note to a ticket, open, claimed or closed:
+// it is kept in the packet and never reaches the shopper or the assistant.
+// An empty note is kefu.EInvalid; a ticket with MaxNotes notes is a
+// kefu.EConflict.
+func (d *Desk) Note(ctx context.Context, id, agent, text string) (store.Ticket, error) {
+	if strings.TrimSpace(text) == "" {
+		return store.Ticket{}, kefu.Errorf(kefu.EInvalid, "note is empty")
+	}
+	if agent == "" {
+		return store.Ticket{}, kefu.Errorf(kefu.EInvalid, "an agent name is needed to add a note")
+	}
+	t, err := d.tickets.UpdateTicket(ctx, id, func(t *store.Ticket) (*store.OutboxEvent, error) {
+		p, err := DecodePacket(*t)
+		if err != nil {
+			return nil, err
+		}
+		if len(p.Notes) >= MaxNotes {
+			return nil, kefu.Errorf(kefu.EConflict, "ticket %s has %d notes, the most it may hold", t.ID, MaxNotes)
+		}
+		p.Notes = append(p.Notes, Note{Agent: agent, Text: text, At: d.now().UTC()})
+		raw, err := json.Marshal(p)
+		if err != nil {
+			return nil, fmt.Errorf("encode the packet: %w", err)
+		}
+		t.Packet = raw
+		return d.event(t, p, ChangeNoted, false)
+	})
+	if err != nil {
+		return store.Ticket{}, err
+	}
+	d.notify()
+	return t, nil
+}
+
+// repack rebuilds the ticket's packet and summary from the conversation,
+// keeping the agents' notes.
 func (d *Desk) repack(t *store.Ticket, reasons []string, msgs []store.Message) Packet {
 	p := buildPacket(*t, reasons, msgs)
+	if prev, err := DecodePacket(*t); err == nil {
+		p.Notes = prev.Notes
+	}
 	raw, err := json.Marshal(p)
 	if err == nil { // a Packet always encodes
 		t.Packet = raw

@@ -43,6 +43,9 @@ type Packet struct {
 	// reported it: an agent sees what was done and what waits for them.
 	Actions    []store.ActionRef `json:"actions"`
 	Transcript []Line            `json:"transcript"`
+	// Notes are the agents' internal notes, oldest first: never shown to
+	// the shopper nor given to the assistant.
+	Notes []Note `json:"notes,omitempty"`
 	// Redacted is set on copies whose personal data is replaced by
 	// placeholders ([phone], [email]): the copies that leave the process.
 	Redacted bool `json:"redacted,omitempty"`
@@ -61,6 +64,13 @@ type Mood struct {
 	MessageID string    `json:"message_id"`
 	Sentiment string    `json:"sentiment"` // positive, neutral, negative, angry
 	At        time.Time `json:"at"`
+}
+
+// Note is an agent's internal note on a ticket.
+type Note struct {
+	Agent string    `json:"agent"`
+	Text  string    `json:"text"`
+	At    time.Time `json:"at"`
 }
 
 // Attempt is one assistant answer.
@@ -159,6 +169,13 @@ func (p Packet) Redact() Packet {
 	for i, a := range p.Tried {
 		a.Answer = redact(a.Answer)
 		out.Tried[i] = a
+	}
+	if p.Notes != nil {
+		out.Notes = make([]Note, len(p.Notes))
+		for i, n := range p.Notes {
+			n.Text = redact(n.Text)
+			out.Notes[i] = n
+		}
 	}
 	return out
 }

@@ -69,6 +69,9 @@ type AuthConfig struct {
 	TokenSecretPreviousFile string        `yaml:"token_secret_previous_file"`
 	TokenSecretPreviousID   string        `yaml:"token_secret_previous_id"`
 	TokenMaxTTL             time.Duration `yaml:"token_max_ttl"`
+	SessionTTL              time.Duration `yaml:"session_ttl"`
+	SessionIdle             time.Duration `yaml:"session_idle"`
+	MaxSessions             int           `yaml:"max_sessions"`
 	APIKeys                 []APIKeyCfg   `yaml:"api_keys"`
 	tokenSecret             string
 	tokenSecretPrevious     string
@@ -112,6 +115,9 @@ func (a AuthConfig) problems() []string {
 	}
 	if a.TokenMaxTTL < 0 {
 		problems = append(problems, fmt.Sprintf("auth.token_max_ttl %s is negative", a.TokenMaxTTL))
+	}
+	if a.SessionTTL < 0 || a.SessionIdle < 0 || a.MaxSessions < 0 {
+		problems = append(problems, "auth.session_ttl, auth.session_idle and auth.max_sessions must not be negative")
 	}
 	return problems
 }
@@ -323,6 +329,9 @@ var configKeys = []configKey{
 	{"auth.token_secret_previous_file", "KEFU_TOKEN_SECRET_PREVIOUS_FILE", "", "file holding the previous token secret", func(c *Config, v string) error { c.Auth.TokenSecretPreviousFile = v; return nil }},
 	{"auth.token_secret_previous_id", "KEFU_TOKEN_SECRET_PREVIOUS_ID", "(none)", "key id of the previous token secret", func(c *Config, v string) error { c.Auth.TokenSecretPreviousID = v; return nil }},
 	{"auth.token_max_ttl", "KEFU_TOKEN_MAX_TTL", "24h", "longest lifetime (exp - iat) of a shopper token accepted, and of one kefu token mints; a token issued more than 60s in the future is refused too", durationSetter(func(c *Config) *time.Duration { return &c.Auth.TokenMaxTTL })},
+	{"auth.session_ttl", "KEFU_SESSION_TTL", "12h", "longest a sign-in to the agent console or the admin dashboard lasts; then the agent signs in again", durationSetter(func(c *Config) *time.Duration { return &c.Auth.SessionTTL })},
+	{"auth.session_idle", "KEFU_SESSION_IDLE", "2h", "a console or dashboard session unused this long ends", durationSetter(func(c *Config) *time.Duration { return &c.Auth.SessionIdle })},
+	{"auth.max_sessions", "KEFU_MAX_SESSIONS", "1000", "most console and dashboard sessions held at once (per process); the least recently used ends first", intSetter(func(c *Config) *int { return &c.Auth.MaxSessions })},
 	{"auth.api_keys", "KEFU_API_KEYS", "(none: loopback only, shopper routes open with --demo)", "API keys as name:role:sha256-hex,... (roles widget, agent, admin); in kefu.yaml a list of {name, role, hash}", func(c *Config, v string) error {
 		for _, entry := range strings.Split(v, ",") {
 			parts := strings.SplitN(strings.TrimSpace(entry), ":", 3)

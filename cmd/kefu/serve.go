@@ -25,6 +25,7 @@ import (
 	"github.com/kefuhq/kefu/ingest"
 	"github.com/kefuhq/kefu/rag"
 	"github.com/kefuhq/kefu/store"
+	"github.com/kefuhq/kefu/web"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -147,6 +148,14 @@ func serve(ctx context.Context, g *globals, cfg Config, demo bool, ready func(ad
 		defer func() { stop(); <-done }()
 	}
 
+	site, err := web.New(web.Config{ShopName: cfg.Shop.Name})
+	if err != nil {
+		return err
+	}
+	evaluator, err := shopEvaluator(cfg, demo, a.pipeline)
+	if err != nil {
+		return err
+	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	srv := api.New(api.Config{
@@ -163,6 +172,9 @@ func serve(ctx context.Context, g *globals, cfg Config, demo bool, ready func(ad
 		BodyReadTimeout:         cfg.Limits.BodyReadTimeout,
 		TokenMaxTTL:             cfg.Auth.TokenMaxTTL,
 		TrustedProxies:          cfg.Server.TrustedProxies,
+		SessionTTL:              cfg.Auth.SessionTTL,
+		SessionIdle:             cfg.Auth.SessionIdle,
+		MaxSessions:             cfg.Auth.MaxSessions,
 	}, api.Deps{
 		Answerer:             a.pipeline,
 		Conversations:        convs,
@@ -186,6 +198,9 @@ func serve(ctx context.Context, g *globals, cfg Config, demo bool, ready func(ad
 		Feedback:  convs,
 		Analytics: convs,
 		Privacy:   convs,
+		Web:       site,
+		Library:   libraryOf(a.store),
+		Evaluator: evaluator,
 	})
 	if err := <-warm; err != nil {
 		return err

@@ -22,3 +22,9 @@ const Dir = "examples/demo-shop"
 // Name is the demo shop's name by locale, used in replies when kefu serves
 // the demo and no shop name is configured.
 var Name = map[string]string{"en": "Lumi Home & Tech", "zh": "鹿米家居数码"}
+
+// Golden is the demo shop's golden set (golden.jsonl), which the dashboard
+// runs when no other is configured.
+//
+//go:embed golden.jsonl
+var Golden []byte
