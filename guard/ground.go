@@ -21,7 +21,9 @@ var durationOrRange = regexp.MustCompile(`[-–~]|[a-z天日时周月年]`)
 // removed. An answer that states only what its sources say returns nil.
 // Citation markers ([1]) are not facts.
 func Ungrounded(answer string, sources []string) []string {
-	answer = citationMarker.ReplaceAllString(norm.NFKC.String(answer), "")
+	// A citation marker parts what stands on either side of it: "0[1]0"
+	// is two zeros, not "00".
+	answer = citationMarker.ReplaceAllString(norm.NFKC.String(answer), " ")
 	var src strings.Builder
 	for _, s := range sources {
 		src.WriteString(compact(norm.NFKC.String(s)))
