@@ -412,14 +412,7 @@ func (p *Pipeline) plan(ctx context.Context, t Turn, u Understanding, meta *Meta
 		meta.Reason = "out_of_scope"
 		return p.fixed(DecideRefuse, u.Locale, "refuse", replyData{})
 	case u.Intent == IntentChitChat && !strong && !(found && (len(tokenize.Terms(u.Query)) > chitChatTerms || u.Confidence < sureChitChat)):
-		name := "greeting"
-		switch {
-		case hasAny(u.normalized, identityCues):
-			name = "identity"
-		case u.Sentiment == SentimentPositive:
-			name = "thanks"
-		}
-		return p.fixed(DecideAnswer, u.Locale, name, replyData{})
+		return p.smallTalk(u)
 	case asksEligibility:
 		// "Can I return W260912-1001?": decided by the shop's rules from
 		// the order's facts, not quoted from the policy.
@@ -453,6 +446,12 @@ func (p *Pipeline) plan(ctx context.Context, t Turn, u Understanding, meta *Meta
 	}
 
 	ctxHits := p.contextHits(hits)
+	if !p.touches(hits) && (u.Intent == IntentOther || u.Intent == IntentChitChat) && len(tokenize.Terms(u.Query)) <= chitChatTerms {
+		// A few words that nothing in the knowledge holds and that ask
+		// for nothing the shop does ("拜拜", "are you ChatGPT?", a slip of
+		// the keyboard) get a word back, not a person.
+		return p.smallTalk(u)
+	}
 	if !found || len(ctxHits) == 0 { // nothing relevant, or only planted text
 		if u.Intent == IntentComplaint {
 			// Calm feedback with nothing to look up: acknowledge it.
@@ -462,6 +461,19 @@ func (p *Pipeline) plan(ctx context.Context, t Turn, u Understanding, meta *Meta
 		return p.unknown(u.Locale, "no_knowledge")
 	}
 	return p.answer(ctx, t, u, meta, ctxHits, expand)
+}
+
+// smallTalk is the fixed reply to small talk: who kefu is when asked,
+// thanks for thanks, else a greeting that says what it can help with.
+func (p *Pipeline) smallTalk(u Understanding) (*plan, error) {
+	name := "greeting"
+	switch {
+	case hasAny(u.normalized, identityCues):
+		name = "identity"
+	case u.Sentiment == SentimentPositive:
+		name = "thanks"
+	}
+	return p.fixed(DecideAnswer, u.Locale, name, replyData{})
 }
 
 // chitChatTerms is how many terms a greeting may hold before it counts as
@@ -664,7 +676,7 @@ type answerJudge interface {
 // for it (WithRerankBar), the reranker decides; otherwise the best hit
 // must clear the first-stage bar, and nothing is strong.
 func (p *Pipeline) judge(ctx context.Context, query string, hits []kefu.Hit) (found, strong bool) {
-	if len(hits) == 0 {
+	if len(hits) == 0 || !p.touches(hits) {
 		return false, false
 	}
 	if j, ok := p.opts.rerank.(answerJudge); ok && p.opts.rerankBar > 0 {
@@ -673,6 +685,20 @@ func (p *Pipeline) judge(ctx context.Context, query string, hits []kefu.Hit) (fo
 		}
 	}
 	return hits[0].Lexical >= p.opts.minLexical || hits[0].Dense >= p.opts.minDense, false
+}
+
+// touches reports whether any hit meets the question at all: holds one of
+// its words (or of their expansion), or comes within the dense bar of it.
+// Candidates that only resemble the question in spelling ("asdkjh qwe"
+// nearest to a returns policy by a cosine of 0.14) do not answer it,
+// whatever a reranker makes of them.
+func (p *Pipeline) touches(hits []kefu.Hit) bool {
+	for _, h := range hits {
+		if h.Lexical > 0 || h.Dense >= p.opts.minDense {
+			return true
+		}
+	}
+	return false
 }
 
 // contextHits keeps the best hits that are themselves relevant, at most

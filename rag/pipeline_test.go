@@ -700,3 +700,47 @@ func TestTitleIsGrounded(t *testing.T) {
 		t.Fatalf("answer %q, escalation %+v: the title's number was held ungrounded", res.Answer, res.Escalation)
 	}
 }
+
+// sureJudge is a reranker whose answer head passes anything.
+type sureJudge struct{}
+
+func (sureJudge) Rerank(_ context.Context, _ string, hits []kefu.Hit) ([]kefu.Hit, error) {
+	return hits, nil
+}
+
+func (sureJudge) Answerable(context.Context, string, []kefu.Hit) (float64, error) { return 0.99, nil }
+
+// Candidates that share no word with the question and are far from it in
+// meaning do not answer it, however sure a reranker is.
+func TestNoWordInCommonIsNoKnowledge(t *testing.T) {
+	question := "where do pink flamingos spend the winter when the lakes freeze over"
+	for _, tc := range []struct {
+		name, msg string
+		hit       kefu.Hit
+		decision  string
+		backend   string
+	}{
+		{"no word, far", question, kefu.Hit{Chunk: policyHit(0).Chunk, Dense: 0.14}, DecideEscalate, "rules"},
+		{"a word in common", question, kefu.Hit{Chunk: policyHit(0).Chunk, Lexical: 0.2, Dense: 0.14}, DecideAnswer, ""},
+		{"close in meaning", question, kefu.Hit{Chunk: policyHit(0).Chunk, Dense: 0.6}, DecideAnswer, ""},
+		// A few words that nothing holds get a word back, not a person.
+		{"a slip of the keyboard", "asdkjh qwe", kefu.Hit{Chunk: policyHit(0).Chunk, Dense: 0.14}, DecideAnswer, "rules"},
+		{"goodbye", "拜拜", kefu.Hit{Chunk: policyHit(0).Chunk, Dense: 0.1}, DecideAnswer, "rules"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := &fakeSearcher{SearchFn: func(context.Context, kefu.Query) ([]kefu.Hit, error) { return []kefu.Hit{tc.hit}, nil }}
+			p := New(s, fakeEmbedder{}, &fakeGenerator{pieces: []string{"Return within 30 days. [1]"}}, prompts.MustLoad(),
+				WithReranker(sureJudge{}), WithRerankBar(0.1))
+			res, err := Collect(p.Stream(context.Background(), Turn{Message: tc.msg}))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Meta.Decision != tc.decision {
+				t.Errorf("decision %s (reason %q), want %s", res.Meta.Decision, res.Meta.Reason, tc.decision)
+			}
+			if tc.backend != "" && res.Meta.Backend != tc.backend {
+				t.Errorf("backend %s, want %s (a fixed reply, nothing quoted)", res.Meta.Backend, tc.backend)
+			}
+		})
+	}
+}
