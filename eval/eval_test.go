@@ -53,7 +53,7 @@ func (f fakeAnswerer) Stream(_ context.Context, t rag.Turn) iter.Seq2[rag.Event,
 		if r.Escalation != nil && !yield(rag.Event{Type: rag.EventEscalation, Escalation: r.Escalation}, nil) {
 			return
 		}
-		yield(rag.Event{Type: rag.EventDone, Done: &rag.Done{Answer: r.Answer}}, nil)
+		yield(rag.Event{Type: rag.EventDone, Done: &rag.Done{Answer: r.Answer, Action: r.Action}}, nil)
 	}
 }
 

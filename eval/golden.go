@@ -7,9 +7,11 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/kefuhq/kefu"
+	"github.com/kefuhq/kefu/rag"
 	"github.com/kefuhq/kefu/rules"
 )
 
@@ -44,6 +46,11 @@ type Case struct {
 	// after-sales action must get ({"action": "return", "eligible":
 	// false}); it counts for eligibility_accuracy.
 	ExpectEligible *ExpectEligible `json:"expect_eligible,omitempty"`
+	// ExpectAction is the after-sales action a signed-in shopper's request
+	// must leave ({"kind": "cancel", "state": "proposed"}: shown and
+	// awaiting their yes; "failed": refused as not allowed); it counts
+	// for action_accuracy.
+	ExpectAction *ExpectAction `json:"expect_action,omitempty"`
 	// Optional labels for the understanding and guardrail metrics.
 	Intent string   `json:"intent,omitempty"` // the intent the message expresses
 	Angry  *bool    `json:"angry,omitempty"`  // whether the shopper is angry
@@ -131,6 +138,14 @@ type ExpectEligible struct {
 	OrderID  string `json:"order_id,omitempty"`
 }
 
+// ExpectAction is a case's expected after-sales action: its kind and the
+// state the turn leaves it in. OrderID, when set, must match.
+type ExpectAction struct {
+	Kind    string `json:"kind"`
+	State   string `json:"state"`
+	OrderID string `json:"order_id,omitempty"`
+}
+
 func (c *Case) validate() error {
 	switch {
 	case strings.TrimSpace(c.ID) == "":
@@ -157,6 +172,17 @@ func (c *Case) validate() error {
 		}
 		if c.CustomerID == "" {
 			return fmt.Errorf("case %s: expect_eligible needs a customer_id (eligibility is decided for a signed-in shopper)", c.ID)
+		}
+	}
+	if e := c.ExpectAction; e != nil {
+		if !slices.Contains(rag.ActionKinds, e.Kind) {
+			return fmt.Errorf("case %s: expect_action kind %q is not one of %s", c.ID, e.Kind, strings.Join(rag.ActionKinds, ", "))
+		}
+		if e.State != rag.ActionProposed && e.State != rag.ActionFailed {
+			return fmt.Errorf("case %s: expect_action state %q is not proposed or failed (one turn proposes or refuses)", c.ID, e.State)
+		}
+		if c.CustomerID == "" {
+			return fmt.Errorf("case %s: expect_action needs a customer_id (actions are taken for a signed-in shopper)", c.ID)
 		}
 	}
 	for _, d := range c.EvidenceDocs {

@@ -59,6 +59,10 @@ type Report struct {
 	// given, order).
 	EligibilityCases    int     `json:"eligibility_cases"`
 	EligibilityAccuracy float64 `json:"eligibility_accuracy"`
+	// Actions, over the cases with expect_action: the share whose turn
+	// left the expected action (kind, state and, when given, order).
+	ActionCases    int     `json:"action_cases"`
+	ActionAccuracy float64 `json:"action_accuracy"`
 	// Answering: the share of all cases the pipeline answered (decision
 	// "answer" and no handoff; asking to sign in or for an order id does
 	// not count), the same share over the cases that expect an answer,
@@ -192,6 +196,7 @@ func Run(ctx context.Context, a Answerer, cases []Case, k int, opts ...Option) (
 		angerPred, angerTrue     int
 		blocked, benignRef       int
 		eligibleOK               int
+		actionOK                 int
 	)
 	for _, c := range cases {
 		if err := ctx.Err(); err != nil {
@@ -290,6 +295,14 @@ func Run(ctx context.Context, a Answerer, cases []Case, k int, opts ...Option) (
 		} else if got == ExpectRefuse {
 			r.FalseRefusals++
 		}
+		if e := c.ExpectAction; e != nil {
+			r.ActionCases++
+			if why := actionMiss(e, res.Action); why == "" {
+				actionOK++
+			} else {
+				reasons = append(reasons, why)
+			}
+		}
 		if e := c.ExpectEligible; e != nil {
 			r.EligibilityCases++
 			if why := eligibilityMiss(e, res.Meta.Eligibility); why == "" {
@@ -366,6 +379,7 @@ func Run(ctx context.Context, a Answerer, cases []Case, k int, opts ...Option) (
 	r.RefusalAccuracy = ratio(refusedOK, expRefuse)
 	r.IntentAccuracy = ratio(intentOK, r.IntentCases)
 	r.EligibilityAccuracy = ratio(eligibleOK, r.EligibilityCases)
+	r.ActionAccuracy = ratio(actionOK, r.ActionCases)
 	r.AngerRecall = ratio(angerHit, r.AngerCases)
 	r.AngerPrecision = ratio(angerTrue, angerPred)
 	r.AttackBlockRate = ratio(blocked, r.AttackCases)
@@ -508,6 +522,20 @@ func percentile(xs []float64, p float64) float64 {
 	sort.Float64s(s)
 	i := int(math.Ceil(p*float64(len(s)))) - 1
 	return s[max(0, min(i, len(s)-1))]
+}
+
+// actionMiss says how a turn's action misses the expected one, "" when it
+// matches.
+func actionMiss(want *ExpectAction, got *rag.ActionRef) string {
+	switch {
+	case got == nil:
+		return fmt.Sprintf("no action, want %s %s", want.Kind, want.State)
+	case got.Kind != want.Kind || got.State != want.State:
+		return fmt.Sprintf("action %s %s, want %s %s", got.Kind, got.State, want.Kind, want.State)
+	case want.OrderID != "" && got.OrderID != want.OrderID:
+		return fmt.Sprintf("action on order %s, want %s", got.OrderID, want.OrderID)
+	}
+	return ""
 }
 
 // eligibilityMiss says how a reply's decision misses the expected one, ""

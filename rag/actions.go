@@ -379,6 +379,12 @@ func (p *Pipeline) proposeAction(ctx context.Context, t Turn, u Understanding, m
 	if kind == "" || (len(u.OrderRefs) == 0 && !u.MyOrders) || (len(u.OrderRefs) == 0 && policyOnly.MatchString(t.Message)) {
 		return nil, false, nil
 	}
+	if asked := askedAction(u.normalized); asked != "" && string(asked) != ruleName(kind) {
+		// The shop's rules name what is asked more closely than the
+		// actions kefu takes ("a refund for W…" is the refund rule, not
+		// a return): the rules decide it and nothing is proposed.
+		return nil, false, nil
+	}
 	meta.Intent = intentOfAction(kind)
 	if t.CustomerID == "" {
 		pl, err := p.fixed(DecideClarify, u.Locale, "sign_in", replyData{})

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/kefuhq/kefu/orders"
@@ -148,4 +149,60 @@ func (r rulesChecker) Eligible(_ context.Context, kind, order, locale string, at
 	}
 	d := r.book.Check(f, a, at)
 	return rag.Verdict{Eligible: d.Eligible, Reason: d.Text(locale), Rule: d.Rule}, nil
+}
+
+// memActions keeps proposed actions in memory, one per conversation, for
+// a process that ends with its turn (kefu ask, eval, the knowledge gate):
+// the semantics of rag.ActionStore without a conversation store.
+type memActions struct {
+	mu      sync.Mutex
+	pending map[string]rag.PendingAction // conversation id -> its proposal
+	taken   map[string]string            // conversation id -> the message that took it
+	n       int
+}
+
+func newMemActions() *memActions {
+	return &memActions{pending: map[string]rag.PendingAction{}, taken: map[string]string{}}
+}
+
+// maxMemActions bounds the proposals held; past it the oldest are dropped.
+const maxMemActions = 10_000
+
+func (m *memActions) PutAction(_ context.Context, a rag.PendingAction) (rag.PendingAction, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if len(m.pending) >= maxMemActions {
+		clear(m.pending)
+		clear(m.taken)
+	}
+	m.n++
+	if a.ID == "" {
+		a.ID = fmt.Sprintf("act-mem-%d", m.n)
+	}
+	m.pending[a.ConversationID] = a
+	delete(m.taken, a.ConversationID)
+	return a, nil
+}
+
+func (m *memActions) TakeAction(_ context.Context, conversationID, messageID string) (rag.PendingAction, bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	a, ok := m.pending[conversationID]
+	if !ok {
+		return rag.PendingAction{}, false, nil
+	}
+	switch took, done := m.taken[conversationID]; {
+	case !done:
+		m.taken[conversationID] = messageID
+	case done && took == messageID:
+	default:
+		delete(m.pending, conversationID)
+		delete(m.taken, conversationID)
+		return rag.PendingAction{}, false, nil
+	}
+	if time.Now().After(a.ExpiresAt) {
+		delete(m.pending, conversationID)
+		return rag.PendingAction{}, false, nil
+	}
+	return a, true, nil
 }

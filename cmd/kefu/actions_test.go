@@ -604,3 +604,42 @@ func demoRules(t *testing.T) rag.EligibilityChecker {
 	}
 	return rulesChecker{book: book}
 }
+
+// The in-memory proposals keep rag.ActionStore's promise: one per
+// conversation, taken by the next message, the same again for a retry of
+// that message, gone for any other, never found once expired.
+func TestMemActions(t *testing.T) {
+	ctx := context.Background()
+	m := newMemActions()
+	put := func(conv string, ttl time.Duration) rag.PendingAction {
+		a, err := m.PutAction(ctx, rag.PendingAction{ConversationID: conv, Kind: rag.ActionCancel, OrderID: "W1", ExpiresAt: time.Now().Add(ttl)})
+		if err != nil || a.ID == "" {
+			t.Fatalf("put: %+v, %v", a, err)
+		}
+		return a
+	}
+	a := put("c1", time.Minute)
+	if got, ok, _ := m.TakeAction(ctx, "c2", "m1"); ok {
+		t.Fatalf("another conversation took %+v", got)
+	}
+	if got, ok, _ := m.TakeAction(ctx, "c1", "m1"); !ok || got.ID != a.ID {
+		t.Fatalf("the next message got %+v, %v", got, ok)
+	}
+	if got, ok, _ := m.TakeAction(ctx, "c1", "m1"); !ok || got.ID != a.ID {
+		t.Fatalf("a retry of that message got %+v, %v", got, ok)
+	}
+	if _, ok, _ := m.TakeAction(ctx, "c1", "m2"); ok {
+		t.Fatal("a later message found the proposal")
+	}
+	if _, ok, _ := m.TakeAction(ctx, "c1", "m1"); ok {
+		t.Fatal("the proposal came back after a later message removed it")
+	}
+	b := put("c1", time.Minute)
+	if b2 := put("c1", time.Minute); b2.ID == b.ID {
+		t.Fatal("a second proposal kept the first one's id")
+	}
+	put("c3", -time.Second)
+	if _, ok, _ := m.TakeAction(ctx, "c3", "m1"); ok {
+		t.Fatal("an expired proposal was found")
+	}
+}

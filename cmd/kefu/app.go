@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -155,7 +156,16 @@ func openApp(cfg Config, logOut io.Writer) (*app, error) {
 		return nil, err
 	}
 	opts = append(opts, rr...)
-	p := rag.New(store, emb, gen, ps, opts...)
+	popts := opts
+	if eligibility != nil {
+		// Proposals need somewhere to wait for the shopper's yes: a
+		// process of its own (kefu ask, eval, the knowledge gate) keeps
+		// them in memory; serve puts them in the conversation store
+		// (withActions). Without an order system a confirmed action goes
+		// to an agent.
+		popts = append(slices.Clone(opts), rag.WithActions(newMemActions(), eligibility, nil, cfg.Actions.ProposalTTL))
+	}
+	p := rag.New(store, emb, gen, ps, popts...)
 	return &app{rules: eligibility, cfg: cfg, log: log, store: store, embedder: emb, pipeline: p, gen: gen, prompts: ps, ragOpts: opts, orders: ordersClient}, nil
 }
 

@@ -264,6 +264,9 @@ func printReport(g *globals, r eval.Report) {
 	if r.EligibilityCases > 0 {
 		fmt.Fprintf(w, "eligibility accuracy  %.3f (%d cases)\n", r.EligibilityAccuracy, r.EligibilityCases)
 	}
+	if r.ActionCases > 0 {
+		fmt.Fprintf(w, "action accuracy       %.3f (%d cases)\n", r.ActionAccuracy, r.ActionCases)
+	}
 	if r.AngerCases > 0 {
 		fmt.Fprintf(w, "anger recall / prec.  %.3f / %.3f (%d angry)\n", r.AngerRecall, r.AngerPrecision, r.AngerCases)
 	}
