@@ -244,6 +244,12 @@ func (s *Server) listTickets(c *gin.Context) {
 // redacted: the agent needs the details.
 func (s *Server) getTicket(c *gin.Context) {
 	t, err := s.tickets.Ticket(c.Request.Context(), c.Param("id"))
+	writeTicketWithPacket(c, t, err)
+}
+
+// writeTicketWithPacket answers with the ticket t and its decoded handoff
+// packet, or with the error of reading it (err) or of decoding it.
+func writeTicketWithPacket(c *gin.Context, t store.Ticket, err error) {
 	if err != nil {
 		writeError(c, ticketErr(err))
 		return

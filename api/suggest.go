@@ -90,16 +90,7 @@ func (s *Server) noteTicket(c *gin.Context) {
 		return
 	}
 	t, err := notes.Note(c.Request.Context(), c.Param("id"), c.GetString(ginKeyName), req.Note)
-	if err != nil {
-		writeError(c, ticketErr(err))
-		return
-	}
-	p, err := escalate.DecodePacket(t)
-	if err != nil {
-		writeError(c, err)
-		return
-	}
-	c.JSON(http.StatusOK, ticketView(t, &p))
+	writeTicketWithPacket(c, t, err)
 }
 
 // ticketMessages returns the ticket's conversation as it is now (the
