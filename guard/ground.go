@@ -32,11 +32,15 @@ func Ungrounded(answer string, sources []string) []string {
 	all := src.String()
 	var missing []string
 	seen := map[string]bool{}
-	taken := 0 // where the last fact ended
-	for _, loc := range factPattern.FindAllStringIndex(answer, -1) {
-		if loc[0] < taken {
-			continue
+	// Facts are read one after another, each from where the last ended,
+	// so that a fact runs to the end of its number and the next starts
+	// after it.
+	for pos := 0; pos < len(answer); {
+		loc := factPattern.FindStringIndex(answer[pos:])
+		if loc == nil {
+			break
 		}
+		loc[0], loc[1] = loc[0]+pos, loc[1]+pos
 		// A fact runs to the end of its number, thousands groups
 		// included, as compact reads the sources: "0:000" is not the time
 		// "0:00" and a zero, nor "0000-00,000" a range and a number.
@@ -52,7 +56,7 @@ func Ungrounded(answer string, sources []string) []string {
 				break number
 			}
 		}
-		taken = end
+		pos = end
 		f := strings.TrimRight(answer[loc[0]:end], ",") // "¥1299, not 299"
 		c := compact(f)
 		if seen[c] || len(digitsOf(c)) < 2 && !strings.ContainsAny(c, "¥$€£%") && !durationOrRange.MatchString(c) {

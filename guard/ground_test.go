@@ -26,7 +26,7 @@ func TestUngrounded(t *testing.T) {
 	}
 	// A number that ends at a comma is that number, in the answer as in
 	// its source, whatever follows the comma.
-	for _, a := range []string{"0000-00,000", "sizes 38-40,42 and 44", "0:000", "open 9:30 to 17:00, 2026-11-200", "0[0]0", "¥599[1] within 30[2] days"} {
+	for _, a := range []string{"0000-00,000", "sizes 38-40,42 and 44", "0:000", "open 9:30 to 17:00, 2026-11-200", "0[0]0", "¥599[1] within 30[2] days", "0:000:0000", "0 00"} {
 		if got := Ungrounded(a, []string{a}); got != nil {
 			t.Errorf("%q is ungrounded in itself: %q", a, got)
 		}
@@ -88,6 +88,8 @@ func FuzzUngrounded(f *testing.F) {
 	f.Add("0000-00,000", "")
 	f.Add("0:000", "0")
 	f.Add("0[0]0", "")
+	f.Add("0:000:0000", "0")
+	f.Add("0 00", "0")
 	f.Fuzz(func(t *testing.T, answer, source string) {
 		if got := Ungrounded(answer, []string{answer}); len(got) != 0 {
 			t.Fatalf("an answer is ungrounded in itself: %q -> %q", answer, got)
