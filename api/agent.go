@@ -284,12 +284,8 @@ func (s *Server) replyTicket(c *gin.Context) {
 		writeError(c, err)
 		return
 	}
-	if strings.TrimSpace(req.Message) == "" {
-		writeError(c, kefu.Errorf(kefu.EInvalid, "message is empty"))
-		return
-	}
-	if n := len(req.Message); n > s.cfg.MaxMessageBytes {
-		writeError(c, kefu.Errorf(kefu.ETooLarge, "message is %d bytes; the limit is %d", n, s.cfg.MaxMessageBytes))
+	if err := s.checkText("message", req.Message); err != nil {
+		writeError(c, err)
 		return
 	}
 	t, m, err := s.agents.Reply(c.Request.Context(), c.Param("id"), c.GetString(ginKeyName), req.Message)

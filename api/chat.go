@@ -313,6 +313,18 @@ func (s *Server) history(ctx context.Context, conversationID, currentID string) 
 
 // decodeChat reads and validates the request body. Malformed JSON and bad
 // fields are invalid (400), an oversized body or message too_large (413).
+// checkText refuses a text field (named what) that is blank or longer
+// than a message may be.
+func (s *Server) checkText(what, text string) error {
+	if strings.TrimSpace(text) == "" {
+		return kefu.Errorf(kefu.EInvalid, "%s is empty", what)
+	}
+	if n := len(text); n > s.cfg.MaxMessageBytes {
+		return kefu.Errorf(kefu.ETooLarge, "%s is %d bytes; the limit is %d", what, n, s.cfg.MaxMessageBytes)
+	}
+	return nil
+}
+
 func (s *Server) decodeChat(c *gin.Context) (ChatRequest, error) {
 	var req ChatRequest
 	// The body's read deadline is limitAddress's, lifted at its end.
@@ -331,11 +343,8 @@ func (s *Server) decodeChat(c *gin.Context) (ChatRequest, error) {
 		return req, kefu.Errorf(kefu.EInvalid, "malformed JSON: the body must hold one JSON object and nothing after it")
 	}
 
-	if strings.TrimSpace(req.Message) == "" {
-		return req, kefu.Errorf(kefu.EInvalid, "message is empty")
-	}
-	if n := len(req.Message); n > s.cfg.MaxMessageBytes {
-		return req, kefu.Errorf(kefu.ETooLarge, "message is %d bytes; the limit is %d", n, s.cfg.MaxMessageBytes)
+	if err := s.checkText("message", req.Message); err != nil {
+		return req, err
 	}
 	switch loc := strings.ToLower(strings.TrimSpace(req.Locale)); loc {
 	case "", "auto":

@@ -374,11 +374,8 @@ func (s *Server) decodeCompletion(c *gin.Context) (completionQuery, error) {
 		return q, kefu.Errorf(kefu.EInvalid, "the last message has role %q; it must be the shopper's, with role user", clip(last.Role))
 	}
 	q.question = string(last.Content)
-	if strings.TrimSpace(q.question) == "" {
-		return q, kefu.Errorf(kefu.EInvalid, "the last user message is empty")
-	}
-	if size := len(q.question); size > s.cfg.MaxMessageBytes {
-		return q, kefu.Errorf(kefu.ETooLarge, "the last user message is %d bytes; the limit is %d", size, s.cfg.MaxMessageBytes)
+	if err := s.checkText("the last user message", q.question); err != nil {
+		return q, err
 	}
 	for i, m := range req.Messages {
 		q.promptTokens += roughTokens(string(m.Content))

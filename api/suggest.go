@@ -81,12 +81,8 @@ func (s *Server) noteTicket(c *gin.Context) {
 		writeError(c, err)
 		return
 	}
-	if strings.TrimSpace(req.Note) == "" {
-		writeError(c, kefu.Errorf(kefu.EInvalid, "note is empty"))
-		return
-	}
-	if n := len(req.Note); n > s.cfg.MaxMessageBytes {
-		writeError(c, kefu.Errorf(kefu.ETooLarge, "note is %d bytes; the limit is %d", n, s.cfg.MaxMessageBytes))
+	if err := s.checkText("note", req.Note); err != nil {
+		writeError(c, err)
 		return
 	}
 	t, err := notes.Note(c.Request.Context(), c.Param("id"), c.GetString(ginKeyName), req.Note)
