@@ -263,6 +263,18 @@ func lastAnswerIs(history []kefu.Message, summary string) bool {
 
 // ruleName is the rules' name of an action kind, as the reply's
 // eligibility names it.
+// actionHandoff is the reply that hands a confirmed action to a person:
+// the fixed reply name, with ref as it ended and the escalation reason.
+func (p *Pipeline) actionHandoff(locale, name, reason string, ref *ActionRef, d replyData, meta *Meta) (*plan, error) {
+	pl, err := p.fixed(DecideEscalate, locale, name, d)
+	if err != nil {
+		return nil, err
+	}
+	pl.action, pl.escalation = ref, &Escalation{Reason: reason}
+	meta.Reason = reason
+	return pl, nil
+}
+
 func ruleName(kind string) string {
 	if kind == ActionChangeAddress {
 		return "modify_address"
@@ -292,14 +304,15 @@ func (p *Pipeline) runPending(ctx context.Context, t Turn, u Understanding, meta
 	meta.Locale, meta.Intent = locale, intentOfAction(a.Kind)
 	ref := &ActionRef{ID: a.ID, OrderID: a.OrderID, Kind: a.Kind}
 	d := replyData{OrderID: a.OrderID, Kind: a.Kind}
-	h, found, err := bookFrom(ctx, p, t.CustomerID, []string{a.OrderID}).find(ctx, a.OrderID)
+	book := bookFrom(ctx, p, t.CustomerID, []string{a.OrderID})
+	h, found, err := book.find(ctx, a.OrderID)
 	if err != nil {
 		return nil, err
 	}
 	if !found {
 		ref.State, ref.Reason = ActionFailed, "order not found"
 		name := "order_not_found"
-		if bookFrom(ctx, p, t.CustomerID, nil).unavailable() {
+		if book.unavailable() {
 			name, ref.Reason = "orders_unavailable", "order system unavailable"
 		}
 		pl, err := p.fixed(DecideAnswer, locale, name, d)
@@ -325,35 +338,17 @@ func (p *Pipeline) runPending(ctx context.Context, t Turn, u Understanding, meta
 	if ao.run == nil {
 		ref.State = ActionHandedOver
 		d.Summary = a.Summary
-		pl, err := p.fixed(DecideEscalate, locale, "action_handed_over", d)
-		if err != nil {
-			return nil, err
-		}
-		pl.action, pl.escalation = ref, &Escalation{Reason: "action_requested"}
-		meta.Reason = "action_requested"
-		return pl, nil
+		return p.actionHandoff(locale, "action_handed_over", "action_requested", ref, d, meta)
 	}
 	out, err := ao.run.RunAction(ctx, a)
 	switch {
 	case err != nil:
 		ref.State, ref.Reason = ActionFailed, "order system unavailable"
-		pl, rerr := p.fixed(DecideEscalate, locale, "action_unknown", d)
-		if rerr != nil {
-			return nil, rerr
-		}
-		pl.action, pl.escalation = ref, &Escalation{Reason: "action_failed"}
-		meta.Reason = "action_failed"
-		return pl, nil
+		return p.actionHandoff(locale, "action_unknown", "action_failed", ref, d, meta)
 	case !out.Done:
 		ref.State, ref.Reason = ActionFailed, out.Message
 		d.Reason = out.Message
-		pl, rerr := p.fixed(DecideEscalate, locale, "action_refused", d)
-		if rerr != nil {
-			return nil, rerr
-		}
-		pl.action, pl.escalation = ref, &Escalation{Reason: "action_failed"}
-		meta.Reason = "action_failed"
-		return pl, nil
+		return p.actionHandoff(locale, "action_refused", "action_failed", ref, d, meta)
 	}
 	ref.State = ActionDone
 	d.Reference = out.Reference
