@@ -517,7 +517,7 @@ func sameQuestion(s string) string {
 		for cut > 0 && !utf8.RuneStart(out[cut]) {
 			cut--
 		}
-		out = out[:cut]
+		out = strings.TrimRight(out[:cut], " ") // a cut after a space leaves none behind
 	}
 	return out
 }
