@@ -83,7 +83,7 @@ func Open(ctx context.Context, dsn string, ring *seal.Keyring, o Options) (*Stor
 		pool.Close()
 		return nil, kefu.WrapError(kefu.EUnavailable, "postgres store: cannot connect", err)
 	}
-	if _, err := migrate(ctx, pool); err != nil {
+	if err := migrate(ctx, pool); err != nil {
 		pool.Close()
 		return nil, err
 	}
@@ -113,21 +113,18 @@ func Migrate(ctx context.Context, dsn string) (from, to int64, err error) {
 		return 0, 0, kefu.WrapError(kefu.EUnavailable, "postgres store: cannot connect", err)
 	}
 	defer pool.Close()
-	results, err := migrate(ctx, pool)
-	if err != nil {
-		return 0, 0, err
-	}
 	p, err := provider(pool)
 	if err != nil {
-		return 0, 0, err
+		return 0, 0, fmt.Errorf("postgres store: migrations: %w", err)
+	}
+	defer p.Close()
+	from, _ = p.GetDBVersion(ctx) // an empty database has no version table yet: 0
+	if _, err := p.Up(ctx); err != nil {
+		return 0, 0, fmt.Errorf("postgres store: apply migrations: %w", err)
 	}
 	to, err = p.GetDBVersion(ctx)
 	if err != nil {
 		return 0, 0, fmt.Errorf("postgres store: read the schema version: %w", err)
-	}
-	from = to
-	if len(results) > 0 && results[0].Source != nil {
-		from = results[0].Source.Version - 1
 	}
 	return from, to, nil
 }
@@ -159,17 +156,16 @@ func provider(pool *pgxpool.Pool) (*goose.Provider, error) {
 }
 
 // migrate applies the pending migrations, one replica at a time.
-func migrate(ctx context.Context, pool *pgxpool.Pool) ([]*goose.MigrationResult, error) {
+func migrate(ctx context.Context, pool *pgxpool.Pool) error {
 	p, err := provider(pool)
 	if err != nil {
-		return nil, fmt.Errorf("postgres store: migrations: %w", err)
+		return fmt.Errorf("postgres store: migrations: %w", err)
 	}
 	defer p.Close()
-	res, err := p.Up(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("postgres store: apply migrations: %w", err)
+	if _, err := p.Up(ctx); err != nil {
+		return fmt.Errorf("postgres store: apply migrations: %w", err)
 	}
-	return res, nil
+	return nil
 }
 
 // Close releases the pool. Calls after Close fail.
