@@ -42,9 +42,10 @@ const openTimeout = 30 * time.Second
 // Store is the PostgreSQL conversation store. It is safe for concurrent
 // use, by goroutines and by processes sharing the database.
 type Store struct {
-	pool *pgxpool.Pool
-	ring *seal.Keyring
-	now  func() time.Time
+	pool   *pgxpool.Pool
+	ring   *seal.Keyring
+	now    func() time.Time
+	origin string // this process in notifications
 }
 
 // Options configures Open.
@@ -87,7 +88,7 @@ func Open(ctx context.Context, dsn string, ring *seal.Keyring, o Options) (*Stor
 		pool.Close()
 		return nil, err
 	}
-	s := &Store{pool: pool, ring: ring, now: time.Now}
+	s := &Store{pool: pool, ring: ring, now: time.Now, origin: newOrigin()}
 	if o.Now != nil {
 		s.now = o.Now
 	}
