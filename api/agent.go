@@ -290,7 +290,8 @@ func (s *Server) replyTicket(c *gin.Context) {
 	}
 	t, m, err := s.agents.Reply(c.Request.Context(), c.Param("id"), c.GetString(ginKeyName), req.Message)
 	if m.ID != "" {
-		s.hub.publish(m) // stored: the shopper sees it even if the ticket update failed
+		// Stored: the shopper sees it even if the ticket update failed.
+		s.announce(c.Request.Context(), m.ConversationID, m.ID, func() { s.hub.publish(m) })
 	}
 	if err != nil {
 		writeError(c, ticketErr(err))

@@ -291,8 +291,8 @@ func startStream(c *gin.Context) {
 }
 
 // hub passes the messages agents write to the streams shoppers hold open
-// on their conversations, within this process (a shopper connected to
-// another replica sees them on the next poll).
+// on their conversations, within this process; with a MessageBus, the
+// Server relays other replicas' messages to it too.
 type hub struct {
 	mu     sync.Mutex
 	subs   map[string]map[chan store.Message]struct{}
@@ -347,6 +347,26 @@ func (h *hub) publish(m store.Message) {
 			delete(h.subs[m.ConversationID], ch)
 			close(ch)
 		}
+	}
+}
+
+// watched reports whether a stream is open on conversationID.
+func (h *hub) watched(conversationID string) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return len(h.subs[conversationID]) > 0
+}
+
+// cutAll ends every subscription, as if each had fallen behind: their
+// streams end and their clients catch up by polling.
+func (h *hub) cutAll() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for id, subs := range h.subs {
+		for ch := range subs {
+			close(ch)
+		}
+		delete(h.subs, id)
 	}
 }
 

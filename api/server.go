@@ -207,6 +207,9 @@ type Deps struct {
 	// Evaluator runs the shop's golden set for the dashboard (POST
 	// /v1/admin/eval), 503 without it.
 	Evaluator Evaluator
+	// Bus carries agents' messages to the other replicas' streams; nil
+	// for a server that runs alone.
+	Bus MessageBus
 }
 
 // Server is the HTTP API. It is immutable once built and safe for
@@ -229,6 +232,7 @@ type Server struct {
 	auditLog       AuditLog
 	handoffMetrics *handoffMetrics
 	hub            *hub
+	bus            MessageBus
 	documents      DocumentIngester
 	feedback       FeedbackStore
 	analytics      AnalyticsReader
@@ -261,6 +265,7 @@ func New(cfg Config, deps Deps) *Server {
 		tickets:  deps.Tickets,
 		auditLog: deps.AuditLog,
 		hub:      newHub(),
+		bus:      deps.Bus,
 
 		documents: deps.Documents,
 		feedback:  deps.Feedback,
@@ -377,6 +382,12 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 	}
 	srv.RegisterOnShutdown(s.hub.close) // open message streams end at once
+	if s.bus != nil && s.convs != nil {
+		rctx, stop := context.WithCancel(ctx)
+		relayed := make(chan struct{})
+		go func() { defer close(relayed); s.relay(rctx) }()
+		defer func() { stop(); <-relayed }()
+	}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	s.log.Info("listening", "addr", ln.Addr().String(), "version", s.cfg.Version)
