@@ -241,6 +241,9 @@ func (s *Server) admitKey(c *gin.Context, name string) error {
 	if ok, wait := s.limits.key.Take(name, time.Now()); !ok {
 		return s.rateLimited(c, "key", wait, "too many requests with this API key")
 	}
+	if ok, wait := s.takeShared(c, "key:"+name, s.cfg.Limits.KeyRate, s.cfg.Limits.KeyBurst); !ok {
+		return s.rateLimited(c, "key", wait, "too many requests with this API key")
+	}
 	return nil
 }
 
@@ -249,7 +252,39 @@ func (s *Server) admitShopper(c *gin.Context, customerID string) error {
 	if ok, wait := s.limits.shopper.Take(customerID, time.Now()); !ok {
 		return s.rateLimited(c, "shopper", wait, "too many requests from this shopper")
 	}
+	if ok, wait := s.takeShared(c, "shopper:"+customerID, s.cfg.Limits.ShopperRate, s.cfg.Limits.ShopperBurst); !ok {
+		return s.rateLimited(c, "shopper", wait, "too many requests from this shopper")
+	}
 	return nil
+}
+
+// SharedLimiter keeps token buckets that every replica of a shop draws
+// from, so that a limit holds however requests are spread over them (the
+// PostgreSQL store is one). Each replica's own buckets apply first.
+type SharedLimiter interface {
+	// TakeToken takes a token from bucket key, refilled at perSecond up
+	// to burst; when there is none it says how long until there is.
+	TakeToken(ctx context.Context, key string, perSecond float64, burst int) (ok bool, retryAfter time.Duration, err error)
+}
+
+// sharedLimitTimeout bounds a shared limit's answer; past it, or when the
+// limiter fails, the request is let through on the replica's own limits.
+const sharedLimitTimeout = 500 * time.Millisecond
+
+// takeShared takes a token from the shared bucket key, when a shared
+// limiter is configured and the limit is on.
+func (s *Server) takeShared(c *gin.Context, key string, perSecond float64, burst int) (bool, time.Duration) {
+	if s.shared == nil || perSecond < 0 || burst < 0 {
+		return true, 0
+	}
+	ctx, cancel := context.WithTimeout(c.Request.Context(), sharedLimitTimeout)
+	defer cancel()
+	ok, wait, err := s.shared.TakeToken(ctx, key, perSecond, burst)
+	if err != nil {
+		s.log.Warn("the shared rate limit did not answer; this replica's own limits apply", "error", err.Error())
+		return true, 0
+	}
+	return ok, wait
 }
 
 // authBlocked refuses an authentication attempt from an address that has

@@ -210,6 +210,9 @@ type Deps struct {
 	// Bus carries agents' messages to the other replicas' streams; nil
 	// for a server that runs alone.
 	Bus MessageBus
+	// SharedLimits holds the API key and shopper rate limits across
+	// replicas; nil for a server that runs alone.
+	SharedLimits SharedLimiter
 }
 
 // Server is the HTTP API. It is immutable once built and safe for
@@ -233,6 +236,7 @@ type Server struct {
 	handoffMetrics *handoffMetrics
 	hub            *hub
 	bus            MessageBus
+	shared         SharedLimiter
 	documents      DocumentIngester
 	feedback       FeedbackStore
 	analytics      AnalyticsReader
@@ -266,6 +270,7 @@ func New(cfg Config, deps Deps) *Server {
 		auditLog: deps.AuditLog,
 		hub:      newHub(),
 		bus:      deps.Bus,
+		shared:   deps.SharedLimits,
 
 		documents: deps.Documents,
 		feedback:  deps.Feedback,
