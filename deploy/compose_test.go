@@ -22,7 +22,11 @@ var testSecrets = map[string]string{
 	"KEFU_QDRANT_API_KEY":    "qdrant-key-from-the-environment",
 	"KEFU_POSTGRES_PASSWORD": "postgres-password-from-the-environment",
 	"KEFU_API_KEYS":          "web:widget:sha256:from-the-environment",
+	"KEFU_ENCRYPTION_KEY":    "encryption-key-from-the-environment",
 }
+
+// replicas are the kefu services behind the proxy.
+var replicas = []string{"kefu-1", "kefu-2"}
 
 func load(t *testing.T, env map[string]string, interpolate bool) (*types.Project, error) {
 	t.Helper()
@@ -64,20 +68,60 @@ func TestComposeServices(t *testing.T) {
 		t.Fatalf("load %s: %v", composeFile, err)
 	}
 
-	kefu := service(t, p, "kefu")
-	if kefu.Build == nil || !strings.HasSuffix(kefu.Build.Dockerfile, "Dockerfile") {
-		t.Errorf("kefu is not built from the repository's Dockerfile: %+v", kefu.Build)
-	}
-	if !slices.Equal(kefu.Command, types.ShellCommand{"serve"}) {
-		t.Errorf("kefu command %v, want serve", kefu.Command)
-	}
-	for k, want := range map[string]string{"KEFU_VECTORDB": "qdrant", "KEFU_QDRANT_ADDR": "qdrant:6334"} {
-		if got := env(kefu, k); got != want {
-			t.Errorf("kefu %s = %q, want %q", k, got, want)
+	for _, name := range replicas {
+		kefu := service(t, p, name)
+		if kefu.Build == nil || !strings.HasSuffix(kefu.Build.Dockerfile, "Dockerfile") {
+			t.Errorf("%s is not built from the repository's Dockerfile: %+v", name, kefu.Build)
+		}
+		if !slices.Equal(kefu.Command, types.ShellCommand{"serve"}) {
+			t.Errorf("%s command %v, want serve", name, kefu.Command)
+		}
+		for k, want := range map[string]string{
+			"KEFU_VECTORDB": "qdrant", "KEFU_QDRANT_ADDR": "qdrant:6334", "KEFU_STORE_PROVIDER": "postgres",
+			"KEFU_POSTGRES_DSN": "postgres://kefu:" + testSecrets["KEFU_POSTGRES_PASSWORD"] + "@postgres:5432/kefu?sslmode=disable",
+		} {
+			if got := env(kefu, k); got != want {
+				t.Errorf("%s %s = %q, want %q", name, k, got, want)
+			}
+		}
+		for _, dep := range []string{"qdrant", "postgres"} {
+			if d, ok := kefu.DependsOn[dep]; !ok || d.Condition != types.ServiceConditionHealthy {
+				t.Errorf("%s does not wait for a healthy %s: %+v", name, dep, kefu.DependsOn)
+			}
+		}
+		if len(kefu.Ports) != 0 {
+			t.Errorf("%s publishes ports %+v; only the proxy should", name, kefu.Ports)
 		}
 	}
-	if dep, ok := kefu.DependsOn["qdrant"]; !ok || dep.Condition != types.ServiceConditionHealthy {
-		t.Errorf("kefu does not wait for a healthy qdrant: %+v", kefu.DependsOn)
+	// The replicas are one service: the same keys, store and secrets.
+	for _, k := range []string{"KEFU_ENCRYPTION_KEY", "KEFU_TOKEN_SECRET", "KEFU_POSTGRES_DSN", "KEFU_API_KEYS", "KEFU_QDRANT_COLLECTION"} {
+		if a, b := env(service(t, p, "kefu-1"), k), env(service(t, p, "kefu-2"), k); a != b || a == "" {
+			t.Errorf("the replicas' %s differ or are empty: %q, %q", k, a, b)
+		}
+	}
+	proxy := service(t, p, "proxy")
+	if !exposes(proxy, 8080) {
+		t.Errorf("the proxy does not publish 8080: %+v", proxy.Ports)
+	}
+	conf, err := os.ReadFile("nginx.conf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range append(slices.Clone(replicas), "proxy_buffering off", "proxy_next_upstream error", "X-Request-ID") {
+		if !strings.Contains(string(conf), want) {
+			t.Errorf("deploy/nginx.conf lacks %q", want)
+		}
+	}
+	mounted := false
+	for _, v := range proxy.Volumes {
+		mounted = mounted || (strings.HasSuffix(v.Source, "deploy/nginx.conf") && v.Target == "/etc/nginx/nginx.conf")
+	}
+	if !mounted {
+		t.Errorf("the proxy does not mount deploy/nginx.conf: %+v", proxy.Volumes)
+	}
+	trusted := env(service(t, p, "kefu-1"), "KEFU_TRUSTED_PROXIES")
+	if ip := proxy.Networks["kefu"]; ip == nil || ip.Ipv4Address == "" || ip.Ipv4Address != trusted {
+		t.Errorf("the replicas trust %q as their proxy, but the proxy's address is %+v", trusted, proxy.Networks["kefu"])
 	}
 
 	qdrant := service(t, p, "qdrant")
@@ -99,7 +143,8 @@ func TestComposeServices(t *testing.T) {
 	}{
 		{qdrant, "/qdrant/storage", "/readyz"},
 		{postgres, "/var/lib/postgresql/data", "pg_isready"},
-		{kefu, "/data", ""},
+		{service(t, p, "kefu-1"), "/data", ""},
+		{service(t, p, "kefu-2"), "/data", ""},
 	} {
 		name := tc.svc.Name
 		if tc.check != "" {
@@ -144,7 +189,8 @@ func TestComposeSecretsComeFromTheEnvironment(t *testing.T) {
 		t.Fatal(err)
 	}
 	for svc, keys := range map[string][]string{
-		"kefu":     {"KEFU_TOKEN_SECRET", "KEFU_QDRANT_API_KEY", "KEFU_API_KEYS"},
+		"kefu-1":   {"KEFU_TOKEN_SECRET", "KEFU_QDRANT_API_KEY", "KEFU_API_KEYS", "KEFU_ENCRYPTION_KEY"},
+		"kefu-2":   {"KEFU_TOKEN_SECRET", "KEFU_QDRANT_API_KEY", "KEFU_API_KEYS", "KEFU_ENCRYPTION_KEY"},
 		"qdrant":   {"QDRANT__SERVICE__API_KEY"},
 		"postgres": {"POSTGRES_PASSWORD"},
 	} {
@@ -160,7 +206,7 @@ func TestComposeSecretsComeFromTheEnvironment(t *testing.T) {
 			}
 		}
 	}
-	if env(service(t, p, "kefu"), "KEFU_QDRANT_API_KEY") != env(service(t, p, "qdrant"), "QDRANT__SERVICE__API_KEY") {
+	if env(service(t, p, "kefu-1"), "KEFU_QDRANT_API_KEY") != env(service(t, p, "qdrant"), "QDRANT__SERVICE__API_KEY") {
 		t.Error("kefu and qdrant are given different API keys")
 	}
 
@@ -214,9 +260,11 @@ func TestComposeUsesKnownSettings(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for k := range service(t, p, "kefu").Environment {
-		if strings.HasPrefix(k, "KEFU_") && !strings.Contains(string(readme), "`"+k+"`") {
-			t.Errorf("kefu's environment sets %s, which the README does not document", k)
+	for _, name := range replicas {
+		for k := range service(t, p, name).Environment {
+			if strings.HasPrefix(k, "KEFU_") && !strings.Contains(string(readme), "`"+k+"`") {
+				t.Errorf("%s's environment sets %s, which the README does not document", name, k)
+			}
 		}
 	}
 }
@@ -253,16 +301,19 @@ func TestComposeKefuIsNeverOpen(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	kefu := service(t, raw, "kefu")
-	ref := env(kefu, "KEFU_API_KEYS")
-	if !strings.HasPrefix(ref, "${KEFU_API_KEYS:?") {
-		t.Errorf("kefu KEFU_API_KEYS = %q; it must be required (${KEFU_API_KEYS:?...}), so compose never starts an open server", ref)
+	for _, name := range replicas {
+		ref := env(service(t, raw, name), "KEFU_API_KEYS")
+		if !strings.HasPrefix(ref, "${KEFU_API_KEYS:?") {
+			t.Errorf("%s KEFU_API_KEYS = %q; it must be required (${KEFU_API_KEYS:?...}), so compose never starts an open server", name, ref)
+		}
 	}
 	p, err := load(t, testSecrets, true)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := env(service(t, p, "kefu"), "KEFU_API_KEYS"); got == "" {
-		t.Error("kefu starts without API keys")
+	for _, name := range replicas {
+		if got := env(service(t, p, name), "KEFU_API_KEYS"); got == "" {
+			t.Errorf("%s starts without API keys", name)
+		}
 	}
 }
