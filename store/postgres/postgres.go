@@ -55,6 +55,9 @@ type Options struct {
 	MaxConns int32
 	// Now is the clock; nil is time.Now. Tests set it.
 	Now func() time.Time
+	// Tracer, when set, sees every query of the store's pool (tests count
+	// round trips with it; OpenTelemetry could record them).
+	Tracer pgx.QueryTracer
 }
 
 // Open connects to the database dsn names, applies the pending migrations
@@ -74,6 +77,7 @@ func Open(ctx context.Context, dsn string, ring *seal.Keyring, o Options) (*Stor
 	if o.MaxConns > 0 {
 		cfg.MaxConns = o.MaxConns
 	}
+	cfg.ConnConfig.Tracer = o.Tracer
 	ctx, cancel := context.WithTimeout(ctx, openTimeout)
 	defer cancel()
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
