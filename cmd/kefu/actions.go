@@ -15,7 +15,7 @@ import (
 
 // actionStore keeps the pipeline's pending actions in the conversation
 // store, sealed with the conversation.
-type actionStore struct{ s *store.Bolt }
+type actionStore struct{ s conversationStore }
 
 var _ rag.ActionStore = actionStore{}
 
@@ -99,7 +99,7 @@ func (r actionRunner) record(ctx context.Context, a rag.PendingAction, action, d
 // conversation store: proposed when the shop's rules decide eligibility,
 // taken through the order system's actions endpoint when one is
 // configured, handed to an agent otherwise.
-func actionOptions(cfg Config, client *orders.Client, convs *store.Bolt, rules rag.EligibilityChecker) []rag.Option {
+func actionOptions(cfg Config, client *orders.Client, convs conversationStore, rules rag.EligibilityChecker) []rag.Option {
 	if convs == nil || rules == nil {
 		return nil
 	}
@@ -112,7 +112,7 @@ func actionOptions(cfg Config, client *orders.Client, convs *store.Bolt, rules r
 
 // withActions rebuilds the app's pipeline with after-sales actions over
 // convs (serve opens the conversation store after the app).
-func (a *app) withActions(convs *store.Bolt, rules rag.EligibilityChecker) {
+func (a *app) withActions(convs conversationStore, rules rag.EligibilityChecker) {
 	extra := actionOptions(a.cfg, a.orders, convs, rules)
 	if len(extra) == 0 {
 		return

@@ -142,7 +142,7 @@ func testRules(t *testing.T) rag.EligibilityChecker {
 type actionServer struct {
 	url    string
 	secret []byte
-	convs  *store.Bolt
+	convs  conversationStore
 	shop   *fakeShop
 }
 

@@ -38,6 +38,7 @@ const (
 // benchConfig is what kefu bench sends, to where, and how much of it.
 type benchConfig struct {
 	URL         string
+	URLs        []string // every server, for replicas; URL is the first
 	Concurrency int
 	Requests    int
 	Duration    time.Duration
@@ -48,6 +49,12 @@ type benchConfig struct {
 	Token       string
 	APIKey      string
 	AllowRemote bool
+	// Conversations makes each client hold one conversation, each turn
+	// a keyed message (client_message_id) retried up to Retries times on
+	// the next server when it fails, and checks the stored conversations
+	// at the end.
+	Conversations bool
+	Retries       int
 }
 
 func benchCmd(g *globals) *cobra.Command {
@@ -68,6 +75,9 @@ Only a server on this machine (localhost, 127.0.0.1, ::1) is loaded unless --all
 Every turn starts a conversation on channel "bench" in the server's store.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(cfg.URLs) > 0 {
+				cfg.URL = cfg.URLs[0]
+			}
 			rep, err := runBench(cmd.Context(), cfg)
 			if err != nil {
 				return err
@@ -81,6 +91,12 @@ Every turn starts a conversation on channel "bench" in the server's store.`,
 			} else {
 				rep.write(g.stdout)
 			}
+			if c := rep.Conversations; c != nil {
+				if bad := c.Lost + c.Duplicated + c.Unanswered; bad > 0 || c.Unreadable > 0 {
+					return exitError{fmt.Sprintf("%d turns lost, %d duplicated, %d unanswered, %d conversations unreadable", c.Lost, c.Duplicated, c.Unanswered, c.Unreadable)}
+				}
+				return nil
+			}
 			if failed := rep.Requests - rep.OK; failed > 0 {
 				return exitError{fmt.Sprintf("%d of %d requests failed", failed, rep.Requests)}
 			}
@@ -88,7 +104,9 @@ Every turn starts a conversation on channel "bench" in the server's store.`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&cfg.URL, "url", "http://127.0.0.1:8080", "base URL of the kefu server")
+	f.StringSliceVar(&cfg.URLs, "url", []string{"http://127.0.0.1:8080"}, "base URL of the kefu server; repeat it (or separate with commas) for replicas, which get the turns in turn")
+	f.BoolVar(&cfg.Conversations, "conversations", false, "each client holds one conversation and keys its messages; at the end every conversation is read back and checked for lost, duplicated and unanswered turns")
+	f.IntVar(&cfg.Retries, "retries", 0, fmt.Sprintf("with --conversations, retry a failed turn this many times on the next --url, with the same key (at most %d)", maxBenchRetries))
 	f.IntVar(&cfg.Concurrency, "concurrency", 100, fmt.Sprintf("requests in flight at once (at most %d)", maxBenchConcurrency))
 	f.IntVar(&cfg.Requests, "requests", 2000, fmt.Sprintf("requests to send (at most %d)", maxBenchRequests))
 	f.DurationVar(&cfg.Duration, "duration", 60*time.Second, "stop sending after this long (at most 1h)")
@@ -118,12 +136,40 @@ func (c benchConfig) endpoint() (string, error) {
 		return "", kefu.Errorf(kefu.EInvalid, "--timeout %s is not more than 0 and at most %s", c.Timeout, maxBenchTimeout)
 	case strings.TrimSpace(c.Message) == "":
 		return "", kefu.Errorf(kefu.EInvalid, "--message is empty")
+	case len(c.URLs) > maxBenchURLs:
+		return "", kefu.Errorf(kefu.EInvalid, "%d --url values; at most %d", len(c.URLs), maxBenchURLs)
+	case c.Retries < 0 || c.Retries > maxBenchRetries:
+		return "", kefu.Errorf(kefu.EInvalid, "--retries %d is not from 0 to %d", c.Retries, maxBenchRetries)
+	case c.Retries > 0 && !c.Conversations:
+		return "", kefu.Errorf(kefu.EInvalid, "--retries needs --conversations (a retried turn must carry its key)")
 	}
-	u, err := url.Parse(c.URL)
+	return chatURL(c.URL, c.AllowRemote)
+}
+
+// endpoints are the chat URLs of every --url.
+func (c benchConfig) endpoints() ([]string, error) {
+	urls := c.URLs
+	if len(urls) == 0 {
+		urls = []string{c.URL}
+	}
+	var out []string
+	for _, raw := range urls {
+		u, err := chatURL(raw, c.AllowRemote)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, u)
+	}
+	return out, nil
+}
+
+// chatURL checks a server's base URL and returns its chat URL.
+func chatURL(raw string, allowRemote bool) (string, error) {
+	u, err := url.Parse(raw)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return "", kefu.Errorf(kefu.EInvalid, "--url %q is not an http(s) URL such as http://127.0.0.1:8080", c.URL)
+		return "", kefu.Errorf(kefu.EInvalid, "--url %q is not an http(s) URL such as http://127.0.0.1:8080", raw)
 	}
-	if !c.AllowRemote && !loopback(u.Hostname()) {
+	if !allowRemote && !loopback(u.Hostname()) {
 		return "", kefu.Errorf(kefu.EInvalid,
 			"--url %s is not on this machine; kefu bench loads only a local server (localhost, 127.0.0.1, ::1) unless --allow-remote is given", u.Host)
 	}
@@ -159,6 +205,9 @@ type benchReport struct {
 	Statuses    map[string]int `json:"statuses"` // by HTTP status; "error" when no reply came
 	Errors      []string       `json:"errors,omitempty"`
 	Streams     *streamReport  `json:"streams,omitempty"`
+	// Conversations is the check of the stored conversations of a
+	// --conversations run.
+	Conversations *conversationReport `json:"conversations,omitempty"`
 }
 
 // streamReport checks the streams of an --sse run. A stream may count
@@ -189,6 +238,8 @@ type benchResult struct {
 	firstDelta time.Duration // 0 when no delta came
 	gaps       []time.Duration
 	stream     streamCheck
+	// conversationID is the conversation the reply names.
+	conversationID string
 }
 
 func (r benchResult) ok() bool { return r.err == "" }
@@ -203,6 +254,9 @@ func runBench(ctx context.Context, cfg benchConfig) (benchReport, error) {
 	body, err := json.Marshal(api.ChatRequest{Message: cfg.Message, Channel: "bench"})
 	if err != nil {
 		return benchReport{}, err
+	}
+	if cfg.Conversations {
+		return runConversations(ctx, cfg)
 	}
 	workers := min(cfg.Concurrency, cfg.Requests)
 	transport := &http.Transport{MaxIdleConns: workers, MaxIdleConnsPerHost: workers, IdleConnTimeout: 30 * time.Second}
@@ -275,9 +329,11 @@ func benchOne(ctx context.Context, client *http.Client, endpoint string, body []
 		if err := json.NewDecoder(resp.Body).Decode(&cr); err != nil {
 			r.err = "read the reply: " + err.Error()
 		}
+		r.conversationID = cr.ConversationID
 		return r
 	}
 	r.stream.read(resp.Body, start, &r)
+	r.conversationID = r.stream.conversationID
 	if why := r.stream.problem(); why != "" {
 		r.err = why
 	}
@@ -295,6 +351,8 @@ type streamCheck struct {
 	reordered  bool
 	mismatched bool
 	readErr    string
+	// conversationID is what the done event names.
+	conversationID string
 }
 
 const (
@@ -371,6 +429,7 @@ func (s *streamCheck) event(name, data string) {
 		if json.Unmarshal([]byte(data), &done) != nil || done.Answer != string(s.deltas) {
 			s.mismatched = true
 		}
+		s.conversationID = done.ConversationID
 	case api.EventError:
 		s.stage = stageEnded
 		s.ended, s.failed = true, true
@@ -503,6 +562,10 @@ func (r benchReport) write(w io.Writer) {
 	fmt.Fprintf(w, "requests     %d in %.2fs: %d ok, %d failed (status %s)\n", r.Requests, r.ElapsedS, r.OK, r.Failed, strings.Join(statuses, ", "))
 	fmt.Fprintf(w, "throughput   %.1f answers/s\n", r.Throughput)
 	fmt.Fprintf(w, "latency      %s\n", r.LatencyMS)
+	if c := r.Conversations; c != nil {
+		fmt.Fprintf(w, "turns        %d in %d conversations over %d servers: %d answered, %d retried, %d unanswered; stored: %d lost, %d duplicated, %d unreadable conversations\n",
+			c.Turns, c.Conversations, c.Servers, c.Answered, c.Retried, c.Unanswered, c.Lost, c.Duplicated, c.Unreadable)
+	}
 	if s := r.Streams; s != nil {
 		fmt.Fprintf(w, "first delta  %s\n", s.FirstDeltaMS)
 		fmt.Fprintf(w, "event gaps   p50 %.2f ms  p99 %.2f ms  max %.2f ms\n", s.EventGapMS.P50, s.EventGapMS.P99, s.EventGapMS.Max)

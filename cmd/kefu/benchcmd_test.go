@@ -219,3 +219,83 @@ func TestLoopback(t *testing.T) {
 		}
 	}
 }
+
+// A --conversations run over two servers sharing one store, one of which
+// drops every third turn after storing it (as a replica that dies between
+// storing an answer and sending it): the turn is retried on the other with
+// its key, and reading the conversations back finds nothing lost and
+// nothing stored twice. A listing that shows a turn twice is caught.
+func TestBenchConversationsOverReplicas(t *testing.T) {
+	db, err := store.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	const key = "bench-widget-key-0123456789"
+	secret := []byte("bench-token-secret")
+	keys, err := auth.NewKeys([]auth.KeyConfig{{Name: "bench", Role: auth.RoleWidget, Key: key}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := api.New(api.Config{Limits: api.Limits{ShopperRate: 1000, ShopperBurst: 1000, StreamsPerShopper: 100}},
+		api.Deps{Answerer: &scriptedAnswerer{}, Conversations: db, Keys: keys, TokenSecret: secret})
+	good := httptest.NewServer(srv.Handler())
+	defer good.Close()
+	var posts atomic.Int32
+	var dropping, doubled atomic.Bool
+	dropping.Store(true)
+	flaky := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPost && dropping.Load() && posts.Add(1)%3 == 0 {
+			srv.Handler().ServeHTTP(httptest.NewRecorder(), r) // stored and answered, never sent
+			conn, _, err := w.(http.Hijacker).Hijack()
+			if err == nil {
+				conn.Close()
+			}
+			return
+		}
+		if r.Method == http.MethodGet && doubled.Load() {
+			rec := httptest.NewRecorder()
+			srv.Handler().ServeHTTP(rec, r)
+			var list api.MessagesResponse
+			_ = json.Unmarshal(rec.Body.Bytes(), &list)
+			list.Messages = append(list.Messages, list.Messages[:2]...) // the first turn twice
+			w.Header().Set("Content-Type", "application/json")
+			_ = json.NewEncoder(w).Encode(list)
+			return
+		}
+		srv.Handler().ServeHTTP(w, r)
+	}))
+	defer flaky.Close()
+	tok, err := auth.Mint(secret, "C1001", time.Hour, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	args := []string{"bench", "--url", flaky.URL, "--url", good.URL, "--conversations", "--retries", "2",
+		"--requests", "18", "--concurrency", "3", "--json", "--api-key", key, "--token", tok}
+	for _, mode := range []string{"json", "sse"} {
+		t.Run(mode, func(t *testing.T) {
+			a := args
+			if mode == "sse" {
+				a = append(a, "--sse")
+			}
+			out, stderr, err := run(t, nil, a...)
+			if err != nil {
+				t.Fatalf("bench: %v\n%s\n%s", err, out, stderr)
+			}
+			c := benchJSON(t, out).Conversations
+			if c == nil || c.Servers != 2 || c.Conversations != 3 || c.Turns != 18 || c.Answered != 18 ||
+				c.Retried == 0 || c.Lost+c.Duplicated+c.Unanswered+c.Unreadable != 0 {
+				t.Errorf("conversations = %+v", c)
+			}
+		})
+	}
+	dropping.Store(false) // the listing is what is wrong
+	doubled.Store(true)
+	out, _, err := run(t, nil, append(args[:len(args):len(args)], "--retries", "0")...)
+	if err == nil {
+		t.Fatalf("a listing with a turn twice passed: %s", out)
+	}
+	if c := benchJSON(t, out).Conversations; c == nil || c.Duplicated == 0 {
+		t.Errorf("conversations = %+v, want duplicated turns", c)
+	}
+}

@@ -103,7 +103,7 @@ func newRoot(stdout, stderr io.Writer, getenv func(string) string) *cobra.Comman
 	root.PersistentFlags().StringVar(&g.configPath, "config", "", "configuration file (default: $KEFU_CONFIG, else ./kefu.yaml if present)")
 	root.PersistentFlags().StringVar(&g.dataDir, "data-dir", "", "data directory (overrides data_dir and KEFU_DATA_DIR)")
 	root.AddCommand(serveCmd(g), ingestCmd(g), evalCmd(g), askCmd(g), tokenCmd(g), fakeLLMCmd(g), benchCmd(g), pdfWorkerCmd())
-	root.AddCommand(customerCmd(g), retentionCmd(g), auditCmd(g), keysCmd(g))
+	root.AddCommand(customerCmd(g), retentionCmd(g), auditCmd(g), keysCmd(g), migrateCmd(g))
 	return root
 }
 

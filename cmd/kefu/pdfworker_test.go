@@ -10,7 +10,8 @@ import (
 )
 
 // TestMain runs the test binary as kefu pdf-worker when ingest starts it
-// as one (kefu's ingester starts its own executable).
+// as one (kefu's ingester starts its own executable), and as kefu itself
+// when a test starts it with runAsKefu set (the replicas' test).
 func TestMain(m *testing.M) {
 	if len(os.Args) > 1 && os.Args[1] == "pdf-worker" {
 		root := newRoot(os.Stdout, os.Stderr, func(string) string { return "" })
@@ -18,6 +19,10 @@ func TestMain(m *testing.M) {
 		if root.Execute() != nil {
 			os.Exit(1)
 		}
+		os.Exit(0)
+	}
+	if os.Getenv("KEFU_TEST_RUN_AS_KEFU") == "1" {
+		main()
 		os.Exit(0)
 	}
 	os.Exit(m.Run())

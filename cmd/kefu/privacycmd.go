@@ -24,40 +24,68 @@ var cliActor = store.AuditRecord{Actor: "kefu-cli", Role: "operator"}
 // startStoreJobs runs the conversation store's background work until ctx
 // ends or the returned stop is called (which waits for it): re-encrypting
 // records not under the current key (left by a rotation or an older kefu),
-// and applying retention at start and every store.retention.interval.
-func startStoreJobs(ctx context.Context, cfg Config, convs *store.Bolt, log *slog.Logger) (stop func()) {
+// and applying retention at start and every store.retention.interval. On a
+// store shared by replicas the work runs in one of them at a time (the
+// one holding the store's lock for it; another takes over within
+// leaderRetry when it stops).
+func startStoreJobs(ctx context.Context, cfg Config, convs conversationStore, log *slog.Logger) (stop func()) {
 	ctx, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup
-	wg.Go(func() {
-		n, err := convs.Reseal(ctx, nil)
+	job := func(ctx context.Context) { storeJobs(ctx, cfg, convs, log) }
+	if ex, ok := convs.(exclusiveRunner); ok {
+		wg.Go(func() { ex.RunExclusive(ctx, "store-jobs", leaderRetry, job) })
+	} else {
+		wg.Go(func() { job(ctx) })
+	}
+	return func() { cancel(); wg.Wait() }
+}
+
+// exclusiveRunner is a store shared by replicas that runs a job in one of
+// them at a time (postgres.Store).
+type exclusiveRunner interface {
+	RunExclusive(ctx context.Context, name string, retry time.Duration, job func(ctx context.Context))
+}
+
+// bucketSweeper is a store that keeps shared rate-limit buckets.
+type bucketSweeper interface {
+	SweepRateBuckets(ctx context.Context) (int64, error)
+}
+
+// leaderRetry is how often a replica that does not run the store's jobs
+// checks whether the one that does is still there.
+const leaderRetry = 15 * time.Second
+
+func storeJobs(ctx context.Context, cfg Config, convs conversationStore, log *slog.Logger) {
+	n, err := convs.Reseal(ctx, nil)
+	switch {
+	case err != nil && ctx.Err() == nil:
+		log.Error("re-encrypting stored records failed; the next start tries again", "error", err.Error())
+	case n > 0:
+		log.Info("stored records re-encrypted under the current key", "records", n)
+	}
+	ret := cfg.Store.Retention.retention()
+	tick := time.NewTicker(cfg.Store.Retention.Interval)
+	defer tick.Stop()
+	for {
+		rep, err := convs.ApplyRetention(ctx, ret, time.Now())
 		switch {
 		case err != nil && ctx.Err() == nil:
-			log.Error("re-encrypting stored records failed; the next start tries again", "error", err.Error())
-		case n > 0:
-			log.Info("stored records re-encrypted under the current key", "records", n)
+			log.Error("applying retention failed", "error", err.Error())
+		case rep.Total() > 0:
+			log.Info("retention removed expired records", "conversations", rep.Conversations, "messages", rep.Messages,
+				"feedback", rep.Feedback, "tickets", rep.Tickets, "outbox_events", rep.OutboxEvents, "audit_records", rep.AuditRecords)
 		}
-	})
-	wg.Go(func() {
-		ret := cfg.Store.Retention.retention()
-		tick := time.NewTicker(cfg.Store.Retention.Interval)
-		defer tick.Stop()
-		for {
-			rep, err := convs.ApplyRetention(ctx, ret, time.Now())
-			switch {
-			case err != nil && ctx.Err() == nil:
-				log.Error("applying retention failed", "error", err.Error())
-			case rep.Total() > 0:
-				log.Info("retention removed expired records", "conversations", rep.Conversations, "messages", rep.Messages,
-					"feedback", rep.Feedback, "tickets", rep.Tickets, "outbox_events", rep.OutboxEvents, "audit_records", rep.AuditRecords)
-			}
-			select {
-			case <-ctx.Done():
-				return
-			case <-tick.C:
+		if sw, ok := convs.(bucketSweeper); ok {
+			if _, err := sw.SweepRateBuckets(ctx); err != nil && ctx.Err() == nil {
+				log.Warn("dropping idle rate-limit buckets failed", "error", err.Error())
 			}
 		}
-	})
-	return func() { cancel(); wg.Wait() }
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
 }
 
 // The commands below open the conversation store themselves, so they run on
@@ -66,7 +94,7 @@ func startStoreJobs(ctx context.Context, cfg Config, convs *store.Bolt, log *slo
 const offlineNote = "\n\nRuns on the data dir of a stopped server (a running kefu serve holds the store's lock); against a running server use the admin API."
 
 // withStore opens the configured conversation store, runs fn and closes it.
-func withStore(g *globals, fn func(cfg Config, s *store.Bolt) error) error {
+func withStore(g *globals, fn func(cfg Config, s conversationStore) error) error {
 	cfg, err := g.config()
 	if err != nil {
 		return err
@@ -93,6 +121,11 @@ func report(g *globals, asJSON bool, v any, text func(w io.Writer)) error {
 
 // compact rewrites the store file so that deleted records leave no bytes.
 func compact(g *globals, cfg Config) error {
+	if cfg.Store.Provider == providerPostgres {
+		// PostgreSQL's autovacuum reclaims deleted rows; their sealed
+		// bytes are unreadable without the keys in any case.
+		return nil
+	}
 	before, after, err := store.Compact(cfg.DataDir)
 	if err != nil {
 		return err
@@ -120,7 +153,7 @@ func customerCmd(g *globals) *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var e store.Erasure
 			var cfg Config
-			err := withStore(g, func(c Config, s *store.Bolt) error {
+			err := withStore(g, func(c Config, s conversationStore) error {
 				cfg = c
 				by := cliActor
 				by.At = time.Now()
@@ -151,7 +184,7 @@ func customerCmd(g *globals) *cobra.Command {
 		Long:  "Print everything held about a shopper as one JSON document on stdout. The export is recorded in the audit log." + offlineNote,
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return withStore(g, func(cfg Config, s *store.Bolt) error {
+			return withStore(g, func(cfg Config, s conversationStore) error {
 				ex, err := s.ExportCustomer(cmd.Context(), args[0])
 				if err != nil {
 					return err
@@ -180,7 +213,7 @@ func retentionCmd(g *globals) *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var rep store.RetentionReport
 			var cfg Config
-			err := withStore(g, func(c Config, s *store.Bolt) error {
+			err := withStore(g, func(c Config, s conversationStore) error {
 				cfg = c
 				var err error
 				rep, err = s.ApplyRetention(cmd.Context(), c.Store.Retention.retention(), time.Now())
@@ -236,7 +269,7 @@ func auditCmd(g *globals) *cobra.Command {
 				return kefu.Errorf(kefu.EInvalid, "--limit %d is negative", q.Limit)
 			}
 			want := q.Limit
-			return withStore(g, func(cfg Config, s *store.Bolt) error {
+			return withStore(g, func(cfg Config, s conversationStore) error {
 				var out []store.AuditRecord
 				page := q
 				for {
@@ -280,7 +313,7 @@ func auditCmd(g *globals) *cobra.Command {
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var v store.AuditVerification
-			err := withStore(g, func(cfg Config, s *store.Bolt) error {
+			err := withStore(g, func(cfg Config, s conversationStore) error {
 				var err error
 				v, err = s.VerifyAudit(cmd.Context())
 				return err
@@ -325,7 +358,7 @@ func keysCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return withStore(g, func(cfg Config, s *store.Bolt) error {
+			return withStore(g, func(cfg Config, s conversationStore) error {
 				st, err := s.SealStatus(cmd.Context())
 				if err != nil {
 					return err

@@ -24,7 +24,6 @@ import (
 	demoshop "github.com/kefuhq/kefu/examples/demo-shop"
 	"github.com/kefuhq/kefu/ingest"
 	"github.com/kefuhq/kefu/rag"
-	"github.com/kefuhq/kefu/store"
 	"github.com/kefuhq/kefu/web"
 )
 
@@ -201,6 +200,10 @@ func serve(ctx context.Context, g *globals, cfg Config, demo bool, ready func(ad
 		Web:       site,
 		Library:   libraryOf(a.store),
 		Evaluator: evaluator,
+		// A store shared by replicas carries agents' messages and rate
+		// limits between them.
+		Bus:          sharedBus(convs),
+		SharedLimits: sharedLimits(convs),
 	})
 	if err := <-warm; err != nil {
 		return err
@@ -228,7 +231,7 @@ func serve(ctx context.Context, g *globals, cfg Config, demo bool, ready func(ad
 // handoff builds the escalation desk over the conversation store and, with
 // a webhook configured, the worker that delivers ticket changes (run it
 // until its context ends).
-func handoff(cfg Config, convs *store.Bolt, log *slog.Logger) (*escalate.Desk, func(context.Context), error) {
+func handoff(cfg Config, convs conversationStore, log *slog.Logger) (*escalate.Desk, func(context.Context), error) {
 	policy, err := cfg.Escalation.policy()
 	if err != nil {
 		return nil, nil, err
