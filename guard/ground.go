@@ -119,7 +119,9 @@ func compact(s string) string {
 				b.WriteByte('|')
 			}
 			i = j - 1
-		case c == ',' && b.Len() > 0 && isDigit(b.String()[b.Len()-1]) && isThousands(s[i+1:]):
+		case c == ',' && i > 0 && isDigit(s[i-1]) && isThousands(s[i+1:]):
+			// Only a comma right after a digit separates thousands, as
+			// the answer's facts are read: "0 ,000" is 0 and 000.
 		default:
 			b.WriteByte(c)
 		}

@@ -90,6 +90,7 @@ func FuzzUngrounded(f *testing.F) {
 	f.Add("0[0]0", "")
 	f.Add("0:000:0000", "0")
 	f.Add("0 00", "0")
+	f.Add("0 ,000", "")
 	f.Fuzz(func(t *testing.T, answer, source string) {
 		if got := Ungrounded(answer, []string{answer}); len(got) != 0 {
 			t.Fatalf("an answer is ungrounded in itself: %q -> %q", answer, got)
