@@ -18,6 +18,7 @@ import (
 	"github.com/kefuhq/kefu"
 	"github.com/kefuhq/kefu/rag"
 	"github.com/kefuhq/kefu/store"
+	"github.com/kefuhq/kefu/telemetry"
 )
 
 const (
@@ -100,7 +101,7 @@ func (s *Server) chatJSON(c *gin.Context, turn rag.Turn, userID string, tr *tria
 	var a answer
 	start := time.Now()
 	err := s.pump(ctx, turn, 0, tr.filter(func(ev rag.Event) error { a.add(ev); return nil }), nil)
-	s.metrics.observeTurn(&a, err, "json", time.Since(start))
+	s.turnEnded(ctx, &a, err, "json", time.Since(start))
 	degraded := degrade(ctx, &a, turn, err)
 	msgID := s.saveAnswer(c, turn.ConversationID, userID, &a, err)
 	ticketID := s.syncTicket(c, turn.ConversationID, tr.finish())
@@ -163,7 +164,7 @@ func (s *Server) chatStream(c *gin.Context, turn rag.Turn, userID string, tr *tr
 		// done is sent once the answer is stored, with its id.
 		return nil
 	}), sse.ping)
-	s.metrics.observeTurn(&a, err, "sse", time.Since(start))
+	s.turnEnded(ctx, &a, err, "sse", time.Since(start))
 	streamed := a.deltas.String()
 	degraded := sse.err == nil && degrade(ctx, &a, turn, err)
 	msgID := s.saveAnswer(c, turn.ConversationID, userID, &a, err)
@@ -216,6 +217,7 @@ func (s *Server) saveAnswer(c *gin.Context, conversationID, userID string, a *an
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(c.Request.Context()), saveTimeout)
 	defer cancel()
+	ctx, span := telemetry.Start(ctx, "kefu.store.answer")
 	m, err := s.convs.AppendMessage(ctx, store.Message{
 		ConversationID: conversationID,
 		Role:           kefu.RoleAssistant,
@@ -230,7 +232,9 @@ func (s *Server) saveAnswer(c *gin.Context, conversationID, userID string, a *an
 		ReplyTo:        userID,
 		Refused:        a.meta.Decision == rag.DecideRefuse && strings.HasPrefix(a.meta.Reason, reasonInjection),
 		Action:         storedAction(a.action),
+		RequestID:      telemetry.RequestID(ctx),
 	})
+	telemetry.End(span, err)
 	if err != nil {
 		_ = c.Error(fmt.Errorf("store the answer: %w", err))
 		return ""
@@ -245,7 +249,14 @@ func (s *Server) saveAnswer(c *gin.Context, conversationID, userID string, a *an
 // keeps them) a message the shopper already stored with that key is found
 // instead of stored again (see storeKeyed).
 func (s *Server) storeQuestion(ctx context.Context, id, customer, channel, text, key string) (question, error) {
-	msg := store.Message{Role: kefu.RoleUser, Content: text, ClientMessageID: key}
+	ctx, span := telemetry.Start(ctx, "kefu.store.question")
+	q, err := s.storeQuestionIn(ctx, id, customer, channel, text, key)
+	telemetry.End(span, err)
+	return q, err
+}
+
+func (s *Server) storeQuestionIn(ctx context.Context, id, customer, channel, text, key string) (question, error) {
+	msg := store.Message{Role: kefu.RoleUser, Content: text, ClientMessageID: key, RequestID: telemetry.RequestID(ctx)}
 	if once, ok := s.convs.(onceConversations); ok && key != "" {
 		return s.storeKeyed(ctx, once, id, customer, channel, msg)
 	}
@@ -432,6 +443,7 @@ type answer struct {
 	citations  []rag.Citation
 	escalation *rag.Escalation
 	spent      rag.Timing // the pipeline's waits on retrieval and models
+	top        []float64  // the best retrieved scores, for the turn's log line
 	action     *rag.ActionRef
 	degraded   bool // a fallback answered, or a failure was made into a reply (degrade)
 	partial    bool // the text was cut short by a failure
@@ -442,6 +454,10 @@ func (a *answer) add(ev rag.Event) {
 	case rag.EventMeta:
 		if ev.Meta != nil {
 			a.meta = *ev.Meta
+			a.top = a.top[:0]
+			for _, h := range ev.Meta.Retrieved[:min(len(ev.Meta.Retrieved), maxLoggedScores)] {
+				a.top = append(a.top, h.Score)
+			}
 			a.meta.Retrieved = nil // never leaves the server
 		}
 	case rag.EventDelta:

@@ -20,6 +20,7 @@ import (
 	"github.com/kefuhq/kefu/escalate"
 	"github.com/kefuhq/kefu/rag"
 	"github.com/kefuhq/kefu/store"
+	"github.com/kefuhq/kefu/telemetry"
 )
 
 // The OpenAI-compatible face of the chat pipeline: any OpenAI client or
@@ -147,7 +148,7 @@ func (s *Server) completionJSON(c *gin.Context, q completionQuery, turn rag.Turn
 	var a answer
 	start := time.Now()
 	err := s.pump(ctx, turn, 0, tr.filter(func(ev rag.Event) error { a.add(ev); return nil }), nil)
-	s.metrics.observeTurn(&a, err, "json", time.Since(start))
+	s.turnEnded(ctx, &a, err, "json", time.Since(start))
 	degraded := degrade(ctx, &a, turn, err)
 	msgID := s.saveAnswer(c, turn.ConversationID, userID, &a, err)
 	ticketID := s.syncTicket(c, turn.ConversationID, tr.finish())
@@ -188,7 +189,7 @@ func (s *Server) completionStream(c *gin.Context, q completionQuery, turn rag.Tu
 		}
 		return nil
 	}), cs.sse.ping)
-	s.metrics.observeTurn(&a, err, "sse", time.Since(start))
+	s.turnEnded(ctx, &a, err, "sse", time.Since(start))
 	degraded := cs.sse.err == nil && degrade(ctx, &a, turn, err)
 	msgID := s.saveAnswer(c, turn.ConversationID, userID, &a, err)
 	ticketID := s.syncTicket(c, turn.ConversationID, tr.finish())
@@ -231,7 +232,7 @@ func (s *Server) completionHuman(c *gin.Context, q completionQuery, t store.Tick
 	var msgID string
 	m, err := s.convs.AppendMessage(ctx, store.Message{
 		ConversationID: t.ConversationID, Role: kefu.RoleAssistant, Content: text, Intent: t.Intent, Decision: DecisionHuman,
-		ReplyTo: userID,
+		ReplyTo: userID, RequestID: telemetry.RequestID(ctx),
 	})
 	if err != nil {
 		_ = c.Error(fmt.Errorf("store the reply: %w", err))

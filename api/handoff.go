@@ -15,6 +15,7 @@ import (
 	"github.com/kefuhq/kefu/escalate"
 	"github.com/kefuhq/kefu/rag"
 	"github.com/kefuhq/kefu/store"
+	"github.com/kefuhq/kefu/telemetry"
 )
 
 // Handoff hands chat turns to people (package escalate's Desk).
@@ -250,7 +251,7 @@ func (s *Server) chatHuman(c *gin.Context, req ChatRequest, t store.Ticket, user
 	var msgID string
 	m, err := s.convs.AppendMessage(ctx, store.Message{
 		ConversationID: t.ConversationID, Role: kefu.RoleAssistant, Content: text, Intent: t.Intent, Decision: DecisionHuman,
-		ReplyTo: userID,
+		ReplyTo: userID, RequestID: telemetry.RequestID(ctx),
 	})
 	if err != nil {
 		_ = c.Error(fmt.Errorf("store the reply: %w", err))

@@ -12,9 +12,15 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/kefuhq/kefu"
 	"github.com/kefuhq/kefu/auth"
+	"github.com/kefuhq/kefu/telemetry"
 )
 
 // ginKeyName is where requireRole leaves the API key's name for the log.
@@ -39,6 +45,16 @@ func customerFrom(ctx context.Context) string {
 // and counts it. It never logs bodies, headers, tokens or keys.
 func (s *Server) logRequests(c *gin.Context) {
 	start := time.Now()
+	id := c.GetHeader(telemetry.HeaderRequestID)
+	if !telemetry.ValidRequestID(id) {
+		id = telemetry.NewRequestID()
+	}
+	c.Header(telemetry.HeaderRequestID, id)
+	ctx := otel.GetTextMapPropagator().Extract(c.Request.Context(), propagation.HeaderCarrier(c.Request.Header))
+	ctx = telemetry.WithRequestID(ctx, id)
+	ctx, span := telemetry.Tracer().Start(ctx, c.Request.Method, trace.WithSpanKind(trace.SpanKindServer),
+		trace.WithAttributes(attribute.String("http.request.method", c.Request.Method), attribute.String("kefu.request_id", id)))
+	c.Request = c.Request.WithContext(ctx)
 	c.Next()
 	elapsed := time.Since(start)
 
@@ -48,6 +64,12 @@ func (s *Server) logRequests(c *gin.Context) {
 	}
 	status := c.Writer.Status()
 	s.metrics.requests.WithLabelValues(route, strconv.Itoa(status)).Inc()
+	span.SetName(c.Request.Method + " " + route)
+	span.SetAttributes(attribute.String("http.route", route), attribute.Int("http.response.status_code", status))
+	if status >= 500 {
+		span.SetStatus(codes.Error, http.StatusText(status))
+	}
+	span.End()
 
 	attrs := []slog.Attr{
 		slog.String("method", c.Request.Method),

@@ -19,6 +19,7 @@ import (
 	"github.com/kefuhq/kefu/auth"
 	"github.com/kefuhq/kefu/rag"
 	"github.com/kefuhq/kefu/store"
+	"github.com/kefuhq/kefu/telemetry"
 	"github.com/kefuhq/kefu/web"
 )
 
@@ -287,6 +288,9 @@ func New(cfg Config, deps Deps) *Server {
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
+	// A record logged with a request's context names the request (and
+	// its trace).
+	s.log = slog.New(telemetry.LogHandler(s.log.Handler()))
 	if s.registry == nil {
 		s.registry = prometheus.NewRegistry()
 	}

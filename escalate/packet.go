@@ -57,6 +57,7 @@ type Line struct {
 	Role      string    `json:"role"` // user, assistant or agent
 	Content   string    `json:"content"`
 	At        time.Time `json:"at"`
+	RequestID string    `json:"request_id,omitempty"` // the request that stored it
 }
 
 // Mood is the sentiment of one shopper message.
@@ -81,6 +82,9 @@ type Attempt struct {
 	Escalated bool   `json:"escalated,omitempty"`
 	Partial   bool   `json:"partial,omitempty"`
 	Answer    string `json:"answer"` // shortened
+	// RequestID is the request that produced the answer: its log lines
+	// and trace carry the same id.
+	RequestID string `json:"request_id,omitempty"`
 }
 
 // Source is a document an answer cited.
@@ -129,7 +133,7 @@ func buildPacket(t store.Ticket, reasons []string, msgs []store.Message) Packet 
 				continue // a notice that a person is on it, not an attempt
 			}
 			p.Tried = append(p.Tried, Attempt{MessageID: m.ID, Decision: m.Decision, Intent: m.Intent, Escalated: m.Escalated,
-				Partial: m.Partial, Answer: shorten(m.Content, maxAnswerRunes)})
+				Partial: m.Partial, Answer: shorten(m.Content, maxAnswerRunes), RequestID: m.RequestID})
 			p.Sources = appendSources(p.Sources, m.Citations)
 			if m.Action != nil {
 				p.Actions = append(p.Actions, *m.Action)
@@ -138,7 +142,7 @@ func buildPacket(t store.Ticket, reasons []string, msgs []store.Message) Packet 
 	}
 	for _, m := range msgs[max(0, len(msgs)-maxTranscript):] {
 		if m.Role != kefu.RoleSystem {
-			p.Transcript = append(p.Transcript, Line{MessageID: m.ID, Role: m.Role, Content: m.Content, At: m.CreatedAt})
+			p.Transcript = append(p.Transcript, Line{MessageID: m.ID, Role: m.Role, Content: m.Content, At: m.CreatedAt, RequestID: m.RequestID})
 		}
 	}
 	p.Summary = summary(t.Intent, first, last)

@@ -11,10 +11,13 @@ import (
 	"sync/atomic"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+
 	"github.com/kefuhq/kefu"
 	"github.com/kefuhq/kefu/guard"
 	"github.com/kefuhq/kefu/prompts"
 	"github.com/kefuhq/kefu/rules"
+	"github.com/kefuhq/kefu/telemetry"
 	"github.com/kefuhq/kefu/tokenize"
 	"github.com/kefuhq/kefu/tokens"
 )
@@ -180,20 +183,28 @@ func (p *Pipeline) Stream(ctx context.Context, t Turn) iter.Seq2[Event, error] {
 		ctx := withTiming(ctx, &spent)
 		t.asked = t.History // as stored, for matching a proposal (never shown to a model)
 		t.History = p.screenHistory(t.History)
+		uctx, span := telemetry.Start(ctx, "kefu.understand")
 		u := Understand(t.Message, t.Locale, t.History)
 		ctx = withOrderBook(ctx, p.newOrderBook(t.CustomerID, u.OrderRefs))
 		// Next turn this message is history, already checked.
 		p.remember(t.Message, u)
 		// An attack is refused without asking any model.
 		if p.opts.model != nil && !u.Injection {
-			p.refine(ctx, t, &u)
+			p.refine(uctx, t, &u)
 		}
+		span.SetAttributes(attribute.String("kefu.intent", u.Intent), attribute.String("kefu.locale", u.Locale),
+			attribute.String("kefu.sentiment", u.Sentiment), attribute.Bool("kefu.injection", u.Injection))
+		span.End()
 		meta := &Meta{Intent: u.Intent, Locale: u.Locale, Sentiment: u.Sentiment, Query: u.Query, Backend: "rules", PromptVersion: prompts.Version, Legal: u.Legal}
-		plan, err := p.plan(ctx, t, u, meta)
+		pctx, span := telemetry.Start(ctx, "kefu.plan")
+		plan, err := p.plan(pctx, t, u, meta)
 		if err != nil {
+			telemetry.End(span, err)
 			yield(Event{}, err)
 			return
 		}
+		span.SetAttributes(attribute.String("kefu.decision", plan.decision))
+		span.End()
 		meta.Decision = plan.decision
 		if plan.escalation != nil && meta.Reason == "" {
 			meta.Reason = plan.escalation.Reason
@@ -257,6 +268,8 @@ func (p *Pipeline) Stream(ctx context.Context, t Turn) iter.Seq2[Event, error] {
 // whole answer, and false when the stream ended early (an error was yielded
 // or the consumer stopped).
 func (p *Pipeline) generate(ctx context.Context, pl *plan, locale string, meta *Meta, yield func(Event, error) bool) (string, bool) {
+	ctx, span := telemetry.Start(ctx, "kefu.generate", attribute.String("kefu.backend", meta.Backend), attribute.Int("kefu.passages", len(pl.context)))
+	defer span.End()
 	gctx, cancel := context.WithCancel(ctx)
 	defer cancel() // stops the backend when the gate or the consumer stops early
 	gate := newFactGate(passageTexts(pl.context))
@@ -814,13 +827,21 @@ func redact(s string) string {
 	return out
 }
 
-func (p *Pipeline) retrieve(ctx context.Context, query, expand string, f kefu.Filter, k int) ([]kefu.Hit, error) {
+func (p *Pipeline) retrieve(ctx context.Context, query, expand string, f kefu.Filter, k int) (hits []kefu.Hit, err error) {
 	defer timingOf(ctx).addRetrieval(time.Now())
+	ctx, span := telemetry.Start(ctx, "kefu.retrieve", attribute.Int("kefu.top_k", k))
+	defer func() {
+		span.SetAttributes(attribute.Int("kefu.hits", len(hits)))
+		if len(hits) > 0 {
+			span.SetAttributes(attribute.Float64("kefu.top_score", hits[0].Score))
+		}
+		telemetry.End(span, err)
+	}()
 	vecs, err := p.embed.Embed(ctx, []string{query})
 	if err != nil {
 		return nil, kefu.WrapError(kefu.EUnavailable, "the embedding service is unavailable", fmt.Errorf("embed query: %w", err))
 	}
-	hits, err := p.search.Search(ctx, kefu.Query{Text: query, Expand: expand, Vector: vecs[0], Filter: f, TopK: k})
+	hits, err = p.search.Search(ctx, kefu.Query{Text: query, Expand: expand, Vector: vecs[0], Filter: f, TopK: k})
 	if err != nil {
 		var ke *kefu.Error
 		if errors.As(err, &ke) {

@@ -3,7 +3,10 @@ package rag
 import (
 	"context"
 
+	"go.opentelemetry.io/otel/attribute"
+
 	"github.com/kefuhq/kefu"
+	"github.com/kefuhq/kefu/telemetry"
 )
 
 // Reranker reorders the first-stage candidates of a query, best first. It
@@ -106,7 +109,10 @@ func (p *Pipeline) rankedIn(ctx context.Context, query, expand string, f kefu.Fi
 	if err != nil {
 		return nil, err
 	}
-	if out, err := p.opts.rerank.Rerank(ctx, query, hits); err == nil && len(out) > 0 {
+	rctx, span := telemetry.Start(ctx, "kefu.rerank", attribute.Int("kefu.candidates", len(hits)))
+	out, err := p.opts.rerank.Rerank(rctx, query, hits)
+	telemetry.End(span, err)
+	if err == nil && len(out) > 0 {
 		hits = out
 	}
 	hits = spread(query, hits)

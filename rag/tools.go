@@ -8,8 +8,11 @@ import (
 	"strings"
 	"sync"
 
+	"go.opentelemetry.io/otel/attribute"
+
 	"github.com/kefuhq/kefu"
 	"github.com/kefuhq/kefu/rules"
+	"github.com/kefuhq/kefu/telemetry"
 	"github.com/kefuhq/kefu/tokenize"
 )
 
@@ -75,7 +78,21 @@ func (tb *toolbox) tools() []kefu.Tool {
 	if t, ok := tb.proposeTool(); ok {
 		tools = append(tools, t)
 	}
+	for i := range tools {
+		tools[i].Call = tracedTool(tools[i].Name, tools[i].Call)
+	}
 	return tools
+}
+
+// tracedTool runs call in a span named for the tool (its arguments and
+// result stay out of the span: they may name a shopper's order).
+func tracedTool(name string, call func(context.Context, json.RawMessage) (string, error)) func(context.Context, json.RawMessage) (string, error) {
+	return func(ctx context.Context, args json.RawMessage) (string, error) {
+		ctx, span := telemetry.Start(ctx, "kefu.tool", attribute.String("kefu.tool", name))
+		out, err := call(ctx, args)
+		telemetry.End(span, err)
+		return out, err
+	}
 }
 
 func (tb *toolbox) baseTools() []kefu.Tool {

@@ -55,6 +55,9 @@ type Message struct {
 	// Action is, on an answer, the after-sales action it proposed or
 	// reported (its id, order, kind and state).
 	Action *ActionRef `json:"action,omitempty"`
+	// RequestID is the id of the HTTP request that stored the message
+	// (X-Request-ID), to find the turn in the logs and traces.
+	RequestID string `json:"request_id,omitempty"`
 }
 
 // ActionRef names an after-sales action and where it stands: State is

@@ -24,6 +24,7 @@ import (
 	demoshop "github.com/kefuhq/kefu/examples/demo-shop"
 	"github.com/kefuhq/kefu/ingest"
 	"github.com/kefuhq/kefu/rag"
+	"github.com/kefuhq/kefu/telemetry"
 	"github.com/kefuhq/kefu/web"
 )
 
@@ -80,6 +81,20 @@ func serve(ctx context.Context, g *globals, cfg Config, demo bool, ready func(ad
 	}
 	defer a.Close()
 	log := a.log
+	stopTraces, err := telemetry.Setup(ctx, g.getenv, version)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		if err := stopTraces(sctx); err != nil {
+			log.Warn("flushing traces failed", "error", err.Error())
+		}
+	}()
+	if telemetry.Enabled(g.getenv) {
+		log.Info("traces are exported over OTLP/HTTP (OTEL_* variables)")
+	}
 	gate, err := uploadGate(cfg.Ingest)
 	if err != nil {
 		return err
