@@ -21,7 +21,7 @@ func TestMain(m *testing.M) {
 		}
 		os.Exit(0)
 	}
-	if os.Getenv("KEFU_TEST_RUN_AS_KEFU") == "1" {
+	if os.Getenv(runAsKefu) == "1" {
 		main()
 		os.Exit(0)
 	}
