@@ -214,6 +214,9 @@ type Deps struct {
 	// SharedLimits holds the API key and shopper rate limits across
 	// replicas; nil for a server that runs alone.
 	SharedLimits SharedLimiter
+	// Sessions, when set, keeps the staff sessions where every replica
+	// reads them; unset, each server keeps its own in memory.
+	Sessions SessionStore
 }
 
 // Server is the HTTP API. It is immutable once built and safe for
@@ -282,6 +285,7 @@ func New(cfg Config, deps Deps) *Server {
 	s.library = deps.Library
 	s.evaluator = deps.Evaluator
 	s.sessions = newSessions(s.cfg.MaxSessions, s.cfg.SessionTTL, s.cfg.SessionIdle, deps.Now)
+	s.sessions.shared = deps.Sessions
 	for name, check := range deps.Readiness {
 		s.checks[name] = check
 	}

@@ -1,9 +1,12 @@
 package api
 
 import (
+	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
+	"encoding/hex"
 	"net/http"
 	"net/url"
 	"strings"
@@ -74,6 +77,30 @@ type sessions struct {
 	ttl  time.Duration
 	idle time.Duration
 	now  func() time.Time
+	// shared, when set, keeps the sessions instead of m, where every
+	// replica reads them (Deps.Sessions).
+	shared SessionStore
+}
+
+// SessionStore keeps staff sessions where every replica of the server
+// reads them, so a console signed in through one replica works through
+// any. Sessions are keyed by the SHA-256 of their id (sessionKeyOf): the
+// store never holds an id a browser could present.
+type SessionStore interface {
+	// StartSession stores s under key, then drops expired sessions and,
+	// beyond max, the least recently used.
+	StartSession(ctx context.Context, key string, s store.StaffSession, max int, ttl, idle time.Duration) error
+	// TouchSession returns the live session of key and marks it used at
+	// now; found is false for an unknown or expired one.
+	TouchSession(ctx context.Context, key string, now time.Time, ttl, idle time.Duration) (s store.StaffSession, found bool, err error)
+	// EndSession removes the session of key, if any.
+	EndSession(ctx context.Context, key string) error
+}
+
+// sessionKeyOf is the key a session is kept under in a SessionStore.
+func sessionKeyOf(id string) string {
+	sum := sha256.Sum256([]byte(id))
+	return hex.EncodeToString(sum[:])
 }
 
 func newSessions(max int, ttl, idle time.Duration, now func() time.Time) *sessions {
@@ -106,7 +133,7 @@ func (ss *sessions) expired(s *session, now time.Time) bool {
 
 // start opens a session for the key named name, dropping expired sessions
 // and, when still full, the least recently used one.
-func (ss *sessions) start(name string, role auth.Role, now time.Time) (string, *session, error) {
+func (ss *sessions) start(ctx context.Context, name string, role auth.Role, now time.Time) (string, *session, error) {
 	id, err := randomToken()
 	if err != nil {
 		return "", nil, err
@@ -116,6 +143,13 @@ func (ss *sessions) start(name string, role auth.Role, now time.Time) (string, *
 		return "", nil, err
 	}
 	s := &session{name: name, role: role, csrf: csrf, created: now, lastSeen: now}
+	if ss.shared != nil {
+		st := store.StaffSession{Name: name, Role: string(role), CSRF: csrf, Created: now, LastSeen: now}
+		if err := ss.shared.StartSession(ctx, sessionKeyOf(id), st, ss.max, ss.ttl, ss.idle); err != nil {
+			return "", nil, kefu.WrapError(kefu.EUnavailable, "the session store is unavailable", err)
+		}
+		return id, s, nil
+	}
 	ss.mu.Lock()
 	defer ss.mu.Unlock()
 	if len(ss.m) >= ss.max {
@@ -140,10 +174,25 @@ func (ss *sessions) start(name string, role auth.Role, now time.Time) (string, *
 
 // get returns the live session of id, marking it used; nil for an
 // unknown or expired one (which is dropped).
-func (ss *sessions) get(id string, now time.Time) *session {
+func (ss *sessions) get(ctx context.Context, id string, now time.Time) (*session, error) {
 	if id == "" || len(id) > 128 {
-		return nil
+		return nil, nil
 	}
+	if ss.shared != nil {
+		st, found, err := ss.shared.TouchSession(ctx, sessionKeyOf(id), now, ss.ttl, ss.idle)
+		if err != nil {
+			return nil, kefu.WrapError(kefu.EUnavailable, "the session store is unavailable", err)
+		}
+		if !found {
+			return nil, nil
+		}
+		return &session{name: st.Name, role: auth.Role(st.Role), csrf: st.CSRF, created: st.Created, lastSeen: st.LastSeen}, nil
+	}
+	return ss.local(id, now), nil
+}
+
+// local is get on the process's own sessions.
+func (ss *sessions) local(id string, now time.Time) *session {
 	ss.mu.Lock()
 	defer ss.mu.Unlock()
 	s, ok := ss.m[id]
@@ -159,10 +208,17 @@ func (ss *sessions) get(id string, now time.Time) *session {
 	return &cp
 }
 
-func (ss *sessions) end(id string) {
+func (ss *sessions) end(ctx context.Context, id string) error {
+	if ss.shared != nil {
+		if err := ss.shared.EndSession(ctx, sessionKeyOf(id)); err != nil {
+			return kefu.WrapError(kefu.EUnavailable, "the session store is unavailable", err)
+		}
+		return nil
+	}
 	ss.mu.Lock()
 	delete(ss.m, id)
 	ss.mu.Unlock()
+	return nil
 }
 
 // sessionRoutes registers sign-in, the session's description and sign-out.
@@ -214,7 +270,7 @@ func (s *Server) signIn(c *gin.Context) {
 		return
 	}
 	now := s.sessions.now()
-	id, sess, err := s.sessions.start(name, role, now)
+	id, sess, err := s.sessions.start(c.Request.Context(), name, role, now)
 	if err != nil {
 		writeError(c, err)
 		return
@@ -230,7 +286,11 @@ func (s *Server) signIn(c *gin.Context) {
 // getSession describes the caller's session: GET /v1/session; 401 without
 // a live one. The console reads its CSRF token here after a reload.
 func (s *Server) getSession(c *gin.Context) {
-	sess := s.cookieSession(c)
+	sess, err := s.cookieSession(c)
+	if err != nil {
+		writeError(c, err)
+		return
+	}
 	if sess == nil {
 		writeError(c, kefu.Errorf(kefu.EUnauthorized, "not signed in: the session is missing or has expired"))
 		return
@@ -242,7 +302,11 @@ func (s *Server) getSession(c *gin.Context) {
 // signOut ends the caller's session: DELETE /v1/session, with the CSRF
 // token. It answers 204 and clears the cookie.
 func (s *Server) signOut(c *gin.Context) {
-	sess := s.cookieSession(c)
+	sess, err := s.cookieSession(c)
+	if err != nil {
+		writeError(c, err)
+		return
+	}
 	if sess == nil {
 		s.setSessionCookie(c, "", -1)
 		c.Status(http.StatusNoContent)
@@ -253,7 +317,10 @@ func (s *Server) signOut(c *gin.Context) {
 		return
 	}
 	id, _ := c.Cookie(SessionCookie)
-	s.sessions.end(id)
+	if err := s.sessions.end(c.Request.Context(), id); err != nil {
+		writeError(c, err)
+		return
+	}
 	if s.auditLog != nil {
 		_ = s.auditLog.AppendAudit(c.Request.Context(), auditRecord(s.sessions.now(), sess.name, sess.role, "session.end"))
 	}
@@ -276,12 +343,12 @@ func (s *Server) setSessionCookie(c *gin.Context, id string, maxAge int) {
 
 // cookieSession returns the live session the request's cookie names, or
 // nil.
-func (s *Server) cookieSession(c *gin.Context) *session {
+func (s *Server) cookieSession(c *gin.Context) (*session, error) {
 	id, err := c.Cookie(SessionCookie)
 	if err != nil || id == "" {
-		return nil
+		return nil, nil
 	}
-	return s.sessions.get(id, s.sessions.now())
+	return s.sessions.get(c.Request.Context(), id, s.sessions.now())
 }
 
 // sessionKey admits a request that carries no API key through its session
@@ -295,7 +362,10 @@ func (s *Server) sessionKey(c *gin.Context) (name string, role auth.Role, found 
 	if cerr != nil || id == "" {
 		return "", "", false, nil
 	}
-	sess := s.sessions.get(id, s.sessions.now())
+	sess, err := s.sessions.get(c.Request.Context(), id, s.sessions.now())
+	if err != nil {
+		return "", "", true, err
+	}
 	if sess == nil {
 		return "", "", true, s.authFailed(c, "", "unknown or expired session",
 			kefu.Errorf(kefu.EUnauthorized, "the session has expired or was ended; sign in again"))

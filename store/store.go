@@ -89,3 +89,14 @@ const (
 // newID returns prefix followed by 128 random bits in unpadded base32
 // (26 characters of A-Z and 2-7), safe in URLs and file names.
 func newID(prefix string) string { return prefix + rand.Text() }
+
+// StaffSession is a console or dashboard sign-in as a shared store keeps
+// it (api.SessionStore): the API key's name and role, the session's CSRF
+// token, when it began and when it was last used.
+type StaffSession struct {
+	Name     string    `json:"name"`
+	Role     string    `json:"role"`
+	CSRF     string    `json:"csrf"`
+	Created  time.Time `json:"created"`
+	LastSeen time.Time `json:"last_seen"`
+}

@@ -69,3 +69,12 @@ func sharedLimits(s conversationStore) api.SharedLimiter {
 	}
 	return nil
 }
+
+// sharedSessions is the store's staff sessions when it is shared by
+// replicas.
+func sharedSessions(s conversationStore) api.SessionStore {
+	if ss, ok := s.(api.SessionStore); ok {
+		return ss
+	}
+	return nil
+}

@@ -219,6 +219,7 @@ func serve(ctx context.Context, g *globals, cfg Config, demo bool, ready func(ad
 		// limits between them.
 		Bus:          sharedBus(convs),
 		SharedLimits: sharedLimits(convs),
+		Sessions:     sharedSessions(convs),
 	})
 	if err := <-warm; err != nil {
 		return err
