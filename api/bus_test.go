@@ -56,16 +56,7 @@ func TestReplyReachesAStreamOnAnotherReplica(t *testing.T) {
 	bus := &fakeBus{listeners: map[*busEnd]func(string, string){}}
 	endA, endB := &busEnd{bus}, &busEnd{bus}
 	a := newDeskEnv(t, func(_ *api.Config, d *api.Deps) { d.Bus = endA })
-	// Replica b shares a's store, as replicas share PostgreSQL.
-	b := newDeskEnv(t, func(_ *api.Config, d *api.Deps) {
-		d.Bus = endB
-		d.Conversations, d.Tickets, d.AuditLog = a.store, a.store, a.store
-		desk, err := escalate.NewDesk(a.store, a.store, escalate.Config{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		d.Handoff, d.Agents = desk, desk
-	})
+	b := replicaOf(t, a, func(d *api.Deps) { d.Bus = endB })
 	first := a.chat(t, "C1001", "", "human please")
 	a.agent(t, aliceKey, 200, "POST", "/v1/agent/tickets/"+first.TicketID+"/claim", "")
 
@@ -123,4 +114,19 @@ func TestReplyReachesAStreamOnAnotherReplica(t *testing.T) {
 		t.Fatal("the reply written on replica a did not reach the stream on replica b")
 	}
 	stop()
+}
+
+// replicaOf is a second server on a's store, as replicas share PostgreSQL,
+// with its own desk over that store; more sets what else it shares.
+func replicaOf(t *testing.T, a *deskEnv, more func(*api.Deps)) *deskEnv {
+	t.Helper()
+	return newDeskEnv(t, func(_ *api.Config, d *api.Deps) {
+		d.Conversations, d.Tickets, d.AuditLog = a.store, a.store, a.store
+		desk, err := escalate.NewDesk(a.store, a.store, escalate.Config{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		d.Handoff, d.Agents = desk, desk
+		more(d)
+	})
 }

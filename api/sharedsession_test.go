@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/kefuhq/kefu/api"
-	"github.com/kefuhq/kefu/escalate"
 	"github.com/kefuhq/kefu/store"
 )
 
@@ -51,15 +50,7 @@ func (m *memSessions) EndSession(_ context.Context, key string) error {
 func TestSessionSharedByReplicas(t *testing.T) {
 	shared := &memSessions{m: map[string]store.StaffSession{}}
 	a := newDeskEnv(t, func(_ *api.Config, d *api.Deps) { d.Sessions = shared })
-	b := newDeskEnv(t, func(_ *api.Config, d *api.Deps) {
-		d.Sessions = shared
-		d.Conversations, d.Tickets, d.AuditLog = a.store, a.store, a.store
-		desk, err := escalate.NewDesk(a.store, a.store, escalate.Config{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		d.Handoff, d.Agents = desk, desk
-	})
+	b := replicaOf(t, a, func(d *api.Deps) { d.Sessions = shared })
 	first := a.chat(t, "C1001", "", "I want to talk to a human")
 	s, rec := a.signIn(t, aliceKey)
 	if rec.Code != http.StatusOK {
