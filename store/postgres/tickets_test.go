@@ -7,8 +7,11 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/kefuhq/kefu"
 	"github.com/kefuhq/kefu/internal/pgtest"
@@ -528,5 +531,89 @@ func TestOpenWrongKeyAuditOnly(t *testing.T) {
 	s.Close()
 	if _, err := postgres.Open(context.Background(), dsn, testRing(t), postgres.Options{}); kefu.ErrorCode(err) != kefu.EUnavailable {
 		t.Fatalf("open with another key: %v, want unavailable", err)
+	}
+}
+
+// tripCounter counts what the store sends: each statement alone and each
+// batch (pipelined statements) is one round trip.
+type tripCounter struct{ n atomic.Int64 }
+
+func (q *tripCounter) TraceQueryStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceQueryStartData) context.Context {
+	q.n.Add(1)
+	return ctx
+}
+func (q *tripCounter) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQueryEndData) {}
+func (q *tripCounter) TraceBatchStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceBatchStartData) context.Context {
+	q.n.Add(1)
+	return ctx
+}
+func (q *tripCounter) TraceBatchQuery(context.Context, *pgx.Conn, pgx.TraceBatchQueryData) {}
+func (q *tripCounter) TraceBatchEnd(context.Context, *pgx.Conn, pgx.TraceBatchEndData)     {}
+
+// A ticket change is two round trips (lock and read; write and commit),
+// with the change run in between; an outbox write is one; an audit record
+// is two (lock the head and read it; write and commit).
+func TestRoundTripsPerWrite(t *testing.T) {
+	var q tripCounter
+	s, err := postgres.Open(context.Background(), pgtest.NewDatabase(t), testRing(t), postgres.Options{MaxConns: 1, Tracer: &q})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx := context.Background()
+	n := 0
+	ev := func() *store.OutboxEvent {
+		n++
+		id := fmt.Sprint("ev-", n)
+		return &store.OutboxEvent{ID: id, Body: evBody(id, "")}
+	}
+	var tk store.Ticket
+	writes := []struct {
+		name  string
+		trips int64
+		write func() error
+	}{
+		{"OpenTicket, new", 2, func() error {
+			c, err := s.CreateConversation(ctx, "cust-1", "web")
+			if err != nil {
+				return err
+			}
+			tk, _, err = s.OpenTicket(ctx, c.ID, func(x *store.Ticket, _ bool) (*store.OutboxEvent, error) {
+				x.Reason, x.Priority = "requested", store.PriorityNormal
+				return ev(), nil
+			})
+			return err
+		}},
+		{"OpenTicket, existing", 2, func() error {
+			_, _, err := s.OpenTicket(ctx, tk.ConversationID, func(x *store.Ticket, _ bool) (*store.OutboxEvent, error) { return ev(), nil })
+			return err
+		}},
+		{"UpdateTicket", 2, func() error {
+			_, err := s.UpdateTicket(ctx, tk.ID, func(x *store.Ticket) (*store.OutboxEvent, error) { return ev(), nil })
+			return err
+		}},
+		{"Enqueue", 1, func() error { return s.Enqueue(ctx, *ev()) }},
+		{"DueOutbox", 1, func() error { _, err := s.DueOutbox(ctx, time.Now(), 0); return err }},
+		{"OutboxFailed", 1, func() error { return s.OutboxFailed(ctx, "ev-1", time.Now(), "503") }},
+		{"OutboxDelivered", 1, func() error { return s.OutboxDelivered(ctx, "ev-2") }},
+		{"AppendAudit", 2, func() error { return s.AppendAudit(ctx, store.AuditRecord{Actor: "alice", Action: "ticket.view"}) }},
+	}
+	for _, w := range writes { // warm up: each statement prepared once
+		if err := w.write(); err != nil {
+			t.Fatalf("%s: %v", w.name, err)
+		}
+	}
+	for _, w := range writes {
+		before := q.n.Load()
+		if err := w.write(); err != nil {
+			t.Fatalf("%s: %v", w.name, err)
+		}
+		got := q.n.Load() - before
+		if w.name == "OpenTicket, new" {
+			got-- // CreateConversation
+		}
+		if got != w.trips {
+			t.Errorf("%s took %d round trips, want %d", w.name, got, w.trips)
+		}
 	}
 }
