@@ -149,9 +149,7 @@ func (s *Bolt) appendAudit(tx *bolt.Tx, r AuditRecord) error {
 		r.At = s.now()
 	}
 	r.At = r.At.UTC()
-	r.Actor, r.Role = shorten(r.Actor, maxAuditField), shorten(r.Role, maxAuditField)
-	r.Action, r.Target = shorten(r.Action, maxAuditField), shorten(r.Target, maxAuditField)
-	r.Detail = shorten(r.Detail, maxAuditField)
+	r = BoundAuditRecord(r)
 	b, err := tx.CreateBucketIfNotExists(bucketAudit)
 	if err != nil {
 		return err

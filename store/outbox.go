@@ -55,12 +55,19 @@ func (s *Bolt) Enqueue(ctx context.Context, ev OutboxEvent) error {
 	return nil
 }
 
-func (s *Bolt) enqueue(tx *bolt.Tx, ev OutboxEvent, now time.Time) error {
+func validOutboxEvent(ev OutboxEvent) error {
 	if ev.ID == "" || len(ev.ID) > maxIDLen {
 		return kefu.Errorf(kefu.EInvalid, "outbox event id %q is empty or longer than %d bytes", ev.ID, maxIDLen)
 	}
 	if !json.Valid(ev.Body) {
 		return kefu.Errorf(kefu.EInvalid, "outbox event %s: body is not valid JSON", ev.ID)
+	}
+	return nil
+}
+
+func (s *Bolt) enqueue(tx *bolt.Tx, ev OutboxEvent, now time.Time) error {
+	if err := validOutboxEvent(ev); err != nil {
+		return err
 	}
 	ev.CreatedAt, ev.NextAttemptAt, ev.Attempts, ev.LastError = now, now, 0, ""
 	box, err := tx.CreateBucketIfNotExists(bucketOutbox)
