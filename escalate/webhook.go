@@ -115,7 +115,8 @@ const (
 
 // Worker delivers the outbox's events to the webhook, oldest first, one at
 // a time, and removes each once the receiver answers 2xx. A failed event
-// is retried with exponential backoff; the others are not held up by it.
+// is retried with exponential backoff; the events of other conversations
+// are not held up by it, its own conversation's later ones in the batch are.
 // It runs apart from chat turns: a receiver that is down or slow delays
 // only the events.
 type Worker struct {
@@ -200,7 +201,13 @@ func (w *Worker) deliverDue(ctx context.Context) (full bool, err error) {
 	if err != nil {
 		return false, err
 	}
+	// After a conversation's event fails, its later events in the batch
+	// wait, so that a ticket's events arrive in order.
+	failed := map[string]bool{}
 	for _, ev := range due {
+		if ev.ConversationID != "" && failed[ev.ConversationID] {
+			continue
+		}
 		err := w.deliver(ctx, ev)
 		if ctx.Err() != nil {
 			return false, nil
@@ -213,6 +220,7 @@ func (w *Worker) deliverDue(ctx context.Context) (full bool, err error) {
 			}
 			continue
 		}
+		failed[ev.ConversationID] = true
 		wait := w.backoff(ev.Attempts)
 		w.log.Warn("webhook delivery failed", "event_id", ev.ID, "attempt", ev.Attempts+1, "retry_in", wait.String(), "error", err.Error())
 		if err := w.outbox.OutboxFailed(ctx, ev.ID, w.now().Add(wait), err.Error()); err != nil {

@@ -403,3 +403,46 @@ func FuzzVerify(f *testing.F) {
 		}
 	})
 }
+
+// After a conversation's event fails, its later events in the same batch
+// wait for it (a ticket's events arrive in order); other conversations'
+// events go on.
+func TestWebhookHoldsAConversationsLaterEvents(t *testing.T) {
+	ctx := context.Background()
+	s := openStore(t, t.TempDir())
+	var mu sync.Mutex
+	var got []string
+	srv := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		id := r.Header.Get(HeaderEventID)
+		mu.Lock()
+		got = append(got, id)
+		mu.Unlock()
+		if id == "ev_1" {
+			rw.WriteHeader(http.StatusServiceUnavailable)
+			return
+		}
+		rw.WriteHeader(http.StatusNoContent)
+	}))
+	defer srv.Close()
+	for _, ev := range []store.OutboxEvent{
+		{ID: "ev_1", ConversationID: "c_1", Body: json.RawMessage(`{"id":"ev_1"}`)},
+		{ID: "ev_2", ConversationID: "c_1", Body: json.RawMessage(`{"id":"ev_2"}`)},
+		{ID: "ev_3", ConversationID: "c_2", Body: json.RawMessage(`{"id":"ev_3"}`)},
+	} {
+		if err := s.Enqueue(ctx, ev); err != nil {
+			t.Fatal(err)
+		}
+	}
+	w, err := NewWorker(s, fast(srv.URL), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.deliverDue(ctx); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if strings.Join(got, ",") != "ev_1,ev_3" {
+		t.Errorf("delivery attempts %v, want ev_1 (failed), then ev_3, and ev_2 held", got)
+	}
+}
