@@ -131,16 +131,9 @@ RETURNING o.id, o.seq, o.due_at, o.attempts, o.last_error, o.body`,
 		if err := rows.Scan(&id, &seq, &due, &attempts, &lastErr, &sealed); err != nil {
 			return nil, fmt.Errorf("read outbox: %w", err)
 		}
-		var b outboxBody
-		if err := s.open("outbox", id, sealed, &b); err != nil {
+		ev, err := s.outboxEvent(id, due, attempts, lastErr, sealed)
+		if err != nil {
 			return nil, err
-		}
-		ev := store.OutboxEvent{ID: b.ID, Body: b.Body, CreatedAt: b.CreatedAt, Attempts: attempts,
-			NextAttemptAt: due.UTC(), ConversationID: b.ConversationID, CustomerID: b.CustomerID}
-		if lastErr != nil {
-			if err := s.open(placeLastError, id, lastErr, &ev.LastError); err != nil {
-				return nil, err
-			}
 		}
 		got = append(got, seqEvent{seq, ev})
 	}
@@ -153,6 +146,22 @@ RETURNING o.id, o.seq, o.due_at, o.attempts, o.last_error, o.body`,
 		out = append(out, g.ev)
 	}
 	return out, nil
+}
+
+// outboxEvent opens an outbox row.
+func (s *Store) outboxEvent(id string, due time.Time, attempts int, lastErr, sealed []byte) (store.OutboxEvent, error) {
+	var b outboxBody
+	if err := s.open("outbox", id, sealed, &b); err != nil {
+		return store.OutboxEvent{}, err
+	}
+	ev := store.OutboxEvent{ID: b.ID, Body: b.Body, CreatedAt: b.CreatedAt, Attempts: attempts,
+		NextAttemptAt: due.UTC(), ConversationID: b.ConversationID, CustomerID: b.CustomerID}
+	if lastErr != nil {
+		if err := s.open(placeLastError, id, lastErr, &ev.LastError); err != nil {
+			return store.OutboxEvent{}, err
+		}
+	}
+	return ev, nil
 }
 
 // OutboxDelivered removes a delivered event. An event already removed is

@@ -232,17 +232,17 @@ func (s *Store) writeTicket(ctx context.Context, p *pipe, old, t *store.Ticket, 
 	b := &pgx.Batch{}
 	b.Queue(`
 WITH t AS (
-    INSERT INTO tickets (id, conversation_id, customer_ref, status, reason, priority_rank, team, outcome, created_at, updated_at, body, packet)
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+    INSERT INTO tickets (id, conversation_id, customer_ref, status, reason, priority_rank, team, outcome, created_at, updated_at, body, packet, closed_at)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $17)
     ON CONFLICT (id) DO UPDATE SET status = EXCLUDED.status, reason = EXCLUDED.reason,
         priority_rank = EXCLUDED.priority_rank, team = EXCLUDED.team, outcome = EXCLUDED.outcome,
-        updated_at = EXCLUDED.updated_at, body = EXCLUDED.body, packet = EXCLUDED.packet
+        updated_at = EXCLUDED.updated_at, body = EXCLUDED.body, packet = EXCLUDED.packet, closed_at = EXCLUDED.closed_at
     RETURNING id
 )
 INSERT INTO outbox (id, ticket_id, conversation_id, customer_ref, created_at, due_at, body)
 SELECT $13, t.id, $2, $16, $14, $14, $15 FROM t WHERE $13::text <> ''`,
 		t.ID, t.ConversationID, CustomerRef(t.CustomerID), t.Status, t.Reason, store.PriorityRank(t.Priority),
-		t.Team, t.Outcome, t.CreatedAt, t.UpdatedAt, body, packet, evID, now, evBody, customerRefOrNil(t.CustomerID))
+		t.Team, t.Outcome, t.CreatedAt, t.UpdatedAt, body, packet, evID, now, evBody, customerRefOrNil(t.CustomerID), t.ClosedAt)
 	b.Queue("COMMIT")
 	err = p.send(ctx, b, func(br pgx.BatchResults) error {
 		if _, err := br.Exec(); err != nil {

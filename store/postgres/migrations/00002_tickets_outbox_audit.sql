@@ -7,7 +7,10 @@
 -- +goose Up
 CREATE TABLE tickets (
     id              text        PRIMARY KEY,
-    conversation_id text        NOT NULL REFERENCES conversations (id) ON DELETE CASCADE,
+    -- No foreign key: a closed ticket (with its packet) outlives its
+    -- conversation until tickets' own retention, as in the embedded store;
+    -- OpenTicket checks the conversation under its row lock.
+    conversation_id text        NOT NULL,
     customer_ref    text        NOT NULL,
     status          text        NOT NULL CHECK (status IN ('open', 'claimed', 'closed')),
     reason          text        NOT NULL,
@@ -16,6 +19,7 @@ CREATE TABLE tickets (
     outcome         text        NOT NULL DEFAULT '',
     created_at      timestamptz NOT NULL,
     updated_at      timestamptz NOT NULL,
+    closed_at       timestamptz,          -- retention counts from it
     body            bytea       NOT NULL, -- the ticket without its packet
     packet          bytea                 -- the handoff packet, sealed apart: queues do not read it
 );
@@ -23,6 +27,8 @@ CREATE TABLE tickets (
 CREATE UNIQUE INDEX tickets_one_active ON tickets (conversation_id) WHERE status IN ('open', 'claimed');
 CREATE INDEX tickets_queue ON tickets (status, priority_rank, created_at, id);
 CREATE INDEX tickets_customer ON tickets (customer_ref);
+CREATE INDEX tickets_conversation ON tickets (conversation_id);
+CREATE INDEX tickets_closed ON tickets (closed_at) WHERE status = 'closed';
 
 -- Events waiting to leave (webhook calls). seq is the order they were
 -- queued in; an event queued with a ticket change carries the ticket, and
