@@ -213,6 +213,10 @@ type Deps struct {
 	// SharedLimits holds the API key and shopper rate limits across
 	// replicas; nil for a server that runs alone.
 	SharedLimits SharedLimiter
+	// KnowledgeVersion names what the knowledge store holds now, for
+	// /readyz (knowledge_version); it must return at once. Nil leaves the
+	// field out.
+	KnowledgeVersion func() string
 }
 
 // Server is the HTTP API. It is immutable once built and safe for
@@ -250,6 +254,7 @@ type Server struct {
 	evaluator      Evaluator
 	evals          evalRuns
 	web            *web.Site
+	knowledge      func() string
 }
 
 // New builds a Server. With no API keys configured, only the shopper
@@ -279,6 +284,7 @@ func New(cfg Config, deps Deps) *Server {
 		web:       deps.Web,
 	}
 	s.library = deps.Library
+	s.knowledge = deps.KnowledgeVersion
 	s.evaluator = deps.Evaluator
 	s.sessions = newSessions(s.cfg.MaxSessions, s.cfg.SessionTTL, s.cfg.SessionIdle, deps.Now)
 	for name, check := range deps.Readiness {
