@@ -101,6 +101,21 @@ func serve(ctx context.Context, g *globals, cfg Config, demo bool, ready func(ad
 		log.Warn("the knowledge store is empty: every question will be handed to a human; run kefu ingest, or serve --demo")
 	}
 
+	// The knowledge version, for /readyz, read now and again after every
+	// change this server makes and every knowledgePoll (another process
+	// may write a shared store).
+	know := &knowledge{store: a.store, log: log}
+	if err := know.refresh(ctx); err != nil {
+		log.Warn("cannot read the knowledge version", "error", err.Error())
+	}
+	wctx, stopWatch := context.WithCancel(ctx)
+	watched := make(chan struct{})
+	go func() { defer close(watched); know.watch(wctx) }()
+	defer func() { stopWatch(); <-watched }()
+	// kefu ask, ingest and eval through this server answer as they would
+	// in a process of their own, with the pipeline openApp built.
+	cliPipeline := a.pipeline
+
 	convs, err := openConversations(cfg)
 	if err != nil {
 		return err
@@ -193,7 +208,7 @@ func serve(ctx context.Context, g *globals, cfg Config, demo bool, ready func(ad
 		AuditLog: convs,
 		// Uploads go through the same pipeline as kefu ingest, and
 		// through the gate when one is configured.
-		Documents: a.ingester(a.gatedOptions(ingest.Options{}, gate)),
+		Documents: versionedIngester{in: a.ingester(a.gatedOptions(ingest.Options{}, gate)), know: know},
 		Feedback:  convs,
 		Analytics: convs,
 		Privacy:   convs,
@@ -202,8 +217,9 @@ func serve(ctx context.Context, g *globals, cfg Config, demo bool, ready func(ad
 		Evaluator: evaluator,
 		// A store shared by replicas carries agents' messages and rate
 		// limits between them.
-		Bus:          sharedBus(convs),
-		SharedLimits: sharedLimits(convs),
+		Bus:              sharedBus(convs),
+		SharedLimits:     sharedLimits(convs),
+		KnowledgeVersion: know.Version,
 	})
 	if err := <-warm; err != nil {
 		return err
@@ -221,6 +237,12 @@ func serve(ctx context.Context, g *globals, cfg Config, demo bool, ready func(ad
 		}
 		defer stop()
 	}
+	stopCLI, err := startCLI(ctx, cfg, a, cliPipeline, know, ln.Addr().String(), log)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	defer stopCLI()
 	log.Info("kefu is ready", "addr", ln.Addr().String(), "data_dir", cfg.DataDir, "startup", time.Since(start).Round(time.Millisecond), "version", version)
 	if ready != nil {
 		ready(ln.Addr().String())
