@@ -1,0 +1,225 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/kefuhq/kefu/api"
+	"github.com/kefuhq/kefu/vectordb/embedded"
+)
+
+// readyVersion reads knowledge_version from /readyz at base.
+func readyVersion(t *testing.T, base string) string {
+	t.Helper()
+	resp, err := http.Get(base + "/readyz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var r api.ReadyResponse
+	if err := json.NewDecoder(resp.Body).Decode(&r); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("/readyz: %d %v", resp.StatusCode, err)
+	}
+	if !strings.HasPrefix(r.KnowledgeVersion, "kv1-") {
+		t.Fatalf("/readyz has no knowledge_version: %+v", r)
+	}
+	return r.KnowledgeVersion
+}
+
+// TestCLIThroughRunningServer runs kefu serve --demo on a data dir and,
+// while it holds the data dir, kefu ask, ingest (a new document), ask
+// about that document and eval: each goes through the server, says so
+// once, and answers as it would alone; the ingest changes /readyz's
+// knowledge_version at once. A clean stop removes serve.json.
+func TestCLIThroughRunningServer(t *testing.T) {
+	dir := t.TempDir()
+	docs := filepath.Join(t.TempDir(), "newdocs")
+	if err := os.MkdirAll(docs, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(docs, "giftcards.md"), []byte("# Gift cards\n\nZephyr gift cards never expire and can be topped up at any till.\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	golden := filepath.Join(t.TempDir(), "golden.jsonl")
+	if err := os.WriteFile(golden, []byte(`{"id":"returns","question":"How long do I have to return an item?","evidence":["30 days"],"answer_includes":["30 days"],"expect":"answer"}
+{"id":"giftcards","question":"Do Zephyr gift cards expire?","evidence":["never expire"],"answer_includes":["never expire"],"expect":"answer"}
+`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	cfg, err := LoadConfig("", func(string) string { return "" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.DataDir = dir
+	cfg.Server.Addr = "127.0.0.1:0"
+	g := &globals{stdout: io.Discard, stderr: io.Discard, getenv: func(string) string { return "" }}
+	wd, _ := os.Getwd()
+	if err := os.Chdir("../.."); err != nil { // serve --demo finds examples/demo-shop from the repository root
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.Chdir(wd) })
+	base, errc := startServe(t, ctx, g, cfg, true)
+
+	rec, err := readServerRecord(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info, err := os.Stat(filepath.Join(dir, serverFileName)); err != nil || info.Mode().Perm() != 0o600 {
+		t.Fatalf("serve.json: %v %v", info, err)
+	}
+	if "http://"+rec.Addr != base || rec.PID != os.Getpid() || !strings.HasPrefix(rec.CLIAddr, "127.0.0.1:") || len(rec.Token) < 40 {
+		t.Fatalf("serve.json records %+v (server at %s)", rec, base)
+	}
+	before := readyVersion(t, base)
+
+	through := func(args ...string) string {
+		t.Helper()
+		out, stderr, err := run(t, nil, append(args, "--data-dir", dir)...)
+		if err != nil {
+			t.Fatalf("kefu %s: %v\nstdout:\n%s\nstderr:\n%s", args[0], err, out, stderr)
+		}
+		if n := strings.Count(stderr, "going through the server at "+rec.Addr); n != 1 {
+			t.Fatalf("kefu %s says %d times that it went through the server:\n%s", args[0], n, stderr)
+		}
+		if strings.Contains(stderr+out, rec.Token) {
+			t.Fatalf("kefu %s printed the credential", args[0])
+		}
+		return out
+	}
+
+	if out := through("ask", "How long do I have to return an item?"); !strings.Contains(out, "30 days") || !strings.Contains(out, "returns.en.md") {
+		t.Fatalf("ask through the server:\n%s", out)
+	}
+
+	var sum struct {
+		Documents int   `json:"documents"`
+		Unchanged int   `json:"unchanged"`
+		Failed    []any `json:"failed"`
+	}
+	if err := json.Unmarshal([]byte(through("ingest", "--json", docs)), &sum); err != nil || sum.Documents != 1 || len(sum.Failed) != 0 {
+		t.Fatalf("ingest through the server: %+v %v", sum, err)
+	}
+	after := readyVersion(t, base)
+	if after == before {
+		t.Fatalf("knowledge_version stayed %s after an ingest that added a document", after)
+	}
+	if out := through("ask", "Do Zephyr gift cards expire?"); !strings.Contains(out, "never expire") || !strings.Contains(out, "newdocs/giftcards.md") {
+		t.Fatalf("ask about the new document:\n%s", out)
+	}
+	// The same files again change nothing, nor the version.
+	if err := json.Unmarshal([]byte(through("ingest", "--json", docs)), &sum); err != nil || sum.Documents != 0 || sum.Unchanged != 1 {
+		t.Fatalf("second ingest: %+v %v", sum, err)
+	}
+	if v := readyVersion(t, base); v != after {
+		t.Fatalf("knowledge_version changed from %s to %s on an ingest that changed nothing", after, v)
+	}
+
+	var report struct {
+		Cases    int     `json:"cases"`
+		HitAt5   float64 `json:"hit_at_5"`
+		Includes float64 `json:"answer_includes_rate"`
+		Failures []any   `json:"failures"`
+	}
+	out := through("eval", "--golden", golden, "--json")
+	if err := json.Unmarshal([]byte(out), &report); err != nil || report.Cases != 2 || report.HitAt5 != 1 || report.Includes != 1 || len(report.Failures) != 0 {
+		t.Fatalf("eval through the server: %+v %v\n%s", report, err, out)
+	}
+
+	cancel()
+	if err := <-errc; err != nil {
+		t.Fatalf("serve returned %v after shutdown", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, serverFileName)); !os.IsNotExist(err) {
+		t.Fatalf("serve.json is left after a clean stop: %v", err)
+	}
+	// With the server gone the commands open the data dir themselves.
+	out, stderr, err := run(t, nil, "ask", "--data-dir", dir, "Do Zephyr gift cards expire?")
+	if err != nil || !strings.Contains(out, "never expire") || strings.Contains(stderr, "going through") {
+		t.Fatalf("ask after the server stopped: %v\n%s\n%s", err, out, stderr)
+	}
+}
+
+// TestStaleServerRecordIsIgnored leaves a serve.json behind as a killed
+// server would, while another process holds the data dir: kefu ask reports
+// the lock as before instead of trying the recorded address, whether the
+// recorded process is gone or nothing answers at the address. A new kefu
+// serve replaces the stale file.
+func TestStaleServerRecordIsIgnored(t *testing.T) {
+	dir := t.TempDir()
+	// A port nothing listens on.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadAddr := ln.Addr().String()
+	ln.Close()
+	// A process that has ended.
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	if err := cmd.Run(); err != nil {
+		t.Fatal(err)
+	}
+	deadPID := cmd.ProcessState.Pid()
+
+	if err := os.MkdirAll(filepath.Join(dir, "chunks"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	lock, err := bolt.Open(filepath.Join(dir, "chunks", embedded.FileName), 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	locked := true
+	defer func() {
+		if locked {
+			lock.Close()
+		}
+	}()
+	for _, rec := range []serverRecord{
+		{Addr: "127.0.0.1:8080", CLIAddr: deadAddr, PID: deadPID, Token: "kefu_cli_stale"},
+		{Addr: "127.0.0.1:8080", CLIAddr: deadAddr, PID: os.Getpid(), Token: "kefu_cli_stale"},
+	} {
+		if err := writeServerRecord(dir, rec); err != nil {
+			t.Fatal(err)
+		}
+		_, stderr, err := run(t, nil, "ask", "--data-dir", dir, "How long do I have to return an item?")
+		if err == nil || !strings.Contains(errorText(err), "in use by another kefu process") || strings.Contains(stderr, "going through") {
+			t.Fatalf("ask with a stale serve.json (pid %d): %v\n%s", rec.PID, err, stderr)
+		}
+	}
+
+	lock.Close()
+	locked = false
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	cfg, err := LoadConfig("", func(string) string { return "" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.DataDir = dir
+	cfg.Server.Addr = "127.0.0.1:0"
+	g := &globals{stdout: io.Discard, stderr: io.Discard, getenv: func(string) string { return "" }}
+	base, errc := startServe(t, ctx, g, cfg, false)
+	rec, err := readServerRecord(dir)
+	if err != nil || rec.Token == "kefu_cli_stale" || rec.CLIAddr == deadAddr || "http://"+rec.Addr != base {
+		t.Fatalf("serve did not replace the stale serve.json: %+v %v", rec, err)
+	}
+	if findServer(ctx, dir) == nil {
+		t.Fatal("the new server's record is not found live")
+	}
+	cancel()
+	if err := <-errc; err != nil {
+		t.Fatalf("serve: %v", err)
+	}
+}
