@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -14,6 +15,7 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/kefuhq/kefu"
 	"github.com/kefuhq/kefu/api"
 	"github.com/kefuhq/kefu/vectordb/embedded"
 )
@@ -65,7 +67,8 @@ func TestCLIThroughRunningServer(t *testing.T) {
 	}
 	cfg.DataDir = dir
 	cfg.Server.Addr = "127.0.0.1:0"
-	g := &globals{stdout: io.Discard, stderr: io.Discard, getenv: func(string) string { return "" }}
+	serverLog := &syncBuffer{}
+	g := &globals{stdout: io.Discard, stderr: serverLog, getenv: func(string) string { return "" }}
 	wd, _ := os.Getwd()
 	if err := os.Chdir("../.."); err != nil { // serve --demo finds examples/demo-shop from the repository root
 		t.Fatal(err)
@@ -145,6 +148,9 @@ func TestCLIThroughRunningServer(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, serverFileName)); !os.IsNotExist(err) {
 		t.Fatalf("serve.json is left after a clean stop: %v", err)
 	}
+	if logs := serverLog.String(); strings.Contains(logs, rec.Token) || !strings.Contains(logs, "/v1/cli/turn") {
+		t.Fatalf("the server's log holds the credential, or no line of the command line's requests:\n%s", logs)
+	}
 	// With the server gone the commands open the data dir themselves.
 	out, stderr, err := run(t, nil, "ask", "--data-dir", dir, "Do Zephyr gift cards expire?")
 	if err != nil || !strings.Contains(out, "never expire") || strings.Contains(stderr, "going through") {
@@ -221,5 +227,46 @@ func TestStaleServerRecordIsIgnored(t *testing.T) {
 	cancel()
 	if err := <-errc; err != nil {
 		t.Fatalf("serve: %v", err)
+	}
+}
+
+// refreshCounter is an embedded store that counts its reloads.
+type refreshCounter struct {
+	*embedded.Store
+	refreshed int
+}
+
+func (r *refreshCounter) Refresh() { r.refreshed++ }
+
+// A server notices a change that another process made to its store: the
+// version read next differs, and the store is told to drop its caches.
+func TestKnowledgeVersionNoticesAChange(t *testing.T) {
+	st, err := embedded.Open(t.TempDir(), embedded.EmbedderInfo{Name: "test", Dims: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	store := &refreshCounter{Store: st}
+	know := &knowledge{store: store, log: slog.New(slog.DiscardHandler)}
+	ctx := context.Background()
+	if err := know.refresh(ctx); err != nil {
+		t.Fatal(err)
+	}
+	empty := know.Version()
+	if err := know.refresh(ctx); err != nil || know.Version() != empty || store.refreshed != 0 {
+		t.Fatalf("an unchanged store: %s then %s, %d reloads, %v", empty, know.Version(), store.refreshed, err)
+	}
+	doc := kefu.Document{ID: "returns.md", Type: "policy", Source: "returns.md", Title: "Returns", Text: "Within 30 days.", Hash: "h1"}
+	chunk := kefu.Chunk{ID: "returns.md#0", DocID: "returns.md", Type: "policy", Source: "returns.md", Title: "Returns", Text: "Within 30 days.", Tokens: 4, Vector: []float32{1, 0}}
+	if err := st.Replace(ctx, doc, []kefu.Chunk{chunk}); err != nil {
+		t.Fatal(err)
+	}
+	if err := know.refresh(ctx); err != nil || know.Version() == empty || store.refreshed != 1 {
+		t.Fatalf("after a write: %s (was %s), %d reloads, %v", know.Version(), empty, store.refreshed, err)
+	}
+	// The version is what the store holds, not how it got there.
+	docs, _ := st.Documents(ctx)
+	if knowledgeVersion(docs) != know.Version() || knowledgeVersion(nil) != empty {
+		t.Fatal("the version depends on more than the documents")
 	}
 }
