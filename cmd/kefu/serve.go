@@ -64,6 +64,10 @@ func serve(ctx context.Context, g *globals, cfg Config, demo bool, ready func(ad
 		return err
 	}
 	cfg.Server.Addr = addr
+	// kefu ask, ingest and eval through this server answer as they would
+	// in a process of their own on the same configuration: without what
+	// --demo adds to it below.
+	cliCfg := cfg
 	if demo && len(cfg.Shop.Name) == 0 {
 		cfg.Shop.Name = demoshop.Name
 	}
@@ -112,9 +116,14 @@ func serve(ctx context.Context, g *globals, cfg Config, demo bool, ready func(ad
 	watched := make(chan struct{})
 	go func() { defer close(watched); know.watch(wctx) }()
 	defer func() { stopWatch(); <-watched }()
-	// kefu ask, ingest and eval through this server answer as they would
-	// in a process of their own, with the pipeline openApp built.
-	cliPipeline := a.pipeline
+	cliPipeline := a.pipeline // before withActions: their proposals stay in memory, as in their own process
+	if demo {
+		ca, err := assembleApp(cliCfg, log, a.embedder, a.store)
+		if err != nil {
+			return err
+		}
+		cliPipeline = ca.pipeline
+	}
 
 	convs, err := openConversations(cfg)
 	if err != nil {
