@@ -119,8 +119,9 @@ func TestCLIThroughRunningServer(t *testing.T) {
 	if after == before {
 		t.Fatalf("knowledge_version stayed %s after an ingest that added a document", after)
 	}
-	if out := through("ask", "Do Zephyr gift cards expire?"); !strings.Contains(out, "never expire") || !strings.Contains(out, "newdocs/giftcards.md") {
-		t.Fatalf("ask about the new document:\n%s", out)
+	askOut := through("ask", "--explain", "Do Zephyr gift cards expire?")
+	if !strings.Contains(askOut, "never expire") || !strings.Contains(askOut, "newdocs/giftcards.md") {
+		t.Fatalf("ask about the new document:\n%s", askOut)
 	}
 	// The same files again change nothing, nor the version.
 	if err := json.Unmarshal([]byte(through("ingest", "--json", docs)), &sum); err != nil || sum.Documents != 0 || sum.Unchanged != 1 {
@@ -136,9 +137,9 @@ func TestCLIThroughRunningServer(t *testing.T) {
 		Includes float64 `json:"answer_includes_rate"`
 		Failures []any   `json:"failures"`
 	}
-	out := through("eval", "--golden", golden, "--json")
-	if err := json.Unmarshal([]byte(out), &report); err != nil || report.Cases != 2 || report.HitAt5 != 1 || report.Includes != 1 || len(report.Failures) != 0 {
-		t.Fatalf("eval through the server: %+v %v\n%s", report, err, out)
+	evalOut := through("eval", "--golden", golden, "--json")
+	if err := json.Unmarshal([]byte(evalOut), &report); err != nil || report.Cases != 2 || report.HitAt5 != 1 || report.Includes != 1 || len(report.Failures) != 0 {
+		t.Fatalf("eval through the server: %+v %v\n%s", report, err, evalOut)
 	}
 
 	cancel()
@@ -151,11 +152,32 @@ func TestCLIThroughRunningServer(t *testing.T) {
 	if logs := serverLog.String(); strings.Contains(logs, rec.Token) || !strings.Contains(logs, "/v1/cli/turn") {
 		t.Fatalf("the server's log holds the credential, or no line of the command line's requests:\n%s", logs)
 	}
-	// With the server gone the commands open the data dir themselves.
-	out, stderr, err := run(t, nil, "ask", "--data-dir", dir, "Do Zephyr gift cards expire?")
-	if err != nil || !strings.Contains(out, "never expire") || strings.Contains(stderr, "going through") {
-		t.Fatalf("ask after the server stopped: %v\n%s\n%s", err, out, stderr)
+	// With the server gone the commands open the data dir themselves, and
+	// print what they printed through the server.
+	out, stderr, err := run(t, nil, "ask", "--data-dir", dir, "--explain", "Do Zephyr gift cards expire?")
+	if err != nil || out != askOut || strings.Contains(stderr, "going through") {
+		t.Fatalf("ask after the server stopped: %v\n%s\nthrough the server:\n%s\n%s", err, out, askOut, stderr)
 	}
+	out, _, err = run(t, nil, "eval", "--data-dir", dir, "--golden", golden, "--json")
+	if err != nil || !sameReport(t, out, evalOut) {
+		t.Fatalf("eval after the server stopped: %v\n%s\nthrough the server:\n%s", err, out, evalOut)
+	}
+}
+
+// sameReport compares two kefu eval --json reports but for their latencies.
+func sameReport(t *testing.T, a, b string) bool {
+	t.Helper()
+	var ma, mb map[string]any
+	if json.Unmarshal([]byte(a), &ma) != nil || json.Unmarshal([]byte(b), &mb) != nil {
+		return false
+	}
+	for _, m := range []map[string]any{ma, mb} {
+		delete(m, "latency_ms_p50")
+		delete(m, "latency_ms_p95")
+	}
+	ra, _ := json.Marshal(ma)
+	rb, _ := json.Marshal(mb)
+	return string(ra) == string(rb)
 }
 
 // TestStaleServerRecordIsIgnored leaves a serve.json behind as a killed
