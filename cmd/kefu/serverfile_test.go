@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"net"
@@ -129,6 +130,25 @@ func TestCLIThroughRunningServer(t *testing.T) {
 	}
 	if v := readyVersion(t, base); v != after {
 		t.Fatalf("knowledge_version changed from %s to %s on an ingest that changed nothing", after, v)
+	}
+
+	// Files that fail are reported as a run of its own reports them, with
+	// the paths as given, and the exit status says so.
+	bad := filepath.Join(t.TempDir(), "bad")
+	if err := os.MkdirAll(filepath.Join(bad, "sub"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(bad, "sub", "broken.json"), []byte(`{"a":`), 0o600)
+	os.WriteFile(filepath.Join(bad, "notes.xyz"), []byte("x"), 0o600)
+	badArgs := []string{"ingest", "--json", bad, filepath.Join(bad, "notes.xyz"), filepath.Join(bad, "missing.md")}
+	badOut, stderr, err := run(t, nil, append(badArgs, "--data-dir", dir)...)
+	var exit exitError
+	if !errors.As(err, &exit) || !strings.Contains(stderr, "going through the server") {
+		t.Fatalf("ingest of bad files through the server: %v\n%s\n%s", err, badOut, stderr)
+	}
+	directOut, _, err := run(t, nil, append(badArgs, "--data-dir", t.TempDir())...)
+	if !errors.As(err, &exit) || failedOf(t, badOut) != failedOf(t, directOut) || !strings.Contains(failedOf(t, badOut), filepath.Join(bad, "sub", "broken.json")) {
+		t.Fatalf("ingest of bad files through the server reports\n%s\nand on its own\n%s", failedOf(t, badOut), failedOf(t, directOut))
 	}
 
 	var report struct {
@@ -291,4 +311,16 @@ func TestKnowledgeVersionNoticesAChange(t *testing.T) {
 	if knowledgeVersion(docs) != know.Version() || knowledgeVersion(nil) != empty {
 		t.Fatal("the version depends on more than the documents")
 	}
+}
+
+// failedOf is the failures of a kefu ingest --json summary, as JSON.
+func failedOf(t *testing.T, out string) string {
+	t.Helper()
+	var sum struct {
+		Failed json.RawMessage `json:"failed"`
+	}
+	if err := json.Unmarshal([]byte(out), &sum); err != nil {
+		t.Fatalf("ingest --json printed %q: %v", out, err)
+	}
+	return string(sum.Failed)
 }
