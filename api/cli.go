@@ -67,6 +67,7 @@ const (
 	CLITurnTimeout   = 5 * time.Minute
 
 	cliMaxTurnBytes    = 4 << 20
+	cliTurnReadTimeout = 30 * time.Second
 	cliMaxRequestBytes = 1 << 20
 	cliMaxPathLen      = 4096
 	cliMaxInFlight     = 4
@@ -226,8 +227,12 @@ func (h *cliServer) turn(c *gin.Context) {
 		return
 	}
 	var req CLITurnRequest
+	rc := http.NewResponseController(c.Writer)
+	_ = rc.SetReadDeadline(time.Now().Add(cliTurnReadTimeout)) // unsupported by test recorders
 	dec := json.NewDecoder(http.MaxBytesReader(c.Writer, c.Request.Body, cliMaxTurnBytes))
-	if err := dec.Decode(&req); err != nil {
+	err := dec.Decode(&req)
+	_ = rc.SetReadDeadline(time.Time{})
+	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
 			h.fail(c, kefu.Errorf(kefu.ETooLarge, "a turn is at most %s", mib(cliMaxTurnBytes)))

@@ -27,8 +27,9 @@ const cliShutdownGrace = 10 * time.Second
 // kefu ask, ingest and eval then go through this server while it holds the
 // data dir. p is the pipeline those commands would build in their own
 // process. stop removes serve.json and ends the listener, waiting for the
-// requests in flight. Without a loopback interface the command line cannot
-// reach the server, which is logged, and serving goes on.
+// requests in flight. Without a loopback interface, or when serve.json
+// cannot be written, the command line cannot reach the server, which is
+// logged, and serving goes on.
 func startCLI(ctx context.Context, cfg Config, a *app, p *rag.Pipeline, know *knowledge, apiAddr string, log *slog.Logger) (stop func(), err error) {
 	token, err := newCLIToken()
 	if err != nil {
@@ -98,10 +99,12 @@ func startCLI(ctx context.Context, cfg Config, a *app, p *rag.Pipeline, know *kn
 	go func() { defer close(served); _ = srv.Serve(ln) }()
 	rec := serverRecord{Addr: apiAddr, CLIAddr: ln.Addr().String(), PID: os.Getpid(), Token: token, Started: time.Now().UTC(), Version: version}
 	if err := writeServerRecord(cfg.DataDir, rec); err != nil {
+		// Serving shoppers matters more than the command line's way in.
+		log.Warn("kefu ask, ingest and eval cannot go through this server", "error", err.Error())
 		cut()
 		srv.Close()
 		<-served
-		return nil, err
+		return func() {}, nil
 	}
 	log.Info("kefu ask, ingest and eval on this data dir go through this server", "record", serverFileName, "cli_addr", rec.CLIAddr)
 	return func() {

@@ -213,7 +213,7 @@ func ingestTree(paths []string) (roots []string, files []sendFile, size int64, e
 		if local != "" {
 			info, err := os.Stat(local)
 			if err != nil {
-				return nil
+				return unreadable(local, err)
 			}
 			if info.Size() > api.CLIMaxFileBytes {
 				return kefu.Errorf(kefu.ETooLarge, "%s is larger than %d MiB, the most a file may be to go through the server", local, api.CLIMaxFileBytes>>20)
@@ -230,8 +230,11 @@ func ingestTree(paths []string) (roots []string, files []sendFile, size int64, e
 		src := ingest.SourceOf(p)
 		roots = append(roots, src)
 		info, err := os.Stat(p)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue // reported missing by the server, as by ingest
+		}
 		if err != nil {
-			continue
+			return nil, nil, 0, unreadable(p, err)
 		}
 		if !info.IsDir() {
 			if !info.Mode().IsRegular() || src == "." {
@@ -247,7 +250,10 @@ func ingestTree(paths []string) (roots []string, files []sendFile, size int64, e
 			continue
 		}
 		err = filepath.WalkDir(p, func(name string, d fs.DirEntry, err error) error {
-			if err != nil || name == p {
+			if err != nil {
+				return unreadable(name, err)
+			}
+			if name == p {
 				return nil
 			}
 			base := d.Name()
@@ -283,6 +289,19 @@ func ingestTree(paths []string) (roots []string, files []sendFile, size int64, e
 	}
 	sort.SliceStable(files, func(i, j int) bool { return files[i].name < files[j].name })
 	return roots, files, size, nil
+}
+
+// unreadable refuses an ingest through the server that meets a file or
+// folder it cannot read: a run of its own would report it and keep what
+// was ingested from it, but the server cannot be shown it, and with
+// --prune would delete its documents.
+func unreadable(name string, err error) error {
+	reason := err.Error()
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		reason = pe.Err.Error()
+	}
+	return kefu.Errorf(kefu.EInvalid, "cannot read %s (%s): an ingest through the running server needs every file and folder readable; fix it, or stop the server and ingest on its own", name, reason)
 }
 
 // shownPaths maps the paths the server reports (under the roots' sources)
@@ -341,11 +360,19 @@ func (c *serverClient) ingest(ctx context.Context, paths []string, opts ingest.O
 	}
 	pr, pw := io.Pipe()
 	mw := multipart.NewWriter(pw)
-	go func() { pw.CloseWithError(writeIngestBody(mw, req, golden, files)) }()
+	written := make(chan error, 1)
+	go func() {
+		err := writeIngestBody(mw, req, golden, files)
+		pw.CloseWithError(err)
+		written <- err
+	}()
 	ctx, cancel := context.WithTimeout(ctx, api.CLIUploadTimeout+api.CLIIngestTimeout)
 	defer cancel()
 	resp, err := c.do(ctx, http.MethodPost, "/v1/cli/ingest", mw.FormDataContentType(), pr)
 	pr.CloseWithError(io.ErrClosedPipe) // stops the writer if the server answered early
+	if werr := <-written; err != nil && werr != nil && !errors.Is(werr, io.ErrClosedPipe) {
+		return out, werr // a file could not be read: say that, not how the request ended
+	}
 	if err != nil {
 		return out, err
 	}
@@ -416,7 +443,7 @@ var quoteEscaper = strings.NewReplacer("\\", "\\\\", `"`, "\\\"")
 func copyFile(w io.Writer, name string) error {
 	f, err := os.Open(name)
 	if err != nil {
-		return nil // gone since the walk: sent empty, as a file that changed under a direct run
+		return unreadable(name, err) // the upload is cut: nothing is ingested
 	}
 	defer f.Close()
 	_, err = io.Copy(w, io.LimitReader(f, api.CLIMaxFileBytes+1))
