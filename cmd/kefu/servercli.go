@@ -17,6 +17,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/kefuhq/kefu"
 	"github.com/kefuhq/kefu/api"
@@ -31,6 +32,9 @@ const (
 	maxTurnReply   = 64 << 20
 	maxIngestLine  = 64 << 20
 	maxChunksReply = 4 << 30
+
+	statusTimeout = 30 * time.Second
+	chunksTimeout = 10 * time.Minute
 )
 
 // openOrServer opens the stack on the data dir or, when a running kefu
@@ -90,6 +94,8 @@ func unwrapURL(err error) error {
 
 func (c *serverClient) status(ctx context.Context) (api.CLIStatus, error) {
 	var st api.CLIStatus
+	ctx, cancel := context.WithTimeout(ctx, statusTimeout)
+	defer cancel()
 	resp, err := c.do(ctx, http.MethodGet, "/v1/cli/status", "", nil)
 	if err != nil {
 		return st, err
@@ -164,6 +170,8 @@ func (c *serverClient) turn(ctx context.Context, t rag.Turn) (api.CLITurnResult,
 // chunks reads every chunk the server's store holds (kefu eval
 // --baseline).
 func (c *serverClient) chunks(ctx context.Context) ([]kefu.Chunk, error) {
+	ctx, cancel := context.WithTimeout(ctx, chunksTimeout)
+	defer cancel()
 	resp, err := c.do(ctx, http.MethodGet, "/v1/cli/chunks", "", nil)
 	if err != nil {
 		return nil, err
