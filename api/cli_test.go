@@ -200,3 +200,16 @@ func TestCLIIngestRebuildsTheTree(t *testing.T) {
 		}
 	}
 }
+
+// /readyz shows the knowledge version the server reads now.
+func TestReadyzKnowledgeVersion(t *testing.T) {
+	version := "kv1-0000000000000001"
+	e := newEnv(t, func(_ *api.Config, d *api.Deps) { d.KnowledgeVersion = func() string { return version } })
+	for _, want := range []string{"kv1-0000000000000001", "kv1-0000000000000002"} {
+		version = want
+		rec := e.do(t, http.MethodGet, "/readyz", "")
+		if got := decode[api.ReadyResponse](t, rec.Body.Bytes()); rec.Code != 200 || got.KnowledgeVersion != want {
+			t.Fatalf("readyz %d %+v, want knowledge_version %s", rec.Code, got, want)
+		}
+	}
+}
