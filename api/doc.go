@@ -17,4 +17,10 @@
 // configured) says which integration it is and what its role allows, and an
 // optional shopper token, signed by the shop's backend, says which customer
 // is chatting. The customer id never comes from a request body.
+//
+// NewCLIHandler serves, apart from the API and on a loopback listener of
+// its own, the endpoints through which kefu ask, ingest and eval reach a
+// running server that holds their data dir; a per-start credential and
+// the peer's address admit them, and their errors carry the cause, for the
+// operator at the terminal.
 package api

@@ -37,6 +37,9 @@ func (s *Server) readyz(c *gin.Context) {
 	close(results)
 
 	resp := ReadyResponse{Status: "ready", Checks: make(map[string]string, len(s.checks))}
+	if s.knowledge != nil {
+		resp.KnowledgeVersion = s.knowledge()
+	}
 	status := http.StatusOK
 	for r := range results {
 		if r.err == nil {

@@ -217,6 +217,10 @@ type Deps struct {
 	// Sessions, when set, keeps the staff sessions where every replica
 	// reads them; unset, each server keeps its own in memory.
 	Sessions SessionStore
+	// KnowledgeVersion names what the knowledge store holds now, for
+	// /readyz (knowledge_version); it must return at once. Nil leaves the
+	// field out.
+	KnowledgeVersion func() string
 }
 
 // Server is the HTTP API. It is immutable once built and safe for
@@ -254,6 +258,7 @@ type Server struct {
 	evaluator      Evaluator
 	evals          evalRuns
 	web            *web.Site
+	knowledge      func() string
 }
 
 // New builds a Server. With no API keys configured, only the shopper
@@ -283,6 +288,7 @@ func New(cfg Config, deps Deps) *Server {
 		web:       deps.Web,
 	}
 	s.library = deps.Library
+	s.knowledge = deps.KnowledgeVersion
 	s.evaluator = deps.Evaluator
 	s.sessions = newSessions(s.cfg.MaxSessions, s.cfg.SessionTTL, s.cfg.SessionIdle, deps.Now)
 	s.sessions.shared = deps.Sessions

@@ -11,7 +11,9 @@ import (
 
 	"github.com/kefuhq/kefu"
 	"github.com/kefuhq/kefu/escalate"
+	"github.com/kefuhq/kefu/eval"
 	"github.com/kefuhq/kefu/ingest"
+	"github.com/kefuhq/kefu/rag"
 )
 
 // HeaderCustomerToken carries the shopper token signed by the shop's
@@ -210,9 +212,13 @@ type HealthResponse struct {
 
 // ReadyResponse is the body of GET /readyz: Status is "ready" or
 // "unavailable", and Checks maps each check's name to "ok" or what failed.
+// KnowledgeVersion, when the server has one, names what the knowledge
+// store holds: it changes with every ingest that changed something, and
+// two servers whose stores hold the same documents report the same one.
 type ReadyResponse struct {
-	Status string            `json:"status"`
-	Checks map[string]string `json:"checks"`
+	Status           string            `json:"status"`
+	Checks           map[string]string `json:"checks"`
+	KnowledgeVersion string            `json:"knowledge_version,omitempty"`
 }
 
 // ConversationMessage is one message of a conversation as its shopper
@@ -590,4 +596,107 @@ type Model struct {
 	Object  string `json:"object"` // "model"
 	Created int64  `json:"created"`
 	OwnedBy string `json:"owned_by"`
+}
+
+// The kefu command line's endpoints on a running server (CLIHandler): the
+// bodies that kefu ask, ingest and eval send and read when the server holds
+// the data dir.
+
+// CLIStatus is the reply to GET /v1/cli/status.
+type CLIStatus struct {
+	Version          string `json:"version"`
+	PID              int    `json:"pid"`
+	Documents        int    `json:"documents"`
+	KnowledgeVersion string `json:"knowledge_version"`
+}
+
+// CLITurnRequest is the body of POST /v1/cli/turn: one turn through the
+// server's answering pipeline, as kefu ask and kefu eval run it in their own
+// process (nothing is stored, no ticket opened).
+type CLITurnRequest struct {
+	ConversationID string         `json:"conversation_id,omitempty"`
+	CustomerID     string         `json:"customer_id,omitempty"`
+	Message        string         `json:"message"`
+	Locale         string         `json:"locale,omitempty"`
+	Channel        string         `json:"channel,omitempty"`
+	ProductID      string         `json:"product_id,omitempty"`
+	History        []kefu.Message `json:"history,omitempty"`
+}
+
+// CLITurnResult is the reply to POST /v1/cli/turn: the whole turn, with
+// what retrieval returned. Error is set when the turn's stream failed; the
+// other fields then hold what came before the failure.
+type CLITurnResult struct {
+	Meta       rag.Meta        `json:"meta"`
+	Retrieved  []CLIHit        `json:"retrieved"`
+	Answer     string          `json:"answer"`
+	Citations  []rag.Citation  `json:"citations"`
+	Escalation *rag.Escalation `json:"escalation,omitempty"`
+	Action     *rag.ActionRef  `json:"action,omitempty"`
+	Error      *CLIError       `json:"error,omitempty"`
+}
+
+// CLIHit is one retrieved chunk with its scores.
+type CLIHit struct {
+	Chunk   kefu.Chunk `json:"chunk"`
+	Score   float64    `json:"score"`
+	Lexical float64    `json:"lexical"`
+	Dense   float64    `json:"dense"`
+}
+
+// CLIIngestRequest is the "request" part of POST /v1/cli/ingest, the first
+// of its multipart body; the files follow, one part each, named by their
+// slash-separated path in the upload. Paths are the roots to ingest in
+// that tree, as kefu ingest's arguments (their sources). Options carries
+// the record options and Prune and ProductField; Gate, when set, is
+// checked on the golden set of the "golden" part, as kefu ingest --gate
+// does.
+type CLIIngestRequest struct {
+	Paths   []string         `json:"paths"`
+	Options CLIIngestOptions `json:"options"`
+	Gate    *eval.Gate       `json:"gate,omitempty"`
+}
+
+// CLIIngestOptions are the options of kefu ingest that travel to the
+// server (ingest.Options' fields of the same names).
+type CLIIngestOptions struct {
+	Type          string   `json:"type,omitempty"`
+	IDField       string   `json:"id_field,omitempty"`
+	TitleField    string   `json:"title_field,omitempty"`
+	CustomerField string   `json:"customer_field,omitempty"`
+	Records       []string `json:"records,omitempty"`
+	Levels        []string `json:"levels,omitempty"`
+	GroupBy       string   `json:"group_by,omitempty"`
+	Fields        []string `json:"fields,omitempty"`
+	ProductField  string   `json:"product_field,omitempty"`
+	Prune         bool     `json:"prune,omitempty"`
+}
+
+// CLIIngestLine is one line of the reply to POST /v1/cli/ingest, a stream
+// of JSON lines: Progress lines while the run goes on, then one line with
+// the Summary, and Error when the run failed (GateFailed when the gate
+// failed the change, RollbackFailed when putting it back failed too).
+type CLIIngestLine struct {
+	Progress       *ingest.Progress `json:"progress,omitempty"`
+	Summary        *ingest.Summary  `json:"summary,omitempty"`
+	Error          *CLIError        `json:"error,omitempty"`
+	GateFailed     bool             `json:"gate_failed,omitempty"`
+	RollbackFailed bool             `json:"rollback_failed,omitempty"`
+}
+
+// CLIError is an error as the command line shows it, cause included (the
+// credential's holder is the operator at the terminal): for a kefu error
+// its Code, Message and Cause (the wrapped error's text, if any); for any
+// other error Code "internal" and its Text. Every error reply of the CLI
+// endpoints is {"error": CLIError}.
+type CLIError struct {
+	Code    string `json:"code"`
+	Message string `json:"message,omitempty"`
+	Cause   string `json:"cause,omitempty"`
+	Text    string `json:"text,omitempty"`
+}
+
+// CLIErrorResponse is the body of every error reply of the CLI endpoints.
+type CLIErrorResponse struct {
+	Error CLIError `json:"error"`
 }

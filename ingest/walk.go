@@ -274,3 +274,21 @@ var (
 	_ fs.StatFS    = osFS{}
 	_ fs.ReadDirFS = osFS{}
 )
+
+// SourceOf is the source that Run gives a path as given to it: a relative
+// path cleaned and slash-separated, an absolute path (or one climbing out
+// of the working folder) reduced to its base name. A client that sends
+// files to be ingested elsewhere (RunFS) places them under this name so
+// that their sources and document ids are those Run would give.
+func SourceOf(path string) string { return sourceOf(path) }
+
+// KnownFormat reports whether Run reads a file of this name: its extension
+// is one of the formats ingest loads.
+func KnownFormat(name string) bool { return formats[strings.ToLower(path.Ext(name))] != "" }
+
+// Walked reports whether Run loads a file of this base name when it finds
+// it in a folder: a known format, not hidden, not a README nor a golden
+// set.
+func Walked(base string) bool {
+	return !strings.HasPrefix(base, ".") && !skipName(base) && KnownFormat(base)
+}

@@ -99,17 +99,27 @@ func openApp(cfg Config, logOut io.Writer) (*app, error) {
 	if err != nil {
 		return nil, err
 	}
-	gen, backend, rewriter, err := newGenerator(cfg.LLM)
+	store, err := openStore(cfg, emb)
 	if err != nil {
 		return nil, err
 	}
-	store, err := openStore(cfg, emb)
+	a, err := assembleApp(cfg, log, emb, store)
+	if err != nil {
+		store.Close()
+		return nil, err
+	}
+	return a, nil
+}
+
+// assembleApp builds the answering pipeline that cfg describes over an
+// open store; the caller closes the store if it fails.
+func assembleApp(cfg Config, log *slog.Logger, emb vectorEmbedder, store chunkStore) (*app, error) {
+	gen, backend, rewriter, err := newGenerator(cfg.LLM)
 	if err != nil {
 		return nil, err
 	}
 	ps, err := prompts.Load()
 	if err != nil {
-		store.Close()
 		return nil, err
 	}
 	opts := []rag.Option{rag.WithBackend(backend)}
@@ -136,7 +146,6 @@ func openApp(cfg Config, logOut io.Writer) (*app, error) {
 	if cfg.Orders.Endpoint != "" {
 		lookup, err := newOrderLookup(cfg.Orders)
 		if err != nil {
-			store.Close()
 			return nil, err
 		}
 		opts = append(opts, rag.WithOrderLookup(lookup))
@@ -144,7 +153,6 @@ func openApp(cfg Config, logOut io.Writer) (*app, error) {
 	}
 	var eligibility rag.EligibilityChecker
 	if book, err := loadRules(cfg.Orders); err != nil {
-		store.Close()
 		return nil, err
 	} else if book != nil {
 		opts = append(opts, rag.WithRules(book))
@@ -152,7 +160,6 @@ func openApp(cfg Config, logOut io.Writer) (*app, error) {
 	}
 	rr, err := rerankOptions(cfg.Rerank, cfg.Embedding.Provider, log)
 	if err != nil {
-		store.Close()
 		return nil, err
 	}
 	opts = append(opts, rr...)

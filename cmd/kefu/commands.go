@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/kefuhq/kefu"
+	"github.com/kefuhq/kefu/api"
 	"github.com/kefuhq/kefu/auth"
 	"github.com/kefuhq/kefu/eval"
 	"github.com/kefuhq/kefu/ingest"
@@ -38,18 +39,38 @@ func ingestCmd(g *globals) *cobra.Command {
 					return err
 				}
 			}
-			a, err := openApp(cfg, g.stderr)
+			a, server, err := g.openOrServer(cmd.Context(), cfg)
 			if err != nil {
 				return err
 			}
-			defer a.Close()
 			pp := newProgressPrinter(g.stderr)
-			opts.Progress = pp.update
-			sum, err := a.ingester(a.gatedOptions(opts, gate)).Run(cmd.Context(), args...)
-			pp.finish()
-			gateFailed := errors.Is(err, ingest.ErrGateFailed)
-			if err != nil && !gateFailed {
-				return err
+			var sum ingest.Summary
+			var gateFailed, rollbackFailed bool
+			if server != nil {
+				var goldenRaw []byte
+				if gate != nil {
+					if goldenRaw, err = readBounded(golden, api.CLIMaxGoldenBytes); err != nil {
+						return err
+					}
+				}
+				r, rerr := server.ingest(cmd.Context(), args, opts, gate, goldenRaw, pp.update)
+				pp.finish()
+				if rerr != nil {
+					return rerr
+				}
+				sum, err, gateFailed, rollbackFailed = r.sum, r.err, r.gateFailed, r.rollbackFailed
+				if err != nil && !gateFailed {
+					return err
+				}
+			} else {
+				defer a.Close()
+				opts.Progress = pp.update
+				sum, err = a.ingester(a.gatedOptions(opts, gate)).Run(cmd.Context(), args...)
+				pp.finish()
+				gateFailed, rollbackFailed = errors.Is(err, ingest.ErrGateFailed), errors.Is(err, ingest.ErrRollbackFailed)
+				if err != nil && !gateFailed {
+					return err
+				}
 			}
 			if asJSON {
 				enc := json.NewEncoder(g.stdout)
@@ -61,7 +82,7 @@ func ingestCmd(g *globals) *cobra.Command {
 				fmt.Fprintln(g.stdout, sum.String())
 			}
 			if gateFailed {
-				if errors.Is(err, ingest.ErrRollbackFailed) {
+				if rollbackFailed {
 					return err
 				}
 				return exitError{fmt.Sprintf("the change broke the gate; rolled back %d documents", sum.Gate.RolledBack)}
@@ -168,25 +189,46 @@ func evalCmd(g *globals) *cobra.Command {
 				}
 				gate = &gt
 			}
-			a, err := g.openApp()
+			cfg, err := g.config()
 			if err != nil {
 				return err
 			}
-			defer a.Close()
-			if empty, err := a.storeIsEmpty(cmd.Context()); err != nil {
+			a, server, err := g.openOrServer(cmd.Context(), cfg)
+			if err != nil {
 				return err
-			} else if empty {
-				return kefu.Errorf(kefu.EInvalid, "the data dir %s holds no documents: run kefu ingest first", a.cfg.DataDir)
+			}
+			var pipeline eval.Answerer = server
+			var empty bool
+			if server != nil {
+				st, err := server.status(cmd.Context())
+				if err != nil {
+					return err
+				}
+				empty = st.Documents == 0
+			} else {
+				defer a.Close()
+				pipeline = a.pipeline
+				if empty, err = a.storeIsEmpty(cmd.Context()); err != nil {
+					return err
+				}
+			}
+			if empty {
+				return kefu.Errorf(kefu.EInvalid, "the data dir %s holds no documents: run kefu ingest first", cfg.DataDir)
 			}
 			var opts []eval.Option
 			if baseline {
-				chunks, err := allChunks(cmd.Context(), a.store)
+				var chunks []kefu.Chunk
+				if server != nil {
+					chunks, err = server.chunks(cmd.Context())
+				} else {
+					chunks, err = allChunks(cmd.Context(), a.store)
+				}
 				if err != nil {
 					return err
 				}
 				opts = append(opts, eval.WithBaseline(chunks))
 			}
-			report, err := eval.Run(cmd.Context(), a.pipeline, cases, k, opts...)
+			report, err := eval.Run(cmd.Context(), pipeline, cases, k, opts...)
 			if err != nil {
 				return err
 			}
@@ -304,12 +346,20 @@ func askCmd(g *globals) *cobra.Command {
 			if err := kefu.CheckProductID(product); err != nil {
 				return err
 			}
-			a, err := g.openApp()
+			cfg, err := g.config()
 			if err != nil {
 				return err
 			}
-			defer a.Close()
-			res, err := rag.Collect(a.pipeline.Stream(cmd.Context(), rag.Turn{CustomerID: customer, Message: question, Locale: locale, Channel: "cli", ProductID: product}))
+			a, server, err := g.openOrServer(cmd.Context(), cfg)
+			if err != nil {
+				return err
+			}
+			var pipeline eval.Answerer = server
+			if server == nil {
+				defer a.Close()
+				pipeline = a.pipeline
+			}
+			res, err := rag.Collect(pipeline.Stream(cmd.Context(), rag.Turn{CustomerID: customer, Message: question, Locale: locale, Channel: "cli", ProductID: product}))
 			if err != nil {
 				return err
 			}
@@ -390,4 +440,21 @@ func snippet(s string, n int) string {
 		return string(r[:n]) + "…"
 	}
 	return string(r)
+}
+
+// readBounded reads a file of at most limit bytes.
+func readBounded(name string, limit int64) ([]byte, error) {
+	f, err := os.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	raw, err := io.ReadAll(io.LimitReader(f, limit+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(raw)) > limit {
+		return nil, kefu.Errorf(kefu.ETooLarge, "%s is larger than %d MiB, the most that goes through the server", name, limit>>20)
+	}
+	return raw, nil
 }

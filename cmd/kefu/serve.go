@@ -65,6 +65,10 @@ func serve(ctx context.Context, g *globals, cfg Config, demo bool, ready func(ad
 		return err
 	}
 	cfg.Server.Addr = addr
+	// kefu ask, ingest and eval through this server answer as they would
+	// in a process of their own on the same configuration: without what
+	// --demo adds to it below.
+	cliCfg := cfg
 	if demo && len(cfg.Shop.Name) == 0 {
 		cfg.Shop.Name = demoshop.Name
 	}
@@ -114,6 +118,26 @@ func serve(ctx context.Context, g *globals, cfg Config, demo bool, ready func(ad
 	}
 	if empty, err := a.storeIsEmpty(ctx); err == nil && empty {
 		log.Warn("the knowledge store is empty: every question will be handed to a human; run kefu ingest, or serve --demo")
+	}
+
+	// The knowledge version, for /readyz, read now and again after every
+	// change this server makes and every knowledgePoll (another process
+	// may write a shared store).
+	know := &knowledge{store: a.store, log: log}
+	if err := know.refresh(ctx); err != nil {
+		log.Warn("cannot read the knowledge version", "error", err.Error())
+	}
+	wctx, stopWatch := context.WithCancel(ctx)
+	watched := make(chan struct{})
+	go func() { defer close(watched); know.watch(wctx) }()
+	defer func() { stopWatch(); <-watched }()
+	cliPipeline := a.pipeline // before withActions: their proposals stay in memory, as in their own process
+	if demo {
+		ca, err := assembleApp(cliCfg, log, a.embedder, a.store)
+		if err != nil {
+			return err
+		}
+		cliPipeline = ca.pipeline
 	}
 
 	convs, err := openConversations(cfg)
@@ -208,7 +232,7 @@ func serve(ctx context.Context, g *globals, cfg Config, demo bool, ready func(ad
 		AuditLog: convs,
 		// Uploads go through the same pipeline as kefu ingest, and
 		// through the gate when one is configured.
-		Documents: a.ingester(a.gatedOptions(ingest.Options{}, gate)),
+		Documents: versionedIngester{in: a.ingester(a.gatedOptions(ingest.Options{}, gate)), know: know},
 		Feedback:  convs,
 		Analytics: convs,
 		Privacy:   convs,
@@ -217,9 +241,10 @@ func serve(ctx context.Context, g *globals, cfg Config, demo bool, ready func(ad
 		Evaluator: evaluator,
 		// A store shared by replicas carries agents' messages and rate
 		// limits between them.
-		Bus:          sharedBus(convs),
-		SharedLimits: sharedLimits(convs),
-		Sessions:     sharedSessions(convs),
+		Bus:              sharedBus(convs),
+		SharedLimits:     sharedLimits(convs),
+		Sessions:         sharedSessions(convs),
+		KnowledgeVersion: know.Version,
 	})
 	if err := <-warm; err != nil {
 		return err
@@ -237,6 +262,12 @@ func serve(ctx context.Context, g *globals, cfg Config, demo bool, ready func(ad
 		}
 		defer stop()
 	}
+	stopCLI, err := startCLI(ctx, cfg, a, cliPipeline, know, ln.Addr().String(), log)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	defer stopCLI()
 	log.Info("kefu is ready", "addr", ln.Addr().String(), "data_dir", cfg.DataDir, "startup", time.Since(start).Round(time.Millisecond), "version", version)
 	if ready != nil {
 		ready(ln.Addr().String())

@@ -275,3 +275,8 @@ func (s *Store) scrollPoints(ctx context.Context, op string, filter *qc.Filter, 
 		offset = next
 	}
 }
+
+// Refresh drops what the store caches of the collection (the statistics
+// of the lexical score), so that the next search sees what another
+// process has written.
+func (s *Store) Refresh() { s.forgetStats() }
