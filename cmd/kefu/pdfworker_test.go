@@ -9,6 +9,10 @@ import (
 	"github.com/kefuhq/kefu/internal/pdftest"
 )
 
+// runAsKefu, set in a child's environment, makes the test binary run as
+// kefu itself (see TestMain).
+const runAsKefu = "KEFU_TEST_RUN_AS_KEFU"
+
 // TestMain runs the test binary as kefu pdf-worker when ingest starts it
 // as one (kefu's ingester starts its own executable), and as kefu itself
 // when a test starts it with runAsKefu set (the replicas' test).
