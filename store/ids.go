@@ -21,3 +21,16 @@ func NewTicketID() string { return newID(ticketPrefix) }
 
 // NewProposalID returns a new proposal id.
 func NewProposalID() string { return newID(proposalPrefix) }
+
+// CheckFeedback reports why no conversation store accepts f: a rating
+// that is not RatingUp or RatingDown, or a comment that is not UTF-8 or
+// longer than MaxFeedbackComment characters (kefu.EInvalid). Whether its
+// message exists and is an answer is the store's to check.
+func CheckFeedback(f Feedback) error { return validFeedback(f) }
+
+// QuestionLookBack is how many messages before an answer a store looks
+// through for the shopper's question it answered (see Exchange).
+const QuestionLookBack = maxLookBack
+
+// MaxPeriodDays bounds the days of a PeriodStats.
+const MaxPeriodDays = maxPeriodDays

@@ -60,21 +60,14 @@ const maxPeriodDays = 400
 // message, rating and ticket once; it stops when ctx ends. A period longer
 // than 400 days, or that ends before it starts, is kefu.EInvalid.
 func (s *Bolt) PeriodStats(ctx context.Context, from, to time.Time) (PeriodStats, error) {
-	st := PeriodStats{From: from, To: to, ByIntent: map[string]int{}, ByDecision: map[string]int{},
-		ByReason: map[string]int{}, ByStatus: map[string]int{}, ByOutcome: map[string]int{},
-		FirstResponses: []time.Duration{}, Resolutions: []time.Duration{}}
-	if !to.After(from) {
-		return st, kefu.Errorf(kefu.EInvalid, "the period ends (%s) before it starts (%s)", to.Format(time.RFC3339), from.Format(time.RFC3339))
-	}
-	if to.Sub(from) > maxPeriodDays*24*time.Hour {
-		return st, kefu.Errorf(kefu.EInvalid, "the period is longer than %d days", maxPeriodDays)
+	st, err := NewPeriodStats(from, to)
+	if err != nil {
+		return st, err
 	}
 	in := func(t time.Time) bool { return !t.Before(from) && t.Before(to) }
 	days := map[string]*DayStats{}
-	for d := from.UTC().Truncate(24 * time.Hour); d.Before(to); d = d.Add(24 * time.Hour) {
-		ds := &DayStats{Day: d.Format("2006-01-02")}
-		days[ds.Day] = ds
-		st.Days = append(st.Days, DayStats{})
+	for i := range st.Days {
+		days[st.Days[i].Day] = &st.Days[i]
 	}
 	day := func(t time.Time) *DayStats { return days[t.UTC().Format("2006-01-02")] }
 	check := func(n *int) error {
@@ -84,7 +77,7 @@ func (s *Bolt) PeriodStats(ctx context.Context, from, to time.Time) (PeriodStats
 		return nil
 	}
 	n := 0
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err = s.db.View(func(tx *bolt.Tx) error {
 		convs := map[string]bool{} // in the period -> has a ticket that a person handled
 		if err := tx.Bucket(bucketConversations).ForEach(func(k, raw []byte) error {
 			if err := check(&n); err != nil {
@@ -215,12 +208,28 @@ func (s *Bolt) PeriodStats(ctx context.Context, from, to time.Time) (PeriodStats
 	if err != nil {
 		return st, fmt.Errorf("period stats: %w", err)
 	}
-	i := 0
-	for d := from.UTC().Truncate(24 * time.Hour); d.Before(to); d = d.Add(24 * time.Hour) {
-		st.Days[i] = *days[d.Format("2006-01-02")]
-		i++
-	}
 	sort.Slice(st.FirstResponses, func(a, b int) bool { return st.FirstResponses[a] < st.FirstResponses[b] })
 	sort.Slice(st.Resolutions, func(a, b int) bool { return st.Resolutions[a] < st.Resolutions[b] })
+	return st, nil
+}
+
+// NewPeriodStats returns the empty stats of [from, to): every map and
+// duration list empty (not nil) and Days holding each UTC day the period
+// touches, oldest first. A period longer than MaxPeriodDays days, or that
+// ends before it starts, is kefu.EInvalid (the stats are then returned
+// all the same, without days). Every store starts its PeriodStats here.
+func NewPeriodStats(from, to time.Time) (PeriodStats, error) {
+	st := PeriodStats{From: from, To: to, ByIntent: map[string]int{}, ByDecision: map[string]int{},
+		ByReason: map[string]int{}, ByStatus: map[string]int{}, ByOutcome: map[string]int{},
+		FirstResponses: []time.Duration{}, Resolutions: []time.Duration{}}
+	if !to.After(from) {
+		return st, kefu.Errorf(kefu.EInvalid, "the period ends (%s) before it starts (%s)", to.Format(time.RFC3339), from.Format(time.RFC3339))
+	}
+	if to.Sub(from) > maxPeriodDays*24*time.Hour {
+		return st, kefu.Errorf(kefu.EInvalid, "the period is longer than %d days", maxPeriodDays)
+	}
+	for d := from.UTC().Truncate(24 * time.Hour); d.Before(to); d = d.Add(24 * time.Hour) {
+		st.Days = append(st.Days, DayStats{Day: d.Format("2006-01-02")})
+	}
 	return st, nil
 }

@@ -90,23 +90,11 @@ func (s *Bolt) PutProposal(ctx context.Context, p Proposal) (Proposal, error) {
 	if err := ctx.Err(); err != nil {
 		return Proposal{}, err
 	}
-	if err := validProposal(&p); err != nil {
+	p, err := PrepareProposal(p, s.now())
+	if err != nil {
 		return Proposal{}, err
 	}
-	now := s.now()
-	if p.ID == "" {
-		p.ID = NewActionID()
-	}
-	if p.CreatedAt.IsZero() {
-		p.CreatedAt = now
-	}
-	if p.ExpiresAt.IsZero() {
-		p.ExpiresAt = p.CreatedAt.Add(DefaultProposalTTL)
-	}
-	if p.ExpiresAt.Sub(p.CreatedAt) > maxProposalTTL {
-		p.ExpiresAt = p.CreatedAt.Add(maxProposalTTL)
-	}
-	err := s.w.update(ctx, func(tx *bolt.Tx) error {
+	err = s.w.update(ctx, func(tx *bolt.Tx) error {
 		c, err := s.getConversation(tx, p.ConversationID)
 		if err != nil {
 			return err
@@ -157,14 +145,13 @@ func (s *Bolt) TakeProposal(ctx context.Context, conversationID, messageID strin
 		if err := s.getRecord(bucketProposals, key, raw, &p); err != nil {
 			return err
 		}
-		live := s.now().Before(p.ExpiresAt.Add(proposalClockSkewTTL))
-		switch {
-		case !live || (p.TakenBy != "" && p.TakenBy != messageID):
+		switch DecideTake(p, messageID, s.now()) {
+		case TakeRemove:
 			return b.Delete(key)
-		case messageID == "":
+		case TakeHandOut:
 			found = true
 			return b.Delete(key)
-		case p.TakenBy == messageID:
+		case TakeAgain:
 			found = true
 			return nil
 		}
@@ -179,6 +166,56 @@ func (s *Bolt) TakeProposal(ctx context.Context, conversationID, messageID strin
 		return Proposal{}, false, nil
 	}
 	return p, true, nil
+}
+
+// PrepareProposal checks p as every store does before storing it (a
+// kefu.EInvalid error says why it is refused) and returns it with its
+// defaults set: ID a new action id, CreatedAt now, ExpiresAt CreatedAt
+// plus DefaultProposalTTL, and a TTL over a day cut to a day.
+func PrepareProposal(p Proposal, now time.Time) (Proposal, error) {
+	if err := validProposal(&p); err != nil {
+		return Proposal{}, err
+	}
+	if p.ID == "" {
+		p.ID = NewActionID()
+	}
+	if p.CreatedAt.IsZero() {
+		p.CreatedAt = now
+	}
+	if p.ExpiresAt.IsZero() {
+		p.ExpiresAt = p.CreatedAt.Add(DefaultProposalTTL)
+	}
+	if p.ExpiresAt.Sub(p.CreatedAt) > maxProposalTTL {
+		p.ExpiresAt = p.CreatedAt.Add(maxProposalTTL)
+	}
+	return p, nil
+}
+
+// ProposalTake is what a take (see Bolt.TakeProposal) does to the
+// pending proposal it finds.
+type ProposalTake int
+
+// What a take does.
+const (
+	TakeRemove  ProposalTake = iota // remove it and hand out nothing: expired, or taken by another message
+	TakeHandOut                     // remove it and hand it out: a take with no message id
+	TakeAgain                       // hand it out unchanged: the message that took it retried
+	TakeMark                        // mark it taken by the message (TakenBy) and hand it out
+)
+
+// DecideTake says what a take of p by the shopper's message messageID
+// ("" for none) at now does, as every store decides it.
+func DecideTake(p Proposal, messageID string, now time.Time) ProposalTake {
+	live := now.Before(p.ExpiresAt.Add(proposalClockSkewTTL))
+	switch {
+	case !live || (p.TakenBy != "" && p.TakenBy != messageID):
+		return TakeRemove
+	case messageID == "":
+		return TakeHandOut
+	case p.TakenBy == messageID:
+		return TakeAgain
+	}
+	return TakeMark
 }
 
 // deleteProposal removes a conversation's pending action, if any.
