@@ -6,6 +6,7 @@ import (
 
 	"github.com/kefuhq/kefu/api"
 	"github.com/kefuhq/kefu/store"
+	"github.com/kefuhq/kefu/store/postgres"
 )
 
 // conversationStore is the conversation store as kefu serve and the store
@@ -52,7 +53,10 @@ type conversationStore interface {
 	TicketStats(ctx context.Context) (store.TicketStats, error)
 }
 
-var _ conversationStore = (*store.Bolt)(nil)
+var (
+	_ conversationStore = (*store.Bolt)(nil)
+	_ conversationStore = (*postgres.Store)(nil)
+)
 
 // sharedBus is the store's message bus when it is shared by replicas.
 func sharedBus(s conversationStore) api.MessageBus {

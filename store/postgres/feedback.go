@@ -256,13 +256,3 @@ LIMIT $1`, lim, store.QuestionLookBack, kefu.RoleUser, reason, kefu.RoleAssistan
 	}
 	return out, nil
 }
-
-// validText reports whether PostgreSQL's text can hold s: no NUL.
-func validText(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] == 0 {
-			return false
-		}
-	}
-	return true
-}

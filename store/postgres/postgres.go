@@ -225,25 +225,47 @@ func (s *Store) open(table, id string, body []byte, v any) error {
 	return nil
 }
 
-// sealedTables are the tables whose body column is sealed; checkKeys
-// reads the newest row of each.
-var sealedTables = []string{"conversations", "messages"}
+// sealedColumn is one sealed column of a table: what checkKeys,
+// SealStatus and Reseal read. key is the row's unique key column, read as
+// text, and place the first part of the place each value is sealed for
+// (see place); the second is the key as text.
+type sealedColumn struct {
+	table, key, column, place string
+}
 
-// registerSealed adds a table to the ones checkKeys reads.
-func registerSealed(table string) { sealedTables = append(sealedTables, table) }
+// sealedTables are the sealed columns of the store.
+var sealedTables = []sealedColumn{
+	{"conversations", "id", "body", "conversations"},
+	{"messages", "id", "body", "messages"},
+}
+
+// registerSealed adds a table whose body is sealed for (table, id).
+func registerSealed(table string) { registerSealedKey(table, "id") }
+
+// registerSealedKey adds a table whose body is sealed for (table, the
+// row's key column).
+func registerSealedKey(table, key string) {
+	sealedTables = append(sealedTables, sealedColumn{table, key, "body", table})
+}
+
+// registerSealedColumn adds a nullable sealed column, sealed for (place,
+// the row's key column).
+func registerSealedColumn(table, key, column, place string) {
+	sealedTables = append(sealedTables, sealedColumn{table, key, column, place})
+}
 
 // checkKeys fails, when the store opens, if the newest record of a sealed
 // table was sealed with a key the keyring lacks: a store opened with the
 // wrong key says so at once rather than on the first read.
 func (s *Store) checkKeys(ctx context.Context) error {
-	for _, table := range sealedTables {
+	for _, c := range sealedTables {
 		var body []byte
-		err := s.pool.QueryRow(ctx, "SELECT body FROM "+table+" ORDER BY ctid DESC LIMIT 1").Scan(&body)
+		err := s.pool.QueryRow(ctx, "SELECT "+c.column+" FROM "+c.table+" WHERE "+c.column+" IS NOT NULL ORDER BY ctid DESC LIMIT 1").Scan(&body)
 		if errors.Is(err, pgx.ErrNoRows) {
 			continue
 		}
 		if err != nil {
-			return fmt.Errorf("postgres store: read %s: %w", table, err)
+			return fmt.Errorf("postgres store: read %s: %w", c.table, err)
 		}
 		if id, ok := seal.SealedKeyID(body); ok && !keyKnown(s.ring, id) {
 			return kefu.Errorf(kefu.EUnavailable,

@@ -12,26 +12,6 @@ import (
 	"github.com/kefuhq/kefu/store"
 )
 
-// sealedKeys names, for a sealed table whose body is not sealed for its
-// id column, the text column it is sealed for.
-var sealedKeys = map[string]string{}
-
-// registerSealedKey is registerSealed for a table whose body is sealed
-// for (table, the row's key column) rather than (table, id).
-func registerSealedKey(table, key string) {
-	registerSealed(table)
-	sealedKeys[table] = key
-}
-
-// sealedKey is the column table's bodies are sealed for: a unique key,
-// read as text.
-func sealedKey(table string) string {
-	if k, ok := sealedKeys[table]; ok {
-		return k
-	}
-	return "id"
-}
-
 // sealHead is how many bytes a sealed value begins with that name its
 // format and key: the version byte and the 4-byte key id.
 const sealHead = 5
@@ -43,21 +23,22 @@ const sealHead = 5
 func (s *Store) SealStatus(ctx context.Context) (map[string]int, error) {
 	out := map[string]int{}
 	err := s.snapshot(ctx, func(tx pgx.Tx) error {
-		for _, table := range sealedTables {
+		for _, c := range sealedTables {
 			// Bodies are grouped by their head and their length up to
 			// seal.Overhead: enough to tell, as seal.SealedKeyID does,
 			// whether each is sealed and by which key.
-			rows, err := tx.Query(ctx, `SELECT substring(body from 1 for $1), least(length(body), $2), count(*) FROM `+table+` GROUP BY 1, 2`,
+			rows, err := tx.Query(ctx, fmt.Sprintf(`SELECT substring(%[2]s from 1 for $1), least(length(%[2]s), $2), count(*)
+FROM %[1]s WHERE %[2]s IS NOT NULL GROUP BY 1, 2`, c.table, c.column),
 				sealHead, seal.Overhead)
 			if err != nil {
-				return fmt.Errorf("read %s: %w", table, err)
+				return fmt.Errorf("read %s: %w", c.table, err)
 			}
 			for rows.Next() {
 				var head []byte
 				var n, count int
 				if err := rows.Scan(&head, &n, &count); err != nil {
 					rows.Close()
-					return fmt.Errorf("read %s: %w", table, err)
+					return fmt.Errorf("read %s: %w", c.table, err)
 				}
 				like := make([]byte, max(n, len(head)))
 				copy(like, head)
@@ -68,7 +49,7 @@ func (s *Store) SealStatus(ctx context.Context) (map[string]int, error) {
 				}
 			}
 			if err := rows.Err(); err != nil {
-				return fmt.Errorf("read %s: %w", table, err)
+				return fmt.Errorf("read %s: %w", c.table, err)
 			}
 		}
 		return nil
@@ -101,21 +82,20 @@ const ResealBatch = store.ResealBatch
 func (s *Store) Reseal(ctx context.Context, progress func(done int)) (int, error) {
 	current := s.ring.Seal(nil, nil, nil)[:sealHead]
 	done := 0
-	for _, table := range sealedTables {
-		key := sealedKey(table)
+	for _, c := range sealedTables {
 		after := ""
 		for {
 			if err := ctx.Err(); err != nil {
 				return done, err
 			}
-			ids, err := s.resealCandidates(ctx, table, key, after, current)
+			ids, err := s.resealCandidates(ctx, c, after, current)
 			if err != nil {
 				return done, fmt.Errorf("re-encrypt records: %w", err)
 			}
 			if len(ids) == 0 {
 				break
 			}
-			n, err := s.resealBatch(ctx, table, key, ids)
+			n, err := s.resealBatch(ctx, c, ids)
 			if err != nil {
 				return done, fmt.Errorf("re-encrypt records: %w", err)
 			}
@@ -132,31 +112,33 @@ func (s *Store) Reseal(ctx context.Context, progress func(done int)) (int, error
 	return done, nil
 }
 
-// resealCandidates returns the next ResealBatch keys of table after after
-// whose bodies are not sealed under the key current begins with.
-func (s *Store) resealCandidates(ctx context.Context, table, key, after string, current []byte) ([]string, error) {
+// resealCandidates returns the next ResealBatch keys of c's table after
+// after whose values in c are not sealed under the key current begins
+// with.
+func (s *Store) resealCandidates(ctx context.Context, c sealedColumn, after string, current []byte) ([]string, error) {
 	rows, err := s.pool.Query(ctx, fmt.Sprintf(`
 SELECT %[2]s::text FROM %[1]s
-WHERE %[2]s::text > $1 AND NOT (length(body) >= $2 AND substring(body from 1 for $3) = $4)
+WHERE %[2]s::text > $1 AND %[3]s IS NOT NULL AND NOT (length(%[3]s) >= $2 AND substring(%[3]s from 1 for $3) = $4)
 ORDER BY %[2]s::text
-LIMIT $5`, table, key), after, seal.Overhead, sealHead, current, ResealBatch)
+LIMIT $5`, c.table, c.key, c.column), after, seal.Overhead, sealHead, current, ResealBatch)
 	if err != nil {
 		return nil, err
 	}
 	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
 	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", table, err)
+		return nil, fmt.Errorf("read %s: %w", c.table, err)
 	}
 	return ids, nil
 }
 
-// resealBatch rewrites, in one transaction, the rows ids of table that
-// still need it, and returns how many it rewrote.
-func (s *Store) resealBatch(ctx context.Context, table, key string, ids []string) (int, error) {
+// resealBatch rewrites, in one transaction, the values in c of the rows
+// ids that still need it, and returns how many it rewrote.
+func (s *Store) resealBatch(ctx context.Context, c sealedColumn, ids []string) (int, error) {
 	var n int
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		n = 0
-		rows, err := tx.Query(ctx, fmt.Sprintf(`SELECT %[2]s::text, body FROM %[1]s WHERE %[2]s::text = ANY($1) ORDER BY %[2]s::text FOR UPDATE`, table, key), ids)
+		rows, err := tx.Query(ctx, fmt.Sprintf(`SELECT %[2]s::text, %[3]s FROM %[1]s
+WHERE %[2]s::text = ANY($1) AND %[3]s IS NOT NULL ORDER BY %[2]s::text FOR UPDATE`, c.table, c.key, c.column), ids)
 		if err != nil {
 			return err
 		}
@@ -174,17 +156,17 @@ func (s *Store) resealBatch(ctx context.Context, table, key string, ids []string
 			}
 			plain := body
 			if seal.IsSealed(body) {
-				if plain, err = s.ring.Open(nil, body, place(table, id)); err != nil {
+				if plain, err = s.ring.Open(nil, body, place(c.place, id)); err != nil {
 					rows.Close()
 					if errors.Is(err, seal.ErrUnknownKey) {
 						return kefu.WrapError(kefu.EUnavailable,
 							"a stored record is sealed with an encryption key that is not configured", err)
 					}
-					return fmt.Errorf("record %s/%s: %w", table, id, err)
+					return fmt.Errorf("record %s/%s: %w", c.table, id, err)
 				}
 			}
 			keys = append(keys, id)
-			bodies = append(bodies, s.ring.Seal(nil, plain, place(table, id)))
+			bodies = append(bodies, s.ring.Seal(nil, plain, place(c.place, id)))
 		}
 		if err := rows.Err(); err != nil {
 			return err
@@ -193,9 +175,9 @@ func (s *Store) resealBatch(ctx context.Context, table, key string, ids []string
 			return nil
 		}
 		tag, err := tx.Exec(ctx, fmt.Sprintf(`
-UPDATE %[1]s t SET body = u.body
+UPDATE %[1]s t SET %[3]s = u.body
 FROM unnest($1::text[], $2::bytea[]) AS u (k, body)
-WHERE t.%[2]s::text = u.k`, table, key), keys, bodies)
+WHERE t.%[2]s::text = u.k`, c.table, c.key, c.column), keys, bodies)
 		if err != nil {
 			return err
 		}
@@ -203,7 +185,7 @@ WHERE t.%[2]s::text = u.k`, table, key), keys, bodies)
 		return nil
 	})
 	if err != nil {
-		return 0, fmt.Errorf("%s: %w", table, err)
+		return 0, fmt.Errorf("%s: %w", c.table, err)
 	}
 	return n, nil
 }

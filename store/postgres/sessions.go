@@ -18,7 +18,7 @@ import (
 
 const tableSessions = "staff_sessions"
 
-func init() { registerSealed(tableSessions) }
+func init() { registerSealedKey(tableSessions, "key") }
 
 // maxSessionKeyLen bounds a session key (a hex SHA-256 is 64).
 const maxSessionKeyLen = 128

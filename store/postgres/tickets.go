@@ -25,8 +25,10 @@ import (
 
 func init() {
 	registerSealed("tickets")
+	registerSealedColumn("tickets", "id", "packet", placePacket)
 	registerSealed("outbox")
-	registerSealed("audit_log")
+	registerSealedColumn("outbox", "id", "last_error", placeLastError)
+	registerSealedKey("audit_log", "seq")
 }
 
 // Places of the values sealed apart from a row's body.

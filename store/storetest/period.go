@@ -29,6 +29,51 @@ func RunPeriod(t *testing.T, open func(t *testing.T) PeriodStore) {
 	t.Run("Empty", func(t *testing.T) { testPeriodEmpty(t, open(t)) })
 	t.Run("Counts", func(t *testing.T) { testPeriodCounts(t, open(t)) })
 	t.Run("Edges", func(t *testing.T) { testPeriodEdges(t, open(t)) })
+	t.Run("AcrossPeriods", func(t *testing.T) { testPeriodAcross(t, open(t)) })
+}
+
+// A ticket counts toward the period it was opened in, but a conversation
+// of the period that a person handled counts as escalated whenever its
+// ticket was opened; and agents' first replies are measured from each
+// ticket's opening, wherever the reply falls.
+func testPeriodAcross(t *testing.T, s PeriodStore) {
+	ctx := context.Background()
+	c, err := s.CreateConversation(ctx, "cust", "web")
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(2 * time.Millisecond)
+	tk := periodTicket(t, s, c.ID, "requested")
+	time.Sleep(2 * time.Millisecond)
+	reply, err := s.AppendMessage(ctx, store.Message{ConversationID: c.ID, Role: kefu.RoleAgent, Content: "hello"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !tk.CreatedAt.After(c.CreatedAt) || !reply.CreatedAt.After(tk.CreatedAt) {
+		t.Fatalf("conversation at %v, ticket at %v, reply at %v: not in that order", c.CreatedAt, tk.CreatedAt, reply.CreatedAt)
+	}
+	time.Sleep(2 * time.Millisecond)
+	tk = closeTicket(t, s, tk.ID, store.OutcomeHuman)
+	end := tk.ClosedAt.Add(time.Millisecond)
+
+	// The conversation's period, which ends before the ticket opened.
+	st, err := s.PeriodStats(ctx, c.CreatedAt, tk.CreatedAt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Conversations != 1 || st.Escalated != 1 || st.ResolvedByBot != 0 || st.Tickets != 0 || len(st.FirstResponses) != 0 {
+		t.Errorf("the conversation's period = %+v", st)
+	}
+	// The ticket's period, after the conversation started.
+	st, err = s.PeriodStats(ctx, tk.CreatedAt, end)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Conversations != 0 || st.Escalated != 0 || st.Tickets != 1 || st.ByStatus[store.TicketClosed] != 1 ||
+		len(st.FirstResponses) != 1 || st.FirstResponses[0] != reply.CreatedAt.Sub(tk.CreatedAt) ||
+		len(st.Resolutions) != 1 || st.Resolutions[0] != tk.ClosedAt.Sub(tk.CreatedAt) {
+		t.Errorf("the ticket's period = %+v", st)
+	}
 }
 
 func testPeriodBounds(t *testing.T, s PeriodStore) {
