@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/kefuhq/kefu"
 	"github.com/kefuhq/kefu/internal/pgtest"
@@ -117,4 +118,70 @@ func ring(t *testing.T, keys ...[]byte) *seal.Keyring {
 		t.Fatal(err)
 	}
 	return r
+}
+
+// Every sealed column is counted and resealed, the ones sealed apart from
+// a row's body (a ticket's packet, an outbox event's last error) and the
+// tables keyed by something else than an id (staff sessions, the audit
+// log) included; a store that then holds only the new key reads them all.
+func TestResealEveryColumn(t *testing.T) {
+	ctx := context.Background()
+	dsn := pgtest.NewDatabase(t)
+	k1, k2 := seal.GenerateKey(), seal.GenerateKey()
+	old := openOn(t, dsn, ring(t, k1))
+	c, err := old.CreateConversation(ctx, "cust", "web")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tk, _, err := old.OpenTicket(ctx, c.ID, func(tk *store.Ticket, _ bool) (*store.OutboxEvent, error) {
+		tk.Reason, tk.Priority, tk.Team = "requested", store.PriorityNormal, "support"
+		tk.Packet = json.RawMessage(`{"summary":"wants a person"}`)
+		return &store.OutboxEvent{ID: "ev_1", Body: json.RawMessage(`{"event":"opened"}`)}, nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := old.OutboxFailed(ctx, "ev_1", time.Now(), "helpdesk said 503"); err != nil {
+		t.Fatal(err)
+	}
+	const session = "0123456789abcdef0123456789abcdef"
+	if err := old.StartSession(ctx, session, store.StaffSession{Name: "alice", Role: "agent", CSRF: "csrf", Created: time.Now()}, 10, time.Hour, time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	if err := old.AppendAudit(ctx, store.AuditRecord{Actor: "alice", Role: "agent", Action: "ticket.claim", Target: tk.ID}); err != nil {
+		t.Fatal(err)
+	}
+	// conversation, ticket body and packet, event body and last error,
+	// session, audit record.
+	const records = 7
+	before, err := old.SealStatus(ctx)
+	if err != nil || before[seal.FormatID(seal.KeyID(k1))] != records || len(before) != 1 {
+		t.Fatalf("seal status before = %v, %v; want %d under the old key", before, err, records)
+	}
+	old.Close()
+
+	both := openOn(t, dsn, ring(t, k2, k1))
+	if n, err := both.Reseal(ctx, nil); err != nil || n != records {
+		t.Fatalf("reseal = %d, %v; want %d", n, err, records)
+	}
+	both.Close()
+
+	fresh := openOn(t, dsn, ring(t, k2))
+	if st, err := fresh.SealStatus(ctx); err != nil || st[seal.FormatID(seal.KeyID(k2))] != records || len(st) != 1 {
+		t.Errorf("seal status after = %v, %v", st, err)
+	}
+	got, err := fresh.Ticket(ctx, tk.ID)
+	if err != nil || string(got.Packet) != `{"summary":"wants a person"}` {
+		t.Errorf("ticket after = %+v, %v", got, err)
+	}
+	due, err := fresh.DueOutbox(ctx, time.Now().Add(time.Hour), 10)
+	if err != nil || len(due) != 1 || due[0].LastError != "helpdesk said 503" {
+		t.Errorf("outbox after = %+v, %v", due, err)
+	}
+	if ss, ok, err := fresh.TouchSession(ctx, session, time.Now(), time.Hour, time.Hour); err != nil || !ok || ss.Name != "alice" {
+		t.Errorf("session after = %+v, %v, %v", ss, ok, err)
+	}
+	if v, err := fresh.VerifyAudit(ctx); err != nil || v.Records != 1 || v.Break != nil {
+		t.Errorf("audit after = %+v, %v", v, err)
+	}
 }
