@@ -113,7 +113,7 @@ secs=${DURATION%s}
 (sleep $((secs / 2)) && kill -9 "$(cat "$tmp/b/pid")" && echo "killed replica b at $((secs / 2)) s") &
 killer=$!
 "$tmp/kefu" bench --url "http://127.0.0.1:$PORT_A" --url "http://127.0.0.1:$PORT_B" --sse --conversations --retries 3 \
-	--concurrency "$STREAMS" --requests 1000000 --duration "$DURATION" --ramp 2s --timeout 30s \
+	--concurrency "$STREAMS" --requests 100000 --duration "$DURATION" --ramp 2s --timeout 30s \
 	--api-key "$widget" --token "$token" --json >"$tmp/failover.json" && verdict=ok || verdict=failed
 wait "$killer"
 jq '{requests, ok, failed, throughput_rps, latency_ms, streams: .streams | {complete, dropped, reordered, mismatched, failed}, conversations}' "$tmp/failover.json"
