@@ -64,6 +64,27 @@ func (r AuditRecord) ChainHash() string {
 	return hex.EncodeToString(sum[:])
 }
 
+// ChainBreak checks r, read from a log's position seq in a walk that
+// expects record want, following a record whose Hash is prev: it returns
+// the break r makes in the chain, or nil when r follows. Every store
+// verifies its log with it, so that one chain is judged the same in all.
+func (r AuditRecord) ChainBreak(seq, want uint64, prev string) *AuditBreak {
+	at := func(seq uint64, format string, args ...any) *AuditBreak {
+		return &AuditBreak{Seq: seq, Reason: fmt.Sprintf(format, args...)}
+	}
+	switch {
+	case r.Seq != seq:
+		return at(seq, "record %d says it is record %d (moved)", seq, r.Seq)
+	case seq != want:
+		return at(want, "records %d to %d are missing (removed)", want, seq-1)
+	case r.Prev != prev:
+		return at(seq, "record %d does not follow the record before it (a record was removed, edited or reordered)", seq)
+	case r.ChainHash() != r.Hash:
+		return at(seq, "record %d does not match its hash (edited)", seq)
+	}
+	return nil
+}
+
 // AuditQuery selects audit records. Empty fields select everything; Since
 // and Until bound At (Since inclusive, Until exclusive). After is the Seq
 // to continue after (the Next of the previous page). Limit defaults to
@@ -312,15 +333,9 @@ func (s *Bolt) VerifyAudit(ctx context.Context) (AuditVerification, error) {
 			if err := s.getRecord(bucketAudit, k, raw, &r); err != nil {
 				return breakAt(seq, "record %d does not open or decode (edited or moved): %v", seq, err)
 			}
-			switch {
-			case r.Seq != seq:
-				return breakAt(seq, "record %d says it is record %d (moved)", seq, r.Seq)
-			case seq != want:
-				return breakAt(want, "records %d to %d are missing (removed)", want, seq-1)
-			case r.Prev != prev:
-				return breakAt(seq, "record %d does not follow the record before it (a record was removed, edited or reordered)", seq)
-			case r.ChainHash() != r.Hash:
-				return breakAt(seq, "record %d does not match its hash (edited)", seq)
+			if b := r.ChainBreak(seq, want, prev); b != nil {
+				v.Break = b
+				return nil
 			}
 			if v.Records == 0 {
 				v.First = seq

@@ -61,28 +61,49 @@ const retentionBatch = 500
 // its own transaction: a run stopped half-way has removed part of what it
 // would have, and the next run removes the rest.
 func (s *Bolt) ApplyRetention(ctx context.Context, r Retention, now time.Time) (RetentionReport, error) {
+	return r.Run(ctx, now, RetentionSteps{
+		Chats: s.expireChats, Feedback: s.expireFeedback, Tickets: s.expireTickets,
+		Outbox: s.expireOutbox, Audit: s.expireAudit,
+	}, s.AppendAudit)
+}
+
+// RetentionStep removes what a store holds of one kind from before cutoff,
+// adding what it removed to rep.
+type RetentionStep func(ctx context.Context, cutoff time.Time, rep *RetentionReport) error
+
+// RetentionSteps are a store's removals, one per window of a Retention.
+type RetentionSteps struct {
+	Chats, Feedback, Tickets, Outbox, Audit RetentionStep
+}
+
+// Run runs each step whose window r sets (chats, feedback, tickets, the
+// outbox, then the audit log), with the cutoff now less the window, and,
+// when they removed anything, appends the audit record of the run (actor
+// "kefu", role "system", action ActionRetention, the counts) with
+// appendAudit. Every store's ApplyRetention is this, on its own steps.
+func (r Retention) Run(ctx context.Context, now time.Time, steps RetentionSteps,
+	appendAudit func(context.Context, AuditRecord) error) (RetentionReport, error) {
 	var rep RetentionReport
-	steps := []struct {
+	for _, st := range []struct {
 		window time.Duration
-		run    func(ctx context.Context, cutoff time.Time, rep *RetentionReport) error
+		run    RetentionStep
 	}{
-		{r.Chats, s.expireChats},
-		{r.Feedback, s.expireFeedback},
-		{r.Tickets, s.expireTickets},
-		{r.Outbox, s.expireOutbox},
-		{r.Audit, s.expireAudit},
-	}
-	for _, st := range steps {
+		{r.Chats, steps.Chats},
+		{r.Feedback, steps.Feedback},
+		{r.Tickets, steps.Tickets},
+		{r.Outbox, steps.Outbox},
+		{r.Audit, steps.Audit},
+	} {
 		if st.window <= 0 {
 			continue
 		}
-		if err := st.run(ctx, now.Add(-st.window), &rep); err != nil {
+		if err := st.run(ctx, now.Add(-st.window).UTC(), &rep); err != nil {
 			return rep, fmt.Errorf("apply retention: %w", err)
 		}
 	}
 	if rep.Total() > 0 {
 		rec := AuditRecord{At: now, Actor: "kefu", Role: "system", Action: ActionRetention, Detail: "removed " + rep.String()}
-		if err := s.AppendAudit(ctx, rec); err != nil {
+		if err := appendAudit(ctx, rec); err != nil {
 			return rep, fmt.Errorf("apply retention: %w", err)
 		}
 	}

@@ -280,15 +280,9 @@ func (s *Store) VerifyAudit(ctx context.Context) (store.AuditVerification, error
 		if err := s.open("audit_log", auditID(seq), body, &r); err != nil {
 			return breakAt(seq, "record %d does not open or decode (edited or moved): %v", seq, err)
 		}
-		switch {
-		case r.Seq != seq:
-			return breakAt(seq, "record %d says it is record %d (moved)", seq, r.Seq)
-		case seq != want:
-			return breakAt(want, "records %d to %d are missing (removed)", want, seq-1)
-		case r.Prev != prev:
-			return breakAt(seq, "record %d does not follow the record before it (a record was removed, edited or reordered)", seq)
-		case r.ChainHash() != r.Hash:
-			return breakAt(seq, "record %d does not match its hash (edited)", seq)
+		if b := r.ChainBreak(seq, want, prev); b != nil {
+			v.Break = b
+			return v, nil
 		}
 		if columnsBreak == nil && (!at.Equal(r.At) || ref != actorRef(r.Actor) || action != r.Action) {
 			columnsBreak = &store.AuditBreak{Seq: seq, Reason: fmt.Sprintf("record %d's time, actor or action columns do not match the record (edited)", seq)}

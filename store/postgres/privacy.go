@@ -119,28 +119,17 @@ func (s *Store) ExportCustomer(ctx context.Context, customerID string) (store.Cu
 }
 
 func (s *Store) exportConversations(ctx context.Context, tx pgx.Tx, ref string) ([]store.ConversationExport, error) {
-	rows, err := tx.Query(ctx, `SELECT id, updated_at, body FROM conversations WHERE customer_ref = $1 ORDER BY created_at, id`, ref)
-	if err != nil {
-		return nil, err
-	}
-	out := []store.ConversationExport{}
-	for rows.Next() {
+	out, err := collect(ctx, tx, func(row pgx.CollectableRow) (store.ConversationExport, error) {
 		var id string
 		var updated time.Time
 		var body []byte
-		if err := rows.Scan(&id, &updated, &body); err != nil {
-			rows.Close()
-			return nil, err
+		if err := row.Scan(&id, &updated, &body); err != nil {
+			return store.ConversationExport{}, err
 		}
 		c, err := s.conversation(id, body, updated)
-		if err != nil {
-			rows.Close()
-			return nil, err
-		}
-		out = append(out, store.ConversationExport{Conversation: c, Messages: []store.Message{}, Feedback: []store.Feedback{}})
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
+		return store.ConversationExport{Conversation: c, Messages: []store.Message{}, Feedback: []store.Feedback{}}, err
+	}, `SELECT id, updated_at, body FROM conversations WHERE customer_ref = $1 ORDER BY created_at, id`, ref)
+	if err != nil {
 		return nil, err
 	}
 	for i := range out {
@@ -170,103 +159,70 @@ func (s *Store) exportConversations(ctx context.Context, tx pgx.Tx, ref string) 
 }
 
 func (s *Store) exportMessages(ctx context.Context, tx pgx.Tx, conversationID string) ([]store.Message, error) {
-	rows, err := tx.Query(ctx, `SELECT id, created_at, body FROM messages WHERE conversation_id = $1 ORDER BY seq`, conversationID)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	out := []store.Message{}
-	for rows.Next() {
+	return collect(ctx, tx, func(row pgx.CollectableRow) (store.Message, error) {
 		var id string
 		var at time.Time
 		var body []byte
-		if err := rows.Scan(&id, &at, &body); err != nil {
-			return nil, err
+		if err := row.Scan(&id, &at, &body); err != nil {
+			return store.Message{}, err
 		}
-		m, err := s.message(id, body, at)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, m)
-	}
-	return out, rows.Err()
+		return s.message(id, body, at)
+	}, `SELECT id, created_at, body FROM messages WHERE conversation_id = $1 ORDER BY seq`, conversationID)
 }
 
 func (s *Store) exportFeedback(ctx context.Context, tx pgx.Tx, conversationID string) ([]store.Feedback, error) {
-	rows, err := tx.Query(ctx, `SELECT message_id, body FROM feedback WHERE conversation_id = $1 ORDER BY seq`, conversationID)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	out := []store.Feedback{}
-	for rows.Next() {
+	return collect(ctx, tx, func(row pgx.CollectableRow) (store.Feedback, error) {
 		var id string
 		var body []byte
-		if err := rows.Scan(&id, &body); err != nil {
-			return nil, err
+		if err := row.Scan(&id, &body); err != nil {
+			return store.Feedback{}, err
 		}
 		var f store.Feedback
-		if err := s.open("feedback", id, body, &f); err != nil {
-			return nil, err
-		}
-		out = append(out, f)
-	}
-	return out, rows.Err()
+		err := s.open("feedback", id, body, &f)
+		return f, err
+	}, `SELECT message_id, body FROM feedback WHERE conversation_id = $1 ORDER BY seq`, conversationID)
 }
 
 func (s *Store) exportTickets(ctx context.Context, tx pgx.Tx, ref string) ([]store.Ticket, error) {
-	rows, err := tx.Query(ctx, `
+	return collect(ctx, tx, func(row pgx.CollectableRow) (store.Ticket, error) {
+		var id string
+		var body, packet []byte
+		if err := row.Scan(&id, &body, &packet); err != nil {
+			return store.Ticket{}, err
+		}
+		return s.ticket(id, body, packet)
+	}, `
 SELECT id, body, packet FROM tickets
 WHERE customer_ref = $1 OR conversation_id IN (SELECT id FROM conversations WHERE customer_ref = $1)
 ORDER BY created_at, id`, ref)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	out := []store.Ticket{}
-	for rows.Next() {
-		var id string
-		var body, packet []byte
-		if err := rows.Scan(&id, &body, &packet); err != nil {
-			return nil, err
-		}
-		t, err := s.ticket(id, body, packet)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, t)
-	}
-	return out, rows.Err()
 }
 
 func (s *Store) exportOutbox(ctx context.Context, tx pgx.Tx, ref string) ([]store.OutboxEvent, error) {
-	rows, err := tx.Query(ctx, `
+	return collect(ctx, tx, func(row pgx.CollectableRow) (store.OutboxEvent, error) {
+		var id string
+		var due time.Time
+		var attempts int
+		var lastErr, body []byte
+		if err := row.Scan(&id, &due, &attempts, &lastErr, &body); err != nil {
+			return store.OutboxEvent{}, err
+		}
+		return s.outboxEvent(id, due, attempts, lastErr, body)
+	}, `
 SELECT id, due_at, attempts, last_error, body FROM outbox
 WHERE customer_ref = $1
    OR conversation_id IN (SELECT id FROM conversations WHERE customer_ref = $1)
    OR ticket_id IN (SELECT id FROM tickets WHERE customer_ref = $1
                     OR conversation_id IN (SELECT id FROM conversations WHERE customer_ref = $1))
 ORDER BY seq`, ref)
+}
+
+// collect runs query in tx and returns its rows, each decoded by decode.
+func collect[T any](ctx context.Context, tx pgx.Tx, decode pgx.RowToFunc[T], query string, args ...any) ([]T, error) {
+	rows, err := tx.Query(ctx, query, args...)
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	out := []store.OutboxEvent{}
-	for rows.Next() {
-		var id string
-		var due time.Time
-		var attempts int
-		var lastErr, body []byte
-		if err := rows.Scan(&id, &due, &attempts, &lastErr, &body); err != nil {
-			return nil, err
-		}
-		ev, err := s.outboxEvent(id, due, attempts, lastErr, body)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, ev)
-	}
-	return out, rows.Err()
+	return pgx.CollectRows(rows, decode)
 }
 
 // ApplyRetention removes what is older than its window (a zero window
@@ -279,32 +235,10 @@ ORDER BY seq`, ref)
 // works in batches of retentionBatch rows, and when it removed anything it
 // appends an audit record saying how much.
 func (s *Store) ApplyRetention(ctx context.Context, r store.Retention, now time.Time) (store.RetentionReport, error) {
-	var rep store.RetentionReport
-	steps := []struct {
-		window time.Duration
-		run    func(ctx context.Context, cutoff time.Time, rep *store.RetentionReport) error
-	}{
-		{r.Chats, s.expireChats},
-		{r.Feedback, s.expireFeedback},
-		{r.Tickets, s.expireTickets},
-		{r.Outbox, s.expireOutbox},
-		{r.Audit, s.expireAudit},
-	}
-	for _, st := range steps {
-		if st.window <= 0 {
-			continue
-		}
-		if err := st.run(ctx, now.Add(-st.window).UTC(), &rep); err != nil {
-			return rep, fmt.Errorf("apply retention: %w", err)
-		}
-	}
-	if rep.Total() > 0 {
-		rec := store.AuditRecord{At: now, Actor: "kefu", Role: "system", Action: store.ActionRetention, Detail: "removed " + rep.String()}
-		if err := s.AppendAudit(ctx, rec); err != nil {
-			return rep, fmt.Errorf("apply retention: %w", err)
-		}
-	}
-	return rep, nil
+	return r.Run(ctx, now, store.RetentionSteps{
+		Chats: s.expireChats, Feedback: s.expireFeedback, Tickets: s.expireTickets,
+		Outbox: s.expireOutbox, Audit: s.expireAudit,
+	}, s.AppendAudit)
 }
 
 // batched runs one retention statement until it removes fewer rows than a
