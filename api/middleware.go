@@ -12,11 +12,6 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
-	"go.opentelemetry.io/otel"
-	"go.opentelemetry.io/otel/attribute"
-	"go.opentelemetry.io/otel/codes"
-	"go.opentelemetry.io/otel/propagation"
-	"go.opentelemetry.io/otel/trace"
 
 	"github.com/kefuhq/kefu"
 	"github.com/kefuhq/kefu/auth"
@@ -50,10 +45,7 @@ func (s *Server) logRequests(c *gin.Context) {
 		id = telemetry.NewRequestID()
 	}
 	c.Header(telemetry.HeaderRequestID, id)
-	ctx := otel.GetTextMapPropagator().Extract(c.Request.Context(), propagation.HeaderCarrier(c.Request.Header))
-	ctx = telemetry.WithRequestID(ctx, id)
-	ctx, span := telemetry.Tracer().Start(ctx, c.Request.Method, trace.WithSpanKind(trace.SpanKindServer),
-		trace.WithAttributes(attribute.String("http.request.method", c.Request.Method), attribute.String("kefu.request_id", id)))
+	ctx, span := telemetry.StartRequest(telemetry.WithRequestID(c.Request.Context(), id), c.Request.Header, c.Request.Method, id)
 	c.Request = c.Request.WithContext(ctx)
 	c.Next()
 	elapsed := time.Since(start)
@@ -64,12 +56,7 @@ func (s *Server) logRequests(c *gin.Context) {
 	}
 	status := c.Writer.Status()
 	s.metrics.requests.WithLabelValues(route, strconv.Itoa(status)).Inc()
-	span.SetName(c.Request.Method + " " + route)
-	span.SetAttributes(attribute.String("http.route", route), attribute.Int("http.response.status_code", status))
-	if status >= 500 {
-		span.SetStatus(codes.Error, http.StatusText(status))
-	}
-	span.End()
+	telemetry.EndRequest(span, c.Request.Method, route, status)
 
 	attrs := []slog.Attr{
 		slog.String("method", c.Request.Method),

@@ -19,6 +19,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"strings"
 
 	"go.opentelemetry.io/otel"
@@ -94,6 +95,25 @@ func End(span trace.Span, err error) {
 	if err != nil {
 		span.RecordError(err)
 		span.SetStatus(codes.Error, err.Error())
+	}
+	span.End()
+}
+
+// StartRequest starts the server span of an HTTP request with method and
+// request id, continuing the W3C trace context its header h carries.
+func StartRequest(ctx context.Context, h http.Header, method, requestID string) (context.Context, trace.Span) {
+	ctx = otel.GetTextMapPropagator().Extract(ctx, propagation.HeaderCarrier(h))
+	return Tracer().Start(ctx, method, trace.WithSpanKind(trace.SpanKindServer),
+		trace.WithAttributes(attribute.String("http.request.method", method), attribute.String("kefu.request_id", requestID)))
+}
+
+// EndRequest names a request's span after its method and route, records
+// the response's status (an error from 500 on) and ends it.
+func EndRequest(span trace.Span, method, route string, status int) {
+	span.SetName(method + " " + route)
+	span.SetAttributes(attribute.String("http.route", route), attribute.Int("http.response.status_code", status))
+	if status >= 500 {
+		span.SetStatus(codes.Error, http.StatusText(status))
 	}
 	span.End()
 }
