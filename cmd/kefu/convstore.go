@@ -4,7 +4,6 @@ import (
 	"context"
 	"time"
 
-	"github.com/kefuhq/kefu/api"
 	"github.com/kefuhq/kefu/store"
 	"github.com/kefuhq/kefu/store/postgres"
 )
@@ -58,27 +57,10 @@ var (
 	_ conversationStore = (*postgres.Store)(nil)
 )
 
-// sharedBus is the store's message bus when it is shared by replicas.
-func sharedBus(s conversationStore) api.MessageBus {
-	if b, ok := s.(api.MessageBus); ok {
-		return b
-	}
-	return nil
-}
-
-// sharedLimits is the store's rate limits when it is shared by replicas.
-func sharedLimits(s conversationStore) api.SharedLimiter {
-	if l, ok := s.(api.SharedLimiter); ok {
-		return l
-	}
-	return nil
-}
-
-// sharedSessions is the store's staff sessions when it is shared by
-// replicas.
-func sharedSessions(s conversationStore) api.SessionStore {
-	if ss, ok := s.(api.SessionStore); ok {
-		return ss
-	}
-	return nil
+// shared is the store as T (its message bus, rate limits or staff
+// sessions) when the store, being shared by replicas, provides T, and nil
+// otherwise: a server on its own keeps these in memory.
+func shared[T any](s conversationStore) T {
+	t, _ := s.(T)
+	return t
 }

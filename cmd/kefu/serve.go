@@ -241,9 +241,9 @@ func serve(ctx context.Context, g *globals, cfg Config, demo bool, ready func(ad
 		Evaluator: evaluator,
 		// A store shared by replicas carries agents' messages and rate
 		// limits between them.
-		Bus:              sharedBus(convs),
-		SharedLimits:     sharedLimits(convs),
-		Sessions:         sharedSessions(convs),
+		Bus:              shared[api.MessageBus](convs),
+		SharedLimits:     shared[api.SharedLimiter](convs),
+		Sessions:         shared[api.SessionStore](convs),
 		KnowledgeVersion: know.Version,
 	})
 	if err := <-warm; err != nil {
