@@ -21,6 +21,20 @@ import (
 // that no transaction holds many locks or runs long.
 const retentionBatch = 500
 
+// deleteConversations is the end of a statement that removes the
+// conversations a CTE convs names with everything that hangs off them
+// (feedback f, the pending action p, messages m, the conversations c),
+// for erasure and retention alike.
+const deleteConversations = `f AS (
+    DELETE FROM feedback WHERE conversation_id IN (SELECT id FROM convs) RETURNING 1
+), p AS (
+    DELETE FROM proposals WHERE conversation_id IN (SELECT id FROM convs) RETURNING 1
+), m AS (
+    DELETE FROM messages WHERE conversation_id IN (SELECT id FROM convs) RETURNING 1
+), c AS (
+    DELETE FROM conversations WHERE id IN (SELECT id FROM convs) RETURNING 1
+)`
+
 func checkErasable(customerID string) error {
 	if customerID == "" {
 		return kefu.Errorf(kefu.EInvalid, "a customer id is required (anonymous conversations are removed by retention only)")
@@ -60,15 +74,7 @@ WITH convs AS (
     DELETE FROM outbox
     WHERE customer_ref = $1 OR conversation_id IN (SELECT id FROM convs) OR ticket_id IN (SELECT id FROM t)
     RETURNING 1
-), f AS (
-    DELETE FROM feedback WHERE conversation_id IN (SELECT id FROM convs) RETURNING 1
-), p AS (
-    DELETE FROM proposals WHERE conversation_id IN (SELECT id FROM convs) RETURNING 1
-), m AS (
-    DELETE FROM messages WHERE conversation_id IN (SELECT id FROM convs) RETURNING 1
-), c AS (
-    DELETE FROM conversations WHERE id IN (SELECT id FROM convs) RETURNING 1
-)
+), `+deleteConversations+`
 SELECT (SELECT count(*) FROM c), (SELECT count(*) FROM m), (SELECT count(*) FROM t),
        (SELECT count(*) FROM f), (SELECT count(*) FROM o), (SELECT count(*) FROM p)`, ref).
 			Scan(&e.Conversations, &e.Messages, &e.Tickets, &e.Feedback, &e.OutboxEvents, new(int))
@@ -269,15 +275,7 @@ WITH convs AS (
     ORDER BY cv.updated_at
     LIMIT $2
     FOR UPDATE SKIP LOCKED
-), f AS (
-    DELETE FROM feedback WHERE conversation_id IN (SELECT id FROM convs) RETURNING 1
-), p AS (
-    DELETE FROM proposals WHERE conversation_id IN (SELECT id FROM convs) RETURNING 1
-), m AS (
-    DELETE FROM messages WHERE conversation_id IN (SELECT id FROM convs) RETURNING 1
-), c AS (
-    DELETE FROM conversations WHERE id IN (SELECT id FROM convs) RETURNING 1
-)
+), `+deleteConversations+`
 SELECT (SELECT count(*) FROM c), (SELECT count(*) FROM m), (SELECT count(*) FROM f), (SELECT count(*) FROM p)`,
 			cutoff, retentionBatch).Scan(&c, &m, &f, new(int))
 		rep.Conversations += c
