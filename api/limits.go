@@ -532,7 +532,9 @@ const maxQuestionKey = 512
 // repeat: NFKC, lower case, letters and digits only, single spaces, at most
 // maxQuestionKey bytes.
 func sameQuestion(s string) string {
-	s = strings.ToLower(norm.NFKC.String(s))
+	// Invalid bytes become a space first: NFKC copies the rune after one
+	// unnormalised, so the key would change on a second pass.
+	s = strings.ToLower(norm.NFKC.String(strings.ToValidUTF8(s, " ")))
 	var b strings.Builder
 	space := false
 	for _, r := range s {

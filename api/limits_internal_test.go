@@ -35,7 +35,7 @@ func TestTicketGateBounded(t *testing.T) {
 }
 
 func FuzzSameQuestion(f *testing.F) {
-	for _, s := range []string{"", "Human, please!", "我要人工客服", strings.Repeat("é", 400), "a\x00b\xffc"} {
+	for _, s := range []string{"", "Human, please!", "我要人工客服", strings.Repeat("é", 400), "a\x00b\xffc", "00\xf2ͺ"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
