@@ -130,23 +130,43 @@ func (c *Chunk) Describes(product string) bool {
 	return c.DocID == product || c.Meta[MetaProductID] == product
 }
 
+// FilterFields are the parts of a chunk a Filter looks at, with the
+// effective days already normalised by Day: what a store that keeps its
+// chunks on disk holds per chunk to filter without reading the chunk.
+type FilterFields struct {
+	DocID, Type, CustomerID, ProductID string
+	EffectiveFrom, EffectiveTo         string // YYYY-MM-DD or ""
+}
+
+// FilterFields returns what a Filter looks at of c.
+func (c *Chunk) FilterFields() FilterFields {
+	return FilterFields{
+		DocID: c.DocID, Type: c.Type, CustomerID: c.CustomerID, ProductID: c.Meta[MetaProductID],
+		EffectiveFrom: Day(c.Meta[MetaEffectiveFrom]), EffectiveTo: Day(c.Meta[MetaEffectiveTo]),
+	}
+}
+
 // Allows reports whether a chunk passes the filter. Stores that filter in
-// memory call it; stores that filter remotely must express the same rule.
-func (f Filter) Allows(c *Chunk) bool {
+// memory call it (or AllowsFields); stores that filter remotely must
+// express the same rule.
+func (f Filter) Allows(c *Chunk) bool { return f.AllowsFields(c.FilterFields()) }
+
+// AllowsFields is Allows over a chunk's FilterFields.
+func (f Filter) AllowsFields(c FilterFields) bool {
 	if c.CustomerID != "" && c.CustomerID != f.CustomerID {
 		return false
 	}
 	if f.OnlyCustomer && (f.CustomerID == "" || c.CustomerID != f.CustomerID) {
 		return false
 	}
-	if f.ProductID != "" && !c.Describes(f.ProductID) {
+	if f.ProductID != "" && c.DocID != f.ProductID && c.ProductID != f.ProductID {
 		return false
 	}
 	if f.At != "" {
-		if from := Day(c.Meta[MetaEffectiveFrom]); from != "" && from > f.At {
+		if c.EffectiveFrom != "" && c.EffectiveFrom > f.At {
 			return false
 		}
-		if to := Day(c.Meta[MetaEffectiveTo]); to != "" && to < f.At {
+		if c.EffectiveTo != "" && c.EffectiveTo < f.At {
 			return false
 		}
 	}

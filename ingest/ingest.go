@@ -28,6 +28,14 @@ type BatchStore interface {
 	ReplaceMany(ctx context.Context, rs []kefu.Replacement) error
 }
 
+// Checkpointer is a Store that keeps its indexes in memory between writes
+// and can persist them (the embedded store's index segment); the ingester
+// calls Checkpoint at the end of every run, so the next process to open the
+// store maps its indexes instead of rebuilding them.
+type Checkpointer interface {
+	Checkpoint(ctx context.Context) error
+}
+
 // Embedder turns texts into vectors, one per text, in order.
 type Embedder interface {
 	Embed(ctx context.Context, texts []string) ([][]float32, error)
@@ -267,14 +275,23 @@ func (in *Ingester) RunFS(ctx context.Context, fsys fs.FS, paths ...string) (Sum
 }
 
 func (in *Ingester) run(ctx context.Context, fsys fs.FS, targets []target) (Summary, error) {
+	var sum Summary
+	var err error
 	if in.opts.Gate != nil {
-		return in.gated(ctx, fsys, targets)
+		sum, err = in.gated(ctx, fsys, targets)
+	} else {
+		start := time.Now()
+		r := &run{in: in, ctx: ctx, fsys: fsys, sum: Summary{Failed: []FileError{}, Skipped: []FileError{}}}
+		err = r.run(targets)
+		r.sum.Elapsed = time.Since(start)
+		sum = r.sum
 	}
-	start := time.Now()
-	r := &run{in: in, ctx: ctx, fsys: fsys, sum: Summary{Failed: []FileError{}, Skipped: []FileError{}}}
-	err := r.run(targets)
-	r.sum.Elapsed = time.Since(start)
-	return r.sum, err
+	if cp, ok := in.store.(Checkpointer); ok && err == nil {
+		if err = cp.Checkpoint(ctx); err != nil {
+			err = fmt.Errorf("persist the store's indexes: %w", err)
+		}
+	}
+	return sum, err
 }
 
 func (in *Ingester) check() error {

@@ -1,44 +1,61 @@
 package embedded
 
 import (
+	"bytes"
 	"context"
-	"maps"
-	"sort"
+	"fmt"
+
+	bolt "go.etcd.io/bbolt"
 
 	"github.com/kefuhq/kefu"
 )
 
+// chunksBatch is how many records Chunks reads per read transaction.
+const chunksBatch = 512
+
 // Chunks calls fn with every stored chunk, ordered by document id and then
 // ordinal, for tools that read the whole store (an evaluation's baseline
-// ranker). Each chunk is a copy with its own Meta map and no Vector. fn runs
-// after the store's lock is released, so it may call the store; chunks
-// written or deleted meanwhile may or may not be seen. Chunks stops at the
-// first error fn returns, or when ctx ends, and returns that error.
+// ranker). Each chunk is its own copy, with no Vector. The records are read
+// from the file a batch at a time and fn runs between the batches' read
+// transactions, so it may call the store; chunks written or deleted
+// meanwhile may or may not be seen. Chunks stops at the first error fn
+// returns, or when ctx ends, and returns that error.
 func (s *Store) Chunks(ctx context.Context, fn func(kefu.Chunk) error) error {
-	s.mu.RLock()
-	live := make([]*kefu.Chunk, 0, len(s.slots)-s.dead)
-	for _, c := range s.slots {
-		if c != nil {
-			live = append(live, c)
-		}
-	}
-	s.mu.RUnlock()
-	sort.Slice(live, func(i, j int) bool {
-		if live[i].DocID != live[j].DocID {
-			return live[i].DocID < live[j].DocID
-		}
-		return live[i].Ordinal < live[j].Ordinal
-	})
-	for _, c := range live {
-		if err := ctx.Err(); err != nil {
+	var after []byte
+	for {
+		var batch []*kefu.Chunk
+		err := s.db.View(func(tx *bolt.Tx) error {
+			c := tx.Bucket(bucketChunks).Cursor()
+			k, v := c.First()
+			if after != nil {
+				k, v = c.Seek(after)
+				if k != nil && bytes.Equal(k, after) {
+					k, v = c.Next()
+				}
+			}
+			for ; k != nil && len(batch) < chunksBatch; k, v = c.Next() {
+				ch, err := decodeChunk(v, s.dims, false)
+				if err != nil {
+					return fmt.Errorf("read chunk %q: %w", k, err)
+				}
+				batch = append(batch, ch)
+				after = append(after[:0], k...)
+			}
+			return nil
+		})
+		if err != nil {
 			return err
 		}
-		cp := *c
-		cp.Meta = maps.Clone(c.Meta)
-		cp.Vector = nil
-		if err := fn(cp); err != nil {
-			return err
+		for _, c := range batch {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			if err := fn(*c); err != nil {
+				return err
+			}
+		}
+		if len(batch) < chunksBatch {
+			return nil
 		}
 	}
-	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"math"
 	"sort"
+	"strconv"
 
 	"github.com/kefuhq/kefu"
 	"github.com/kefuhq/kefu/tokenize"
@@ -42,23 +43,20 @@ func (s *Store) Search(ctx context.Context, q kefu.Query) ([]kefu.Hit, error) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	if q.Text == "" && q.Vector == nil {
-		return s.list(q.Filter, k), nil
+		return s.list(q.Filter, k)
 	}
 
-	n := len(s.slots)
+	n := s.baseN() + len(s.slots)
 	sc := s.getScores(n)
 	defer s.putScores(sc)
 
 	s.scoreLexical(q.Text, q.Expand, sc)
-	lexTop := topSlots(sc.touched, sc.lex, fuseDepth, func(slot int32) bool {
-		return s.slots[slot] != nil && q.Filter.Allows(s.slots[slot])
-	})
+	keep := func(slot int32) bool { return s.live(slot) && q.Filter.AllowsFields(s.fieldsOf(slot)) }
+	lexTop := topSlots(sc.touched, sc.lex, fuseDepth, keep)
 	var denseTop []int32
 	if q.Vector != nil {
 		s.scoreDense(q.Vector, sc.dense)
-		denseTop = topAll(sc.dense, fuseDepth, func(slot int32) bool {
-			return s.slots[slot] != nil && q.Filter.Allows(s.slots[slot])
-		})
+		denseTop = topAll(sc.dense, fuseDepth, keep)
 	}
 
 	// Both rankings nominate candidates; each is scored by the weighted sum
@@ -70,44 +68,96 @@ func (s *Store) Search(ctx context.Context, q kefu.Query) ([]kefu.Hit, error) {
 	for _, slot := range denseTop {
 		cand[slot] = true
 	}
-	hits := make([]kefu.Hit, 0, len(cand))
+	type scored struct {
+		slot              int32
+		score, lex, dense float64
+	}
+	ranked := make([]scored, 0, len(cand))
 	for slot := range cand {
 		lex := float64(sc.lex[slot])
 		dense := float64(sc.dense[slot])
-		hits = append(hits, kefu.Hit{Chunk: *s.slots[slot], Score: vectordb.Fuse(lex, dense), Lexical: lex, Dense: dense})
+		ranked = append(ranked, scored{slot, vectordb.Fuse(lex, dense), lex, dense})
 	}
-	sort.Slice(hits, func(i, j int) bool {
-		if hits[i].Score != hits[j].Score {
-			return hits[i].Score > hits[j].Score
+	// Ties go to the smaller chunk id; a chunk id is its document id and
+	// ordinal, so within a tier slot order is id order, and across tiers
+	// the ids are compared (rarely: only among equal scores).
+	ids := map[int32]string{}
+	id := func(slot int32) string {
+		if v, ok := ids[slot]; ok {
+			return v
 		}
-		return hits[i].Chunk.ID < hits[j].Chunk.ID
+		f := s.fieldsOf(slot)
+		v := f.DocID + "#" + strconv.Itoa(int(s.positionOf(slot)))
+		ids[slot] = v
+		return v
+	}
+	sort.Slice(ranked, func(i, j int) bool {
+		if ranked[i].score != ranked[j].score {
+			return ranked[i].score > ranked[j].score
+		}
+		return id(ranked[i].slot) < id(ranked[j].slot)
 	})
-	if len(hits) > k {
-		hits = hits[:k]
+	if len(ranked) > k {
+		ranked = ranked[:k]
+	}
+	slots := make([]int32, len(ranked))
+	for i, r := range ranked {
+		slots[i] = r.slot
+	}
+	chunks, err := s.chunksAt(slots)
+	if err != nil {
+		return nil, err
+	}
+	hits := make([]kefu.Hit, 0, len(ranked))
+	for i, r := range ranked {
+		if chunks[i] != nil {
+			hits = append(hits, kefu.Hit{Chunk: *chunks[i], Score: r.score, Lexical: r.lex, Dense: r.dense})
+		}
 	}
 	return hits, nil
 }
 
 // list returns up to k chunks that f allows, in document and chunk order,
 // with zero scores: Search's answer to a query with neither text nor vector.
-func (s *Store) list(f kefu.Filter, k int) []kefu.Hit {
+func (s *Store) list(f kefu.Filter, k int) ([]kefu.Hit, error) {
+	type ref struct {
+		slot int32
+		doc  string
+		pos  uint32
+	}
+	var refs []ref
+	for slot := range int32(s.baseN() + len(s.slots)) {
+		if !s.live(slot) {
+			continue
+		}
+		if x := s.fieldsOf(slot); f.AllowsFields(x) {
+			refs = append(refs, ref{slot, x.DocID, s.positionOf(slot)})
+		}
+	}
+	sort.Slice(refs, func(i, j int) bool {
+		if refs[i].doc != refs[j].doc {
+			return refs[i].doc < refs[j].doc
+		}
+		return refs[i].pos < refs[j].pos
+	})
+	if len(refs) > k {
+		refs = refs[:k]
+	}
+	slots := make([]int32, len(refs))
+	for i, r := range refs {
+		slots[i] = r.slot
+	}
+	chunks, err := s.chunksAt(slots)
+	if err != nil {
+		return nil, err
+	}
 	var hits []kefu.Hit
-	for _, c := range s.slots {
-		if c != nil && f.Allows(c) {
+	for _, c := range chunks {
+		if c != nil {
 			hits = append(hits, kefu.Hit{Chunk: *c})
 		}
 	}
-	sort.Slice(hits, func(i, j int) bool {
-		a, b := hits[i].Chunk, hits[j].Chunk
-		if a.DocID != b.DocID {
-			return a.DocID < b.DocID
-		}
-		return a.Ordinal < b.Ordinal
-	})
-	if len(hits) > k {
-		hits = hits[:k]
-	}
-	return hits
+	return hits, nil
 }
 
 // expandWeight is how much a full match of the query's expansion terms
@@ -125,11 +175,10 @@ const expandWeight = 0.25
 // two words. Other unknown terms stay in the sum: a question about something
 // the shop never mentions should score low.
 func (s *Store) scoreLexical(text, expand string, sc *scores) {
-	live := len(s.slots) - s.dead
-	if live == 0 {
+	if s.liveCount() == 0 {
 		return
 	}
-	avgdl := float64(s.total) / float64(live)
+	avgdl := float64(s.total) / float64(s.slotCount())
 	if avgdl == 0 {
 		avgdl = 1
 	}
@@ -156,12 +205,12 @@ func (s *Store) scoreLexical(text, expand string, sc *scores) {
 // returned sum weighs each IDF by the same count, so a chunk that holds
 // every term once still scores about 1.
 func (s *Store) bm25(text string, seen map[string]bool, avgdl float64, acc []float32, sc *scores) float64 {
-	live := len(s.slots) - s.dead
+	all := s.slotCount()
 	var terms []string
 	count := map[string]int{}
 	for _, tok := range tokenize.Tokens(text) {
 		term := tok.Text
-		if len(s.post[term]) == 0 {
+		if s.df(term) == 0 {
 			switch tok.Kind {
 			case tokenize.Bigram:
 				continue
@@ -182,36 +231,62 @@ func (s *Store) bm25(text string, seen map[string]bool, avgdl float64, acc []flo
 	var idfSum float64
 	for _, term := range terms {
 		seen[term] = true
+		baseSlots, baseTF := s.base.postings(s.base.find(term))
 		ps := s.post[term]
-		df := len(ps)
-		idf := math.Log(1 + (float64(live)-float64(df)+0.5)/(float64(df)+0.5))
+		df := len(baseSlots) + len(ps)
+		idf := math.Log(1 + (float64(all)-float64(df)+0.5)/(float64(df)+0.5))
 		qtf := float64(count[term])
 		idfSum += qtf * idf
+		add := func(slot int32, tf float64, dl int32) {
+			w := qtf * idf * tf * (bm25K1 + 1) / (tf + bm25K1*(1-bm25B+bm25B*float64(dl)/avgdl))
+			if sc.lex[slot] == 0 && sc.exp[slot] == 0 {
+				sc.touched = append(sc.touched, slot)
+			}
+			acc[slot] += float32(w)
+		}
+		bn := int32(s.baseN())
+		for i, slot := range baseSlots {
+			if uint32(slot) < uint32(bn) && s.baseLive(slot) { // a damaged posting is skipped
+				add(slot, float64(baseTF[i]), s.base.docLen[slot])
+			}
+		}
 		for _, p := range ps {
-			if s.slots[p.slot] == nil {
-				continue
+			if s.slots[p.slot-bn] != nil {
+				add(p.slot, float64(p.tf), s.docLen[p.slot-bn])
 			}
-			tf := float64(p.tf)
-			dl := float64(s.docLen[p.slot])
-			w := qtf * idf * tf * (bm25K1 + 1) / (tf + bm25K1*(1-bm25B+bm25B*dl/avgdl))
-			if sc.lex[p.slot] == 0 && sc.exp[p.slot] == 0 {
-				sc.touched = append(sc.touched, p.slot)
-			}
-			acc[p.slot] += float32(w)
 		}
 	}
 	return idfSum
 }
 
+// df is how many slots of both tiers hold term (deleted ones included, as
+// in Lucene until a merge).
+func (s *Store) df(term string) int {
+	n := len(s.post[term])
+	if s.base != nil {
+		n += s.base.df(term)
+	}
+	return n
+}
+
 func (s *Store) scoreDense(q []float32, dense []float32) {
+	bn := s.baseN()
 	for d, x := range q {
 		if x == 0 {
 			continue
 		}
-		col := s.cols[d][:len(dense)]
-		for i, y := range col {
-			dense[i] += x * y
+		if bn > 0 {
+			axpy(x, s.base.col(d), dense[:bn])
 		}
+		axpy(x, s.cols[d], dense[bn:])
+	}
+}
+
+// axpy adds x times col to acc.
+func axpy(x float32, col, acc []float32) {
+	col = col[:len(acc)]
+	for i, y := range col {
+		acc[i] += x * y
 	}
 }
 

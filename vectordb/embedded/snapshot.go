@@ -31,7 +31,7 @@ func (s *Store) DocumentChunks(ctx context.Context, docID string) ([]kefu.Chunk,
 		prefix := append([]byte(docID), 0)
 		c := tx.Bucket(bucketChunks).Cursor()
 		for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
-			ch, err := decodeChunk(v, s.dims)
+			ch, err := decodeChunk(v, s.dims, true)
 			if err != nil {
 				return fmt.Errorf("read chunk %q: %w", k, err)
 			}

@@ -2,6 +2,7 @@ package embedded
 
 import (
 	"bytes"
+	"crypto/rand"
 	"context"
 	"encoding/binary"
 	"encoding/json"
@@ -11,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -28,6 +30,11 @@ var (
 	bucketChunks = []byte("chunks")
 	bucketMeta   = []byte("meta")
 	keyEmbedder  = []byte("embedder")
+	// keyStoreID is a random id made when the store is created, and
+	// keyGeneration counts its writes: together they say whether the
+	// index segment beside the file reflects it.
+	keyStoreID    = []byte("store_id")
+	keyGeneration = []byte("generation")
 )
 
 // BM25 parameters (the usual ones).
@@ -39,21 +46,47 @@ const (
 )
 
 // Store is the embedded chunk store. It is safe for concurrent use: searches
-// share a read lock, writes take the write lock after their bbolt commit.
+// share a read lock; writes are serialised by wmu and take the write lock
+// after their bbolt commit.
+//
+// The indexes are in two tiers: base, a mapped segment file that holds
+// everything up to the last checkpoint, and a memory tier for what was
+// written since. Slots are numbered across both: the base's first, then the
+// memory tier's. A checkpoint (Checkpoint, or Close) merges the two into a
+// new segment, so the next open maps it instead of rebuilding.
 type Store struct {
-	db *bolt.DB
+	db  *bolt.DB
+	dir string
+	id  [2]uint64 // names this store's file, so a segment from another is refused
 
-	mu     sync.RWMutex
-	slots  []*kefu.Chunk      // slot -> chunk; nil once deleted
-	byDoc  map[string][]int32 // doc id -> slots
-	docs   map[string]kefu.DocumentInfo
-	dead   int                  // deleted slots not yet compacted
-	post   map[string][]posting // term -> postings, slot order
-	typos  map[string][]string  // one-letter deletion of a Latin term -> the terms it came from
+	wmu sync.Mutex // held by every writer: ReplaceMany, Delete, Checkpoint
+
+	mu        sync.RWMutex
+	gen       uint64 // the file's write generation
+	base      *segment
+	baseGen   uint64   // the generation base reflects; base is current when it equals gen
+	baseDead  []uint64 // bitset over base slots deleted since
+	deadBase  int
+	baseTypos *typoIndex // built on the first misspelt word
+	cache     chunkCache
+
+	// The memory tier. Its postings hold global slots; slots[i] is global
+	// slot baseN()+i.
+	slots  []*kefu.Chunk      // nil once deleted
+	memPos []uint32           // each slot's position in its document (its record's key)
+	byDoc  map[string][]int32 // doc id -> global slots
+	dead   int                // deleted memory slots not yet compacted
+	post   map[string][]posting
+	typos  map[string][]string // one-letter deletion of a Latin term -> the terms it came from
 	docLen []int32
-	total  int64 // sum of docLen over live slots
-	dims   int
-	cols   [][]float32 // cols[d][slot]: column-major so a sparse query touches few columns
+	cols   [][]float32 // cols[d][i]: column-major so a sparse query touches few columns
+
+	// total is the sum of the term counts of every slot of both tiers,
+	// deleted ones included until a merge drops them: BM25's collection
+	// statistics (slot count, total length, document frequency) all count
+	// the same slots, as Lucene's do.
+	total int64
+	dims  int
 
 	scratch sync.Pool // *scores
 }
@@ -69,10 +102,11 @@ type EmbedderInfo struct {
 	Dims int    `json:"dims"`
 }
 
-// Open opens (creating if needed) the store in dir and loads its indexes.
-// It fails with an EConflict error if the store was built by an embedder
-// other than emb: its vectors would be meaningless to the new one, and the
-// data must be re-ingested.
+// Open opens (creating if needed) the store in dir. A segment that is
+// current is mapped; otherwise the indexes are rebuilt from the records and
+// written as a segment for the next open. It fails with an EConflict error
+// if the store was built by an embedder other than emb: its vectors would be
+// meaningless to the new one, and the data must be re-ingested.
 func Open(dir string, emb EmbedderInfo) (*Store, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
@@ -85,15 +119,26 @@ func Open(dir string, emb EmbedderInfo) (*Store, error) {
 		}
 		return nil, fmt.Errorf("open store %s: %w", FileName, err)
 	}
-	s := &Store{db: db, dims: emb.Dims}
+	s := &Store{db: db, dir: dir, dims: emb.Dims}
+	s.resetMemory()
 	if err := s.init(emb); err != nil {
 		db.Close()
 		return nil, err
+	}
+	if g, err := openSegment(filepath.Join(dir, SegmentFileName)); err == nil {
+		if g.id == s.id && g.gen == s.gen && g.dims == s.dims {
+			s.useBase(g)
+			return s, nil
+		}
+		g.close()
 	}
 	if err := s.load(); err != nil {
 		db.Close()
 		return nil, err
 	}
+	// Written now, the next open maps it. A directory that cannot take the
+	// file still serves, from memory; Checkpoint reports the error.
+	_ = s.Checkpoint(context.Background())
 	return s, nil
 }
 
@@ -110,8 +155,12 @@ func (s *Store) init(emb EmbedderInfo) error {
 		if raw == nil {
 			return nil
 		}
-		ready = true
-		return checkEmbedder(raw, emb)
+		ready = meta.Get(keyStoreID) != nil
+		if err := checkEmbedder(raw, emb); err != nil {
+			return err
+		}
+		s.readMeta(meta)
+		return nil
 	})
 	if err != nil || ready {
 		return err
@@ -124,11 +173,44 @@ func (s *Store) init(emb EmbedderInfo) error {
 		}
 		meta := tx.Bucket(bucketMeta)
 		if raw := meta.Get(keyEmbedder); raw != nil {
-			return checkEmbedder(raw, emb)
+			if err := checkEmbedder(raw, emb); err != nil {
+				return err
+			}
+		} else {
+			raw, _ := json.Marshal(emb)
+			if err := meta.Put(keyEmbedder, raw); err != nil {
+				return err
+			}
 		}
-		raw, _ := json.Marshal(emb)
-		return meta.Put(keyEmbedder, raw)
+		if meta.Get(keyStoreID) == nil {
+			id := make([]byte, 16)
+			if _, err := rand.Read(id); err != nil {
+				return err
+			}
+			if err := meta.Put(keyStoreID, id); err != nil {
+				return err
+			}
+		}
+		s.readMeta(meta)
+		return nil
 	})
+}
+
+// readMeta reads the store's id and write generation.
+func (s *Store) readMeta(meta *bolt.Bucket) {
+	if id := meta.Get(keyStoreID); len(id) == 16 {
+		s.id = [2]uint64{binary.LittleEndian.Uint64(id), binary.LittleEndian.Uint64(id[8:])}
+	}
+	if g := meta.Get(keyGeneration); len(g) == 8 {
+		s.gen = binary.BigEndian.Uint64(g)
+	}
+}
+
+// bumpGeneration counts a write in tx; the caller stores the result in
+// s.gen once tx has committed.
+func (s *Store) bumpGeneration(tx *bolt.Tx) (uint64, error) {
+	next := s.gen + 1
+	return next, tx.Bucket(bucketMeta).Put(keyGeneration, binary.BigEndian.AppendUint64(nil, next))
 }
 
 func checkEmbedder(raw []byte, emb EmbedderInfo) error {
@@ -144,56 +226,74 @@ func checkEmbedder(raw []byte, emb EmbedderInfo) error {
 	return nil
 }
 
-// Close releases the file.
-func (s *Store) Close() error { return s.db.Close() }
+// Close writes what the memory tier holds into the segment (see
+// Checkpoint) and releases the files.
+func (s *Store) Close() error {
+	err := s.Checkpoint(context.Background())
+	s.mu.Lock()
+	s.base.close()
+	s.base = nil
+	s.mu.Unlock()
+	return errors.Join(err, s.db.Close())
+}
 
 // Ping reports whether the store is usable.
 func (s *Store) Ping(ctx context.Context) error {
 	return s.db.View(func(tx *bolt.Tx) error { return nil })
 }
 
-// load builds the in-memory indexes from disk.
+// load rebuilds the indexes from the records, into the memory tier.
 func (s *Store) load() error {
-	s.reset()
+	s.resetMemory()
 	return s.db.View(func(tx *bolt.Tx) error {
-		err := tx.Bucket(bucketDocs).ForEach(func(k, v []byte) error {
-			var info kefu.DocumentInfo
-			if err := json.Unmarshal(v, &info); err != nil {
-				return fmt.Errorf("read document %q: %w", k, err)
-			}
-			s.docs[info.ID] = info
-			return nil
-		})
-		if err != nil {
-			return err
-		}
 		return tx.Bucket(bucketChunks).ForEach(func(k, v []byte) error {
-			c, err := decodeChunk(v, s.dims)
+			c, err := decodeChunk(v, s.dims, true)
 			if err != nil {
 				return fmt.Errorf("read chunk %q: %w", k, err)
 			}
-			s.index(c)
+			s.index(c, binary.BigEndian.Uint32(k[len(k)-4:]))
 			return nil
 		})
 	})
 }
 
-func (s *Store) reset() {
+// resetMemory empties the memory tier.
+func (s *Store) resetMemory() {
 	s.slots = nil
+	s.memPos = nil
 	s.byDoc = map[string][]int32{}
-	s.docs = map[string]kefu.DocumentInfo{}
 	s.dead = 0
 	s.post = map[string][]posting{}
 	s.typos = map[string][]string{}
 	s.docLen = nil
-	s.total = 0
 	s.cols = make([][]float32, s.dims)
 }
 
-// index adds c to the in-memory indexes; the caller holds the write lock.
-func (s *Store) index(c *kefu.Chunk) {
-	slot := int32(len(s.slots))
+// baseN is the number of base slots: the first memory slot's number.
+func (s *Store) baseN() int {
+	if s.base == nil {
+		return 0
+	}
+	return s.base.n
+}
+
+// useBase makes g the base tier, with every slot live.
+func (s *Store) useBase(g *segment) {
+	s.base = g
+	s.baseGen = g.gen
+	s.baseDead = make([]uint64, (g.n+63)/64)
+	s.deadBase = 0
+	s.baseTypos = &typoIndex{}
+	s.cache.reset()
+	s.total = g.total
+}
+
+// index adds c, whose record is at position pos of its document, to the
+// memory tier; the caller holds the write lock.
+func (s *Store) index(c *kefu.Chunk, pos uint32) {
+	slot := int32(s.baseN() + len(s.slots))
 	s.slots = append(s.slots, c)
+	s.memPos = append(s.memPos, pos)
 	s.byDoc[c.DocID] = append(s.byDoc[c.DocID], slot)
 	tf := map[string]int{}
 	terms := tokenize.Terms(indexText(c))
@@ -224,27 +324,39 @@ func indexText(c *kefu.Chunk) string {
 	return c.Title + "\n" + c.Heading + "\n" + c.Text
 }
 
-// unindex marks a document's slots deleted; the caller holds the write lock.
+// unindex marks a document's slots deleted in both tiers; the caller
+// holds the write lock.
 func (s *Store) unindex(docID string) {
+	first, count := s.base.docSlots(docID)
+	for slot := first; slot < first+count; slot++ {
+		if w, bit := slot/64, uint64(1)<<(slot%64); s.baseDead[w]&bit == 0 {
+			s.baseDead[w] |= bit
+			s.deadBase++
+			s.cache.drop(int32(slot))
+		}
+	}
+	bn := int32(s.baseN())
 	for _, slot := range s.byDoc[docID] {
-		s.total -= int64(s.docLen[slot])
-		s.slots[slot] = nil
+		s.slots[slot-bn] = nil
 		s.dead++
 	}
 	delete(s.byDoc, docID)
-	delete(s.docs, docID)
 }
 
 // Documents lists every stored document, sorted by id.
 func (s *Store) Documents(ctx context.Context) ([]kefu.DocumentInfo, error) {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	out := make([]kefu.DocumentInfo, 0, len(s.docs))
-	for _, d := range s.docs {
-		out = append(out, d)
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
-	return out, nil
+	var out []kefu.DocumentInfo
+	err := s.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketDocs).ForEach(func(k, v []byte) error {
+			var info kefu.DocumentInfo
+			if err := json.Unmarshal(v, &info); err != nil {
+				return fmt.Errorf("read document %q: %w", k, err)
+			}
+			out = append(out, info)
+			return ctx.Err()
+		})
+	})
+	return out, err
 }
 
 // Replace atomically replaces every chunk of doc.ID with chunks. Each chunk
@@ -265,11 +377,13 @@ func (s *Store) ReplaceMany(ctx context.Context, rs []kefu.Replacement) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	infos := make([]kefu.DocumentInfo, len(rs))
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	var gen uint64
 	err := s.db.Update(func(tx *bolt.Tx) error {
-		for i, r := range rs {
+		for _, r := range rs {
 			doc, chunks := r.Doc, r.Chunks
-			infos[i] = kefu.DocumentInfo{ID: doc.ID, Type: doc.Type, Source: doc.Source, Hash: doc.Hash, Chunks: len(chunks)}
+			info := kefu.DocumentInfo{ID: doc.ID, Type: doc.Type, Source: doc.Source, Hash: doc.Hash, Chunks: len(chunks)}
 			if err := deleteChunks(tx, doc.ID); err != nil {
 				return err
 			}
@@ -279,12 +393,14 @@ func (s *Store) ReplaceMany(ctx context.Context, rs []kefu.Replacement) error {
 					return err
 				}
 			}
-			raw, _ := json.Marshal(infos[i])
+			raw, _ := json.Marshal(info)
 			if err := tx.Bucket(bucketDocs).Put([]byte(doc.ID), raw); err != nil {
 				return err
 			}
 		}
-		return nil
+		var err error
+		gen, err = s.bumpGeneration(tx)
+		return err
 	})
 	if err != nil {
 		if len(rs) == 1 {
@@ -294,14 +410,14 @@ func (s *Store) ReplaceMany(ctx context.Context, rs []kefu.Replacement) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for i, r := range rs {
+	s.gen = gen
+	for _, r := range rs {
 		s.unindex(r.Doc.ID)
 		for j := range r.Chunks {
 			c := r.Chunks[j]
 			c.Vector = append([]float32(nil), c.Vector...)
-			s.index(&c)
+			s.index(&c, uint32(j))
 		}
-		s.docs[r.Doc.ID] = infos[i]
 	}
 	s.maybeCompact()
 	return nil
@@ -328,48 +444,166 @@ func (s *Store) validate(doc kefu.Document, chunks []kefu.Chunk) error {
 
 // Delete removes a document and its chunks; deleting a missing one is not an error.
 func (s *Store) Delete(ctx context.Context, docID string) error {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	var gen uint64
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		if err := deleteChunks(tx, docID); err != nil {
 			return err
 		}
-		return tx.Bucket(bucketDocs).Delete([]byte(docID))
+		if err := tx.Bucket(bucketDocs).Delete([]byte(docID)); err != nil {
+			return err
+		}
+		var err error
+		gen, err = s.bumpGeneration(tx)
+		return err
 	})
 	if err != nil {
 		return fmt.Errorf("delete document %s: %w", docID, err)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.gen = gen
 	s.unindex(docID)
 	s.maybeCompact()
 	return nil
 }
 
-// maybeCompact rebuilds the indexes once deleted slots outnumber live ones,
-// so a store that is re-ingested often does not grow without bound.
+// maybeCompact rebuilds the memory tier once its deleted slots outnumber
+// its live ones, so a store that is re-ingested often between checkpoints
+// does not grow without bound.
 func (s *Store) maybeCompact() {
 	if s.dead < 1024 || s.dead < len(s.slots)-s.dead {
 		return
 	}
-	live := make([]*kefu.Chunk, 0, len(s.slots)-s.dead)
-	vecs := make([][]float32, 0, cap(live))
-	for slot, c := range s.slots {
+	type kept struct {
+		c   *kefu.Chunk
+		pos uint32
+		vec []float32
+	}
+	live := make([]kept, 0, len(s.slots)-s.dead)
+	for i, c := range s.slots {
 		if c == nil {
 			continue
 		}
 		v := make([]float32, s.dims)
 		for d := range s.cols {
-			v[d] = s.cols[d][slot]
+			v[d] = s.cols[d][i]
 		}
-		live = append(live, c)
-		vecs = append(vecs, v)
+		live = append(live, kept{c, s.memPos[i], v})
 	}
-	docs := s.docs
-	s.reset()
-	s.docs = docs
-	for i, c := range live {
-		c.Vector = vecs[i]
-		s.index(c)
+	for _, n := range s.docLen {
+		s.total -= int64(n)
 	}
+	s.resetMemory()
+	for _, k := range live {
+		k.c.Vector = k.vec
+		s.index(k.c, k.pos)
+	}
+}
+
+// Checkpoint merges the memory tier into a new index segment, so that the
+// next open maps the indexes instead of rebuilding them; it does nothing
+// when the segment is current. Searches go on while it writes. Close calls
+// it; so does an ingest run that changed something.
+func (s *Store) Checkpoint(ctx context.Context) error {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	s.mu.RLock()
+	if s.base != nil && s.baseGen == s.gen {
+		s.mu.RUnlock()
+		return nil
+	}
+	src := s.segSource()
+	s.mu.RUnlock()
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if !littleEndian {
+		return nil // segments are not used here (see openSegment)
+	}
+	path, err := writeSegment(s.dir, src)
+	if err != nil {
+		return err
+	}
+	g, err := openSegment(path)
+	if err != nil {
+		return fmt.Errorf("reopen index segment: %w", err)
+	}
+	s.mu.Lock()
+	old := s.base
+	s.resetMemory()
+	s.useBase(g)
+	s.mu.Unlock()
+	return old.close()
+}
+
+// segSource gathers both tiers' live slots, in document and position
+// order, for a new segment. The caller holds wmu (no write can change
+// either tier meanwhile) and the read lock.
+func (s *Store) segSource() *segSource {
+	bn := int32(s.baseN())
+	type ref struct {
+		slot int32
+		doc  string
+		pos  uint32
+	}
+	var refs []ref
+	for slot := range int32(bn) {
+		if !s.baseLive(slot) {
+			continue
+		}
+		refs = append(refs, ref{slot, s.base.filterFields(slot).DocID, s.base.pos[slot]})
+	}
+	for i, c := range s.slots {
+		if c != nil {
+			refs = append(refs, ref{bn + int32(i), c.DocID, s.memPos[i]})
+		}
+	}
+	sort.Slice(refs, func(i, j int) bool {
+		if refs[i].doc != refs[j].doc {
+			return refs[i].doc < refs[j].doc
+		}
+		return refs[i].pos < refs[j].pos
+	})
+	renum := make(map[int32]int32, len(refs))
+	rows := make([]segRow, len(refs))
+	for i, r := range refs {
+		renum[r.slot] = int32(i)
+		rows[i] = segRow{fields: s.fieldsOf(r.slot), pos: r.pos, docLen: s.lengthOf(r.slot), from: r.slot}
+	}
+	post := map[string][]posting{}
+	add := func(term string, slot int32, tf uint16) {
+		if to, ok := renum[slot]; ok {
+			post[term] = append(post[term], posting{to, tf})
+		}
+	}
+	if s.base != nil {
+		for i := range s.base.nterms() {
+			term := strings.Clone(s.base.term(i))
+			slots, tfs := s.base.postings(i)
+			for j, slot := range slots {
+				add(term, slot, tfs[j])
+			}
+		}
+	}
+	for term, ps := range s.post {
+		for _, p := range ps {
+			add(term, p.slot, p.tf)
+		}
+	}
+	for _, ps := range post {
+		sort.Slice(ps, func(i, j int) bool { return ps[i].slot < ps[j].slot })
+	}
+	return &segSource{id: s.id, gen: s.gen, dims: s.dims, rows: rows, post: post, value: s.vectorValue}
+}
+
+// vectorValue is dimension d of slot's vector.
+func (s *Store) vectorValue(slot int32, d int) float32 {
+	if bn := int32(s.baseN()); slot >= bn {
+		return s.cols[d][slot-bn]
+	}
+	return s.base.cols[d*s.base.n+int(slot)]
 }
 
 func chunkKey(docID string, ordinal int) []byte {
@@ -403,7 +637,8 @@ func encodeChunk(c *kefu.Chunk) []byte {
 	return buf
 }
 
-func decodeChunk(buf []byte, dims int) (*kefu.Chunk, error) {
+// decodeChunk reads a record; withVector false leaves the vector out.
+func decodeChunk(buf []byte, dims int, withVector bool) (*kefu.Chunk, error) {
 	if len(buf) < 4 {
 		return nil, errors.New("truncated record")
 	}
@@ -415,10 +650,141 @@ func decodeChunk(buf []byte, dims int) (*kefu.Chunk, error) {
 	if err := json.Unmarshal(buf[4:4+n], c); err != nil {
 		return nil, err
 	}
+	if !withVector {
+		return c, nil
+	}
 	vec := buf[4+n:]
 	c.Vector = make([]float32, dims)
 	for i := range c.Vector {
 		c.Vector[i] = math.Float32frombits(binary.LittleEndian.Uint32(vec[4*i:]))
 	}
 	return c, nil
+}
+
+// liveCount is the number of live slots in both tiers.
+func (s *Store) liveCount() int {
+	return s.baseN() - s.deadBase + len(s.slots) - s.dead
+}
+
+// slotCount is the number of slots in both tiers, deleted ones included.
+func (s *Store) slotCount() int { return s.baseN() + len(s.slots) }
+
+// baseLive reports whether base slot is not deleted.
+func (s *Store) baseLive(slot int32) bool {
+	return s.baseDead[slot/64]&(uint64(1)<<(slot%64)) == 0
+}
+
+// live reports whether slot, in either tier, holds a chunk.
+func (s *Store) live(slot int32) bool {
+	if bn := int32(s.baseN()); slot >= bn {
+		return s.slots[slot-bn] != nil
+	}
+	return s.baseLive(slot)
+}
+
+// fieldsOf returns what a Filter looks at of a live slot's chunk. A base
+// slot's strings point into the segment: use them, do not keep them.
+func (s *Store) fieldsOf(slot int32) kefu.FilterFields {
+	if bn := int32(s.baseN()); slot >= bn {
+		return s.slots[slot-bn].FilterFields()
+	}
+	return s.base.filterFields(slot)
+}
+
+// lengthOf is slot's term count.
+func (s *Store) lengthOf(slot int32) int32 {
+	if bn := int32(s.baseN()); slot >= bn {
+		return s.docLen[slot-bn]
+	}
+	return s.base.docLen[slot]
+}
+
+// chunksAt returns the chunks of live slots, in order: memory slots as
+// they are, base slots from the cache or read from the file in one read
+// transaction. A base chunk that a write has just replaced in the file (its
+// slot not yet marked deleted) is left out.
+func (s *Store) chunksAt(slots []int32) ([]*kefu.Chunk, error) {
+	out := make([]*kefu.Chunk, len(slots))
+	bn := int32(s.baseN())
+	var missing []int
+	for i, slot := range slots {
+		if slot >= bn {
+			out[i] = s.slots[slot-bn]
+		} else if c := s.cache.get(slot); c != nil {
+			out[i] = c
+		} else {
+			missing = append(missing, i)
+		}
+	}
+	if len(missing) == 0 {
+		return out, nil
+	}
+	err := s.db.View(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketChunks)
+		for _, i := range missing {
+			v := b.Get(s.base.key(slots[i]))
+			if v == nil {
+				continue
+			}
+			c, err := decodeChunk(v, s.dims, false)
+			if err != nil {
+				return fmt.Errorf("read chunk of slot %d: %w", slots[i], err)
+			}
+			out[i] = c
+			s.cache.put(slots[i], c)
+		}
+		return nil
+	})
+	return out, err
+}
+
+// chunkCacheSize bounds how many decoded base chunks are kept.
+const chunkCacheSize = 4096
+
+// chunkCache keeps recently read base chunks by slot, so that the chunks a
+// shop's common questions find are decoded once.
+type chunkCache struct {
+	mu sync.Mutex
+	m  map[int32]*kefu.Chunk
+}
+
+func (c *chunkCache) get(slot int32) *kefu.Chunk {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.m[slot]
+}
+
+func (c *chunkCache) put(slot int32, ch *kefu.Chunk) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil {
+		c.m = map[int32]*kefu.Chunk{}
+	}
+	if len(c.m) >= chunkCacheSize {
+		for k := range c.m { // an arbitrary one: Go's map order is random
+			delete(c.m, k)
+			break
+		}
+	}
+	c.m[slot] = ch
+}
+
+func (c *chunkCache) drop(slot int32) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.m, slot)
+}
+
+func (c *chunkCache) reset() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.m = nil
+}
+
+// positionOf is slot's position in its document.
+func (s *Store) positionOf(slot int32) uint32 {
+	if bn := int32(s.baseN()); slot >= bn {
+		return s.memPos[slot-bn]
+	}
+	return s.base.pos[slot]
 }

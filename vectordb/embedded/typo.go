@@ -1,5 +1,10 @@
 package embedded
 
+import (
+	"strings"
+	"sync"
+)
+
 // Shoppers misspell ("retrun", "refnud", "warrenty"). For Latin-script words
 // the store keeps a deletion index over its vocabulary, as SymSpell does:
 // every term of four or more letters is filed under each of its one-letter
@@ -8,6 +13,31 @@ package embedded
 // transposition) that the most chunks contain.
 
 const minTypoLen = 4
+
+// typoIndex is the deletion index of the base segment's vocabulary, built
+// on the first word that needs it (most turns spell their words right).
+type typoIndex struct {
+	once sync.Once
+	m    map[string][]string
+}
+
+func (x *typoIndex) lookup(g *segment, del string) []string {
+	if x == nil || g == nil {
+		return nil
+	}
+	x.once.Do(func() {
+		x.m = map[string][]string{}
+		for i := range g.nterms() {
+			if t := g.term(i); latinWord(t) && len(t) >= minTypoLen {
+				t = strings.Clone(t)
+				for j := range len(t) {
+					x.m[t[:j]+t[j+1:]] = append(x.m[t[:j]+t[j+1:]], t)
+				}
+			}
+		}
+	})
+	return x.m[del]
+}
 
 func (s *Store) addTypoKeys(term string) {
 	if !latinWord(term) || len(term) < minTypoLen {
@@ -27,7 +57,7 @@ func (s *Store) correct(word string) string {
 	}
 	best, bestDF := "", 0
 	consider := func(t string) {
-		df := len(s.post[t])
+		df := s.df(t)
 		if df > bestDF || (df == bestDF && df > 0 && t < best) {
 			best, bestDF = t, df
 		}
@@ -36,16 +66,21 @@ func (s *Store) correct(word string) string {
 	for _, t := range s.typos[word] {
 		consider(t)
 	}
+	for _, t := range s.baseTypos.lookup(s.base, word) {
+		consider(t)
+	}
 	for i := range len(word) {
 		del := word[:i] + word[i+1:]
 		// word has one letter too many.
-		if _, ok := s.post[del]; ok {
+		if s.df(del) > 0 {
 			consider(del)
 		}
 		// word has one letter wrong, or two swapped.
-		for _, t := range s.typos[del] {
-			if len(t) == len(word) {
-				consider(t)
+		for _, ts := range [][]string{s.typos[del], s.baseTypos.lookup(s.base, del)} {
+			for _, t := range ts {
+				if len(t) == len(word) {
+					consider(t)
+				}
 			}
 		}
 	}
