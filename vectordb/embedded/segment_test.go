@@ -2,11 +2,14 @@ package embedded
 
 import (
 	"context"
+	"encoding/binary"
 	"fmt"
+	"hash/crc32"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"testing"
+	"unsafe"
 
 	"github.com/kefuhq/kefu"
 	"github.com/kefuhq/kefu/embedding"
@@ -163,4 +166,126 @@ func must(t *testing.T, err error) {
 	if err != nil {
 		t.Fatal(err)
 	}
+}
+
+// TestStaleOrDamagedSegmentIsRebuilt: a segment that does not reflect the
+// file (an older generation, another store's, a damaged one) is never used;
+// the store rebuilds from its records and answers with what they hold.
+func TestStaleOrDamagedSegmentIsRebuilt(t *testing.T) {
+	ctx := context.Background()
+	seg := func(dir string) string { return filepath.Join(dir, SegmentFileName) }
+	write := func(t *testing.T, dir string, docs ...string) {
+		s := openTest(t, dir)
+		for _, id := range docs {
+			doc, chunks := vectordbtest.Doc(id, kefu.TypeFAQ, "", id+" zebra answer")
+			must(t, s.Replace(ctx, doc, chunks))
+		}
+		must(t, s.Close())
+	}
+	found := func(t *testing.T, dir string) map[string]bool {
+		s := openTest(t, dir)
+		defer s.Close()
+		hits, err := s.Search(ctx, vectordbtest.Query("zebra", kefu.Filter{}, 10))
+		must(t, err)
+		out := map[string]bool{}
+		for _, h := range hits {
+			out[h.Chunk.DocID] = true
+		}
+		return out
+	}
+	t.Run("older generation", func(t *testing.T) {
+		dir := t.TempDir()
+		write(t, dir, "a")
+		old, err := os.ReadFile(seg(dir))
+		must(t, err)
+		write(t, dir, "b")
+		must(t, os.WriteFile(seg(dir), old, 0o600)) // as after a crash before the checkpoint
+		if got := found(t, dir); !got["a"] || !got["b"] {
+			t.Fatalf("found %v, want a and b", got)
+		}
+	})
+	t.Run("another store's", func(t *testing.T) {
+		dir, other := t.TempDir(), t.TempDir()
+		write(t, dir, "a")
+		write(t, other, "x") // same generation, another store
+		theirs, err := os.ReadFile(seg(other))
+		must(t, err)
+		must(t, os.WriteFile(seg(dir), theirs, 0o600))
+		if got := found(t, dir); !got["a"] || got["x"] {
+			t.Fatalf("found %v, want a only", got)
+		}
+	})
+	t.Run("damaged", func(t *testing.T) {
+		dir := t.TempDir()
+		write(t, dir, "a", "b")
+		raw, err := os.ReadFile(seg(dir))
+		must(t, err)
+		for _, damage := range []func([]byte) []byte{
+			func(b []byte) []byte { return b[:len(b)/2] },
+			func(b []byte) []byte { b = append([]byte(nil), b...); b[20] ^= 0xff; return b },
+			func(b []byte) []byte { return []byte("not a segment") },
+		} {
+			must(t, os.WriteFile(seg(dir), damage(raw), 0o600))
+			if got := found(t, dir); !got["a"] || !got["b"] {
+				t.Fatalf("found %v, want a and b", got)
+			}
+		}
+	})
+}
+
+// FuzzSegment reads arbitrary bytes as a segment: parsing either refuses
+// them or gives a segment whose every accessor stays in bounds.
+func FuzzSegment(f *testing.F) {
+	dir := f.TempDir()
+	s, err := Open(dir, testEmbedder)
+	if err != nil {
+		f.Fatal(err)
+	}
+	for _, id := range []string{"a", "b"} {
+		doc, chunks := vectordbtest.Doc(id, kefu.TypeOrder, "C1", id+" kettle refund\n\nwarranty days")
+		if err := s.Replace(context.Background(), doc, chunks); err != nil {
+			f.Fatal(err)
+		}
+	}
+	if err := s.Close(); err != nil {
+		f.Fatal(err)
+	}
+	valid, err := os.ReadFile(filepath.Join(dir, SegmentFileName))
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(valid)
+	f.Add(valid[:segHeaderSize])
+	f.Add([]byte(segMagic))
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		// Sections are read in place as int32s and float32s: keep them
+		// aligned as a mapping is.
+		buf := make([]uint64, (len(raw)+7)/8)
+		b := unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(buf))), len(buf)*8)[:len(raw)]
+		copy(b, raw)
+		if len(b) >= segHeaderSize { // let a mutated header past its checksum
+			binary.LittleEndian.PutUint64(b[segHeaderSize-8:], uint64(crc32.ChecksumIEEE(b[:segHeaderSize-8])))
+		}
+		g, err := parseSegment(b)
+		if err != nil {
+			return
+		}
+		for i := range g.nterms() {
+			g.postings(g.find(g.term(i)))
+		}
+		g.postings(-1)
+		g.postings(g.nterms() + 5)
+		for slot := range int32(g.n) {
+			g.filterFields(slot)
+			g.key(slot)
+		}
+		for d := range g.dims {
+			if len(g.col(d)) != g.n {
+				t.Fatalf("column %d has %d values for %d slots", d, len(g.col(d)), g.n)
+			}
+		}
+		g.docSlots("a")
+		g.docSlots("")
+		g.str(^uint32(0))
+	})
 }
