@@ -3,59 +3,19 @@ package embedded
 import (
 	"context"
 	"fmt"
-	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"sort"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/kefuhq/kefu"
 	"github.com/kefuhq/kefu/embedding"
+	"github.com/kefuhq/kefu/internal/synth"
 )
 
-// synthCorpus builds n pseudo-random chunks over a mixed English and Chinese
-// vocabulary, with a Zipf-like word distribution, in docs of perDoc chunks.
 func synthCorpus(n, perDoc int, emb *embedding.Local) ([]kefu.Document, [][]kefu.Chunk) {
-	r := rand.New(rand.NewPCG(1, 2))
-	en := strings.Fields(`return refund order ship delivery warranty repair kettle earbuds speaker vacuum lamp charger cable
-		price stock colour battery invoice payment alipay wechat card coupon member points account privacy data address
-		courier express tracking parcel damaged broken exchange policy days hours weeks free fee restocking gift seal
-		opened unopened receipt box manual accessory model size weight capacity power watt litre bluetooth noise waterproof`)
-	zh := []rune("退货退款订单发货配送保修维修水壶耳机音箱吸尘器台灯充电器价格库存颜色电池发票支付宝微信优惠券会员积分隐私地址快递物流包裹损坏换货政策天小时免费运费礼品说明书型号尺寸重量容量功率蓝牙降噪防水")
-	word := func() string {
-		// Zipf-ish: low indexes are much more frequent.
-		i := int(float64(len(en)) * r.Float64() * r.Float64())
-		return en[i]
-	}
-	var docs []kefu.Document
-	var chunks [][]kefu.Chunk
-	for d := 0; d*perDoc < n; d++ {
-		id := fmt.Sprintf("doc-%05d", d)
-		doc := kefu.Document{ID: id, Type: kefu.TypePolicy, Title: id, Source: "synthetic/" + id, Hash: id}
-		if d%10 == 0 {
-			doc.Type, doc.CustomerID = kefu.TypeOrder, fmt.Sprintf("C%04d", d%500)
-		}
-		var cs []kefu.Chunk
-		for i := 0; i < perDoc && d*perDoc+i < n; i++ {
-			var b strings.Builder
-			for w := 0; w < 60; w++ {
-				if r.IntN(3) == 0 {
-					for k := 0; k < 2+r.IntN(3); k++ {
-						b.WriteRune(zh[int(float64(len(zh))*r.Float64()*r.Float64())])
-					}
-				} else {
-					b.WriteString(word())
-				}
-				b.WriteByte(' ')
-			}
-			text := b.String()
-			cs = append(cs, kefu.Chunk{ID: fmt.Sprintf("%s#%d", id, i), DocID: id, Ordinal: i, Type: doc.Type,
-				Title: id, Source: doc.Source, CustomerID: doc.CustomerID, Text: text, Vector: emb.Vector(text)})
-		}
-		docs = append(docs, doc)
-		chunks = append(chunks, cs)
-	}
-	return docs, chunks
+	return synth.Corpus(n, perDoc, emb.Vector)
 }
 
 // BenchmarkHybridSearch100k measures one hybrid query, query embedding
@@ -105,4 +65,51 @@ func BenchmarkHybridSearch100k(b *testing.B) {
 	}
 	b.ReportMetric(pct(0.50), "p50-ms")
 	b.ReportMetric(pct(0.95), "p95-ms")
+}
+
+// BenchmarkOpen measures opening a store whose segment is current: what
+// serve, every `kefu ask` and every ingest pay before their first search.
+// The rebuild case opens the same records without the segment.
+func BenchmarkOpen(b *testing.B) {
+	for _, n := range []int{10_000, 100_000} {
+		ctx := context.Background()
+		emb := embedding.NewLocal(embedding.DefaultDims)
+		info := EmbedderInfo{Name: emb.Name(), Dims: emb.Dims()}
+		dir := b.TempDir()
+		s, err := Open(dir, info)
+		if err != nil {
+			b.Fatal(err)
+		}
+		s.db.NoSync = true
+		docs, chunks := synthCorpus(n, 100, emb)
+		for i := range docs {
+			if err := s.Replace(ctx, docs[i], chunks[i]); err != nil {
+				b.Fatal(err)
+			}
+		}
+		if err := s.Close(); err != nil {
+			b.Fatal(err)
+		}
+		b.Run(fmt.Sprintf("mapped/%dk", n/1000), func(b *testing.B) {
+			for b.Loop() {
+				s, err := Open(dir, info)
+				if err != nil {
+					b.Fatal(err)
+				}
+				s.Close()
+			}
+		})
+		b.Run(fmt.Sprintf("rebuilt/%dk", n/1000), func(b *testing.B) {
+			for b.Loop() {
+				b.StopTimer()
+				os.Remove(filepath.Join(dir, SegmentFileName))
+				b.StartTimer()
+				s, err := Open(dir, info)
+				if err != nil {
+					b.Fatal(err)
+				}
+				s.Close()
+			}
+		})
+	}
 }
