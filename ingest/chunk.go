@@ -32,11 +32,19 @@ type chunker struct {
 }
 
 func newChunker(max int) (*chunker, error) {
-	enc, err := encoding()
-	if err != nil {
-		return nil, err
+	c := &chunker{max: max}
+	return c, c.ready()
+}
+
+// ready loads the tokenizer, once: a run whose documents are all unchanged
+// never needs it, and loading it is most of such a run's work.
+func (c *chunker) ready() error {
+	if c.enc != nil {
+		return nil
 	}
-	return &chunker{enc: enc, max: max}, nil
+	enc, err := encoding()
+	c.enc = enc
+	return err
 }
 
 // version names the chunking rules; it is part of every document hash so

@@ -73,11 +73,7 @@ func (r *run) run(targets []target) error {
 	if len(targets) == 0 {
 		return kefu.Errorf(kefu.EInvalid, "no paths to ingest")
 	}
-	ch, err := newChunker(r.in.maxTokens())
-	if err != nil {
-		return fmt.Errorf("ingest: %w", err)
-	}
-	r.chunker = ch
+	r.chunker = &chunker{max: r.in.maxTokens()} // its tokenizer loads when a document needs chunking
 	if err := r.ctx.Err(); err != nil {
 		return fmt.Errorf("ingest: %w", err)
 	}
@@ -204,6 +200,9 @@ func (r *run) add(u unit, where string) (string, error) {
 	lim := r.in.opts.Limits.withDefaults()
 	if utf8.RuneCountInString(doc.Text) > lim.MaxChars {
 		return tooManyChars(lim.MaxChars), nil
+	}
+	if err := r.chunker.ready(); err != nil {
+		return "", fmt.Errorf("ingest: %w", err)
 	}
 	chunks := r.chunker.chunks(&doc, u.sections)
 	if len(chunks) == 0 {

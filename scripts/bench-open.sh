@@ -35,8 +35,8 @@ git worktree remove --force "$WORK/ref-src"
 shop="$WORK/shop-$N"
 [[ -d $shop ]] || "$WORK/synthstore" -n "$N" -out "$shop"
 rm -rf "$shop-ref" && cp -r "$shop" "$shop-ref"
-"$WORK/kefu-new" ask --data-dir "$shop" "$Q" >/dev/null     # warm-up, each side
-"$WORK/kefu-ref" ask --data-dir "$shop-ref" "$Q" >/dev/null
+"$WORK/kefu-new" ask --data-dir "$shop" "$Q" >/dev/null 2>&1  # warm-up, each side
+"$WORK/kefu-ref" ask --data-dir "$shop-ref" "$Q" >/dev/null 2>&1
 
 for side in new ref; do : >"$WORK/$side.times"; done
 for run in $(seq "$RUNS"); do
