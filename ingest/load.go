@@ -62,7 +62,11 @@ func (s *fileSink) fail(line, record int, reason string) {
 }
 
 func (s *fileSink) skip(line, record int, reason string) {
-	s.r.sum.Skipped = append(s.r.sum.Skipped, FileError{File: s.f.path, Line: line, Record: record, Reason: reason})
+	e := FileError{File: s.f.path, Line: line, Record: record, Reason: reason}
+	s.r.sum.Skipped = append(s.r.sum.Skipped, e)
+	if s.r.cur != nil {
+		s.r.cur.Skipped = append(s.r.cur.Skipped, e)
+	}
 }
 
 // loadTo reads one file, passing its documents and failures to s.

@@ -27,6 +27,12 @@ type run struct {
 	seen map[string]string
 	// failed holds the sources that reported a failure in this run.
 	failed map[string]bool
+	// states holds what earlier runs made of each file, when the store
+	// keeps it; made what this run makes of the files it reads, and cur
+	// the one being read (nil when none is recorded).
+	states map[string]FileState
+	made   map[string]*FileState
+	cur    *FileState
 
 	// pending documents wait for their chunks' vectors; queue lists those
 	// chunks in order, so that each Embed call gets a full batch.
@@ -87,6 +93,12 @@ func (r *run) run(targets []target) error {
 	}
 	r.seen = map[string]string{}
 	r.failed = map[string]bool{}
+	r.made = map[string]*FileState{}
+	if fs, ok := r.in.store.(FileStateStore); ok {
+		if r.states, err = loadStates(r.ctx, fs); err != nil {
+			return fmt.Errorf("ingest: read file states: %w", err)
+		}
+	}
 	r.embedCtx, r.stop = context.WithCancel(r.ctx)
 	r.done = make(chan batchResult, r.in.concurrency())
 	r.w = startWriter(r.ctx, r.in.store)
@@ -102,6 +114,11 @@ func (r *run) run(targets []target) error {
 			return fmt.Errorf("ingest: %w", err)
 		}
 		r.sum.Files++
+		if r.skipUnchanged(f) {
+			r.file = f.path
+			r.progress(false)
+			continue
+		}
 		if err := r.load(f); err != nil {
 			return err
 		}
@@ -113,6 +130,9 @@ func (r *run) run(targets []target) error {
 	}
 	if err := r.w.close(); err != nil {
 		return err
+	}
+	if err := r.saveStates(); err != nil {
+		return fmt.Errorf("ingest: store file states: %w", err)
 	}
 	if r.in.opts.Prune {
 		if err := r.prune(infos, roots); err != nil {
@@ -175,6 +195,9 @@ func (r *run) abandon() {
 func (r *run) fail(source string, e FileError) {
 	r.failed[source] = true
 	r.sum.Failed = append(r.sum.Failed, e)
+	if r.cur != nil {
+		r.cur.Failed = append(r.cur.Failed, e)
+	}
 }
 
 // add takes one loaded document: skips it when unchanged, else chunks it
@@ -195,6 +218,7 @@ func (r *run) add(u unit, where string) (string, error) {
 	doc.Hash = hashDocument(&doc, r.chunker.version())
 	if old, ok := r.existing[doc.ID]; ok && old.Hash == doc.Hash && old.Chunks > 0 {
 		r.sum.Unchanged++
+		r.madeDoc(&doc)
 		return "", nil
 	}
 	lim := r.in.opts.Limits.withDefaults()
@@ -222,6 +246,7 @@ func (r *run) add(u unit, where string) (string, error) {
 			chunks[i].Meta[kefu.MetaIngestedAt] = day
 		}
 	}
+	r.madeDoc(&doc)
 	p := &pendingDoc{doc: doc, chunks: chunks, left: len(chunks)}
 	r.pending = append(r.pending, p)
 	for i := range chunks {

@@ -44,3 +44,45 @@ func (s *Store) DocumentChunks(ctx context.Context, docID string) ([]kefu.Chunk,
 	}
 	return out, nil
 }
+
+var bucketFiles = []byte("files")
+
+// FileStates returns what earlier ingests recorded of each source file, as
+// the ingester encoded it (ingest.FileStateStore), so that an unchanged
+// file is not parsed again.
+func (s *Store) FileStates(ctx context.Context) (map[string][]byte, error) {
+	out := map[string][]byte{}
+	err := s.db.View(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketFiles)
+		if b == nil {
+			return nil
+		}
+		return b.ForEach(func(k, v []byte) error {
+			out[string(k)] = bytes.Clone(v)
+			return ctx.Err()
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read file states: %w", err)
+	}
+	return out, nil
+}
+
+// PutFileStates stores file states by source, in one transaction.
+func (s *Store) PutFileStates(ctx context.Context, states map[string][]byte) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return s.db.Update(func(tx *bolt.Tx) error {
+		b, err := tx.CreateBucketIfNotExists(bucketFiles)
+		if err != nil {
+			return err
+		}
+		for source, st := range states {
+			if err := b.Put([]byte(source), st); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
