@@ -104,15 +104,29 @@ func (s *Store) Search(ctx context.Context, q kefu.Query) ([]kefu.Hit, error) {
 	for i, r := range ranked {
 		slots[i] = r.slot
 	}
+	return s.hitsAt(slots, func(i int, h *kefu.Hit) {
+		h.Score, h.Lexical, h.Dense = ranked[i].score, ranked[i].lex, ranked[i].dense
+	})
+}
+
+// hitsAt returns the hits of slots, in order, their chunks read by
+// chunksAt (a chunk replaced meanwhile is left out); fill, when not nil,
+// sets the scores of hit i.
+func (s *Store) hitsAt(slots []int32, fill func(i int, h *kefu.Hit)) ([]kefu.Hit, error) {
 	chunks, err := s.chunksAt(slots)
 	if err != nil {
 		return nil, err
 	}
-	hits := make([]kefu.Hit, 0, len(ranked))
-	for i, r := range ranked {
-		if chunks[i] != nil {
-			hits = append(hits, kefu.Hit{Chunk: *chunks[i], Score: r.score, Lexical: r.lex, Dense: r.dense})
+	hits := make([]kefu.Hit, 0, len(slots))
+	for i, c := range chunks {
+		if c == nil {
+			continue
 		}
+		h := kefu.Hit{Chunk: *c}
+		if fill != nil {
+			fill(i, &h)
+		}
+		hits = append(hits, h)
 	}
 	return hits, nil
 }
@@ -120,18 +134,34 @@ func (s *Store) Search(ctx context.Context, q kefu.Query) ([]kefu.Hit, error) {
 // list returns up to k chunks that f allows, in document and chunk order,
 // with zero scores: Search's answer to a query with neither text nor vector.
 func (s *Store) list(f kefu.Filter, k int) ([]kefu.Hit, error) {
-	type ref struct {
-		slot int32
-		doc  string
-		pos  uint32
+	refs := s.inDocumentOrder(f.AllowsFields)
+	if len(refs) > k {
+		refs = refs[:k]
 	}
-	var refs []ref
-	for slot := range int32(s.baseN() + len(s.slots)) {
+	slots := make([]int32, len(refs))
+	for i, r := range refs {
+		slots[i] = r.slot
+	}
+	return s.hitsAt(slots, nil)
+}
+
+// slotRef is a live slot with its document id and position in it.
+type slotRef struct {
+	slot int32
+	doc  string // may point into the segment: not kept past the caller's lock
+	pos  uint32
+}
+
+// inDocumentOrder returns the live slots of both tiers whose chunks keep
+// allows (every one when keep is nil), in document id and position order.
+func (s *Store) inDocumentOrder(keep func(kefu.FilterFields) bool) []slotRef {
+	var refs []slotRef
+	for slot := range int32(s.slotCount()) {
 		if !s.live(slot) {
 			continue
 		}
-		if x := s.fieldsOf(slot); f.AllowsFields(x) {
-			refs = append(refs, ref{slot, x.DocID, s.positionOf(slot)})
+		if x := s.fieldsOf(slot); keep == nil || keep(x) {
+			refs = append(refs, slotRef{slot, x.DocID, s.positionOf(slot)})
 		}
 	}
 	sort.Slice(refs, func(i, j int) bool {
@@ -140,24 +170,7 @@ func (s *Store) list(f kefu.Filter, k int) ([]kefu.Hit, error) {
 		}
 		return refs[i].pos < refs[j].pos
 	})
-	if len(refs) > k {
-		refs = refs[:k]
-	}
-	slots := make([]int32, len(refs))
-	for i, r := range refs {
-		slots[i] = r.slot
-	}
-	chunks, err := s.chunksAt(slots)
-	if err != nil {
-		return nil, err
-	}
-	var hits []kefu.Hit
-	for _, c := range chunks {
-		if c != nil {
-			hits = append(hits, kefu.Hit{Chunk: *c})
-		}
-	}
-	return hits, nil
+	return refs
 }
 
 // expandWeight is how much a full match of the query's expansion terms

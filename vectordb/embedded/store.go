@@ -542,31 +542,12 @@ func (s *Store) Checkpoint(ctx context.Context) error {
 // order, for a new segment. The caller holds wmu (no write can change
 // either tier meanwhile) and the read lock.
 func (s *Store) segSource() *segSource {
-	bn := int32(s.baseN())
-	type ref struct {
-		slot int32
-		doc  string
-		pos  uint32
+	refs := s.inDocumentOrder(nil)
+	// renum maps an old slot to its new one, -1 for a deleted slot.
+	renum := make([]int32, s.slotCount())
+	for i := range renum {
+		renum[i] = -1
 	}
-	var refs []ref
-	for slot := range int32(bn) {
-		if !s.baseLive(slot) {
-			continue
-		}
-		refs = append(refs, ref{slot, s.base.filterFields(slot).DocID, s.base.pos[slot]})
-	}
-	for i, c := range s.slots {
-		if c != nil {
-			refs = append(refs, ref{bn + int32(i), c.DocID, s.memPos[i]})
-		}
-	}
-	sort.Slice(refs, func(i, j int) bool {
-		if refs[i].doc != refs[j].doc {
-			return refs[i].doc < refs[j].doc
-		}
-		return refs[i].pos < refs[j].pos
-	})
-	renum := make(map[int32]int32, len(refs))
 	rows := make([]segRow, len(refs))
 	for i, r := range refs {
 		renum[r.slot] = int32(i)
@@ -574,8 +555,8 @@ func (s *Store) segSource() *segSource {
 	}
 	post := map[string][]posting{}
 	add := func(term string, slot int32, tf uint16) {
-		if to, ok := renum[slot]; ok {
-			post[term] = append(post[term], posting{to, tf})
+		if uint32(slot) < uint32(len(renum)) && renum[slot] >= 0 { // a damaged posting is dropped
+			post[term] = append(post[term], posting{renum[slot], tf})
 		}
 	}
 	if s.base != nil {
